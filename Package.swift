@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+// authd: an OAuth 2.0 device-flow credential agent for Linux terminals, git and scripts.
+import PackageDescription
+
+// The two clients are started by git and scripts many times per second, so they are
+// linked as static executables (no dynamic loader, no PIE relocations); see
+// docs/performance.md. Sanitizer and coverage builds cannot link statically:
+// AUTHD_DYNAMIC_CLIENTS=1 turns this off.
+let staticClient: [LinkerSetting] =
+    Context.environment["AUTHD_DYNAMIC_CLIENTS"] == nil ? [.unsafeFlags(["-static-executable"])] : []
+
+let package = Package(
+    name: "authd",
+    products: [
+        .executable(name: "authd", targets: ["authd"]),
+        .executable(name: "authctl", targets: ["authctl"]),
+        .executable(name: "git-credential-authctl", targets: ["git-credential-authctl"]),
+        .executable(name: "authd-devserver", targets: ["authd-devserver"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CPosix"),
+
+        // The only Swift modules that call C: libc (AuthdPosix, shared with the static
+        // clients) and the daemon-side libraries (AuthdSystem).
+        .target(name: "AuthdPosix", dependencies: ["CPosix"]),
+        .target(name: "AuthdSystem", dependencies: ["AuthdPosix", "CSodium", "CSystemd", "CCurl", "CQRencode"]),
+
+        // Pure Swift, no Foundation: wire protocol, JSON, config, URLs. Linked by the clients.
+        .target(name: "AuthdWire"),
+        .target(name: "AuthdConfig", dependencies: ["AuthdWire"]),
+        .target(name: "AuthdClient", dependencies: ["AuthdWire", "AuthdConfig", "AuthdPosix"]),
+
+        // The OAuth engine: pure, clock-injected, transport-injected.
+        .target(name: "AuthdOAuth", dependencies: ["AuthdWire", "AuthdConfig"]),
+
+        // The encrypted on-disk store of logins.
+        .target(name: "AuthdStore", dependencies: ["AuthdSystem", "AuthdPosix"]),
+
+        // The daemon: store, vault, token lifecycle, socket service, audit.
+        .target(name: "AuthdCore", dependencies: [
+            "AuthdOAuth", "AuthdStore", "AuthdSystem", "AuthdConfig", "AuthdWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        .executableTarget(name: "authd", dependencies: [
+            "AuthdCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
+        .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
+        .executableTarget(name: "authd-devserver", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "AuthdWireTests", dependencies: ["AuthdWire"]),
+        .testTarget(name: "AuthdConfigTests", dependencies: ["AuthdConfig", "AuthdWire"]),
+        .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix"]),
+        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "AuthdOAuthTests", dependencies: ["AuthdOAuth", "AuthdWire", "AuthdSystem"]),
+        .testTarget(name: "AuthdCoreTests", dependencies: [
+            "AuthdCore", "AuthdStore", "AuthdSystem", "AuthdConfig", "AuthdWire", "AuthdOAuth",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "EndToEndTests", dependencies: ["AuthdWire", "AuthdPosix"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

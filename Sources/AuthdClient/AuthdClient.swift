@@ -1,0 +1,1 @@
+// AuthdClient: placeholder until the module lands.

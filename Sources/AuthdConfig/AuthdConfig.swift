@@ -1,0 +1,1 @@
+// AuthdConfig: placeholder until the module lands.

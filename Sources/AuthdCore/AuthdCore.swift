@@ -1,0 +1,1 @@
+// AuthdCore: placeholder until the module lands.

@@ -1,0 +1,1 @@
+// AuthdOAuth: placeholder until the module lands.

@@ -1,0 +1,1 @@
+// AuthdPosix: placeholder until the module lands.

@@ -1,0 +1,1 @@
+// AuthdStore: placeholder until the module lands.

@@ -1,0 +1,1 @@
+// AuthdSystem: placeholder until the module lands.

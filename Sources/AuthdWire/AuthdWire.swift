@@ -1,0 +1,1 @@
+// AuthdWire: placeholder until the module lands.

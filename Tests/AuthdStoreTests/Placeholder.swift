@@ -1,0 +1,3 @@
+// Placeholder test file.
+import Testing
+@Test func placeholder() {}
