@@ -34,7 +34,7 @@ let package = Package(
         // The only Swift modules that call C: libc (AuthdPosix, shared with the static
         // clients) and the daemon-side libraries (AuthdSystem).
         .target(name: "AuthdPosix", dependencies: ["CPosix"]),
-        .target(name: "AuthdSystem", dependencies: ["AuthdPosix", "CSodium", "CSystemd", "CCurl", "CQRencode"]),
+        .target(name: "AuthdSystem", dependencies: ["AuthdPosix", "AuthdWire", "CSodium", "CSystemd", "CCurl", "CQRencode"]),
 
         // Pure Swift, no Foundation: wire protocol, JSON, config, URLs. Linked by the clients.
         .target(name: "AuthdWire"),

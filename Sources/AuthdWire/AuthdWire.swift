@@ -1,1 +1,0 @@
-// AuthdWire: placeholder until the module lands.
