@@ -1,0 +1,660 @@
+// The single owner of one audience's login: serving, single-flight device flows and refreshes, schedules.
+import AuthdSystem
+import AuthdWire
+
+/// What a client receives for `get`: the token opened from the vault only for this answer.
+public struct ServedToken: Sendable {
+    public var token: SecretBytes
+    public var tokenType: String
+    public var expiresAtWall: Int64?
+    public var scopes: [String]
+    public var fingerprint: String
+}
+
+/// Where streamed events (prompt, progress) for one waiting client go.
+public typealias ReplySink = @Sendable (ReplyLine) -> Void
+
+/// The per-audience settings the agent acts on (from the config; replaced on reload).
+public struct AudiencePolicy: Sendable {
+    public var name: String
+    public var requestedScopes: [String]
+    public var persist: Bool
+    public var requireTTY: Bool
+    public var allowedClients: [String]
+    /// nil = the default rule (the larger of 60 s and 10 % of the lifetime).
+    public var refreshMargin: Duration?
+    public var maxSession: Duration?
+    /// Shown when a login is needed and nobody can be prompted.
+    public var loginHint: String { "run: authctl login \(name)" }
+
+    public init(name: String, requestedScopes: [String], persist: Bool = true, requireTTY: Bool = false,
+                allowedClients: [String] = [], refreshMargin: Duration? = nil, maxSession: Duration? = nil) {
+        self.name = name
+        self.requestedScopes = requestedScopes
+        self.persist = persist
+        self.requireTTY = requireTTY
+        self.allowedClients = allowedClients
+        self.refreshMargin = refreshMargin
+        self.maxSession = maxSession
+    }
+
+    func margin(forLifetime lifetime: Duration) -> Duration {
+        if let refreshMargin { return refreshMargin }
+        return max(.seconds(60), lifetime / 10)
+    }
+}
+
+/// Side effects the agent needs from the daemon, injected so the agent is tested without one.
+public struct AgentEnvironment: Sendable {
+    public var clock: any DaemonClock
+    public var vault: TokenVault
+    public var audit: any AuditSink
+    public var persistence: any LoginPersistence
+    /// Rows of a QR code for a URI (`1` = dark), or [] when none can be made.
+    public var qrRows: @Sendable (String) -> [String]
+    /// A desktop notification (title, body), best effort.
+    public var notifyDesktop: @Sendable (String, String) -> Void
+    /// Jitter in [0, 1) for retry backoff; injected so tests are deterministic.
+    public var jitter: @Sendable () -> Double
+
+    public init(clock: any DaemonClock, vault: TokenVault, audit: any AuditSink, persistence: any LoginPersistence,
+                qrRows: @escaping @Sendable (String) -> [String] = { _ in [] },
+                notifyDesktop: @escaping @Sendable (String, String) -> Void = { _, _ in },
+                jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.clock = clock
+        self.vault = vault
+        self.audit = audit
+        self.persistence = persistence
+        self.qrRows = qrRows
+        self.notifyDesktop = notifyDesktop
+        self.jitter = jitter
+    }
+}
+
+public actor AudienceAgent {
+    public nonisolated let name: String
+    private var policy: AudiencePolicy
+    private var provider: any AudienceProvider
+    private let environment: AgentEnvironment
+    private var clock: any DaemonClock { environment.clock }
+
+    /// What the agent is doing now. Every `await` below re-checks it afterwards: other requests
+    /// run while this one is suspended.
+    private enum Activity {
+        case idle
+        case deviceFlow(DeviceFlowRun)
+        case refreshing(Task<Result<Void, ProviderError>, Never>)
+    }
+
+    /// Whether the current login can still be renewed without a person.
+    private enum Renewal: Equatable {
+        case possible
+        case loginNeeded(reason: String)
+    }
+
+    private var login: Login?
+    private var activity: Activity = .idle
+    private var renewal: Renewal = .possible
+    private var refreshTimer: Task<Void, Never>?
+    private var nextRefreshAt: Duration?
+    private var refreshFailures = 0
+    private var notifiedLoginNeeded = false
+    private var nextRunID = 0
+
+    public init(policy: AudiencePolicy, provider: any AudienceProvider, environment: AgentEnvironment) {
+        self.name = policy.name
+        self.policy = policy
+        self.provider = provider
+        self.environment = environment
+    }
+
+    // MARK: Requests
+
+    /// A token valid for `minimumValidity`, refreshing or running a device flow as needed.
+    public func get(minimumValidity: Duration, canPrompt: Bool, client: ClientIdentity,
+                    events: @escaping ReplySink) async throws(ProtocolFailure) -> ServedToken {
+        var renewedInThisRequest = false
+        while true {
+            try checkCancelled()
+            let now = clock.monotonicNow()
+            if let login {
+                // A token renewed for this very request is served even if shorter-lived than asked:
+                // nothing better can be had.
+                let needed = renewedInThisRequest ? Duration.zero : minimumValidity
+                let loginCannotRenew = renewal != .possible || !login.refreshTokenIsUsable(now: now) || sessionExpired(now)
+                let nearsExpiry = loginCannotRenew && canPrompt && isNearExpiry(login, now: now)
+                if login.accessTokenIsValid(now: now, minimumValidity: needed), !(nearsExpiry && !renewedInThisRequest) {
+                    return try serve(login, to: client)
+                }
+            }
+            switch activity {
+            case .refreshing(let task):
+                if case .failure(let error) = await task.value, error.kind == .transient {
+                    throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)",
+                                          hint: "the provider may be unreachable; try again shortly")
+                }
+                renewedInThisRequest = true
+                continue
+            case .deviceFlow(let run):
+                guard canPrompt else { throw loginNeededFailure() }
+                try await join(run, client: client, events: events)
+                renewedInThisRequest = true
+                continue
+            case .idle:
+                break
+            }
+            if let login, renewal == .possible, login.refreshTokenIsUsable(now: now), !sessionExpired(now), !renewedInThisRequest {
+                switch await refreshNow(reason: "requested", client: client) {
+                case .success:
+                    renewedInThisRequest = true
+                    continue
+                case .failure(let error) where error.kind == .transient:
+                    throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)",
+                                          hint: "the provider may be unreachable; try again shortly")
+                case .failure:
+                    continue  // now login-needed; fall through to the device flow on the next turn
+                }
+            }
+            guard canPrompt else {
+                if let login, login.accessTokenIsValid(now: now, minimumValidity: minimumValidity) {
+                    return try serve(login, to: client)
+                }
+                throw loginNeededFailure()
+            }
+            if renewedInThisRequest, let login, login.accessTokenIsUnexpired(now: now) {
+                return try serve(login, to: client)
+            }
+            let run = startDeviceFlow(client: client)
+            try await join(run, client: client, events: events)
+            renewedInThisRequest = true
+        }
+    }
+
+    /// A new device flow now (the person asked), replacing the stored login when it succeeds.
+    /// A flow already running is joined rather than duplicated.
+    public func login(client: ClientIdentity, events: @escaping ReplySink) async throws(ProtocolFailure) -> AudienceStatus {
+        try checkCancelled()
+        let run: DeviceFlowRun
+        if case .deviceFlow(let existing) = activity {
+            run = existing
+        } else {
+            run = startDeviceFlow(client: client)
+        }
+        try await join(run, client: client, events: events)
+        return status()
+    }
+
+    /// Revokes at the provider and erases the login from memory and disk.
+    public func logout(client: ClientIdentity) async -> (RevocationOutcome, AudienceStatus) {
+        cancelActivity()
+        refreshTimer?.cancel()
+        refreshTimer = nil
+        nextRefreshAt = nil
+        guard let current = login else {
+            return (.revoked, status())
+        }
+        login = nil
+        renewal = .possible
+        let refresh = current.refreshToken.flatMap { try? environment.vault.open($0).copyString() }
+        let access = current.accessToken.flatMap { try? environment.vault.open($0).copyString() }
+        let outcome = await provider.revoke(refreshToken: refresh, accessToken: access)
+        await persist(nil)
+        let detail: String
+        switch outcome {
+        case .revoked: detail = "revoked at the provider"
+        case .unsupported(let hint): detail = "provider has no revocation endpoint" + (hint.map { "; \($0)" } ?? "")
+        case .failed(let why): detail = "revocation failed: \(why)"
+        }
+        environment.audit.record(AuditRecord(.revoked, "\(name): logged out, \(detail)", audience: name, client: client,
+                                             scopes: current.scopes, tokenFingerprint: current.accessTokenFingerprint, detail: detail))
+        return (outcome, status())
+    }
+
+    /// Stops serving the access token with this fingerprint; the next request refreshes or prompts.
+    public func erase(fingerprint: String, client: ClientIdentity) async -> Bool {
+        guard var current = login, current.accessTokenFingerprint == fingerprint else { return false }
+        current.accessToken = nil
+        current.accessTokenFingerprint = nil
+        current.accessExpiresAt = nil
+        current.accessExpiresAtWall = nil
+        login = current
+        environment.audit.record(AuditRecord(.tokenErased, "\(name): token erased on request", audience: name, client: client,
+                                             scopes: current.scopes, tokenFingerprint: fingerprint))
+        refreshTimer?.cancel()
+        refreshTimer = nil
+        nextRefreshAt = nil
+        await persist(login)
+        return true
+    }
+
+    public func status() -> AudienceStatus {
+        let now = clock.monotonicNow()
+        let state: AudienceStatus.State
+        switch activity {
+        case .deviceFlow: state = .pending
+        case .refreshing: state = .refreshing
+        case .idle:
+            if let login, login.accessTokenIsUnexpired(now: now) {
+                state = .valid
+            } else if login != nil || renewal != .possible {
+                state = .loginNeeded
+            } else {
+                state = .loggedOut
+            }
+        }
+        let wallNow = clock.wallSeconds()
+        return AudienceStatus(
+            audience: name, state: state, issuer: nil, scopes: login?.scopes ?? [],
+            accessTokenExpiresAt: login?.accessToken == nil ? nil : login?.accessExpiresAtWall,
+            refreshAt: nextRefreshAt.map { wallNow + Int64(($0 - now).components.seconds) },
+            hasRefreshToken: login?.refreshToken != nil, loginAt: login?.loginAtWall, persist: policy.persist,
+            subject: login?.subject)
+    }
+
+    /// The fingerprint of the access token currently served, for `erase` without an audience.
+    public func currentFingerprint() -> String? { login?.accessTokenFingerprint }
+
+    /// Applies a reloaded config. A changed provider identity drops the login (it belongs to the old one).
+    public func reconfigure(policy: AudiencePolicy, provider: any AudienceProvider, identityChanged: Bool) async {
+        self.policy = policy
+        self.provider = provider
+        if identityChanged {
+            cancelActivity()
+            refreshTimer?.cancel()
+            refreshTimer = nil
+            nextRefreshAt = nil
+            login = nil
+            renewal = .possible
+        } else if login != nil {
+            scheduleRefresh()
+        }
+    }
+
+    /// Stops timers and flows; the login stays as persisted.
+    public func shutdown() {
+        cancelActivity()
+        refreshTimer?.cancel()
+        refreshTimer = nil
+    }
+
+    /// Installs a login read from the store at start-up.
+    func restore(_ restored: Login) {
+        login = restored
+        renewal = .possible
+        scheduleRefresh()
+    }
+
+    /// The login as it should be persisted (tokens opened only by the persistence layer).
+    func snapshot() -> Login? { login }
+
+    // MARK: Serving
+
+    private func serve(_ login: Login, to client: ClientIdentity) throws(ProtocolFailure) -> ServedToken {
+        guard let sealed = login.accessToken, let fingerprint = login.accessTokenFingerprint else {
+            throw ProtocolFailure(.internalError, "\(name): no access token to serve")
+        }
+        let token: SecretBytes
+        do {
+            token = try environment.vault.open(sealed)
+        } catch {
+            throw ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open a token")
+        }
+        environment.audit.record(AuditRecord(.tokenServed, "\(name): token served", audience: name, client: client,
+                                             scopes: login.scopes, tokenFingerprint: fingerprint))
+        return ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiresAtWall,
+                           scopes: login.scopes, fingerprint: fingerprint)
+    }
+
+    private func loginNeededFailure() -> ProtocolFailure {
+        let reason: String
+        if case .loginNeeded(let why) = renewal { reason = why } else { reason = login == nil ? "not logged in" : "the login has expired" }
+        return ProtocolFailure(.loginNeeded, "\(name): login needed (\(reason)) and nobody can be prompted here",
+                               hint: policy.loginHint)
+    }
+
+    private func checkCancelled() throws(ProtocolFailure) {
+        if Task.isCancelled { throw ProtocolFailure(.cancelled, "\(name): request cancelled") }
+    }
+
+    private func sessionExpired(_ now: Duration) -> Bool {
+        guard let maxSession = policy.maxSession, let login else { return false }
+        return now - login.loginAt >= maxSession
+    }
+
+    private func isNearExpiry(_ login: Login, now: Duration) -> Bool {
+        guard let expiresAt = login.accessExpiresAt, let lifetime = login.accessLifetime else { return false }
+        return expiresAt - now <= policy.margin(forLifetime: lifetime)
+    }
+
+    // MARK: Device flow
+
+    private func startDeviceFlow(client: ClientIdentity) -> DeviceFlowRun {
+        nextRunID += 1
+        let run = DeviceFlowRun(id: nextRunID)
+        activity = .deviceFlow(run)
+        environment.audit.record(AuditRecord(.deviceFlowStarted, "\(name): device flow started", audience: name, client: client,
+                                             scopes: policy.requestedScopes))
+        run.task = Task { await self.performDeviceFlow(run, client: client) }
+        return run
+    }
+
+    private func performDeviceFlow(_ run: DeviceFlowRun, client: ClientIdentity) async {
+        let outcome: Result<Void, ProtocolFailure>
+        do {
+            let code = try await provider.requestDeviceCode()
+            guard isCurrent(run) else { return }
+            let expiresAtWall = clock.wallSeconds() + code.expiresIn
+            let prompt = DevicePrompt(
+                audience: name, verificationURI: code.verificationURI, userCode: code.userCode,
+                verificationURIComplete: code.verificationURIComplete, expiresAt: expiresAtWall, expiresIn: code.expiresIn,
+                qrRows: environment.qrRows(code.verificationURIComplete ?? code.verificationURI), providerMessage: code.message)
+            run.prompt = prompt
+            broadcast(run, .prompt(prompt))
+            let (progressStream, progressSink) = AsyncStream<FlowProgress>.makeStream()
+            let relay = Task {
+                for await progress in progressStream { self.relay(progress, to: run) }
+            }
+            defer { relay.cancel() }
+            let tokens = try await provider.pollForTokens(code) { progressSink.yield($0) }
+            progressSink.finish()
+            guard isCurrent(run) else { return }
+            await install(tokens, freshLogin: true)
+            let fingerprint = login?.accessTokenFingerprint
+            environment.audit.record(AuditRecord(.deviceFlowApproved, "\(name): device flow approved", audience: name,
+                                                 client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint))
+            broadcast(run, .progress(stage: "approved", intervalSeconds: nil))
+            outcome = .success(())
+        } catch let error as ProviderError {
+            outcome = .failure(ProtocolFailure(error.protocolCode, "\(name): \(error.message)", hint: error.hint))
+            let event: AuditEvent
+            switch error.kind {
+            case .denied: event = .deviceFlowDenied
+            case .expired: event = .deviceFlowExpired
+            case .cancelled: event = .deviceFlowCancelled
+            default: event = .deviceFlowFailed
+            }
+            environment.audit.record(AuditRecord(event, "\(name): device flow ended: \(error.message)", audience: name,
+                                                 client: client, scopes: policy.requestedScopes, detail: error.message))
+        } catch {
+            let cancelled = error is CancellationError || Task.isCancelled
+            outcome = .failure(ProtocolFailure(cancelled ? .cancelled : .internalError, "\(name): device flow ended: \(error)"))
+            environment.audit.record(AuditRecord(cancelled ? .deviceFlowCancelled : .deviceFlowFailed,
+                                                 "\(name): device flow ended", audience: name, client: client,
+                                                 scopes: policy.requestedScopes, detail: cancelled ? "cancelled" : "\(error)"))
+        }
+        finish(run, outcome)
+    }
+
+    private func isCurrent(_ run: DeviceFlowRun) -> Bool {
+        if case .deviceFlow(let current) = activity, current === run { return true }
+        return false
+    }
+
+    private func relay(_ progress: FlowProgress, to run: DeviceFlowRun) {
+        switch progress {
+        case .polling: broadcast(run, .progress(stage: "polling", intervalSeconds: nil))
+        case .slowDown(let interval): broadcast(run, .progress(stage: "slow_down", intervalSeconds: interval))
+        case .retrying: broadcast(run, .progress(stage: "retrying", intervalSeconds: nil))
+        }
+    }
+
+    private func broadcast(_ run: DeviceFlowRun, _ line: ReplyLine) {
+        for waiter in run.waiters.values { waiter.events(line) }
+    }
+
+    private func finish(_ run: DeviceFlowRun, _ outcome: Result<Void, ProtocolFailure>) {
+        if isCurrent(run) { activity = .idle }
+        run.outcome = outcome
+        let waiters = run.waiters
+        run.waiters = [:]
+        for waiter in waiters.values {
+            waiter.continuation.resume(with: outcome)
+        }
+    }
+
+    /// Waits for `run` to finish. A waiter that goes away (its task is cancelled when the client
+    /// disconnects) leaves; the flow is cancelled when nobody waits any more.
+    private func join(_ run: DeviceFlowRun, client: ClientIdentity, events: @escaping ReplySink) async throws(ProtocolFailure) {
+        if let outcome = run.outcome { return try outcome.get() }
+        let waiterID = run.nextWaiterID
+        run.nextWaiterID += 1
+        if let prompt = run.prompt { events(.prompt(prompt)) }
+        let result: Result<Void, ProtocolFailure> = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, ProtocolFailure>, Never>) in
+                if Task.isCancelled {
+                    continuation.resume(returning: .failure(ProtocolFailure(.cancelled, "\(name): request cancelled")))
+                    return
+                }
+                run.waiters[waiterID] = DeviceFlowRun.Waiter(events: events, continuation: ResultContinuation(continuation))
+            }
+        } onCancel: { [runID = run.id] in
+            Task { await self.leave(runID: runID, waiterID: waiterID) }
+        }
+        try result.get()
+    }
+
+    private func leave(runID: Int, waiterID: Int) {
+        guard case .deviceFlow(let run) = activity, run.id == runID,
+              let waiter = run.waiters.removeValue(forKey: waiterID) else { return }
+        waiter.continuation.resume(with: .failure(ProtocolFailure(.cancelled, "\(name): request cancelled")))
+        if run.waiters.isEmpty, run.outcome == nil {
+            run.task?.cancel()
+        }
+    }
+
+    private func cancelActivity() {
+        switch activity {
+        case .deviceFlow(let run):
+            run.task?.cancel()
+            finish(run, .failure(ProtocolFailure(.cancelled, "\(name): device flow cancelled")))
+        case .refreshing(let task):
+            task.cancel()
+        case .idle:
+            break
+        }
+        activity = .idle
+    }
+
+    // MARK: Refresh
+
+    /// Runs one refresh (joining one in progress) and reports how it went.
+    private func refreshNow(reason: String, client: ClientIdentity) async -> Result<Void, ProviderError> {
+        if case .refreshing(let task) = activity { return await task.value }
+        guard let current = login, let sealed = current.refreshToken else {
+            return .failure(ProviderError(.loginNeeded, "no refresh token"))
+        }
+        let task = Task { () -> Result<Void, ProviderError> in
+            await self.performRefresh(sealed: sealed, client: client)
+        }
+        activity = .refreshing(task)
+        let result = await task.value
+        if case .refreshing(let running) = activity, running == task { activity = .idle }
+        return result
+    }
+
+    private func performRefresh(sealed: SealedSecret, client: ClientIdentity) async -> Result<Void, ProviderError> {
+        let refreshToken: String
+        do {
+            guard let text = try environment.vault.open(sealed).copyString() else {
+                return .failure(ProviderError(.loginNeeded, "stored refresh token is not text"))
+            }
+            refreshToken = text
+        } catch {
+            return .failure(ProviderError(.loginNeeded, "the in-memory vault failed to open the refresh token"))
+        }
+        do {
+            let tokens = try await provider.refresh(refreshToken: refreshToken)
+            await install(tokens, freshLogin: false)
+            refreshFailures = 0
+            environment.audit.record(AuditRecord(.refreshSucceeded, "\(name): token refreshed", audience: name, client: client,
+                                                 scopes: login?.scopes ?? [], tokenFingerprint: login?.accessTokenFingerprint))
+            return .success(())
+        } catch let error as ProviderError {
+            environment.audit.record(AuditRecord(.refreshFailed, "\(name): refresh failed: \(error.message)", audience: name,
+                                                 client: client, scopes: login?.scopes ?? [], detail: error.message))
+            if error.kind == .loginNeeded || error.kind == .provider {
+                markLoginNeeded(reason: "the provider refused the refresh token (\(error.message))")
+                // The dead refresh token is of no further use; keep the access token while it lasts.
+                if var current = login {
+                    current.refreshToken = nil
+                    current.refreshExpiresAt = nil
+                    current.refreshExpiresAtWall = nil
+                    login = current
+                    await persist(current)
+                }
+            } else {
+                refreshFailures += 1
+                scheduleRetry()
+            }
+            return .failure(error)
+        } catch {
+            refreshFailures += 1
+            scheduleRetry()
+            return .failure(ProviderError(.transient, "\(error)"))
+        }
+    }
+
+    private func markLoginNeeded(reason: String) {
+        renewal = .loginNeeded(reason: reason)
+        environment.audit.record(AuditRecord(.loginNeeded, "\(name): login needed: \(reason)", audience: name,
+                                             scopes: login?.scopes ?? [], detail: reason))
+        if !notifiedLoginNeeded {
+            notifiedLoginNeeded = true
+            environment.notifyDesktop("authd: login needed for \(name)", "Run `authctl login \(name)` to keep access.")
+        }
+    }
+
+    /// Seals new tokens into the login, persists it, and schedules the next refresh.
+    private func install(_ tokens: IssuedTokens, freshLogin: Bool) async {
+        let now = clock.monotonicNow()
+        let wallNow = clock.wallSeconds()
+        var accessBytes = Array(tokens.accessToken.utf8)
+        let fingerprint = AuthdWire.TokenFingerprint.of(accessBytes)
+        let sealedAccess = environment.vault.seal(zeroing: &accessBytes)
+        var sealedRefresh = login?.refreshToken
+        var refreshExpiresAt = login?.refreshExpiresAt
+        var refreshExpiresAtWall = login?.refreshExpiresAtWall
+        if freshLogin {
+            sealedRefresh = nil
+            refreshExpiresAt = nil
+            refreshExpiresAtWall = nil
+        }
+        if let refresh = tokens.refreshToken {
+            var refreshBytes = Array(refresh.utf8)
+            sealedRefresh = environment.vault.seal(zeroing: &refreshBytes)
+            refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
+            refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
+        }
+        let updated = Login(
+            accessToken: sealedAccess, tokenType: tokens.tokenType, accessTokenFingerprint: fingerprint,
+            accessExpiresAt: tokens.expiresIn.map { now + .seconds($0) },
+            accessExpiresAtWall: tokens.expiresIn.map { wallNow + $0 }, accessIssuedAt: now,
+            refreshToken: sealedRefresh, refreshExpiresAt: refreshExpiresAt, refreshExpiresAtWall: refreshExpiresAtWall,
+            scopes: tokens.scopes ?? (freshLogin ? policy.requestedScopes : (login?.scopes ?? policy.requestedScopes)),
+            loginAtWall: freshLogin ? wallNow : (login?.loginAtWall ?? wallNow),
+            loginAt: freshLogin ? now : (login?.loginAt ?? now),
+            subject: tokens.subject ?? (freshLogin ? nil : login?.subject))
+        login = updated
+        if freshLogin {
+            renewal = .possible
+            notifiedLoginNeeded = false
+        }
+        scheduleRefresh()
+        // Acknowledged only after it is on disk: a reply means the login survives a crash.
+        await persist(updated)
+    }
+
+    private func persist(_ login: Login?) async {
+        guard policy.persist else { return }
+        do {
+            try await environment.persistence.save(audience: name, login: login, vault: environment.vault)
+        } catch {
+            environment.audit.record(AuditRecord(.storeError, "\(name): could not save the login: \(error); serving from memory",
+                                                 audience: name, detail: "\(error)"))
+        }
+    }
+
+    /// Plans the next refresh on the monotonic clock: margin before expiry, never in a busy loop.
+    private func scheduleRefresh() {
+        refreshTimer?.cancel()
+        refreshTimer = nil
+        nextRefreshAt = nil
+        let now = clock.monotonicNow()
+        guard let login, renewal == .possible, login.refreshTokenIsUsable(now: now),
+              let expiresAt = login.accessExpiresAt, let lifetime = login.accessLifetime else { return }
+        if sessionExpired(now) {
+            markLoginNeeded(reason: "the session reached max_session")
+            return
+        }
+        var due = expiresAt - policy.margin(forLifetime: lifetime)
+        if let maxSession = policy.maxSession, login.loginAt + maxSession < due {
+            // The session ends before the next refresh: wake then to ask for a login.
+            due = login.loginAt + maxSession
+        }
+        armTimer(at: max(due, now))
+    }
+
+    /// Transient failure: retry with jittered exponential backoff, the last try before expiry.
+    private func scheduleRetry() {
+        let now = clock.monotonicNow()
+        guard let login, let expiresAt = login.accessExpiresAt else { return }
+        let base = Duration.seconds(5) * (1 << min(refreshFailures - 1, 6))
+        let delay = base + base * environment.jitter()
+        var due = now + delay
+        if due >= expiresAt {
+            guard expiresAt - now > .seconds(1) else {
+                markLoginNeeded(reason: "the provider could not be reached before the token expired")
+                return
+            }
+            due = now + (expiresAt - now) / 2
+        }
+        armTimer(at: due)
+    }
+
+    private func armTimer(at due: Duration) {
+        refreshTimer?.cancel()
+        nextRefreshAt = due
+        let clock = self.clock
+        refreshTimer = Task {
+            do { try await clock.sleep(until: due) } catch { return }
+            await self.timerFired()
+        }
+    }
+
+    private func timerFired() async {
+        refreshTimer = nil
+        nextRefreshAt = nil
+        let now = clock.monotonicNow()
+        if sessionExpired(now) {
+            markLoginNeeded(reason: "the session reached max_session")
+            return
+        }
+        if case .idle = activity {
+            _ = await refreshNow(reason: "scheduled", client: .daemon)
+        }
+    }
+}
+
+/// A device flow in progress and the clients waiting for it. Only touched inside its agent.
+final class DeviceFlowRun {
+    struct Waiter {
+        var events: ReplySink
+        var continuation: ResultContinuation
+    }
+
+    let id: Int
+    var task: Task<Void, Never>?
+    var prompt: DevicePrompt?
+    var waiters: [Int: Waiter] = [:]
+    var nextWaiterID = 0
+    var outcome: Result<Void, ProtocolFailure>?
+
+    init(id: Int) { self.id = id }
+}
+
+/// Resumes a waiter exactly once.
+struct ResultContinuation {
+    let continuation: CheckedContinuation<Result<Void, ProtocolFailure>, Never>
+    init(_ continuation: CheckedContinuation<Result<Void, ProtocolFailure>, Never>) { self.continuation = continuation }
+    func resume(with result: Result<Void, ProtocolFailure>) { continuation.resume(returning: result) }
+}

@@ -1,0 +1,117 @@
+// What the daemon needs from an OAuth provider for one audience, independent of the engine behind it.
+import AuthdWire
+
+/// A provider's answer to a device authorization request, as the daemon shows it.
+public struct DeviceCode: Sendable {
+    public var verificationURI: String
+    public var userCode: String
+    public var verificationURIComplete: String?
+    /// Seconds the code stays valid, from the provider's `expires_in`.
+    public var expiresIn: Int64
+    /// A provider's own instruction text (Entra sends one).
+    public var message: String?
+    /// The engine's own value, handed back to `pollForTokens`; holds the device code, which the
+    /// daemon never reads, logs or sends to a client.
+    public var handle: any Sendable
+
+    public init(verificationURI: String, userCode: String, verificationURIComplete: String?, expiresIn: Int64,
+                message: String?, handle: any Sendable) {
+        self.verificationURI = verificationURI
+        self.userCode = userCode
+        self.verificationURIComplete = verificationURIComplete
+        self.expiresIn = expiresIn
+        self.message = message
+        self.handle = handle
+    }
+}
+
+/// Progress of a running device flow, streamed to every waiting client.
+public enum FlowProgress: Sendable, Equatable {
+    case polling
+    case slowDown(intervalSeconds: Int64)
+    case retrying(reason: String)
+}
+
+/// Tokens issued by a device flow or a refresh. Plain strings only for the moment between the
+/// engine's decoder and the vault; the daemon seals them at once.
+public struct IssuedTokens: Sendable {
+    public var accessToken: String
+    public var tokenType: String
+    public var expiresIn: Int64?
+    /// A refresh answer without a refresh token keeps the old one: nil here means "none sent".
+    public var refreshToken: String?
+    public var refreshTokenExpiresIn: Int64?
+    /// Granted scopes when the provider said; nil means "as requested".
+    public var scopes: [String]?
+    /// Who logged in, from an id_token, for display only.
+    public var subject: String?
+
+    public init(accessToken: String, tokenType: String = "Bearer", expiresIn: Int64?, refreshToken: String?,
+                refreshTokenExpiresIn: Int64? = nil, scopes: [String]?, subject: String? = nil) {
+        self.accessToken = accessToken
+        self.tokenType = tokenType
+        self.expiresIn = expiresIn
+        self.refreshToken = refreshToken
+        self.refreshTokenExpiresIn = refreshTokenExpiresIn
+        self.scopes = scopes
+        self.subject = subject
+    }
+}
+
+/// A provider failure classified for the daemon's decisions and the client's exit code.
+public struct ProviderError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The person denied the request.
+        case denied
+        /// The device code expired before approval.
+        case expired
+        /// The refresh token is no longer accepted (`invalid_grant`): a new device flow is needed.
+        case loginNeeded
+        /// Network trouble or a 5xx: worth retrying later.
+        case transient
+        /// Anything else the provider said; not retried.
+        case provider
+        case cancelled
+    }
+
+    public var kind: Kind
+    public var message: String
+    public var hint: String?
+
+    public init(_ kind: Kind, _ message: String, hint: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { message }
+
+    var protocolCode: ProtocolFailure.Code {
+        switch kind {
+        case .denied: return .denied
+        case .expired: return .expired
+        case .loginNeeded: return .loginNeeded
+        case .transient: return .networkError
+        case .provider: return .providerError
+        case .cancelled: return .cancelled
+        }
+    }
+}
+
+/// What revocation at the provider achieved.
+public enum RevocationOutcome: Sendable, Equatable {
+    case revoked
+    /// The provider offers no RFC 7009 endpoint; the hint says where the person can revoke.
+    case unsupported(hint: String?)
+    case failed(String)
+}
+
+/// One audience's provider, as the daemon drives it. Implementations throw `ProviderError`.
+public protocol AudienceProvider: Sendable {
+    /// The issuer, when known, for status and audit.
+    var issuer: String? { get async }
+    func requestDeviceCode() async throws -> DeviceCode
+    func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens
+    func refresh(refreshToken: String) async throws -> IssuedTokens
+    func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome
+}

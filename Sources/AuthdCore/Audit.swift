@@ -1,0 +1,123 @@
+// Structured audit records: one per security-relevant event, to the journal or as JSON lines.
+import AuthdWire
+
+/// The kinds of audit record, each with a stable journal `MESSAGE_ID` so that
+/// `journalctl --user MESSAGE_ID=...` finds every record of one kind across versions.
+public enum AuditEvent: String, Sendable, CaseIterable {
+    case tokenServed = "token_served"
+    case deviceFlowStarted = "device_flow_started"
+    case deviceFlowApproved = "device_flow_approved"
+    case deviceFlowDenied = "device_flow_denied"
+    case deviceFlowExpired = "device_flow_expired"
+    case deviceFlowFailed = "device_flow_failed"
+    case deviceFlowCancelled = "device_flow_cancelled"
+    case refreshSucceeded = "refresh_succeeded"
+    case refreshFailed = "refresh_failed"
+    case revoked = "revoked"
+    case loginNeeded = "login_needed"
+    case clientRefused = "client_refused"
+    case tokenErased = "token_erased"
+    case loggedOut = "logged_out"
+    case storeError = "store_error"
+
+    public var messageID: String {
+        switch self {
+        case .tokenServed: return "ceeb310913c04bc0b0ed416856eb59bb"
+        case .deviceFlowStarted: return "38d16df0d3ca461fadca0bdd7f7e1baa"
+        case .deviceFlowApproved: return "860fdf3a769845deaf48cb77b8fc5581"
+        case .deviceFlowDenied: return "9cd782013e6c45c3a252bf0e40e2201d"
+        case .deviceFlowExpired: return "e2685b0d2eaf47ac886f6ffb5d0ba48d"
+        case .deviceFlowFailed: return "76a34166c0b842f6b015693eb31b3def"
+        case .deviceFlowCancelled: return "57fff7ae87c44651bf0557e081bbff4b"
+        case .refreshSucceeded: return "a1056a6398fa4d56a43ee7fd8f9d85b8"
+        case .refreshFailed: return "5901b222d1f44629928a031f9ba78590"
+        case .revoked: return "d0566ef1467c4c6e82bd4b86dcc78660"
+        case .loginNeeded: return "00b89d89eb5b400e976388cd2abeba75"
+        case .clientRefused: return "39838b7a59cc4bc98ae3c8a628ba38bb"
+        case .tokenErased: return "8bc3bf5b510f4df9be968e87c3f8d6f5"
+        case .loggedOut: return "8849779309ef4075a5737b3e0ea54ef5"
+        case .storeError: return "f9d49ea736044573b166f7f358abb9a5"
+        }
+    }
+
+    /// syslog priority: refusals and failures are warnings, the rest informational.
+    var priority: Int {
+        switch self {
+        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied: return 4
+        case .loginNeeded, .deviceFlowExpired: return 5
+        default: return 6
+        }
+    }
+}
+
+/// Who asked, from the kernel's view of the connection (never from what the client says).
+public struct ClientIdentity: Sendable, Equatable {
+    public var uid: UInt32
+    public var pid: Int32
+    public var executable: String?
+    public var hasControllingTerminal: Bool
+
+    public init(uid: UInt32, pid: Int32, executable: String?, hasControllingTerminal: Bool) {
+        self.uid = uid
+        self.pid = pid
+        self.executable = executable
+        self.hasControllingTerminal = hasControllingTerminal
+    }
+
+    /// The daemon itself, for events no client caused (scheduled refresh).
+    public static let daemon = ClientIdentity(uid: 0, pid: 0, executable: nil, hasControllingTerminal: false)
+}
+
+/// One audit record. Holds names and fingerprints, never a token: there is no field for one.
+public struct AuditRecord: Sendable {
+    public var event: AuditEvent
+    public var message: String
+    public var audience: String?
+    public var client: ClientIdentity?
+    public var scopes: [String]
+    public var tokenFingerprint: String?
+    public var detail: String?
+
+    public init(_ event: AuditEvent, _ message: String, audience: String? = nil, client: ClientIdentity? = nil,
+                scopes: [String] = [], tokenFingerprint: String? = nil, detail: String? = nil) {
+        self.event = event
+        self.message = message
+        self.audience = audience
+        self.client = client
+        self.scopes = scopes
+        self.tokenFingerprint = tokenFingerprint
+        self.detail = detail
+    }
+
+    /// Journal fields in `NAME=value` form (docs/operations.md lists them).
+    public var journalFields: [(String, String)] {
+        var fields: [(String, String)] = [
+            ("MESSAGE", message), ("MESSAGE_ID", event.messageID), ("PRIORITY", String(event.priority)),
+            ("SYSLOG_IDENTIFIER", "authd"), ("AUTHD_EVENT", event.rawValue),
+        ]
+        if let audience { fields.append(("AUDIENCE", audience)) }
+        if let client, client != .daemon {
+            fields.append(("CLIENT_UID", String(client.uid)))
+            fields.append(("CLIENT_PID", String(client.pid)))
+            if let exe = client.executable { fields.append(("CLIENT_EXE", exe)) }
+        }
+        if !scopes.isEmpty { fields.append(("SCOPES", scopes.joined(separator: " "))) }
+        if let tokenFingerprint { fields.append(("TOKEN_FINGERPRINT", tokenFingerprint)) }
+        if let detail { fields.append(("DETAIL", detail)) }
+        return fields
+    }
+
+    /// The same fields as one JSON line, for stderr when not under journald.
+    public func jsonLine(wallClock: Int64) -> String {
+        var members: [(String, JSONValue)] = [("time", .string(UTCTimestamp.iso8601(wallClock))), ("audit", .string(event.rawValue))]
+        for (name, value) in journalFields where name != "SYSLOG_IDENTIFIER" && name != "AUTHD_EVENT" {
+            members.append((name.lowercased(), .string(value)))
+        }
+        return JSONValue.object(members).serialized()
+    }
+}
+
+/// Where audit records go. Implementations must be cheap and never throw into the caller.
+public protocol AuditSink: Sendable {
+    func record(_ record: AuditRecord)
+}

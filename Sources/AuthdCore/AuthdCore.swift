@@ -1,1 +1,0 @@
-// AuthdCore: placeholder until the module lands.

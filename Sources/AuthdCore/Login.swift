@@ -1,0 +1,48 @@
+// One audience's login as the daemon holds it: sealed tokens and what is known about them.
+import AuthdSystem
+import AuthdWire
+
+/// The tokens of one login, sealed under the process vault key, with their lifetimes on both clocks.
+public struct Login: Sendable {
+    var accessToken: SealedSecret?
+    var tokenType: String
+    /// Fingerprint of the access token (audit, `erase`), computed once at issuance.
+    var accessTokenFingerprint: String?
+    /// Expiry on the monotonic clock; nil when the provider gave no lifetime.
+    var accessExpiresAt: Duration?
+    /// The same expiry in wall-clock seconds, for display and for the store.
+    var accessExpiresAtWall: Int64?
+    /// When the access token was issued (monotonic), to know its lifetime for the margin rule.
+    var accessIssuedAt: Duration
+    var refreshToken: SealedSecret?
+    var refreshExpiresAt: Duration?
+    var refreshExpiresAtWall: Int64?
+    var scopes: [String]
+    /// When the person last approved a device flow (wall seconds and monotonic).
+    var loginAtWall: Int64
+    var loginAt: Duration
+    var subject: String?
+
+    /// Lifetime of the current access token, when known.
+    var accessLifetime: Duration? {
+        accessExpiresAt.map { $0 - accessIssuedAt }
+    }
+
+    /// Whether the access token can be served to a caller who needs it for `minimumValidity` more.
+    /// A token without a known lifetime is served until the provider rejects it (see docs/oauth.md).
+    func accessTokenIsValid(now: Duration, minimumValidity: Duration) -> Bool {
+        guard accessToken != nil else { return false }
+        guard let expiresAt = accessExpiresAt else { return true }
+        return expiresAt - now >= minimumValidity
+    }
+
+    func accessTokenIsUnexpired(now: Duration) -> Bool {
+        accessTokenIsValid(now: now, minimumValidity: .zero)
+    }
+
+    func refreshTokenIsUsable(now: Duration) -> Bool {
+        guard refreshToken != nil else { return false }
+        guard let expiresAt = refreshExpiresAt else { return true }
+        return expiresAt > now
+    }
+}

@@ -1,0 +1,20 @@
+// The bridge between agents' sealed logins and the encrypted on-disk store.
+import AuthdSystem
+
+/// Saves one audience's login (nil = erase it). Implementations serialise writes.
+public protocol LoginPersistence: Sendable {
+    func save(audience: String, login: Login?, vault: TokenVault) async throws
+}
+
+/// Logins kept in memory only (`persist = false` everywhere, and tests).
+public actor MemoryPersistence: LoginPersistence {
+    public private(set) var saved: [String: Login] = [:]
+    public private(set) var saveCount = 0
+
+    public init() {}
+
+    public func save(audience: String, login: Login?, vault: TokenVault) async throws {
+        saveCount += 1
+        saved[audience] = login
+    }
+}

@@ -1,0 +1,174 @@
+// Routes each decoded request to the audience that owns it, after the per-audience client policy.
+import AuthdWire
+import Synchronization
+
+/// The audiences the daemon serves, in config order, and the dispatch of requests to them.
+public final class RequestRouter: RequestHandling {
+    public struct Entry: Sendable {
+        public var agent: AudienceAgent
+        public var policy: AudiencePolicy
+        /// For status rows; the configured or discovered issuer.
+        public var issuer: String?
+
+        public init(agent: AudienceAgent, policy: AudiencePolicy, issuer: String?) {
+            self.agent = agent
+            self.policy = policy
+            self.issuer = issuer
+        }
+    }
+
+    private let entries = Mutex<[Entry]>([])
+    private let audit: any AuditSink
+
+    public init(audit: any AuditSink) {
+        self.audit = audit
+    }
+
+    /// Replaces the served audiences (start-up and reload).
+    public func install(_ newEntries: [Entry]) {
+        entries.withLock { $0 = newEntries }
+    }
+
+    public var current: [Entry] { entries.withLock { $0 } }
+
+    public func entry(named name: String) -> Entry? {
+        entries.withLock { list in list.first { $0.policy.name == name } }
+    }
+
+    public func refused(_ client: ClientIdentity) {
+        audit.record(AuditRecord(.clientRefused, "refused a client running as uid \(client.uid) (pid \(client.pid))",
+                                 client: client, detail: "peer uid differs from the daemon's"))
+    }
+
+    public func handle(_ request: Request, from client: ClientIdentity, events: @escaping ReplySink) async -> Reply {
+        switch request {
+        case .version:
+            return .line(.success(.object([
+                ("version", .string(AuthdProtocol.softwareVersion)), ("protocol", .integer(Int64(AuthdProtocol.version))),
+            ])))
+        case .status:
+            var rows: [JSONValue] = []
+            for entry in current {
+                var row = await entry.agent.status()
+                row.issuer = entry.issuer
+                if row.scopes.isEmpty { row.scopes = [] }
+                rows.append(row.json())
+            }
+            return .line(.success(.object([("audiences", .array(rows))])))
+        case let .get(audience, minValid, interactive):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            do {
+                let served = try await entry.agent.get(minimumValidity: .seconds(minValid), canPrompt: interactive,
+                                                       client: client, events: events)
+                return .token(served)
+            } catch {
+                return .line(.failure(error))
+            }
+        case .login(let audience):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            do {
+                var status = try await entry.agent.login(client: client, events: events)
+                status.issuer = entry.issuer
+                return .line(.success(.object([("status", status.json())])))
+            } catch {
+                return .line(.failure(error))
+            }
+        case .logout(let audience):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            let result = await logout(entry, client: client)
+            return .line(.success(.object([("results", .array([result]))])))
+        case .logoutAll:
+            var results: [JSONValue] = []
+            for entry in current where check(entry.policy, client: client) == nil {
+                results.append(await logout(entry, client: client))
+            }
+            return .line(.success(.object([("results", .array(results))])))
+        case let .erase(audience, fingerprint):
+            let candidates: [Entry]
+            if let audience {
+                guard let entry = entry(named: audience) else { return unknown(audience) }
+                candidates = [entry]
+            } else {
+                candidates = current
+            }
+            for entry in candidates where check(entry.policy, client: client) == nil {
+                if await entry.agent.erase(fingerprint: fingerprint, client: client) {
+                    return .line(.success(.object([("erased", .bool(true)), ("audience", .string(entry.policy.name))])))
+                }
+            }
+            return .line(.success(.object([("erased", .bool(false))])))
+        }
+    }
+
+    private func logout(_ entry: Entry, client: ClientIdentity) async -> JSONValue {
+        let (outcome, _) = await entry.agent.logout(client: client)
+        var members: [(String, JSONValue)] = [("audience", .string(entry.policy.name))]
+        switch outcome {
+        case .revoked:
+            members.append(("revocation", .string("revoked")))
+        case .unsupported(let hint):
+            members.append(("revocation", .string("unsupported")))
+            if let hint { members.append(("hint", .string(hint))) }
+        case .failed(let why):
+            members.append(("revocation", .string("failed")))
+            members.append(("message", .string(why)))
+        }
+        return .object(members)
+    }
+
+    private func unknown(_ audience: String) -> Reply {
+        .line(.failure(ProtocolFailure(.unknownAudience, "no audience named \"\(audience)\" in the daemon's config",
+                                       hint: "check with: authctl status")))
+    }
+
+    /// The per-audience client policy. Both facts come from the kernel (the pinned process), not
+    /// from anything the client said.
+    func check(_ policy: AudiencePolicy, client: ClientIdentity) -> ProtocolFailure? {
+        var reason: String?
+        if !policy.allowedClients.isEmpty {
+            let executable = client.executable ?? ""
+            if !policy.allowedClients.contains(where: { ExecutablePattern.matches($0, executable) }) {
+                reason = "client executable \(executable.isEmpty ? "(unknown)" : executable) is not in allowed_clients"
+            }
+        }
+        if reason == nil, policy.requireTTY, !client.hasControllingTerminal {
+            reason = "require_tty is set and the client has no controlling terminal"
+        }
+        guard let reason else { return nil }
+        audit.record(AuditRecord(.clientRefused, "\(policy.name): refused: \(reason)", audience: policy.name,
+                                 client: client, detail: reason))
+        return ProtocolFailure(.refused, "\(policy.name): refused by policy: \(reason)",
+                               hint: "see allowed_clients and require_tty in the config")
+    }
+}
+
+/// `allowed_clients` patterns: absolute paths where `*` matches any run of characters
+/// (slashes included) and `?` one character.
+public enum ExecutablePattern {
+    public static func matches(_ pattern: String, _ path: String) -> Bool {
+        let p = Array(pattern.utf8), s = Array(path.utf8)
+        var pi = 0, si = 0
+        var starP = -1, starS = 0
+        while si < s.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == s[si], p[pi] != UInt8(ascii: "*") {
+                pi += 1
+                si += 1
+            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                starP = pi
+                starS = si
+                pi += 1
+            } else if starP >= 0 {
+                pi = starP + 1
+                starS += 1
+                si = starS
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+}
