@@ -1,0 +1,252 @@
+// The per-audience lifecycle: single-flight flows and refreshes, schedules, erase, policy, audit hygiene.
+import AuthdCore
+import AuthdWire
+import Synchronization
+import Testing
+
+@Suite struct AudienceAgentTests {
+    @Test func fiftyConcurrentGetsShareOneDeviceFlow() async throws {
+        let provider = ScriptedProvider()
+        let agent = makeAgent(provider)
+        let prompts = Counter()
+        try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { line in
+                        if case .prompt = line { prompts.increment() }
+                    }.text
+                }
+            }
+            try await eventually("all waiters") { await provider.pollWaiters == 1 && prompts.value == 50 }
+            await provider.approve()
+            var tokens: [String] = []
+            for try await token in group { tokens.append(token) }
+            #expect(tokens.count == 50)
+            #expect(Set(tokens) == ["access-token-secret-1"])
+        }
+        #expect(await provider.deviceCodeRequests == 1)
+        #expect(await agent.status().state == .valid)
+    }
+
+    @Test func nobodyToPromptMeansLoginNeededAtOnce() async throws {
+        let provider = ScriptedProvider()
+        let audit = RecordingAuditSink()
+        let agent = makeAgent(provider, audit: audit)
+        await #expect(throws: ProtocolFailure(.loginNeeded, "demo: login needed (not logged in) and nobody can be prompted here",
+                                              hint: "run: authctl login demo")) {
+            _ = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
+        }
+        #expect(await provider.deviceCodeRequests == 0)
+    }
+
+    @Test func aWaiterLeavingDoesNotCancelTheFlowButTheLastOneDoes() async throws {
+        let provider = ScriptedProvider()
+        let agent = makeAgent(provider)
+        let first = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
+        let second = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually("poll started") { await provider.pollWaiters == 1 }
+        try await Task.sleep(for: .milliseconds(20))
+        first.cancel()
+        await #expect(throws: ProtocolFailure.self) { _ = try await first.value }
+        #expect(await provider.pollsCancelled == 0)
+        await provider.approve()
+        #expect(try await second.value == "access-token-secret-1")
+
+        // A new flow whose only waiter leaves is cancelled at the provider side.
+        _ = await agent.logout(client: alice)
+        let lone = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually("second flow polling") { await provider.pollWaiters == 1 }
+        lone.cancel()
+        _ = try? await lone.value
+        try await eventually("flow cancelled") { await provider.pollsCancelled == 1 }
+        try await eventually("agent idle") { await agent.status().state == .loggedOut }
+    }
+
+    @Test func deniedFlowEndsWithDeniedForEveryWaiter() async throws {
+        let provider = ScriptedProvider()
+        let audit = RecordingAuditSink()
+        let agent = makeAgent(provider, audit: audit)
+        let a = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in } }
+        let b = Task { try await agent.login(client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        try await Task.sleep(for: .milliseconds(20))
+        await provider.deny()
+        for task in [a] {
+            do { _ = try await task.value; Issue.record("expected denial") } catch { #expect((error as? ProtocolFailure)?.code == .denied) }
+        }
+        do { _ = try await b.value; Issue.record("expected denial") } catch { #expect((error as? ProtocolFailure)?.code == .denied) }
+        #expect(await provider.deviceCodeRequests == 1)
+        #expect(audit.count(.deviceFlowDenied) == 1)
+    }
+
+    @Test func refreshesAheadOfExpiryOnTheMonotonicClock() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        let clock = ManualDaemonClock()
+        let persistence = MemoryPersistence()
+        let agent = makeAgent(provider, clock: clock, persistence: persistence)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        #expect(try await first.value == "access-token-secret-1")
+        // Default margin: max(60 s, 10 % of 600 s) = 60 s, so the refresh is due at 540 s.
+        try await eventually("timer armed") { clock.earliestDeadline == .seconds(540) }
+        clock.advance(by: .seconds(539))
+        #expect(await provider.refreshRequests.isEmpty)
+        clock.advance(by: .seconds(1))
+        try await eventually("refreshed") { await provider.refreshRequests == ["refresh-token-secret-1"] }
+        try await eventually("new token served") {
+            (try? await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }.text) == "access-token-secret-2"
+        }
+        // The rotated refresh token is the one used next time.
+        try await eventually("next timer") { clock.earliestDeadline == .seconds(1080) }
+        clock.advance(by: .seconds(540))
+        try await eventually("refreshed twice") { await provider.refreshRequests == ["refresh-token-secret-1", "refresh-token-secret-2"] }
+        #expect(await persistence.saveCount >= 3)
+        #expect(await provider.deviceCodeRequests == 1)
+    }
+
+    @Test func rejectedRefreshMeansLoginNeededWhileTheOldTokenIsStillServed() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        await provider.queueRefreshOutcome(.failure(ProviderError(.loginNeeded, "invalid_grant")))
+        let clock = ManualDaemonClock()
+        let audit = RecordingAuditSink()
+        let agent = makeAgent(provider, clock: clock, audit: audit)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        try await eventually { clock.earliestDeadline != nil }
+        clock.advance(by: .seconds(540))
+        try await eventually("refresh attempted") { await provider.refreshRequests.count == 1 }
+        try await eventually("login needed") { audit.count(.loginNeeded) == 1 }
+        // Still valid for 60 s: a script without a terminal is served the old token.
+        let served = try await agent.get(minimumValidity: .seconds(30), canPrompt: false, client: alice) { _ in }
+        #expect(served.text == "access-token-secret-1")
+        clock.advance(by: .seconds(61))
+        do {
+            _ = try await agent.get(minimumValidity: .seconds(30), canPrompt: false, client: alice) { _ in }
+            Issue.record("expected login needed")
+        } catch {
+            #expect(error.code == .loginNeeded)
+            #expect(error.hint == "run: authctl login demo")
+        }
+        #expect(await provider.refreshRequests.count == 1)
+    }
+
+    @Test func transientRefreshFailureIsRetriedBeforeExpiry() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        await provider.queueRefreshOutcome(.failure(ProviderError(.transient, "HTTP 503")))
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        try await eventually { clock.earliestDeadline == .seconds(540) }
+        clock.advance(by: .seconds(540))
+        try await eventually("first attempt") { await provider.refreshRequests.count == 1 }
+        // Retry after 5 s plus jitter (0.5 → 7.5 s), well before expiry at 600 s.
+        try await eventually("retry armed") { clock.earliestDeadline == .seconds(540) + .milliseconds(7500) }
+        clock.advance(by: .milliseconds(7500))
+        try await eventually("second attempt") { await provider.refreshRequests.count == 2 }
+        try await eventually("new token") {
+            let token = try? await agent.get(minimumValidity: .seconds(500), canPrompt: false, client: alice) { _ in }.text
+            return token == "access-token-secret-2"
+        }
+    }
+
+    @Test func concurrentGetsDuringExpiryShareOneRefresh() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(100)
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock)
+        let first = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        // Ask for more validity than is left: every request needs a refresh, and they share one.
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await agent.get(minimumValidity: .seconds(200), canPrompt: false, client: alice) { _ in }.text }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(await provider.refreshRequests.count == 1)
+        #expect(Set(tokens) == ["access-token-secret-2"])
+    }
+
+    @Test func eraseStopsServingThatTokenAndTheNextGetRefreshes() async throws {
+        let provider = ScriptedProvider()
+        let audit = RecordingAuditSink()
+        let agent = makeAgent(provider, audit: audit)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        let served = try await first.value
+        #expect(served.fingerprint == TokenFingerprint.of(Array("access-token-secret-1".utf8)))
+        #expect(await agent.erase(fingerprint: "0000000000000000", client: alice) == false)
+        #expect(await agent.erase(fingerprint: served.fingerprint, client: alice))
+        let next = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
+        #expect(next.text == "access-token-secret-2")
+        #expect(await provider.refreshRequests == ["refresh-token-secret-1"])
+        #expect(audit.count(.tokenErased) == 1)
+    }
+
+    @Test func logoutRevokesBothTokensAndForgetsTheLogin() async throws {
+        let provider = ScriptedProvider()
+        let persistence = MemoryPersistence()
+        let agent = makeAgent(provider, persistence: persistence)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        let (outcome, status) = await agent.logout(client: alice)
+        #expect(outcome == .revoked)
+        #expect(status.state == .loggedOut)
+        let revoked = await provider.revocations
+        #expect(revoked.count == 1)
+        #expect(revoked.first?.0 == "refresh-token-secret-1")
+        #expect(revoked.first?.1 == "access-token-secret-1")
+        #expect(await persistence.saved["demo"] == nil)
+    }
+
+    @Test func maxSessionForcesANewLoginEvenWhenRefreshWorks() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        let clock = ManualDaemonClock()
+        let audit = RecordingAuditSink()
+        let agent = makeAgent(provider, clock: clock, audit: audit,
+                              policy: AudiencePolicy(name: "demo", requestedScopes: ["read"], maxSession: .seconds(300)))
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        try await eventually { clock.earliestDeadline == .seconds(300) }
+        clock.advance(by: .seconds(300))
+        try await eventually("login needed") { audit.count(.loginNeeded) == 1 }
+        #expect(await provider.refreshRequests.isEmpty)
+    }
+
+    @Test func auditRecordsNeverContainATokenOrDeviceCode() async throws {
+        let provider = ScriptedProvider()
+        let audit = RecordingAuditSink()
+        let agent = makeAgent(provider, audit: audit)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        let served = try await first.value
+        _ = await agent.erase(fingerprint: served.fingerprint, client: alice)
+        _ = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
+        _ = await agent.logout(client: alice)
+        let text = audit.renderedText
+        #expect(audit.all.count >= 6)
+        for secret in ["access-token-secret", "refresh-token-secret", "device-code-secret"] {
+            #expect(!text.contains(secret), "audit output contains \(secret)")
+        }
+        #expect(text.contains(served.fingerprint))
+        #expect(text.contains("MESSAGE_ID=\(AuditEvent.tokenServed.messageID)"))
+    }
+}

@@ -1,0 +1,185 @@
+// Test doubles for the daemon core: a manual clock, a scripted provider, an in-memory audit sink.
+import AuthdCore
+import AuthdSystem
+import AuthdWire
+import Synchronization
+
+/// A clock that moves only when the test says so; sleepers wake in deadline order.
+final class ManualDaemonClock: DaemonClock {
+    private struct Sleeper {
+        var id: Int
+        var deadline: Duration
+        var continuation: CheckedContinuation<Void, Error>
+    }
+
+    private struct State {
+        var now: Duration = .zero
+        var sleepers: [Sleeper] = []
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+    let wallBase: Int64 = 1_800_000_000
+
+    func monotonicNow() -> Duration { state.withLock { $0.now } }
+
+    func wallSeconds() -> Int64 { wallBase + state.withLock { $0.now.components.seconds } }
+
+    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+
+    func sleep(until deadline: Duration) async throws {
+        let id = state.withLock { s -> Int in s.nextID += 1; return s.nextID }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.now >= deadline || Task.isCancelled { return true }
+                    s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return false
+                }
+                if resumeNow {
+                    if Task.isCancelled { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
+                }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { s -> Sleeper? in
+                guard let i = s.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.sleepers.remove(at: i)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    func advance(by amount: Duration) {
+        let due = state.withLock { s -> [Sleeper] in
+            s.now += amount
+            let due = s.sleepers.filter { $0.deadline <= s.now }
+            s.sleepers.removeAll { $0.deadline <= s.now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+}
+
+/// Records audit events; tests search them for secrets.
+final class RecordingAuditSink: AuditSink {
+    private let records = Mutex<[AuditRecord]>([])
+    func record(_ record: AuditRecord) { records.withLock { $0.append(record) } }
+    var all: [AuditRecord] { records.withLock { $0 } }
+    func count(_ event: AuditEvent) -> Int { all.filter { $0.event == event }.count }
+    var renderedText: String {
+        all.map { r in r.journalFields.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n" + r.jsonLine(wallClock: 0) }
+            .joined(separator: "\n")
+    }
+}
+
+/// A provider whose answers the test scripts: device flows wait for `approve()`/`deny()`.
+actor ScriptedProvider: AudienceProvider {
+    var deviceCodeRequests = 0
+    var refreshRequests: [String] = []
+    var revocations: [(String?, String?)] = []
+    var pollsCancelled = 0
+    var issued = 0
+    var accessLifetime: Int64? = 3600
+    var refreshOutcomes: [Result<Void, ProviderError>] = []
+    var rotateRefreshTokens = true
+    private var waiting: [CheckedContinuation<Result<Void, ProviderError>, Never>] = []
+    private var decided: Result<Void, ProviderError>?
+
+    nonisolated var issuer: String? { get async { "http://127.0.0.1:1" } }
+
+    func setAccessLifetime(_ seconds: Int64?) { accessLifetime = seconds }
+    func queueRefreshOutcome(_ outcome: Result<Void, ProviderError>) { refreshOutcomes.append(outcome) }
+
+    func requestDeviceCode() async throws -> DeviceCode {
+        deviceCodeRequests += 1
+        decided = nil
+        return DeviceCode(verificationURI: "http://127.0.0.1:1/device", userCode: "BCDF-GHJK",
+                          verificationURIComplete: "http://127.0.0.1:1/device?user_code=BCDFGHJK", expiresIn: 600,
+                          message: nil, handle: "device-code-secret-\(deviceCodeRequests)")
+    }
+
+    func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
+        progress(.polling)
+        let outcome: Result<Void, ProviderError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if let decided { continuation.resume(returning: decided) } else { waiting.append(continuation) }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiters() }
+        }
+        try outcome.get()
+        return mint()
+    }
+
+    private func cancelWaiters() {
+        pollsCancelled += 1
+        let all = waiting
+        waiting = []
+        for c in all { c.resume(returning: .failure(ProviderError(.cancelled, "cancelled"))) }
+    }
+
+    func approve() { decide(.success(())) }
+    func deny() { decide(.failure(ProviderError(.denied, "the person denied the request"))) }
+
+    private func decide(_ outcome: Result<Void, ProviderError>) {
+        decided = outcome
+        let all = waiting
+        waiting = []
+        for c in all { c.resume(returning: outcome) }
+    }
+
+    var pollWaiters: Int { waiting.count }
+
+    func refresh(refreshToken: String) async throws -> IssuedTokens {
+        refreshRequests.append(refreshToken)
+        if !refreshOutcomes.isEmpty { try refreshOutcomes.removeFirst().get() }
+        var tokens = mint()
+        if !rotateRefreshTokens { tokens.refreshToken = nil }
+        return tokens
+    }
+
+    func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome {
+        revocations.append((refreshToken, accessToken))
+        return .revoked
+    }
+
+    private func mint() -> IssuedTokens {
+        issued += 1
+        return IssuedTokens(accessToken: "access-token-secret-\(issued)", expiresIn: accessLifetime,
+                            refreshToken: "refresh-token-secret-\(issued)", scopes: ["read", "write"], subject: "alice")
+    }
+}
+
+/// Lets a test wait until a condition holds, yielding to other tasks meanwhile (no wall-clock sleeps
+/// that decide the outcome; the bound only stops a broken test from hanging).
+func eventually(_ what: String = "condition", _ condition: () async -> Bool) async throws {
+    for _ in 0..<20_000 {
+        if await condition() { return }
+        await Task.yield()
+        try await Task.sleep(for: .microseconds(200))
+    }
+    struct Timeout: Error, CustomStringConvertible { var what: String; var description: String { "timed out waiting for \(what)" } }
+    throw Timeout(what: what)
+}
+
+let alice = ClientIdentity(uid: 1000, pid: 4242, executable: "/usr/bin/authctl", hasControllingTerminal: true)
+
+func makeAgent(_ provider: ScriptedProvider, clock: ManualDaemonClock = ManualDaemonClock(),
+               audit: RecordingAuditSink = RecordingAuditSink(), persistence: MemoryPersistence = MemoryPersistence(),
+               policy: AudiencePolicy = AudiencePolicy(name: "demo", requestedScopes: ["read"])) -> AudienceAgent {
+    AudienceAgent(policy: policy, provider: provider,
+                  environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: audit, persistence: persistence,
+                                                jitter: { 0.5 }))
+}
+
+extension ServedToken {
+    var text: String { token.copyString() ?? "" }
+}
+
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
