@@ -1,0 +1,410 @@
+// Maps each HTTP request to an endpoint and answers the OAuth ones (discovery, device authorization, token, revoke, introspect).
+
+import Foundation
+import NIOHTTP1
+
+struct Request: Sendable {
+    let method: HTTPMethod
+    let path: String
+    let query: String
+    let headers: HTTPHeaders
+    let body: [UInt8]
+    /// Monotonic arrival time (end of the request), the log's `t`.
+    let t: Double
+    /// `http://127.0.0.1:PORT`, from the listening socket, so it is right even with `--port 0`.
+    let base: String
+
+    var form: Form { Form(encoded: String(decoding: body, as: UTF8.self)) }
+    var queryForm: Form { Form(encoded: query) }
+}
+
+struct Response: Sendable {
+    var status: HTTPResponseStatus
+    var headers: [(String, String)] = []
+    var body: [UInt8] = []
+
+    static func json(_ value: JSON, status: HTTPResponseStatus = .ok, noStore: Bool = true) -> Response {
+        var r = Response(status: status, headers: [("Content-Type", "application/json")], body: Array(value.text.utf8))
+        // RFC 6749 §5.1: token answers must not be cached by anything in between.
+        if noStore { r.headers += [("Cache-Control", "no-store"), ("Pragma", "no-cache")] }
+        return r
+    }
+
+    static func oauthError(_ e: OAuthError) -> Response {
+        var r = json(
+            .object([("error", .string(e.code)), ("error_description", .string(e.description))]),
+            status: HTTPResponseStatus(statusCode: e.status))
+        if e.status == 401 { r.headers.append(("WWW-Authenticate", "Basic realm=\"authd-devserver\"")) }
+        return r
+    }
+
+    static func html(_ page: String, status: HTTPResponseStatus = .ok) -> Response {
+        Response(status: status, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+                 body: Array(page.utf8))
+    }
+
+    static func text(_ text: String, status: HTTPResponseStatus) -> Response {
+        Response(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(text.utf8))
+    }
+}
+
+/// How the bytes of a response leave: normally, or broken on purpose by `--fault`.
+enum Delivery: Sendable { case normal, slow, stall, reset }
+
+struct Outcome: Sendable {
+    var response: Response
+    var delivery: Delivery = .normal
+    var log: LogFields
+}
+
+enum Reply: Sendable {
+    case now(Outcome)
+    /// Work that must not block an event loop (git's CGI); the closure is given the completion to call.
+    case later(@Sendable (@escaping @Sendable (Outcome) -> Void) -> Void)
+}
+
+enum Endpoint: String, Sendable {
+    case discovery, deviceAuthorization = "device_authorization", token, revoke, introspect, jwks
+    case devicePage = "device", git, index, notFound = "not_found"
+
+    var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
+
+    init(path: String) {
+        switch path {
+        case "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration": self = .discovery
+        case "/device_authorization": self = .deviceAuthorization
+        case "/token": self = .token
+        case "/revoke": self = .revoke
+        case "/introspect": self = .introspect
+        case "/jwks": self = .jwks
+        case "/device", "/device/": self = .devicePage
+        case "/", "": self = .index
+        case _ where path == "/git" || path.hasPrefix("/git/"): self = .git
+        default: self = .notFound
+        }
+    }
+
+    var methods: [HTTPMethod] {
+        switch self {
+        case .discovery, .jwks, .index: return [.GET]
+        case .deviceAuthorization, .token, .revoke, .introspect: return [.POST]
+        case .devicePage, .git: return [.GET, .POST]
+        case .notFound: return []
+        }
+    }
+}
+
+final class Router: Sendable {
+    private let config: Config
+    private let provider: Provider
+    private let faults: FaultPlan
+    private let page: DevicePage
+    private let git: GitBackend?
+
+    static let deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
+    init(config: Config, provider: Provider, git: GitBackend?) {
+        self.config = config
+        self.provider = provider
+        self.faults = FaultPlan(specs: config.faults, count: config.faultCount)
+        self.page = DevicePage(provider: provider)
+        self.git = git
+    }
+
+    func route(_ req: Request) -> Reply {
+        let endpoint = Endpoint(path: req.path)
+        if endpoint == .notFound {
+            return .now(Outcome(
+                response: .json(.object([("error", .string("not_found")), ("error_description", .string("no such endpoint"))]),
+                                status: .notFound, noStore: false),
+                log: LogFields(endpoint: nil, result: "not_found")))
+        }
+        guard endpoint.methods.contains(req.method) else {
+            var r = Response.text("method not allowed\n", status: .methodNotAllowed)
+            r.headers.append(("Allow", endpoint.methods.map(\.rawValue).joined(separator: ", ")))
+            return .now(Outcome(response: r, log: LogFields(endpoint: endpoint.rawValue, result: "method_not_allowed")))
+        }
+
+        var delivery = Delivery.normal
+        var injected: String?
+        if endpoint.isOAuth, let kind = faults.take(for: endpoint) {
+            // `slow` still does the real work, so a patient client gets a real answer; every other
+            // fault replaces the answer and leaves the state untouched, so a retry behaves as a first try.
+            guard kind == .slow else {
+                let (response, delivery) = Faults.response(for: kind)
+                var log = LogFields(endpoint: endpoint.rawValue, result: "fault:\(kind.rawValue)")
+                log.fault = kind.rawValue
+                if req.method == .POST {
+                    let form = req.form
+                    log.grantType = form["grant_type"]
+                    log.clientId = form["client_id"]
+                }
+                return .now(Outcome(response: response, delivery: delivery, log: log))
+            }
+            delivery = .slow
+            injected = kind.rawValue
+        }
+
+        var outcome: Outcome
+        switch endpoint {
+        case .discovery: outcome = discovery(req)
+        case .deviceAuthorization: outcome = deviceAuthorization(req)
+        case .token: outcome = token(req)
+        case .revoke: outcome = revoke(req)
+        case .introspect: outcome = introspect(req)
+        case .jwks:
+            outcome = Outcome(response: .json(.object([("keys", .array([]))]), noStore: false),
+                              log: LogFields(endpoint: "jwks", result: "ok"))
+        case .devicePage: outcome = page.handle(req)
+        case .index: outcome = Outcome(response: .html(Pages.index(base: req.base, git: git != nil)),
+                                       log: LogFields(endpoint: "index", result: "ok"))
+        case .git:
+            guard let git else {
+                return .now(Outcome(response: .text("git is not served; start with --git-root DIR\n", status: .notFound),
+                                    log: LogFields(endpoint: "git", result: "not_found")))
+            }
+            return git.handle(req, provider: provider)
+        case .notFound: fatalError("handled above")
+        }
+        outcome.delivery = delivery
+        outcome.log.fault = injected
+        return .now(outcome)
+    }
+
+    // MARK: discovery
+
+    private func discovery(_ req: Request) -> Outcome {
+        let b = req.base
+        let metadata = JSON.object([
+            ("issuer", .string(b)),
+            ("device_authorization_endpoint", .string(b + "/device_authorization")),
+            ("token_endpoint", .string(b + "/token")),
+            ("revocation_endpoint", .string(b + "/revoke")),
+            ("introspection_endpoint", .string(b + "/introspect")),
+            ("jwks_uri", .string(b + "/jwks")),
+            ("grant_types_supported", .array([.string(Router.deviceGrant), .string("refresh_token")])),
+            ("response_types_supported", .array([.string("none")])),
+            ("token_endpoint_auth_methods_supported",
+             .array(["none", "client_secret_basic", "client_secret_post"].map(JSON.string))),
+            ("revocation_endpoint_auth_methods_supported",
+             .array(["none", "client_secret_basic", "client_secret_post"].map(JSON.string))),
+            ("introspection_endpoint_auth_methods_supported", .array([.string("none")])),
+            ("scopes_supported", .array(["openid", "profile", "email", "offline_access"].map(JSON.string))),
+            ("subject_types_supported", .array([.string("public")])),
+            ("id_token_signing_alg_values_supported", .array([.string("none")])),
+        ])
+        return Outcome(response: .json(metadata, noStore: false), log: LogFields(endpoint: "discovery", result: "ok"))
+    }
+
+    // MARK: request checks shared by the POST endpoints
+
+    private func checkedForm(_ req: Request) -> Result<Form, OAuthError> {
+        if let type = req.headers.first(name: "Content-Type"),
+           !type.lowercased().hasPrefix("application/x-www-form-urlencoded") {
+            return .failure(OAuthError("invalid_request", "expected Content-Type application/x-www-form-urlencoded"))
+        }
+        let form = req.form
+        // RFC 6749 §3.1: parameters must not repeat; RFC 8707 makes `resource` the exception.
+        if let key = form.repeatedKey(allowedRepeats: ["resource"]) {
+            return .failure(OAuthError("invalid_request", "parameter '\(key)' is repeated"))
+        }
+        return .success(form)
+    }
+
+    /// RFC 6749 §2.3: HTTP Basic (each part form-encoded) or client_secret in the body, never both.
+    /// With no `--client`, any client_id is a public client and secrets are ignored.
+    private func authenticateClient(_ form: Form, _ req: Request) -> Result<String, OAuthError> {
+        var basic: (String, String)?
+        if let header = req.headers.first(name: "Authorization"), header.lowercased().hasPrefix("basic ") {
+            guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+                  let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+            else { return .failure(OAuthError("invalid_client", "malformed Basic authorization header")) }
+            basic = (Form.decode(String(text[..<colon])), Form.decode(String(text[text.index(after: colon)...])))
+        }
+        if basic != nil && form["client_secret"] != nil {
+            return .failure(OAuthError("invalid_request", "client authenticated both with Basic and client_secret"))
+        }
+        if let basic, let bodyId = form["client_id"], bodyId != basic.0 {
+            return .failure(OAuthError("invalid_client", "client_id in the body differs from the Basic user"))
+        }
+        guard let id = basic?.0 ?? form["client_id"], !id.isEmpty else {
+            return .failure(OAuthError("invalid_request", "client_id is required"))
+        }
+        guard !config.clients.isEmpty else { return .success(id) }
+        guard let client = config.clients[id] else {
+            return .failure(OAuthError("invalid_client", "unknown client"))
+        }
+        let presented = basic?.1 ?? form["client_secret"]
+        switch (client.secret, presented) {
+        case (nil, nil): return .success(id)
+        case (nil, _?): return .failure(OAuthError("invalid_client", "public client must not send a client secret"))
+        case (_?, nil): return .failure(OAuthError("invalid_client", "client authentication required"))
+        case (let want?, let got?):
+            return constantTimeEqual(want, got) ? .success(id) : .failure(OAuthError("invalid_client", "wrong client secret"))
+        }
+    }
+
+    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    private func failure(_ e: OAuthError, _ log: LogFields) -> Outcome {
+        var log = log
+        log.result = e.code
+        return Outcome(response: .oauthError(e), log: log)
+    }
+
+    // MARK: device authorization (RFC 8628 §3.1–3.2)
+
+    private func deviceAuthorization(_ req: Request) -> Outcome {
+        var log = LogFields(endpoint: "device_authorization", result: "")
+        let form: Form
+        switch checkedForm(req) {
+        case .success(let f): form = f
+        case .failure(let e): return failure(e, log)
+        }
+        log.clientId = form["client_id"]
+        let clientId: String
+        switch authenticateClient(form, req) {
+        case .success(let id): clientId = id
+        case .failure(let e): return failure(e, log)
+        }
+        log.clientId = clientId
+        let known: Set = ["client_id", "client_secret", "scope", "resource"]
+        let auth = provider.startDeviceAuthorization(
+            clientId: clientId, scopes: Scope.parse(form["scope"]), resources: form.all("resource"),
+            extras: form.pairs.filter { !known.contains($0.0) })
+        log.userCode = auth.userCode
+        log.result = "issued"
+        let display = UserCode.display(auth.userCode)
+        let body = JSON.object([
+            ("device_code", .string(auth.deviceCode)),
+            ("user_code", .string(display)),
+            ("verification_uri", .string(req.base + "/device")),
+            ("verification_uri_complete", .string(req.base + "/device?user_code=" + display)),
+            ("expires_in", .int(auth.expiresIn)),
+            ("interval", .int(auth.interval)),
+        ])
+        return Outcome(response: .json(body), log: log)
+    }
+
+    // MARK: token endpoint
+
+    private func token(_ req: Request) -> Outcome {
+        var log = LogFields(endpoint: "token", result: "")
+        let form: Form
+        switch checkedForm(req) {
+        case .success(let f): form = f
+        case .failure(let e): return failure(e, log)
+        }
+        log.grantType = form["grant_type"]
+        log.clientId = form["client_id"]
+        guard let grantType = form["grant_type"], !grantType.isEmpty else {
+            return failure(OAuthError("invalid_request", "grant_type is required"), log)
+        }
+        let clientId: String
+        switch authenticateClient(form, req) {
+        case .success(let id): clientId = id
+        case .failure(let e): return failure(e, log)
+        }
+        log.clientId = clientId
+
+        switch grantType {
+        case Router.deviceGrant:
+            guard let deviceCode = form["device_code"], !deviceCode.isEmpty else {
+                return failure(OAuthError("invalid_request", "device_code is required"), log)
+            }
+            let outcome = provider.poll(deviceCode: deviceCode, clientId: clientId, issuer: req.base)
+            log.userCode = outcome.userCode
+            log.poll = outcome.poll
+            log.interval = outcome.interval
+            return finish(outcome.result, log)
+        case "refresh_token":
+            guard let refreshToken = form["refresh_token"], !refreshToken.isEmpty else {
+                return failure(OAuthError("invalid_request", "refresh_token is required"), log)
+            }
+            log.fp = fingerprint(refreshToken)
+            let scope = form["scope"].map(Scope.parse).flatMap { $0.isEmpty ? nil : $0 }
+            let result = provider.refresh(
+                refreshToken: refreshToken, clientId: clientId, scopes: scope, resources: form.all("resource"),
+                issuer: req.base)
+            return finish(result, log)
+        default:
+            return failure(OAuthError("unsupported_grant_type", "grant_type '\(grantType)' is not supported"), log)
+        }
+    }
+
+    private func finish(_ result: Result<TokenSet, OAuthError>, _ log: LogFields) -> Outcome {
+        switch result {
+        case .failure(let e):
+            return failure(e, log)
+        case .success(let t):
+            var log = log
+            log.result = "issued"
+            // The access token's fingerprint ties this line to later revoke/introspect/git lines.
+            log.fp = fingerprint(t.accessToken)
+            var members: [(String, JSON)] = [
+                ("access_token", .string(t.accessToken)), ("token_type", .string("Bearer")),
+                ("expires_in", .int(t.expiresIn)),
+            ]
+            if let r = t.refreshToken {
+                members.append(("refresh_token", .string(r)))
+                if let e = t.refreshExpiresIn { members.append(("refresh_token_expires_in", .int(e))) }
+            }
+            if !t.scopes.isEmpty { members.append(("scope", .string(Scope.string(t.scopes)))) }
+            if let id = t.idToken { members.append(("id_token", .string(id))) }
+            return Outcome(response: .json(.object(members)), log: log)
+        }
+    }
+
+    // MARK: revocation (RFC 7009) and introspection (RFC 7662)
+
+    private func revoke(_ req: Request) -> Outcome {
+        var log = LogFields(endpoint: "revoke", result: "")
+        let form: Form
+        switch checkedForm(req) {
+        case .success(let f): form = f
+        case .failure(let e): return failure(e, log)
+        }
+        log.clientId = form["client_id"]
+        var clientId = form["client_id"]
+        // A confidential client must prove itself before it can revoke; with no registry, client_id is optional.
+        if !config.clients.isEmpty || req.headers.first(name: "Authorization") != nil {
+            switch authenticateClient(form, req) {
+            case .success(let id): clientId = id
+            case .failure(let e): return failure(e, log)
+            }
+        }
+        log.clientId = clientId
+        guard let token = form["token"], !token.isEmpty else {
+            return failure(OAuthError("invalid_request", "token is required"), log)
+        }
+        log.fp = fingerprint(token)
+        // RFC 7009 §2.2: unknown tokens are answered 200 too; the hint is only a hint and is ignored.
+        log.result = provider.revoke(token: token, clientId: clientId).rawValue
+        return Outcome(response: Response(status: .ok, headers: [("Cache-Control", "no-store")]), log: log)
+    }
+
+    private func introspect(_ req: Request) -> Outcome {
+        var log = LogFields(endpoint: "introspect", result: "")
+        let form: Form
+        switch checkedForm(req) {
+        case .success(let f): form = f
+        case .failure(let e): return failure(e, log)
+        }
+        log.clientId = form["client_id"]
+        guard let token = form["token"], !token.isEmpty else {
+            return failure(OAuthError("invalid_request", "token is required"), log)
+        }
+        log.fp = fingerprint(token)
+        let answer = provider.introspect(token: token, issuer: req.base)
+        if case .object(let members) = answer, case .bool(true)? = members.first?.1 {
+            log.result = "active"
+        } else {
+            log.result = "inactive"
+        }
+        return Outcome(response: .json(answer), log: log)
+    }
+}

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Smoke test of authd-devserver over loopback with curl (and git when present); exits non-zero on the first failure.
+# Binary: $AUTHD_DEVSERVER, else $AUTHD_BIN_DIR/authd-devserver, else .build-dev or .build debug builds.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${AUTHD_DEVSERVER:-}
+if [[ -z $BIN && -n ${AUTHD_BIN_DIR:-} ]]; then BIN=$AUTHD_BIN_DIR/authd-devserver; fi
+if [[ -z $BIN ]]; then
+  for c in "$ROOT/.build-dev/debug/authd-devserver" "$ROOT/.build/debug/authd-devserver"; do
+    [[ -x $c ]] && { BIN=$c; break; }
+  done
+fi
+[[ -n $BIN && -x $BIN ]] || { echo "devserver-smoke: authd-devserver binary not found (set AUTHD_DEVSERVER)" >&2; exit 2; }
+command -v curl >/dev/null && command -v python3 >/dev/null || { echo "devserver-smoke: needs curl and python3" >&2; exit 2; }
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+# Loopback only: no proxy may see these requests.
+export no_proxy='*' NO_PROXY='*'
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+
+DEVICE_GRANT=urn:ietf:params:oauth:grant-type:device_code
+fail() { echo "FAIL: $*" >&2; [[ -f $WORK/body ]] && { echo "--- last body:" >&2; head -c 600 "$WORK/body" >&2; echo >&2; }; exit 1; }
+ok() { echo "ok - $*"; }
+
+# start NAME ARGS...: runs a server, sets URL and LOG (its stderr).
+start() {
+  local name=$1; shift
+  "$BIN" --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PIDS+=($!)
+  LAST_PID=$!
+  for _ in $(seq 100); do
+    [[ -s $WORK/$name.out ]] && break
+    sleep 0.05
+  done
+  URL=$(head -n1 "$WORK/$name.out")
+  [[ $URL =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "$name: first stdout line is not the base URL: '$URL'"
+  LOG=$WORK/$name.err
+}
+
+# req ARGS...: curl into $WORK/body and $WORK/headers; prints the HTTP status.
+req() { curl -sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' "$@"; }
+field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else (json.dumps(v) if isinstance(v,(bool,list,dict)) else v))' "$WORK/body" "$1"; }
+expect() { # expect STATUS ERROR-or-"" DESCRIPTION, after req
+  local status=$1 error=$2 what=$3
+  [[ $GOT == "$status" ]] || fail "$what: HTTP $GOT, expected $status"
+  if [[ -n $error ]]; then [[ $(field error) == "$error" ]] || fail "$what: error '$(field error)', expected '$error'"; fi
+}
+poll() { GOT=$(req -d client_id="${2:-demo}" -d grant_type=$DEVICE_GRANT -d device_code="$1" "$URL/token"); }
+authorize() { # authorize CLIENT SCOPE [curl args...]: sets DC, UC
+  local client=$1 scope=$2; shift 2
+  GOT=$(req -d client_id="$client" --data-urlencode "scope=$scope" "$@" "$URL/device_authorization")
+  expect 200 "" "device authorization"
+  DC=$(field device_code); UC=$(field user_code)
+}
+
+# --- A: device flow, slow_down, refresh rotation, revocation, introspection ----------------------
+start a --interval 1 --auto-approve=2
+GOT=$(req "$URL/.well-known/oauth-authorization-server"); expect 200 "" discovery
+[[ $(field issuer) == "$URL" && $(field token_endpoint) == "$URL/token" && $(field revocation_endpoint) == "$URL/revoke" ]] \
+  || fail "discovery fields"
+GOT=$(req "$URL/.well-known/openid-configuration"); expect 200 "" "openid discovery"
+[[ $(field device_authorization_endpoint) == "$URL/device_authorization" ]] || fail "openid discovery fields"
+ok "discovery"
+
+authorize demo "openid offline_access" -d resource=https://api.example.com
+[[ $UC =~ ^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$ ]] || fail "user_code format: $UC"
+(( ${#DC} >= 43 )) || fail "device_code too short"
+[[ $(field verification_uri) == "$URL/device" && $(field verification_uri_complete) == "$URL/device?user_code=$UC" ]] \
+  || fail "verification URIs"
+[[ $(field interval) == 1 && $(field expires_in) == 600 ]] || fail "interval/expires_in"
+ok "device authorization"
+
+poll "$DC"; expect 400 authorization_pending "poll 1 (auto-approve=2)"
+grep -qi '^cache-control: no-store' "$WORK/headers" || fail "error without Cache-Control: no-store"
+sleep 1.1; poll "$DC"; expect 400 authorization_pending "poll 2 (auto-approve=2)"
+sleep 1.1; poll "$DC"; expect 200 "" "poll 3 (auto-approve=2)"
+AT=$(field access_token); RT=$(field refresh_token)
+[[ -n $AT && -n $RT && $(field token_type) == Bearer && $(field expires_in) == 3600 ]] || fail "token answer"
+[[ $(field scope) == "openid offline_access" ]] || fail "granted scope"
+IDT=$(field id_token)
+python3 - "$IDT" <<'PY' || fail "id_token is not a well-formed alg:none JWT"
+import base64, json, sys
+h, p, s = sys.argv[1].split(".")
+dec = lambda x: json.loads(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+assert dec(h)["alg"] == "none" and s == "" and dec(p)["aud"] == "demo"
+PY
+poll "$DC"; expect 400 invalid_grant "second exchange of a device code"
+poll "nonexistent"; expect 400 invalid_grant "unknown device code"
+ok "device flow with --auto-approve=2 (poll 3 got the tokens)"
+
+polls=$(grep -c "\"user_code\":\"$UC\",\"result\":\"authorization_pending\"" "$LOG")
+[[ $polls == 2 ]] || fail "log: expected 2 authorization_pending lines, found $polls"
+grep -q "\"user_code\":\"$UC\",\"result\":\"issued\",\"status\":200,\"poll\":3" "$LOG" || fail "log: issued line"
+ok "request log counts polls"
+
+authorize demo "openid offline_access"
+DC2=$DC
+poll "$DC2"; expect 400 authorization_pending "slow_down: first poll"
+poll "$DC2"; expect 400 slow_down "slow_down: immediate second poll"
+grep -q '"result":"slow_down","status":400,"poll":2,"interval":6' "$LOG" || fail "log: slow_down raises interval to 6"
+ok "slow_down when polled too fast (interval +5)"
+
+GOT=$(req -d client_id=demo -d grant_type=refresh_token -d refresh_token="$RT" "$URL/token"); expect 200 "" "refresh"
+AT2=$(field access_token); RT2=$(field refresh_token)
+[[ -n $RT2 && $RT2 != "$RT" && $AT2 != "$AT" ]] || fail "refresh did not rotate"
+GOT=$(req -d client_id=demo -d grant_type=refresh_token -d refresh_token="$RT" "$URL/token"); expect 400 invalid_grant "old refresh token after rotation"
+GOT=$(req -d client_id=demo -d grant_type=refresh_token -d refresh_token="$RT2" -d scope=openid "$URL/token"); expect 200 "" "narrower refresh"
+[[ $(field scope) == openid ]] || fail "narrowed scope"
+RT3=$(field refresh_token)
+GOT=$(req -d client_id=demo -d grant_type=refresh_token -d refresh_token="$RT3" --data-urlencode "scope=openid admin" "$URL/token")
+expect 400 invalid_scope "wider scope on refresh"
+ok "refresh rotation, narrowing, invalid_scope"
+
+GOT=$(req -d token="$AT2" "$URL/introspect"); expect 200 "" introspect
+[[ $(field active) == true && $(field client_id) == demo && $(field token_type) == Bearer && -n $(field exp) ]] || fail "introspection of a live token"
+GOT=$(req -d token="$RT3" -d token_type_hint=refresh_token -d client_id=demo "$URL/revoke"); expect 200 "" "revoke refresh token"
+GOT=$(req -d token="$AT2" "$URL/introspect"); [[ $(field active) == false ]] || fail "access token survived revocation of its grant"
+GOT=$(req -d token="$AT" "$URL/introspect"); [[ $(field active) == false ]] || fail "first access token survived revocation of its grant"
+GOT=$(req -d client_id=demo -d grant_type=refresh_token -d refresh_token="$RT3" "$URL/token"); expect 400 invalid_grant "revoked refresh token"
+GOT=$(req -d token=no-such-token "$URL/revoke"); expect 200 "" "revoke unknown token"
+GOT=$(req -d token=no-such-token "$URL/introspect"); [[ $(field active) == false ]] || fail "unknown token active"
+ok "revocation and introspection"
+
+GOT=$(req -d client_id=demo -d grant_type=password "$URL/token"); expect 400 unsupported_grant_type "unknown grant"
+GOT=$(req -d client_id=demo "$URL/token"); expect 400 invalid_request "missing grant_type"
+GOT=$(req -d client_id=demo -d grant_type=refresh_token -d grant_type=refresh_token -d refresh_token=x "$URL/token")
+expect 400 invalid_request "repeated parameter"
+GOT=$(req "$URL/nowhere"); [[ $GOT == 404 ]] || fail "unknown path: $GOT"
+ok "malformed requests"
+
+for secret in "$AT" "$AT2" "$RT" "$RT2" "$RT3" "$DC" "$DC2"; do
+  grep -qF -- "$secret" "$LOG" && fail "a token or device code appears in the request log"
+done
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$LOG" || fail "log line is not JSON"
+ok "request log is JSON and free of secrets"
+
+kill -TERM "$LAST_PID"; wait "$LAST_PID"; rc=$?
+[[ $rc == 0 ]] || fail "SIGTERM exit status $rc"
+ok "SIGTERM exits 0"
+
+# --- B: registered clients, verification page ---------------------------------------------------
+start b --interval 0 --client conf:s3cret --client pub --client-scope 'pub=openid,profile'
+GOT=$(req -d client_id=conf -d scope=openid "$URL/device_authorization"); expect 401 invalid_client "confidential client without secret"
+grep -qi '^www-authenticate: basic' "$WORK/headers" || fail "401 without WWW-Authenticate"
+GOT=$(req -d client_id=conf -d client_secret=wrong "$URL/device_authorization"); expect 401 invalid_client "wrong secret"
+GOT=$(req -d client_id=stranger "$URL/device_authorization"); expect 401 invalid_client "unregistered client"
+GOT=$(req -d client_id=pub -d client_secret=x "$URL/device_authorization"); expect 401 invalid_client "public client with a secret"
+authorize conf "openid <script>" -d client_secret=s3cret
+authorize conf "openid <script>" -u conf:s3cret
+ok "client authentication (none, client_secret_basic, client_secret_post)"
+
+lower=$(echo "$UC" | tr -d - | tr 'A-Z' 'a-z')
+GOT=$(req "$URL/device?user_code=$lower"); [[ $GOT == 200 ]] || fail "page for a lower-case code without dash: $GOT"
+grep -q 'conf' "$WORK/body" && grep -q 'value="approve"' "$WORK/body" || fail "page does not show the request"
+grep -q '<script>' "$WORK/body" && fail "page does not escape the scope"
+grep -q '&lt;script&gt;' "$WORK/body" || fail "escaped scope missing"
+GOT=$(req "$URL/device"); [[ $GOT == 200 ]] && grep -q 'name="user_code"' "$WORK/body" || fail "empty page"
+GOT=$(req "$URL/device?user_code=BBBB-BBBB"); [[ $GOT == 404 ]] || fail "unknown code page: $GOT"
+GOT=$(req -d user_code="$lower" -d action=approve "$URL/device"); [[ $GOT == 200 ]] && grep -q 'Approved' "$WORK/body" || fail "approve"
+GOT=$(req -u conf:s3cret -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/token"); expect 200 "" "token after approval on the page"
+[[ $(field scope) == "openid <script>" ]] || fail "scope after page approval"
+authorize pub ""
+[[ $(field interval) == 0 ]] || fail "--interval 0"
+GOT=$(req -d user_code="$UC" -d action=deny "$URL/device"); [[ $GOT == 200 ]] && grep -q 'Denied' "$WORK/body" || fail "deny"
+GOT=$(req -d user_code="$UC" -d action=approve "$URL/device"); grep -q 'Denied' "$WORK/body" || fail "a denied code became approvable"
+poll "$DC" pub; expect 400 access_denied "poll after denial"
+authorize pub "openid email"
+GOT=$(req -d user_code="$UC" -d action=approve "$URL/device")
+poll "$DC" pub; expect 200 "" "restricted client"
+[[ $(field scope) == openid ]] || fail "--client-scope: granted '$(field scope)', expected 'openid'"
+ok "verification page approve/deny, escaping, --client-scope"
+
+# --- C: --deny, D: expiry -----------------------------------------------------------------------
+start c --interval 0 --deny
+authorize demo openid; poll "$DC"; expect 400 access_denied "--deny"
+start d --interval 0 --device-code-ttl 1 --no-refresh-token --auto-approve=0
+authorize demo openid; poll "$DC"; expect 200 "" "--auto-approve=0 first poll"
+[[ -z $(field refresh_token) ]] || fail "--no-refresh-token"
+authorize demo openid; sleep 1.2; poll "$DC"; expect 400 expired_token "expired device code"
+ok "--deny, --auto-approve=0, --no-refresh-token, expired_token"
+
+# --- E: faults ----------------------------------------------------------------------------------
+start e --interval 0 --auto-approve=0 --fault-count 1 \
+  --fault 500 --fault 502 --fault 503 --fault html --fault malformed-json --fault huge --fault reset \
+  --fault stall@revoke --fault slow@discovery
+tok() { req -d client_id=demo -d grant_type=refresh_token -d refresh_token=x "$URL/token"; }
+GOT=$(tok); [[ $GOT == 500 ]] || fail "fault 500: $GOT"
+GOT=$(tok); [[ $GOT == 502 ]] || fail "fault 502: $GOT"
+GOT=$(tok); [[ $GOT == 503 ]] || fail "fault 503: $GOT"
+GOT=$(tok); [[ $GOT == 200 ]] && grep -q '<html' "$WORK/body" || fail "fault html"
+GOT=$(tok); [[ $GOT == 200 ]] && ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$WORK/body" 2>/dev/null || fail "fault malformed-json"
+GOT=$(tok); [[ $GOT == 200 ]] && (( $(stat -c %s "$WORK/body") == 10485760 )) || fail "fault huge"
+GOT=$(tok 2>/dev/null); rc=$?; (( rc != 0 )) || fail "fault reset: curl succeeded"
+GOT=$(tok); expect 400 invalid_grant "after --fault-count 1 the token endpoint behaves"
+GOT=$(req -m 1 -d token=x "$URL/revoke" 2>/dev/null); rc=$?; (( rc == 28 )) || fail "fault stall: curl rc $rc, expected timeout"
+GOT=$(req -m 1.5 "$URL/.well-known/oauth-authorization-server" 2>/dev/null); rc=$?; (( rc == 28 )) || fail "fault slow: curl rc $rc"
+GOT=$(req "$URL/.well-known/oauth-authorization-server"); expect 200 "" "discovery after slow fault"
+grep -q '"result":"fault:stall","status":null' "$LOG" || fail "log: stall line"
+ok "faults: 500 502 503 html malformed-json huge reset stall slow, --fault-count"
+
+# --- F: git over HTTP ---------------------------------------------------------------------------
+if command -v git >/dev/null; then
+  export GIT_TERMINAL_PROMPT=0 GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
+  git init -q --bare "$WORK/repos/repo.git"
+  start f --interval 0 --auto-approve=0 --git-root "$WORK/repos"
+  authorize demo openid; poll "$DC"; expect 200 "" "token for git"; AT=$(field access_token)
+  g() { git -c credential.helper= -c user.name=t -c user.email=t@example.invalid "$@"; }
+  g clone -q "$URL/git/repo.git" "$WORK/noauth" 2>/dev/null && fail "git clone without a token succeeded"
+  g -c http.extraHeader="Authorization: Bearer $AT" clone -q "$URL/git/repo.git" "$WORK/clone" 2>"$WORK/git.err" \
+    || { cat "$WORK/git.err" >&2; fail "git clone with Bearer"; }
+  echo hello >"$WORK/clone/f.txt"
+  g -C "$WORK/clone" add f.txt && g -C "$WORK/clone" commit -qm one
+  basic=$(printf 'x-access-token:%s' "$AT" | base64 -w0)
+  g -C "$WORK/clone" -c http.extraHeader="Authorization: Basic $basic" push -q origin HEAD:main 2>"$WORK/git.err" \
+    || { cat "$WORK/git.err" >&2; fail "git push with Basic"; }
+  [[ $(git -C "$WORK/repos/repo.git" log --format=%s main) == one ]] || fail "pushed commit not in the bare repo"
+  # git 2.39 answers the Basic challenge with its credential helpers, as it will with git-credential-authctl.
+  helper="!f() { echo username=x-access-token; echo password=$AT; }; f"
+  g -c credential.helper="$helper" ls-remote "$URL/git/repo.git" >/dev/null 2>"$WORK/git.err" \
+    || { cat "$WORK/git.err" >&2; fail "git with a credential helper answering the 401 challenge"; }
+  GOT=$(req -d token="$AT" "$URL/revoke"); expect 200 "" "revoke git token"
+  g -c http.extraHeader="Authorization: Bearer $AT" ls-remote "$URL/git/repo.git" >/dev/null 2>&1 && fail "revoked token still works for git"
+  ok "git clone (Bearer), push (Basic), credential helper; refused without or with a revoked token"
+else
+  echo "skip - git not installed"
+fi
+
+# --- G: loopback only ---------------------------------------------------------------------------
+"$BIN" --host 0.0.0.0 --port 0 >/dev/null 2>&1 && fail "--host 0.0.0.0 accepted"
+ok "non-loopback --host refused"
+echo "devserver-smoke: all passed"
