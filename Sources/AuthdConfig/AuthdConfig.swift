@@ -1,1 +1,0 @@
-// AuthdConfig: placeholder until the module lands.

@@ -1,0 +1,619 @@
+// Turns a parsed config file into AuthdConfiguration, reporting every problem it finds in one pass.
+
+extension AuthdConfiguration {
+    /// Validates a whole config file. The configuration is returned only when there is no
+    /// error; warnings alone do not stop it. Diagnostics come sorted by line.
+    ///
+    /// - Parameters:
+    ///   - path: the file name used in diagnostics.
+    ///   - homeDirectory: when given, paths written as `~/...` are expanded with it;
+    ///     otherwise they are reported as not absolute.
+    public static func validate(text: String, path: String, homeDirectory: String? = nil) -> (AuthdConfiguration?, [ConfigDiagnostic]) {
+        let root: TOMLTable
+        do {
+            root = try TOMLParser.parse(text)
+        } catch {
+            let diagnostic = ConfigDiagnostic(severity: .error, file: path, line: error.line, column: error.column,
+                                              keyPath: nil, message: error.message)
+            return (nil, [diagnostic])
+        }
+        var validator = ConfigValidator(file: path, homeDirectory: homeDirectory)
+        let configuration = validator.validate(root)
+        return (configuration, validator.sortedDiagnostics)
+    }
+
+    /// `validate` for callers that only need the result: throws every diagnostic when
+    /// there is an error, and returns the warnings alongside the configuration.
+    public static func load(text: String, path: String, homeDirectory: String? = nil) throws(ConfigError) -> (AuthdConfiguration, warnings: [ConfigDiagnostic]) {
+        let (configuration, diagnostics) = validate(text: text, path: path, homeDirectory: homeDirectory)
+        guard let configuration else { throw ConfigError(diagnostics: diagnostics) }
+        return (configuration, diagnostics)
+    }
+
+    /// `[daemon] autostart` without validating anything else, for clients deciding whether
+    /// to start the daemon. A file that does not parse gives the default (true): the
+    /// daemon then reports the problem properly.
+    public static func autostart(configText text: String) -> Bool {
+        guard let root = try? TOMLParser.parse(text),
+              case .table(let daemon)? = root["daemon"]?.node.value,
+              case .boolean(let autostart)? = daemon["autostart"]?.node.value else { return true }
+        return autostart
+    }
+
+    public static let daemonKeys = ["refresh_margin", "max_session", "autostart", "store_passphrase_file", "audit"]
+
+    public static let audienceKeys = [
+        "provider", "client_id", "client_secret", "client_secret_file", "base_url", "tenant", "issuer",
+        "device_authorization_endpoint", "token_endpoint", "revocation_endpoint", "introspection_endpoint",
+        "scopes", "resource", "extra_params", "git_urls", "git_username", "git_auth", "persist", "require_tty",
+        "allowed_clients", "ca_file", "token_auth_method",
+    ]
+}
+
+/// Parameters authd sets itself; `extra_params` may not override them.
+private let reservedParameters: [String: String] = [
+    "client_id": "client_id", "client_secret": "client_secret or client_secret_file", "scope": "scopes",
+    "resource": "resource", "grant_type": "", "device_code": "", "refresh_token": "", "code": "", "token": "",
+    "token_type_hint": "",
+]
+
+private struct ConfigValidator {
+    let file: String
+    let homeDirectory: String?
+    var diagnostics: [ConfigDiagnostic] = []
+
+    init(file: String, homeDirectory: String?) {
+        self.file = file
+        self.homeDirectory = homeDirectory
+    }
+
+    var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    var sortedDiagnostics: [ConfigDiagnostic] {
+        diagnostics.enumerated().sorted { lhs, rhs in
+            (lhs.element.line, lhs.element.column, lhs.offset) < (rhs.element.line, rhs.element.column, rhs.offset)
+        }.map(\.element)
+    }
+
+    mutating func error(_ position: TOMLPosition, _ keyPath: String?, _ message: String) {
+        diagnostics.append(ConfigDiagnostic(severity: .error, file: file, line: position.line, column: position.column,
+                                            keyPath: keyPath, message: message))
+    }
+
+    mutating func warning(_ position: TOMLPosition, _ keyPath: String?, _ message: String) {
+        diagnostics.append(ConfigDiagnostic(severity: .warning, file: file, line: position.line, column: position.column,
+                                            keyPath: keyPath, message: message))
+    }
+
+    // MARK: - Document
+
+    mutating func validate(_ root: TOMLTable) -> AuthdConfiguration? {
+        var configuration = AuthdConfiguration()
+        for entry in root.entries {
+            switch entry.key {
+            case "daemon":
+                if let table = table(entry, "daemon") { configuration.daemon = daemonSettings(table) }
+            case "audience":
+                guard let audiences = table(entry, "audience", hint: "write each audience as a [audience.NAME] table") else { continue }
+                for audienceEntry in audiences.entries {
+                    if let audience = audience(audienceEntry) { configuration.audiences.append(audience) }
+                }
+            default:
+                if case .table(let table) = entry.node.value, table["client_id"] != nil || table["provider"] != nil || table["issuer"] != nil {
+                    error(entry.keyPosition, renderKey(entry.key), "unknown table; an audience is written [audience.\(renderKey(entry.key))]")
+                } else {
+                    unknownKey(entry, keyPath: renderKey(entry.key), known: ["daemon", "audience"])
+                }
+            }
+        }
+        checkGitURLOverlaps(configuration.audiences)
+        return hasErrors ? nil : configuration
+    }
+
+    mutating func unknownKey(_ entry: TOMLEntry, keyPath: String, known: [String]) {
+        if let suggestion = Suggestion.closest(to: entry.key, among: known) {
+            error(entry.keyPosition, keyPath, "unknown key (did you mean \"\(suggestion)\"?)")
+        } else {
+            error(entry.keyPosition, keyPath, "unknown key (known keys: \(known.joined(separator: ", ")))")
+        }
+    }
+
+    // MARK: - [daemon]
+
+    mutating func daemonSettings(_ table: TOMLTable) -> DaemonSettings {
+        var settings = DaemonSettings()
+        for entry in table.entries {
+            let keyPath = "daemon." + renderKey(entry.key)
+            switch entry.key {
+            case "refresh_margin":
+                settings.refreshMargin = duration(entry, keyPath)
+            case "max_session":
+                settings.maxSession = duration(entry, keyPath)
+            case "autostart":
+                if let value = bool(entry, keyPath) { settings.autostart = value }
+            case "store_passphrase_file":
+                settings.storePassphraseFile = absolutePath(entry, keyPath)
+            case "audit":
+                if let value = choice(entry, keyPath, AuditDestination.self) { settings.audit = value }
+            default:
+                unknownKey(entry, keyPath: keyPath, known: AuthdConfiguration.daemonKeys)
+            }
+        }
+        return settings
+    }
+
+    // MARK: - [audience.NAME]
+
+    /// The audience's keys as written, before defaults and cross-checks.
+    struct WrittenAudience {
+        var provider: (ProviderKind, TOMLEntry)?
+        var providerInvalid = false
+        var clientID: String?
+        var clientSecret: (String, TOMLEntry)?
+        var clientSecretFile: (String, TOMLEntry)?
+        var baseURL: (EndpointURL, TOMLEntry)?
+        var tenant: (String, TOMLEntry)?
+        var issuer: EndpointURL?
+        var deviceAuthorization: EndpointURL?
+        var token: EndpointURL?
+        var revocation: EndpointURL?
+        var introspection: EndpointURL?
+        var endpointInvalid = false
+        var scopes: [String]?
+        var resources: [String] = []
+        var extraParameters: [ExtraParameter] = []
+        var gitURLs: [(GitURLPrefix, TOMLPosition)] = []
+        var gitUsername: String?
+        var gitAuth: (GitAuthScheme, TOMLEntry)?
+        var persist = true
+        var requireTTY = false
+        var allowedClients: [String] = []
+        var caFile: String?
+        var tokenAuthMethod: (TokenEndpointAuthMethod, TOMLEntry)?
+        var written: Set<String> = []
+    }
+
+    mutating func audience(_ entry: TOMLEntry) -> AudienceConfiguration? {
+        let name = entry.key
+        let audiencePath = "audience." + renderKey(name)
+        let errorsBefore = diagnostics.filter { $0.severity == .error }.count
+        if !AudienceConfiguration.isValidName(name) {
+            error(entry.keyPosition, audiencePath, name.utf8.count > 64
+                  ? "audience name is longer than 64 characters"
+                  : "audience name may contain only letters, digits, '.', '_' and '-'")
+        }
+        guard let table = table(entry, audiencePath, hint: "write the audience as a [\(audiencePath)] table") else { return nil }
+        let position = entry.node.position
+
+        var written = WrittenAudience()
+        for field in table.entries {
+            read(field, into: &written, audiencePath: audiencePath)
+        }
+
+        let preset = written.provider.map { ProviderPreset.preset(for: $0.0) }
+        let presetName = written.provider.map { "provider \"\($0.0.rawValue)\"" } ?? "an audience without provider"
+
+        // Who the client is.
+        if written.clientID == nil && !written.written.contains("client_id") {
+            error(position, audiencePath, "missing required key client_id")
+        }
+        if let secret = written.clientSecret, let secretFile = written.clientSecretFile {
+            error(secretFile.1.keyPosition, audiencePath + ".client_secret_file",
+                  "client_secret (line \(secret.1.keyPosition.line)) and client_secret_file are both set; keep one")
+        }
+        let clientSecret: ClientSecretSource? = written.clientSecret.map { .inline($0.0) } ?? written.clientSecretFile.map { .file($0.0) }
+        if let preset, let secretEntry = written.clientSecret?.1 ?? written.clientSecretFile?.1 {
+            if preset.clientSecretPolicy == .refused {
+                warning(secretEntry.keyPosition, audiencePath + "." + secretEntry.key,
+                        "\(preset.displayName) rejects a client secret from a public client (AADSTS700025); device flow clients are public")
+            }
+        } else if let preset, preset.clientSecretPolicy == .expected, written.clientSecret == nil, written.clientSecretFile == nil,
+                  !written.providerInvalid {
+            warning(position, audiencePath, "\(preset.displayName) needs the client_secret of a \"TVs and Limited Input devices\" client for the device flow; set client_secret or client_secret_file")
+        }
+
+        // Where the provider is.
+        var baseURLReported = false
+        if let (_, baseEntry) = written.baseURL {
+            if let preset, !preset.usesBaseURL {
+                error(baseEntry.keyPosition, audiencePath + ".base_url", preset.kind == .oidc
+                      ? "the oidc preset does not use base_url; set issuer to the provider's issuer URL"
+                      : "\(preset.displayName) has fixed endpoints; remove base_url")
+                baseURLReported = true
+            } else if preset == nil && !written.providerInvalid {
+                error(baseEntry.keyPosition, audiencePath + ".base_url",
+                      "base_url is only used with a provider preset; set provider, or use issuer for discovery")
+                baseURLReported = true
+            }
+        } else if let preset, preset.usesBaseURL, preset.defaultBaseURL == nil {
+            error(position, audiencePath, "\(presetName) needs base_url: \(preset.baseURLDescription ?? "the provider's URL")")
+            baseURLReported = true
+        }
+        if let (base, baseEntry) = written.baseURL, preset?.kind == .keycloak {
+            let segments = base.pathSegments
+            if segments.count < 2 || segments[segments.count - 2] != "realms" {
+                warning(baseEntry.node.position, audiencePath + ".base_url",
+                        "a Keycloak base_url is the realm URL, e.g. https://sso.example.com/realms/REALM")
+            }
+        }
+        if let (_, tenantEntry) = written.tenant, preset?.usesTenant != true, !written.providerInvalid {
+            error(tenantEntry.keyPosition, audiencePath + ".tenant",
+                  "tenant is only used with provider \"entra\" or \"azure-devops\"")
+        }
+
+        let baseURL = preset?.usesBaseURL == true ? (written.baseURL?.0 ?? preset?.defaultBaseURL) : nil
+        let tenant = preset?.usesTenant == true ? (written.tenant?.0 ?? preset?.defaultTenant) : nil
+        let presetEndpoints = preset?.endpoints(baseURL: baseURL, tenant: tenant) ?? PresetEndpoints()
+        var endpoints = ResolvedEndpoints(
+            issuer: written.issuer ?? presetEndpoints.issuer,
+            deviceAuthorization: written.deviceAuthorization ?? presetEndpoints.deviceAuthorization,
+            token: written.token ?? presetEndpoints.token,
+            revocation: written.revocation ?? presetEndpoints.revocation,
+            introspection: written.introspection ?? presetEndpoints.introspection)
+        let discoveryUsable = preset?.discoveryUsable ?? true
+        let revocationMayExist = preset?.offersRevocation ?? true
+        endpoints.needsDiscovery = endpoints.issuer != nil && discoveryUsable
+            && (endpoints.deviceAuthorization == nil || endpoints.token == nil || (endpoints.revocation == nil && revocationMayExist))
+        let endpointsComplete = endpoints.deviceAuthorization != nil && endpoints.token != nil
+        if !endpointsComplete && !(endpoints.issuer != nil && discoveryUsable) && !baseURLReported
+            && !written.providerInvalid && !written.endpointInvalid {
+            if preset == nil || preset?.kind == .oidc {
+                if written.deviceAuthorization != nil || written.token != nil {
+                    let missing = written.deviceAuthorization == nil ? "device_authorization_endpoint" : "token_endpoint"
+                    error(position, audiencePath, "\(missing) is missing: give both device_authorization_endpoint and token_endpoint, or issuer for discovery")
+                } else {
+                    error(position, audiencePath, preset == nil
+                          ? "needs issuer (discovery), provider (a preset), or device_authorization_endpoint and token_endpoint"
+                          : "provider \"oidc\" needs issuer (discovery), or device_authorization_endpoint and token_endpoint")
+                }
+            } else {
+                error(position, audiencePath, "\(presetName) cannot derive the endpoints; set device_authorization_endpoint and token_endpoint")
+            }
+        }
+
+        // What is asked for.
+        if let preset {
+            for parameter in preset.expectedExtraParameters where !written.extraParameters.contains(where: { $0.name == parameter }) {
+                warning(position, audiencePath + ".extra_params",
+                        "\(preset.displayName) needs extra_params.\(parameter) to issue tokens for your API (e.g. extra_params = { \(parameter) = \"https://api.example.com\" })")
+            }
+        }
+
+        // How the client authenticates.
+        let tokenAuthMethod: TokenEndpointAuthMethod
+        if let (method, methodEntry) = written.tokenAuthMethod {
+            tokenAuthMethod = method
+            if method != .none && clientSecret == nil {
+                error(methodEntry.node.position, audiencePath + ".token_auth_method",
+                      "\(method.rawValue) needs client_secret or client_secret_file")
+            } else if method == .none && clientSecret != nil {
+                warning(methodEntry.node.position, audiencePath + ".token_auth_method",
+                        "token_auth_method is \"none\", so the configured client secret is never sent")
+            }
+        } else if clientSecret != nil {
+            tokenAuthMethod = preset?.authMethodWithSecret ?? .clientSecretBasic
+        } else {
+            tokenAuthMethod = .none
+        }
+
+        // git.
+        if let (scheme, gitAuthEntry) = written.gitAuth, scheme == .bearer, let preset, !preset.gitAcceptsBearer {
+            error(gitAuthEntry.node.position, audiencePath + ".git_auth",
+                  "\(preset.displayName) rejects Bearer authentication for git over HTTPS; use git_auth = \"basic\"")
+        }
+
+        let errorsAfter = diagnostics.filter { $0.severity == .error }.count
+        guard errorsAfter == errorsBefore, let clientID = written.clientID else { return nil }
+        return AudienceConfiguration(
+            name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
+            baseURL: baseURL, tenant: tenant, endpoints: endpoints,
+            scopes: written.scopes ?? preset?.defaultScopes ?? [], resources: written.resources,
+            extraParameters: written.extraParameters, gitURLs: written.gitURLs.map(\.0),
+            gitUsername: written.gitUsername ?? preset?.gitUsername ?? "oauth2",
+            gitAuth: written.gitAuth?.0 ?? .basic, persist: written.persist, requireTTY: written.requireTTY,
+            allowedClients: written.allowedClients, caFile: written.caFile, tokenAuthMethod: tokenAuthMethod,
+            revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
+            deviceFlowSetupHint: preset?.deviceFlowSetupHint)
+    }
+
+    mutating func read(_ field: TOMLEntry, into written: inout WrittenAudience, audiencePath: String) {
+        let keyPath = audiencePath + "." + renderKey(field.key)
+        written.written.insert(field.key)
+        switch field.key {
+        case "provider":
+            guard let name = string(field, keyPath) else { written.providerInvalid = true; return }
+            if let kind = ProviderKind(rawValue: name) {
+                written.provider = (kind, field)
+            } else {
+                written.providerInvalid = true
+                let names = ProviderKind.allCases.map(\.rawValue)
+                let suggestion = Suggestion.closest(to: name, among: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+                error(field.node.position, keyPath, "unknown provider \"\(name)\"\(suggestion); known: \(names.joined(separator: ", "))")
+            }
+        case "client_id":
+            written.clientID = token(field, keyPath, what: "client_id")
+        case "client_secret":
+            if let secret = token(field, keyPath, what: "client_secret") { written.clientSecret = (secret, field) }
+        case "client_secret_file":
+            if let path = absolutePath(field, keyPath) { written.clientSecretFile = (path, field) }
+        case "base_url":
+            guard let url = endpoint(field, keyPath) else { return }
+            if url.query != nil {
+                error(field.node.position, keyPath, "base_url cannot have a ?query")
+            } else {
+                written.baseURL = (url, field)
+            }
+        case "tenant":
+            guard let tenant = string(field, keyPath) else { return }
+            if tenant.isEmpty || tenant.utf8.count > 128 || !tenant.utf8.allSatisfy({ isBareKeyByte($0) || $0 == UInt8(ascii: ".") }) {
+                error(field.node.position, keyPath, "tenant must be a tenant ID, a domain name, \"organizations\", \"consumers\" or \"common\"")
+            } else {
+                written.tenant = (tenant, field)
+            }
+        case "issuer":
+            written.issuer = endpoint(field, keyPath)
+            if written.issuer == nil { written.endpointInvalid = true }
+            if written.issuer?.query != nil {
+                error(field.node.position, keyPath, "an issuer identifier has no ?query (RFC 8414)")
+                written.issuer = nil
+            }
+        case "device_authorization_endpoint":
+            written.deviceAuthorization = endpoint(field, keyPath)
+            if written.deviceAuthorization == nil { written.endpointInvalid = true }
+        case "token_endpoint":
+            written.token = endpoint(field, keyPath)
+            if written.token == nil { written.endpointInvalid = true }
+        case "revocation_endpoint":
+            written.revocation = endpoint(field, keyPath)
+        case "introspection_endpoint":
+            written.introspection = endpoint(field, keyPath)
+        case "scopes":
+            guard let scopes = stringArray(field, keyPath, hint: "scopes = [\"openid\", \"offline_access\"]") else { return }
+            var valid: [String] = []
+            for (scope, position) in scopes {
+                // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+                if !scope.isEmpty && scope.utf8.allSatisfy({ $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }) {
+                    valid.append(scope)
+                } else if scope.utf8.contains(UInt8(ascii: " ")) {
+                    error(position, keyPath, "a scope cannot contain spaces; write each scope as its own string: [\(scope.split(separator: " ").map { "\"\($0)\"" }.joined(separator: ", "))]")
+                } else {
+                    error(position, keyPath, "\"\(scope)\" is not a valid scope (printable ASCII without spaces, '\"' or '\\')")
+                }
+            }
+            written.scopes = valid
+        case "resource":
+            guard let resources = stringArray(field, keyPath, hint: "resource = [\"https://api.example.com\"]") else { return }
+            for (resource, position) in resources {
+                if isAbsoluteURIWithoutFragment(resource) {
+                    written.resources.append(resource)
+                } else {
+                    error(position, keyPath, "a resource indicator must be an absolute URI without #fragment (RFC 8707)")
+                }
+            }
+        case "extra_params":
+            guard let table = table(field, keyPath, hint: "e.g. extra_params = { audience = \"https://api.example.com\" }") else { return }
+            for parameter in table.entries {
+                let parameterPath = keyPath + "." + renderKey(parameter.key)
+                if let replacement = reservedParameters[parameter.key] {
+                    error(parameter.keyPosition, parameterPath, replacement.isEmpty
+                          ? "\(parameter.key) is set by authd and cannot be overridden"
+                          : "\(parameter.key) is set by authd; use the \(replacement) key instead")
+                    continue
+                }
+                if parameter.key.isEmpty {
+                    error(parameter.keyPosition, parameterPath, "a parameter name cannot be empty")
+                    continue
+                }
+                if let value = string(parameter, parameterPath) {
+                    written.extraParameters.append(ExtraParameter(name: parameter.key, value: value))
+                }
+            }
+        case "git_urls":
+            guard let urls = stringArray(field, keyPath, hint: "git_urls = [\"https://git.example.com/\"]") else { return }
+            for (text, position) in urls {
+                do {
+                    let prefix = try GitURLPrefix(parsing: text)
+                    if !prefix.url.isSecureOrLoopback {
+                        warning(position, keyPath, "git would send the token unencrypted to \(prefix.url.host) over http://")
+                    }
+                    written.gitURLs.append((prefix, position))
+                } catch {
+                    self.error(position, keyPath, "invalid git URL \"\(text)\": \(error.message)")
+                }
+            }
+        case "git_username":
+            guard let username = string(field, keyPath) else { return }
+            if username.isEmpty || username.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ":") }) {
+                error(field.node.position, keyPath, "git_username must be non-empty, without ':' or control characters")
+            } else {
+                written.gitUsername = username
+            }
+        case "git_auth":
+            if let scheme = choice(field, keyPath, GitAuthScheme.self) { written.gitAuth = (scheme, field) }
+        case "persist":
+            if let value = bool(field, keyPath) { written.persist = value }
+        case "require_tty":
+            if let value = bool(field, keyPath) { written.requireTTY = value }
+        case "allowed_clients":
+            guard let clients = stringArray(field, keyPath, hint: "allowed_clients = [\"/usr/bin/git\"]") else { return }
+            for (client, position) in clients {
+                if client.hasPrefix("/") && !client.utf8.contains(where: { $0 < 0x20 }) {
+                    written.allowedClients.append(client)
+                } else {
+                    error(position, keyPath, "\"\(client)\" is not an absolute path or glob (e.g. \"/usr/bin/git\", \"/usr/lib/git-core/*\")")
+                }
+            }
+        case "ca_file":
+            written.caFile = absolutePath(field, keyPath)
+        case "token_auth_method":
+            if let method = choice(field, keyPath, TokenEndpointAuthMethod.self) { written.tokenAuthMethod = (method, field) }
+        default:
+            if case .table = field.node.value {
+                let hint = "; if \"\(audiencePath.dropFirst("audience.".count)).\(field.key)\" is meant as one audience name, quote it: [audience.\"\(audiencePath.dropFirst("audience.".count)).\(field.key)\"]"
+                if let suggestion = Suggestion.closest(to: field.key, among: AuthdConfiguration.audienceKeys) {
+                    error(field.keyPosition, keyPath, "unknown key (did you mean \"\(suggestion)\"?)")
+                } else {
+                    error(field.keyPosition, keyPath, "unknown key\(hint)")
+                }
+            } else {
+                unknownKey(field, keyPath: keyPath, known: AuthdConfiguration.audienceKeys)
+            }
+        }
+    }
+
+    mutating func checkGitURLOverlaps(_ audiences: [AudienceConfiguration]) {
+        var seen: [GitURLPrefix: String] = [:]
+        for audience in audiences {
+            for prefix in audience.gitURLs {
+                if let first = seen[prefix], first != audience.name {
+                    warning(audience.position, "audience." + renderKey(audience.name) + ".git_urls",
+                            "\(prefix) is also in audience \(first), which comes first and answers for it")
+                } else if seen[prefix] == nil {
+                    seen[prefix] = audience.name
+                }
+            }
+        }
+    }
+
+    // MARK: - Typed readers
+
+    mutating func wrongType(_ entry: TOMLEntry, _ keyPath: String, expected: String, hint: String? = nil) {
+        var message = "expected \(expected), found \(entry.node.value.kindDescription)"
+        if let hint { message += "; e.g. \(hint)" }
+        error(entry.node.position, keyPath, message)
+    }
+
+    mutating func table(_ entry: TOMLEntry, _ keyPath: String, hint: String? = nil) -> TOMLTable? {
+        guard case .table(let table) = entry.node.value else {
+            let message = "expected a table, found \(entry.node.value.kindDescription)"
+            error(entry.node.position, keyPath, hint.map { message + "; " + $0 } ?? message)
+            return nil
+        }
+        return table
+    }
+
+    mutating func string(_ entry: TOMLEntry, _ keyPath: String) -> String? {
+        guard case .string(let text) = entry.node.value else {
+            wrongType(entry, keyPath, expected: "a string")
+            return nil
+        }
+        return text
+    }
+
+    /// A non-empty string without control characters (identifiers and secrets).
+    mutating func token(_ entry: TOMLEntry, _ keyPath: String, what: String) -> String? {
+        guard let text = string(entry, keyPath) else { return nil }
+        if text.isEmpty {
+            error(entry.node.position, keyPath, "\(what) cannot be empty")
+            return nil
+        }
+        if text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            error(entry.node.position, keyPath, "\(what) contains a control character")
+            return nil
+        }
+        return text
+    }
+
+    mutating func bool(_ entry: TOMLEntry, _ keyPath: String) -> Bool? {
+        guard case .boolean(let value) = entry.node.value else {
+            var hint: String?
+            if case .string(let text) = entry.node.value, text == "true" || text == "false" { hint = "\(text) without quotes" }
+            wrongType(entry, keyPath, expected: "a boolean (true or false)", hint: hint)
+            return nil
+        }
+        return value
+    }
+
+    mutating func stringArray(_ entry: TOMLEntry, _ keyPath: String, hint: String) -> [(String, TOMLPosition)]? {
+        guard case .array(let elements) = entry.node.value else {
+            wrongType(entry, keyPath, expected: "an array of strings", hint: hint)
+            return nil
+        }
+        var strings: [(String, TOMLPosition)] = []
+        for element in elements {
+            guard case .string(let text) = element.value else {
+                error(element.position, keyPath, "expected a string in the array, found \(element.value.kindDescription)")
+                continue
+            }
+            strings.append((text, element.position))
+        }
+        return strings
+    }
+
+    mutating func choice<Choice: RawRepresentable & CaseIterable>(_ entry: TOMLEntry, _ keyPath: String, _ type: Choice.Type) -> Choice? where Choice.RawValue == String {
+        guard let text = string(entry, keyPath) else { return nil }
+        if let value = Choice(rawValue: text) { return value }
+        let names = Choice.allCases.map(\.rawValue)
+        let suggestion = Suggestion.closest(to: text, among: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+        error(entry.node.position, keyPath, "\"\(text)\" is not one of \(names.map { "\"\($0)\"" }.joined(separator: ", "))\(suggestion)")
+        return nil
+    }
+
+    /// A positive duration: integer seconds or a string such as "5m" or "1h30m".
+    mutating func duration(_ entry: TOMLEntry, _ keyPath: String) -> Duration? {
+        let parsed: Duration
+        do {
+            switch entry.node.value {
+            case .integer(let seconds):
+                parsed = try ConfigDuration.seconds(seconds)
+            case .string(let text):
+                parsed = try ConfigDuration.parse(text)
+            default:
+                wrongType(entry, keyPath, expected: "a duration (whole seconds, or a string such as \"90s\", \"5m\", \"12h\")")
+                return nil
+            }
+        } catch {
+            self.error(entry.node.position, keyPath, error.message)
+            return nil
+        }
+        guard parsed > .zero else {
+            error(entry.node.position, keyPath, "a duration of zero has no meaning here; use a positive duration")
+            return nil
+        }
+        return parsed
+    }
+
+    /// An http(s) endpoint; plain http only on loopback.
+    mutating func endpoint(_ entry: TOMLEntry, _ keyPath: String) -> EndpointURL? {
+        guard let text = string(entry, keyPath) else { return nil }
+        let url: EndpointURL
+        do {
+            url = try EndpointURL(parsing: text)
+        } catch {
+            self.error(entry.node.position, keyPath, "invalid URL \"\(text)\": \(error.message)")
+            return nil
+        }
+        guard url.isSecureOrLoopback else {
+            error(entry.node.position, keyPath, "plain http:// is allowed only on loopback (127.0.0.0/8, ::1, localhost); use https://\(url.authority)\(url.path)")
+            return nil
+        }
+        return url
+    }
+
+    mutating func absolutePath(_ entry: TOMLEntry, _ keyPath: String) -> String? {
+        guard let text = string(entry, keyPath) else { return nil }
+        if text.hasPrefix("~/"), let homeDirectory, homeDirectory.hasPrefix("/") {
+            return homeDirectory + text.dropFirst()
+        }
+        guard text.hasPrefix("/") else {
+            error(entry.node.position, keyPath, text.hasPrefix("~")
+                  ? "\"\(text)\": ~ is not expanded here; write the absolute path"
+                  : "\"\(text)\" is not an absolute path (the daemon does not run in your working directory)")
+            return nil
+        }
+        if text.utf8.contains(where: { $0 < 0x20 }) {
+            error(entry.node.position, keyPath, "the path contains a control character")
+            return nil
+        }
+        return text
+    }
+
+    func isAbsoluteURIWithoutFragment(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0,
+              (bytes[0] | 0x20) >= UInt8(ascii: "a") && (bytes[0] | 0x20) <= UInt8(ascii: "z"),
+              bytes[..<colon].allSatisfy({ isBareKeyByte($0) && $0 != UInt8(ascii: "_") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: ".") }),
+              colon + 1 < bytes.count else { return false }
+        return !bytes.contains(where: { $0 == UInt8(ascii: "#") || $0 <= 0x20 || $0 == 0x7F })
+    }
+}

@@ -1,0 +1,271 @@
+// What authd knows about each supported identity provider: endpoints, defaults and quirks (see PROVIDERS.md).
+
+/// The providers a `provider = "..."` key can name.
+public enum ProviderKind: String, Sendable, Hashable, CaseIterable {
+    case github
+    case gitlab
+    case google
+    case entra
+    case azureDevOps = "azure-devops"
+    case keycloak
+    case okta
+    case auth0
+    case oidc
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3, OIDC names).
+public enum TokenEndpointAuthMethod: String, Sendable, Hashable, CaseIterable {
+    /// Public client: `client_id` in the body only.
+    case none
+    case clientSecretBasic = "client_secret_basic"
+    case clientSecretPost = "client_secret_post"
+}
+
+/// The endpoints a preset derives from `base_url` and `tenant`.
+public struct PresetEndpoints: Sendable, Equatable {
+    public var issuer: EndpointURL?
+    public var deviceAuthorization: EndpointURL?
+    public var token: EndpointURL?
+    public var revocation: EndpointURL?
+    public var introspection: EndpointURL?
+}
+
+public struct ProviderPreset: Sendable {
+    public enum ClientSecretPolicy: Sendable, Equatable {
+        case optional
+        /// The provider refuses a device flow without the secret (Google).
+        case expected
+        /// The provider refuses a secret from a public client (Entra: AADSTS700025).
+        case refused
+    }
+
+    public var kind: ProviderKind
+    public var displayName: String
+    /// Used when the audience has no `base_url`; nil when there is no sensible default.
+    public var defaultBaseURL: EndpointURL?
+    /// Whether `base_url` means anything for this preset.
+    public var usesBaseURL: Bool
+    /// What `base_url` must point at, for the "missing base_url" message.
+    public var baseURLDescription: String?
+    public var usesTenant: Bool
+    public var defaultTenant: String?
+    /// Whether RFC 8414 / OpenID discovery gives a usable answer: GitHub has none and
+    /// GitLab's lacks the device endpoint, so those presets never discover.
+    public var discoveryUsable: Bool
+    /// False when the provider has no RFC 7009 endpoint at all: then discovery is not
+    /// tried to find one, and `revocationHint` says where a person revokes instead.
+    public var offersRevocation: Bool
+    public var defaultScopes: [String]
+    /// The method used when the audience has a client secret and no `token_auth_method`.
+    public var authMethodWithSecret: TokenEndpointAuthMethod
+    public var clientSecretPolicy: ClientSecretPolicy
+    /// The git user name for Basic authentication when `git_username` is not set.
+    public var gitUsername: String?
+    /// GitHub and GitLab reject `Authorization: Bearer` for git over HTTPS.
+    public var gitAcceptsBearer: Bool
+    /// `extra_params` the provider needs for useful tokens (a warning when missing).
+    public var expectedExtraParameters: [String]
+    /// What to change at the provider when it says device flow is not enabled for the client.
+    public var deviceFlowSetupHint: String
+
+    public static func preset(for kind: ProviderKind) -> ProviderPreset {
+        switch kind {
+        case .github: return github
+        case .gitlab: return gitlab
+        case .google: return google
+        case .entra: return entra
+        case .azureDevOps: return azureDevOps
+        case .keycloak: return keycloak
+        case .okta: return okta
+        case .auth0: return auth0
+        case .oidc: return oidc
+        }
+    }
+
+    public static func named(_ name: String) -> ProviderPreset? {
+        ProviderKind(rawValue: name).map(preset(for:))
+    }
+
+    /// The endpoints this preset builds; nil parts are left to explicit keys or discovery.
+    public func endpoints(baseURL: EndpointURL?, tenant: String?) -> PresetEndpoints {
+        let base = baseURL ?? defaultBaseURL
+        var result = PresetEndpoints()
+        switch kind {
+        case .github:
+            guard let base else { break }
+            result.deviceAuthorization = base.appendingPath("/login/device/code")
+            result.token = base.appendingPath("/login/oauth/access_token")
+        case .gitlab:
+            guard let base else { break }
+            result.issuer = base
+            result.deviceAuthorization = base.appendingPath("/oauth/authorize_device")
+            result.token = base.appendingPath("/oauth/token")
+            result.revocation = base.appendingPath("/oauth/revoke")
+        case .google:
+            result.issuer = Self.url("https://accounts.google.com")
+            result.deviceAuthorization = Self.url("https://oauth2.googleapis.com/device/code")
+            result.token = Self.url("https://oauth2.googleapis.com/token")
+            result.revocation = Self.url("https://oauth2.googleapis.com/revoke")
+        case .entra, .azureDevOps:
+            guard let base else { break }
+            let tenantBase = base.appendingPath("/" + (tenant ?? defaultTenant ?? "common"))
+            result.issuer = tenantBase.appendingPath("/v2.0")
+            result.deviceAuthorization = tenantBase.appendingPath("/oauth2/v2.0/devicecode")
+            result.token = tenantBase.appendingPath("/oauth2/v2.0/token")
+        case .keycloak:
+            guard let base else { break }
+            result.issuer = base
+            result.deviceAuthorization = base.appendingPath("/protocol/openid-connect/auth/device")
+            result.token = base.appendingPath("/protocol/openid-connect/token")
+            result.revocation = base.appendingPath("/protocol/openid-connect/revoke")
+            result.introspection = base.appendingPath("/protocol/openid-connect/token/introspect")
+        case .okta:
+            guard let base else { break }
+            // A bare domain means the "default" custom authorization server.
+            let server = base.pathSegments.isEmpty ? base.appendingPath("/oauth2/default") : base.appendingPath("")
+            result.issuer = server
+            result.deviceAuthorization = server.appendingPath("/v1/device/authorize")
+            result.token = server.appendingPath("/v1/token")
+            result.revocation = server.appendingPath("/v1/revoke")
+            result.introspection = server.appendingPath("/v1/introspect")
+        case .auth0:
+            guard let base else { break }
+            // Auth0's issuer identifier ends with a slash.
+            result.issuer = base.appendingPath("/")
+            result.deviceAuthorization = base.appendingPath("/oauth/device/code")
+            result.token = base.appendingPath("/oauth/token")
+            result.revocation = base.appendingPath("/oauth/revoke")
+        case .oidc:
+            break
+        }
+        return result
+    }
+
+    /// Where a person revokes a login when the provider has no revocation endpoint.
+    public func revocationHint(baseURL: EndpointURL?) -> String? {
+        switch kind {
+        case .github:
+            let base = baseURL ?? defaultBaseURL ?? Self.url("https://github.com")
+            return "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at \(base.appendingPath("/settings/applications"))"
+        case .entra, .azureDevOps:
+            return "Microsoft Entra ID has no token revocation endpoint; sign out of the app's sessions at https://myaccount.microsoft.com/ (an administrator can revoke all sessions of a user)"
+        default:
+            return nil
+        }
+    }
+
+    // MARK: - The presets
+
+    public static let github = ProviderPreset(
+        kind: .github, displayName: "GitHub",
+        defaultBaseURL: url("https://github.com"), usesBaseURL: true,
+        baseURLDescription: "the GitHub Enterprise Server URL, e.g. https://github.example.com",
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: false, offersRevocation: false,
+        defaultScopes: ["repo"],
+        authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .optional,
+        gitUsername: "x-access-token", gitAcceptsBearer: false,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "enable Device Flow in the app's settings on GitHub (Settings → Developer settings → OAuth Apps or GitHub Apps → your app → \"Enable Device Flow\")")
+
+    public static let gitlab = ProviderPreset(
+        kind: .gitlab, displayName: "GitLab",
+        defaultBaseURL: url("https://gitlab.com"), usesBaseURL: true,
+        baseURLDescription: "the GitLab instance URL, e.g. https://gitlab.example.com",
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: false, offersRevocation: true,
+        defaultScopes: ["read_repository", "write_repository"],
+        authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
+        gitUsername: "oauth2", gitAcceptsBearer: false,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "GitLab 17.3 or later is needed, and the application must not be confidential (Edit application → clear \"Confidential\")")
+
+    public static let google = ProviderPreset(
+        kind: .google, displayName: "Google",
+        defaultBaseURL: nil, usesBaseURL: false, baseURLDescription: nil,
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: true, offersRevocation: true,
+        defaultScopes: ["openid", "email"],
+        authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .expected,
+        gitUsername: nil, gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "the OAuth client must be of type \"TVs and Limited Input devices\", its client_secret must be configured, and only scopes allowed for the device flow can be requested")
+
+    public static let entra = ProviderPreset(
+        kind: .entra, displayName: "Microsoft Entra ID",
+        defaultBaseURL: url("https://login.microsoftonline.com"), usesBaseURL: true,
+        baseURLDescription: "the login host of a national cloud, e.g. https://login.microsoftonline.us",
+        usesTenant: true, defaultTenant: "organizations",
+        discoveryUsable: true, offersRevocation: false,
+        defaultScopes: ["openid", "profile", "offline_access"],
+        authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .refused,
+        gitUsername: nil, gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "in the app registration, set Authentication → Advanced settings → \"Allow public client flows\" to Yes (AADSTS7000218)")
+
+    public static let azureDevOps = ProviderPreset(
+        kind: .azureDevOps, displayName: "Azure DevOps (Microsoft Entra ID)",
+        defaultBaseURL: url("https://login.microsoftonline.com"), usesBaseURL: true,
+        baseURLDescription: "the login host of a national cloud, e.g. https://login.microsoftonline.us",
+        usesTenant: true, defaultTenant: "organizations",
+        discoveryUsable: true, offersRevocation: false,
+        defaultScopes: ["499b84ac-1321-427f-aa17-267ca6975798/.default", "offline_access"],
+        authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .refused,
+        gitUsername: "oauth2", gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "in the Entra app registration, set Authentication → Advanced settings → \"Allow public client flows\" to Yes (AADSTS7000218)")
+
+    public static let keycloak = ProviderPreset(
+        kind: .keycloak, displayName: "Keycloak",
+        defaultBaseURL: nil, usesBaseURL: true,
+        baseURLDescription: "the realm URL, e.g. https://sso.example.com/realms/REALM",
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: true, offersRevocation: true,
+        defaultScopes: ["openid"],
+        authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
+        gitUsername: nil, gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "enable \"OAuth 2.0 Device Authorization Grant\" in the client's Capability config in the Keycloak admin console")
+
+    public static let okta = ProviderPreset(
+        kind: .okta, displayName: "Okta",
+        defaultBaseURL: nil, usesBaseURL: true,
+        baseURLDescription: "the authorization server URL, e.g. https://example.okta.com/oauth2/default",
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: true, offersRevocation: true,
+        defaultScopes: ["openid", "offline_access"],
+        authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
+        gitUsername: nil, gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "use a Native application with the \"Device Authorization\" and \"Refresh Token\" grant types enabled, and allow the device grant in the authorization server's access policy")
+
+    public static let auth0 = ProviderPreset(
+        kind: .auth0, displayName: "Auth0",
+        defaultBaseURL: nil, usesBaseURL: true,
+        baseURLDescription: "the tenant domain URL, e.g. https://example.eu.auth0.com",
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: true, offersRevocation: true,
+        defaultScopes: ["openid", "offline_access"],
+        authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .optional,
+        gitUsername: nil, gitAcceptsBearer: true,
+        expectedExtraParameters: ["audience"],
+        deviceFlowSetupHint: "set the application type to Native and enable the \"Device Code\" grant (Application → Advanced Settings → Grant Types)")
+
+    public static let oidc = ProviderPreset(
+        kind: .oidc, displayName: "OpenID Connect provider",
+        defaultBaseURL: nil, usesBaseURL: false, baseURLDescription: nil,
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: true, offersRevocation: true,
+        defaultScopes: ["openid", "offline_access"],
+        authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
+        gitUsername: nil, gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "enable the device authorization grant (urn:ietf:params:oauth:grant-type:device_code) for this client at the provider")
+
+    public static let all: [ProviderPreset] = ProviderKind.allCases.map(preset(for:))
+
+    private static func url(_ text: String) -> EndpointURL {
+        // The preset URLs are constants checked by the tests.
+        try! EndpointURL(parsing: text)
+    }
+}

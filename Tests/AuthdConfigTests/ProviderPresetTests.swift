@@ -1,0 +1,140 @@
+// Each preset's endpoints, defaults and quirks, and explicit keys winning over them.
+import AuthdConfig
+import Testing
+
+private func endpoints(_ body: String) throws -> AudienceConfiguration {
+    try audience("[audience.a]\nclient_id = \"c\"\n" + body)
+}
+
+@Suite struct ProviderPresetTests {
+    @Test func github() throws {
+        let a = try endpoints("provider = \"github\"")
+        #expect(a.endpoints == ResolvedEndpoints(deviceAuthorization: url("https://github.com/login/device/code"),
+                                                 token: url("https://github.com/login/oauth/access_token")))
+        #expect(a.revocationHint == "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at https://github.com/settings/applications")
+        #expect(a.gitUsername == "x-access-token")
+        #expect(a.scopes == ["repo"])
+        #expect(try endpoints("provider = \"github\"\nclient_secret = \"s\"").tokenAuthMethod == .clientSecretPost)
+    }
+
+    @Test func gitlab() throws {
+        let a = try endpoints("provider = \"gitlab\"")
+        #expect(a.endpoints == ResolvedEndpoints(issuer: url("https://gitlab.com"),
+                                                 deviceAuthorization: url("https://gitlab.com/oauth/authorize_device"),
+                                                 token: url("https://gitlab.com/oauth/token"),
+                                                 revocation: url("https://gitlab.com/oauth/revoke"),
+                                                 needsDiscovery: false))
+        #expect(a.gitUsername == "oauth2")
+        let selfManaged = try endpoints("provider = \"gitlab\"\nbase_url = \"https://git.corp.example/gitlab/\"")
+        #expect(selfManaged.endpoints.deviceAuthorization == url("https://git.corp.example/gitlab/oauth/authorize_device"))
+        #expect(selfManaged.revocationHint == nil)
+    }
+
+    @Test func google() throws {
+        let a = try endpoints("provider = \"google\"\nclient_secret = \"s\"")
+        #expect(a.endpoints == ResolvedEndpoints(issuer: url("https://accounts.google.com"),
+                                                 deviceAuthorization: url("https://oauth2.googleapis.com/device/code"),
+                                                 token: url("https://oauth2.googleapis.com/token"),
+                                                 revocation: url("https://oauth2.googleapis.com/revoke")))
+        #expect(a.tokenAuthMethod == .clientSecretPost)
+    }
+
+    @Test func entraAndAzureDevOps() throws {
+        let a = try endpoints("provider = \"entra\"\ntenant = \"contoso.onmicrosoft.com\"")
+        #expect(a.endpoints == ResolvedEndpoints(
+            issuer: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"),
+            deviceAuthorization: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode"),
+            token: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+            needsDiscovery: false))
+        #expect(a.tenant == "contoso.onmicrosoft.com")
+        #expect(a.revocationHint?.contains("no token revocation endpoint") == true)
+        #expect(a.deviceFlowSetupHint?.contains("Allow public client flows") == true)
+        let ado = try endpoints("provider = \"azure-devops\"")
+        #expect(ado.tenant == "organizations")
+        #expect(ado.endpoints.token == url("https://login.microsoftonline.com/organizations/oauth2/v2.0/token"))
+        #expect(ado.scopes == ["499b84ac-1321-427f-aa17-267ca6975798/.default", "offline_access"])
+        let sovereign = try endpoints("provider = \"entra\"\nbase_url = \"https://login.microsoftonline.us\"\ntenant = \"t1\"")
+        #expect(sovereign.endpoints.deviceAuthorization == url("https://login.microsoftonline.us/t1/oauth2/v2.0/devicecode"))
+    }
+
+    @Test func keycloak() throws {
+        let a = try endpoints("provider = \"keycloak\"\nbase_url = \"https://sso.example.com/realms/dev/\"")
+        #expect(a.endpoints == ResolvedEndpoints(
+            issuer: url("https://sso.example.com/realms/dev/"),
+            deviceAuthorization: url("https://sso.example.com/realms/dev/protocol/openid-connect/auth/device"),
+            token: url("https://sso.example.com/realms/dev/protocol/openid-connect/token"),
+            revocation: url("https://sso.example.com/realms/dev/protocol/openid-connect/revoke"),
+            introspection: url("https://sso.example.com/realms/dev/protocol/openid-connect/token/introspect")))
+        #expect(a.deviceFlowSetupHint?.contains("OAuth 2.0 Device Authorization Grant") == true)
+    }
+
+    @Test func okta() throws {
+        let bare = try endpoints("provider = \"okta\"\nbase_url = \"https://example.okta.com\"")
+        #expect(bare.endpoints.issuer == url("https://example.okta.com/oauth2/default"))
+        #expect(bare.endpoints.deviceAuthorization == url("https://example.okta.com/oauth2/default/v1/device/authorize"))
+        #expect(bare.endpoints.token == url("https://example.okta.com/oauth2/default/v1/token"))
+        #expect(bare.endpoints.revocation == url("https://example.okta.com/oauth2/default/v1/revoke"))
+        let custom = try endpoints("provider = \"okta\"\nbase_url = \"https://example.okta.com/oauth2/aus123/\"")
+        #expect(custom.endpoints.issuer == url("https://example.okta.com/oauth2/aus123"))
+        #expect(custom.endpoints.token == url("https://example.okta.com/oauth2/aus123/v1/token"))
+    }
+
+    @Test func auth0() throws {
+        let a = try endpoints("provider = \"auth0\"\nbase_url = \"https://t.eu.auth0.com\"\nextra_params = { audience = \"https://api\" }")
+        #expect(a.endpoints == ResolvedEndpoints(issuer: url("https://t.eu.auth0.com/"),
+                                                 deviceAuthorization: url("https://t.eu.auth0.com/oauth/device/code"),
+                                                 token: url("https://t.eu.auth0.com/oauth/token"),
+                                                 revocation: url("https://t.eu.auth0.com/oauth/revoke")))
+        #expect(a.scopes == ["openid", "offline_access"])
+    }
+
+    @Test func oidcAndNoPresetUseDiscovery() throws {
+        let oidc = try endpoints("provider = \"oidc\"\nissuer = \"https://id.example.com\"")
+        #expect(oidc.endpoints == ResolvedEndpoints(issuer: url("https://id.example.com"), needsDiscovery: true))
+        #expect(oidc.scopes == ["openid", "offline_access"])
+        let plain = try endpoints("issuer = \"https://id.example.com\"")
+        #expect(plain.endpoints.needsDiscovery)
+        #expect(plain.scopes.isEmpty)
+        let explicitNoIssuer = try endpoints("device_authorization_endpoint = \"https://i/d\"\ntoken_endpoint = \"https://i/t\"")
+        #expect(!explicitNoIssuer.endpoints.needsDiscovery)
+        // With an issuer, discovery may still find a revocation endpoint the config lacks.
+        let explicitWithIssuer = try endpoints("issuer = \"https://i\"\ndevice_authorization_endpoint = \"https://i/d\"\ntoken_endpoint = \"https://i/t\"")
+        #expect(explicitWithIssuer.endpoints.needsDiscovery)
+    }
+
+    @Test func explicitKeysWinOverPresets() throws {
+        let a = try endpoints("""
+            provider = "keycloak"
+            base_url = "https://sso.example.com/realms/dev"
+            token_endpoint = "https://proxy.example.com/token"
+            revocation_endpoint = "https://proxy.example.com/revoke"
+            scopes = ["openid", "offline_access"]
+            git_username = "me"
+            token_auth_method = "client_secret_post"
+            client_secret_file = "/run/secrets/kc"
+            """)
+        #expect(a.endpoints.token == url("https://proxy.example.com/token"))
+        #expect(a.endpoints.revocation == url("https://proxy.example.com/revoke"))
+        #expect(a.endpoints.deviceAuthorization == url("https://sso.example.com/realms/dev/protocol/openid-connect/auth/device"))
+        #expect(a.scopes == ["openid", "offline_access"])
+        #expect(a.gitUsername == "me")
+        #expect(a.tokenAuthMethod == .clientSecretPost)
+        #expect(a.clientSecret == .file("/run/secrets/kc"))
+        let github = try endpoints("provider = \"github\"\nrevocation_endpoint = \"https://github.com/revoke\"")
+        #expect(github.revocationHint == nil)
+    }
+
+    @Test func everyPresetHasAHintAndBuildsHTTPSURLs() throws {
+        let base = try EndpointURL(parsing: "https://host.example/realms/r")
+        for preset in ProviderPreset.all {
+            #expect(!preset.deviceFlowSetupHint.isEmpty)
+            let built = preset.endpoints(baseURL: base, tenant: "t")
+            for endpoint in [built.issuer, built.deviceAuthorization, built.token, built.revocation, built.introspection].compactMap({ $0 }) {
+                #expect(endpoint.scheme == .https)
+            }
+            #expect((built.revocation == nil) == !preset.offersRevocation || preset.kind == .oidc)
+            #expect(ProviderPreset.named(preset.kind.rawValue)?.kind == preset.kind)
+        }
+        #expect(ProviderPreset.named("bitbucket") == nil)
+    }
+}
