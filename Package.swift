@@ -9,6 +9,9 @@ import PackageDescription
 let staticClient: [LinkerSetting] =
     Context.environment["AUTHD_DYNAMIC_CLIENTS"] == nil ? [.unsafeFlags(["-static-executable"])] : []
 
+// AUTHD_TEST_TARGETS=A,B builds only those test targets (handy while other modules are mid-change).
+let selectedTests = Context.environment["AUTHD_TEST_TARGETS"].map { Set($0.split(separator: ",").map(String.init)) }
+
 let package = Package(
     name: "authd",
     products: [
@@ -53,13 +56,15 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
 
         .executableTarget(name: "authd", dependencies: [
             "AuthdCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Test helper, not a product: rewrites a store until killed (AuthdStoreTests' kill-while-writing test).
+        .executableTarget(name: "authd-store-torture", dependencies: ["AuthdStore", "AuthdSystem"]),
         .executableTarget(name: "authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [
@@ -83,3 +88,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+if let selectedTests {
+    package.targets.removeAll { $0.type == .test && !selectedTests.contains($0.name) }
+}

@@ -38,9 +38,9 @@ public struct AudiencePolicy: Sendable {
         self.maxSession = maxSession
     }
 
+    /// Capped at half the lifetime, so a short-lived token is not refreshed the moment it arrives.
     func margin(forLifetime lifetime: Duration) -> Duration {
-        if let refreshMargin { return refreshMargin }
-        return max(.seconds(60), lifetime / 10)
+        min(refreshMargin ?? max(.seconds(60), lifetime / 10), lifetime / 2)
     }
 }
 
@@ -100,6 +100,7 @@ public actor AudienceAgent {
     private var refreshFailures = 0
     private var notifiedLoginNeeded = false
     private var nextRunID = 0
+    static let heartbeatInterval: Duration = .seconds(3)
 
     public init(policy: AudiencePolicy, provider: any AudienceProvider, environment: AgentEnvironment) {
         self.name = policy.name
@@ -354,7 +355,19 @@ public actor AudienceAgent {
             let relay = Task {
                 for await progress in progressStream { self.relay(progress, to: run) }
             }
-            defer { relay.cancel() }
+            // A progress line every few seconds: writing to a client that has gone away fails, which
+            // is how the daemon notices that nobody waits any more and cancels the flow.
+            let clock = self.clock
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    do { try await clock.sleep(until: clock.monotonicNow() + AudienceAgent.heartbeatInterval) } catch { return }
+                    self.relay(.polling, to: run)
+                }
+            }
+            defer {
+                relay.cancel()
+                heartbeat.cancel()
+            }
             let tokens = try await provider.pollForTokens(code) { progressSink.yield($0) }
             progressSink.finish()
             guard isCurrent(run) else { return }

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -10,8 +11,11 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -21,6 +25,46 @@
 struct authd_ucred { pid_t pid; uid_t uid; gid_t gid; };
 #define AUTHD_SO_PEERCRED 17
 #define AUTHD_SO_PEERPIDFD 77
+// POSIX_SPAWN_SETSID is _GNU_SOURCE-only (glibc 2.26+).
+#define AUTHD_POSIX_SPAWN_SETSID 0x80
 
 static inline int authd_errno(void) { return errno; }
 static inline void authd_set_errno(int e) { errno = e; }
+
+// `environ` is declared only under _GNU_SOURCE.
+static inline char **authd_environ(void) { extern char **environ; return environ; }
+
+// ioctl, prctl and syscall are variadic and do not import: one typed entry point each.
+static inline int authd_window_size(int fd, unsigned short *rows, unsigned short *cols) {
+    struct winsize ws;
+    int r = ioctl(fd, TIOCGWINSZ, &ws);
+    if (r == 0) { *rows = ws.ws_row; *cols = ws.ws_col; }
+    return r;
+}
+static inline int authd_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+static inline int authd_get_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
+static inline int authd_pidfd_send_signal(int pidfd, int sig) {
+#ifdef SYS_pidfd_send_signal
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+    return (int)syscall(424, pidfd, sig, NULL, 0);
+#endif
+}
+
+// A SIGINT/SIGTERM handler for interactive clients: end the line the prompt left open and
+// exit with the conventional 128+signal status. Only async-signal-safe calls.
+static inline void authd_newline_and_exit(int sig) {
+    (void)!write(2, "\n", 1);
+    _exit(128 + sig);
+}
+static inline int authd_install_newline_exit_handler(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = authd_newline_and_exit;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+// accept4 and pipe2 are _GNU_SOURCE-only; both are in every glibc the toolchain supports.
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+extern int pipe2(int pipefd[2], int flags);

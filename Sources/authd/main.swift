@@ -1,1 +1,63 @@
-print("not yet")
+// authd: the per-user OAuth device-flow agent. Runs in the foreground, systemd style.
+import ArgumentParser
+import AuthdConfig
+import AuthdCore
+import AuthdPosix
+import AuthdWire
+import Logging
+
+@main
+struct AuthdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "authd",
+        abstract: "Hold OAuth tokens for this user and serve them over a Unix socket.",
+        discussion: """
+            authd runs the OAuth 2.0 Device Authorization Grant (RFC 8628) on demand, keeps the tokens \
+            encrypted in memory and on disk, refreshes them before they expire, and serves them only to \
+            processes of the same user. Start it with `systemctl --user enable --now authd.socket`, or let \
+            authctl start it. It takes its socket from systemd (LISTEN_FDS) when given one.
+
+            Environment: AUTHD_CONFIG, AUTHD_SOCKET, AUTHD_STATE_DIR, XDG_CONFIG_HOME, XDG_RUNTIME_DIR, \
+            XDG_STATE_HOME, CREDENTIALS_DIRECTORY (systemd credential authd-store-key). \
+            Signals: SIGHUP reloads the config, SIGTERM stops cleanly.
+            """,
+        version: AuthdProtocol.softwareVersion)
+
+    @Option(name: .long, help: "Config file (default: $AUTHD_CONFIG or $XDG_CONFIG_HOME/authd/config.toml).")
+    var config: String?
+
+    @Option(name: .long, help: "Socket path when not socket-activated (default: $AUTHD_SOCKET or $XDG_RUNTIME_DIR/authd/socket).")
+    var socket: String?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a client has to send a complete request.", visibility: .hidden))
+    var requestTimeout: Int = 10
+
+    @Option(name: .long, help: "Most connections served at once.")
+    var maxConnections: Int = 1024
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = CurrentProcess.environment("AUTHD_DEBUG") == nil ? .info : .debug
+            return handler
+        }
+        let logger = Logger(label: "authd")
+        var environment: [String: String] = [:]
+        for name in ["AUTHD_CONFIG", "AUTHD_SOCKET", "AUTHD_STATE_DIR", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "HOME"] {
+            environment[name] = CurrentProcess.environment(name)
+        }
+        let paths: AuthdPaths
+        do {
+            paths = try AuthdPaths.resolve(environment: environment, configOverride: config, socketOverride: socket)
+        } catch {
+            logger.critical("\(error.description)")
+            throw ExitCode(2)
+        }
+        let options = DaemonOptions(
+            paths: paths,
+            limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: maxConnections),
+            providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
+        let status = await Daemon(options: options, logger: logger).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,162 @@
+// Adapts the OAuth engine (AuthdOAuth over libcurl) to what an audience agent asks of its provider.
+import AuthdConfig
+import AuthdOAuth
+import AuthdPosix
+import AuthdSystem
+import AuthdWire
+
+/// One configured audience's provider: discovery, device flow, refresh and revocation.
+public struct OAuthAudienceProvider: AudienceProvider {
+    private let client: OAuthClient?
+    /// Why no client could be built (an unreadable client_secret_file): every call reports it.
+    private let setupProblem: String?
+    private let configuredIssuer: String?
+    private let revocationHint: String?
+
+    public init(audience: AudienceConfiguration, daemon: DaemonSettings,
+                transport: any HTTPTransport = CurlHTTPTransport(userAgent: "authd/\(AuthdProtocol.softwareVersion)"),
+                clock: any OAuthClock = SystemOAuthClock(unixSeconds: { SystemClock.wallClockSeconds() })) {
+        configuredIssuer = audience.endpoints.issuer?.description
+        revocationHint = audience.revocationHint
+        var secret: String?
+        var problem: String?
+        switch audience.clientSecret {
+        case .inline(let value): secret = value
+        case .file(let path):
+            do {
+                let bytes = try FileSystem.readFile(path, maximumBytes: 64 * 1024)
+                let firstLine = bytes.split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+                secret = String(decoding: firstLine.filter { $0 != 0x0D }, as: UTF8.self)
+            } catch {
+                problem = "\(audience.name): cannot read client_secret_file \(path): \(error)"
+            }
+        case nil: break
+        }
+        let authentication: ClientAuthentication
+        switch audience.tokenAuthMethod {
+        case .none: authentication = .none
+        case .clientSecretBasic: authentication = .clientSecretBasic
+        case .clientSecretPost: authentication = .clientSecretPost
+        }
+        let settings = OAuthClientSettings(
+            clientID: audience.clientID, clientSecret: secret, clientAuthentication: secret == nil ? ClientAuthentication.none : authentication,
+            scopes: audience.scopes, resources: audience.resources,
+            extraParameters: audience.extraParameters.map { (name: $0.name, value: $0.value) },
+            endpoints: EndpointSettings(issuer: audience.endpoints.issuer?.description,
+                                        deviceAuthorization: audience.endpoints.deviceAuthorization?.description,
+                                        token: audience.endpoints.token?.description,
+                                        revocation: audience.endpoints.revocation?.description),
+            deviceFlowSetupHint: audience.deviceFlowSetupHint, caFile: audience.caFile,
+            userAgent: "authd/\(AuthdProtocol.softwareVersion)")
+        setupProblem = problem
+        client = problem == nil ? OAuthClient(settings: settings, transport: transport, clock: clock) : nil
+    }
+
+    public var issuer: String? { get async { configuredIssuer } }
+
+    private func requireClient() throws -> OAuthClient {
+        guard let client else { throw ProviderError(.provider, setupProblem ?? "provider not configured") }
+        return client
+    }
+
+    /// What the device flow needs between the prompt and the polls; the device code stays in here.
+    private struct PendingAuthorization: Sendable {
+        var authorization: DeviceAuthorization
+        var tokenEndpoint: String
+    }
+
+    public func requestDeviceCode() async throws -> DeviceCode {
+        let client = try requireClient()
+        do {
+            let endpoints = try await client.resolveEndpoints(for: .deviceFlow)
+            guard let deviceURL = endpoints.deviceAuthorization, let tokenURL = endpoints.token else {
+                throw ProviderError(.provider, "no device authorization or token endpoint")
+            }
+            let authorization = try await client.requestDeviceAuthorization(at: deviceURL)
+            return DeviceCode(verificationURI: authorization.verificationURI, userCode: authorization.userCode,
+                              verificationURIComplete: authorization.verificationURIComplete,
+                              expiresIn: authorization.expiresIn, message: authorization.message,
+                              handle: PendingAuthorization(authorization: authorization, tokenEndpoint: tokenURL))
+        } catch let error as OAuthError {
+            throw Self.classify(error, refreshing: false)
+        }
+    }
+
+    public func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
+        let client = try requireClient()
+        guard let pending = code.handle as? PendingAuthorization else {
+            throw ProviderError(.provider, "device code from another provider")
+        }
+        do {
+            let grant = try await client.poll(pending.authorization, tokenEndpoint: pending.tokenEndpoint) { event in
+                switch event {
+                case .slowDown(let seconds): progress(.slowDown(intervalSeconds: seconds))
+                case .retrying(let reason, _): progress(.retrying(reason: reason))
+                case .prompt, .approved: break
+                }
+            }
+            return Self.issued(grant)
+        } catch {
+            throw Self.classify(error, refreshing: false)
+        }
+    }
+
+    public func refresh(refreshToken: String) async throws -> IssuedTokens {
+        let client = try requireClient()
+        do {
+            let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.unixSeconds))
+            var issued = Self.issued(refreshed.grant)
+            // The engine fills in the old refresh token when none came back; the agent keeps its own.
+            if refreshed.refreshToken == .keptPrevious { issued.refreshToken = nil }
+            return issued
+        } catch {
+            throw Self.classify(error, refreshing: true)
+        }
+    }
+
+    public func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome {
+        guard let client else { return .failed(setupProblem ?? "provider not configured") }
+        do {
+            _ = try await client.resolveEndpoints(for: .revocation)
+        } catch {
+            if case .noEndpoint = error { return .unsupported(hint: revocationHint) }
+            return .failed(error.description)
+        }
+        var failures: [String] = []
+        if let refreshToken {
+            do { try await client.revoke(refreshToken, hint: .refreshToken) } catch { failures.append(error.description) }
+        }
+        if let accessToken {
+            do { try await client.revoke(accessToken, hint: .accessToken) } catch { failures.append(error.description) }
+        }
+        return failures.isEmpty ? .revoked : .failed(failures.joined(separator: "; "))
+    }
+
+    static func issued(_ grant: TokenGrant) -> IssuedTokens {
+        IssuedTokens(accessToken: grant.accessToken, tokenType: grant.tokenType, expiresIn: grant.expiresIn,
+                     refreshToken: grant.refreshToken,
+                     refreshTokenExpiresIn: grant.refreshTokenExpiresAt.map { $0 - grant.issuedAt },
+                     scopes: grant.scopes.isEmpty ? nil : grant.scopes, subject: grant.identity?.displayName)
+    }
+
+    /// Sorts engine errors into what the agent decides on: retry later, ask for a login, or give up.
+    static func classify(_ error: any Error, refreshing: Bool) -> ProviderError {
+        if let error = error as? ProviderError { return error }
+        guard let error = error as? OAuthError else {
+            return error is CancellationError ? ProviderError(.cancelled, "cancelled") : ProviderError(.transient, "\(error)")
+        }
+        switch error {
+        case .denied: return ProviderError(.denied, error.description)
+        case .expired: return ProviderError(.expired, error.description, hint: "run the login again and approve within the time shown")
+        case .loginNeeded: return ProviderError(.loginNeeded, error.description)
+        case .cancelled: return ProviderError(.cancelled, error.description)
+        case let .provider(_, _, _, hint):
+            return ProviderError(error.isRetryable ? .transient : .provider, error.description, hint: hint)
+        case .invalidResponse:
+            // A proxy's HTML page or a half-sent answer: worth another try when refreshing.
+            return ProviderError(refreshing ? .transient : .provider, error.description)
+        default:
+            return ProviderError(error.isRetryable ? .transient : .provider, error.description)
+        }
+    }
+}

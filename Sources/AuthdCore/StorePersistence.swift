@@ -1,0 +1,85 @@
+// Writes logins through the encrypted store; one actor so saves never interleave.
+import AuthdStore
+import AuthdSystem
+import AuthdWire
+
+/// Who a login belongs to: a stored login is restored only into an audience with the same
+/// issuer and client id, so a config edit that points an audience elsewhere never reuses it.
+public struct LoginIdentity: Sendable, Equatable {
+    public var issuer: String
+    public var clientID: String
+
+    public init(issuer: String, clientID: String) {
+        self.issuer = issuer
+        self.clientID = clientID
+    }
+}
+
+public actor StorePersistence: LoginPersistence {
+    private let store: TokenStore
+    /// Every stored login by audience, including audiences no longer configured (kept, not lost).
+    private var logins: [String: StoredLogin] = [:]
+    private var identities: [String: LoginIdentity]
+
+    /// Opens and loads the store. A damaged store is set aside by `TokenStore`; the error comes
+    /// back in `damage` so the daemon can say where it went, and the daemon starts empty.
+    public init(store: TokenStore, identities: [String: LoginIdentity]) throws(StoreError) {
+        self.store = store
+        self.identities = identities
+        for login in try store.load() { logins[login.audience] = login }
+    }
+
+    public func setIdentities(_ identities: [String: LoginIdentity]) {
+        self.identities = identities
+    }
+
+    /// The stored logins that belong to the configured audiences, as agents hold them.
+    public func restorable(vault: TokenVault, clock: any DaemonClock) -> [String: Login] {
+        var result: [String: Login] = [:]
+        let now = clock.monotonicNow()
+        let wallNow = clock.wallSeconds()
+        for (audience, stored) in logins {
+            guard let identity = identities[audience], identity.issuer == stored.issuer, identity.clientID == stored.clientID
+            else { continue }
+            func monotonic(_ wall: Int64?) -> Duration? { wall.map { now + .seconds($0 - wallNow) } }
+            let accessFingerprint = stored.accessToken.map { token in token.withBytes { span in
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(span.count)
+                for i in span.indices { bytes.append(span[i]) }
+                defer { SecretBytes.zero(&bytes) }
+                return AuthdWire.TokenFingerprint.of(bytes)
+            } }
+            let login = Login(
+                accessToken: stored.accessToken.map { vault.seal($0) }, tokenType: "Bearer",
+                accessTokenFingerprint: accessFingerprint,
+                accessExpiresAt: monotonic(stored.accessTokenExpiry), accessExpiresAtWall: stored.accessTokenExpiry,
+                // The issue time is not stored; the margin rule then uses what is left as the lifetime.
+                accessIssuedAt: now,
+                refreshToken: stored.refreshToken.map { vault.seal($0) },
+                refreshExpiresAt: monotonic(stored.refreshTokenExpiry), refreshExpiresAtWall: stored.refreshTokenExpiry,
+                scopes: stored.scopes, loginAtWall: stored.loginTime, loginAt: now - .seconds(max(0, wallNow - stored.loginTime)),
+                subject: stored.subject)
+            result[audience] = login
+        }
+        return result
+    }
+
+    public func save(audience: String, login: Login?, vault: TokenVault) async throws {
+        if let login {
+            guard let identity = identities[audience] else { return }
+            logins[audience] = StoredLogin(
+                audience: audience, issuer: identity.issuer, clientID: identity.clientID,
+                refreshToken: try login.refreshToken.map { try vault.open($0) },
+                accessToken: try login.accessToken.map { try vault.open($0) },
+                accessTokenExpiry: login.accessExpiresAtWall, refreshTokenExpiry: login.refreshExpiresAtWall,
+                scopes: login.scopes, loginTime: login.loginAtWall, subject: login.subject)
+        } else {
+            logins[audience] = nil
+        }
+        try store.save(Array(logins.values).sorted { $0.audience < $1.audience })
+    }
+
+    /// How many logins the store holds (configured audiences or not).
+    public func count() -> Int { logins.count }
+}
+

@@ -1,1 +1,0 @@
-// AuthdPosix: placeholder until the module lands.

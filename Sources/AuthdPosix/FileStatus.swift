@@ -1,0 +1,44 @@
+// What stat(2) says about a file: owner, permission bits, type, identity.
+import Glibc
+
+/// The parts of `struct stat` the daemon and clients check.
+public struct FileStatus: Sendable, Equatable {
+    /// What kind of file it is (`S_IFMT` bits).
+    public enum Kind: Sendable, Equatable {
+        case regular, directory, symbolicLink, socket, fifo, characterDevice, blockDevice, unknown
+    }
+
+    /// The owner's uid (`st_uid`).
+    public var ownerUserID: UInt32
+    /// The permission bits (`st_mode & 0o7777`).
+    public var permissions: UInt32
+    /// The file type.
+    public var kind: Kind
+    /// Size in bytes (`st_size`).
+    public var size: Int64
+    /// Device number of the file system holding it (`st_dev`).
+    public var device: UInt64
+    /// Inode number (`st_ino`).
+    public var inode: UInt64
+
+    init(_ raw: stat) {
+        ownerUserID = raw.st_uid
+        permissions = raw.st_mode & 0o7777
+        size = Int64(raw.st_size)
+        device = UInt64(raw.st_dev)
+        inode = UInt64(raw.st_ino)
+        switch raw.st_mode & S_IFMT {
+        case S_IFREG: kind = .regular
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symbolicLink
+        case S_IFSOCK: kind = .socket
+        case S_IFIFO: kind = .fifo
+        case S_IFCHR: kind = .characterDevice
+        case S_IFBLK: kind = .blockDevice
+        default: kind = .unknown
+        }
+    }
+
+    /// Whether group or others have any permission bit (`0o077`).
+    public var isAccessibleByOthers: Bool { permissions & 0o077 != 0 }
+}

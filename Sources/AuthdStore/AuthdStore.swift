@@ -1,1 +1,0 @@
-// AuthdStore: placeholder until the module lands.

@@ -1,0 +1,307 @@
+// The store file's bytes: header, authenticated key check, and one sealed record per login (docs/store-format.md).
+import AuthdSystem
+
+/// How the store key was obtained, as recorded in the header.
+enum KeyDerivation: Equatable {
+    /// A 32-byte key used as is (the key file, or a systemd credential holding a raw key).
+    case rawKey
+    /// A key stretched from a passphrase with Argon2id v1.3.
+    case argon2id(Argon2idParameters, salt: [UInt8])
+
+    var identifier: UInt8 {
+        switch self {
+        case .rawKey: 1
+        case .argon2id: 2
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .rawKey: "raw key (key file or credential)"
+        case .argon2id: "passphrase"
+        }
+    }
+}
+
+/// Encoding and decoding of format version 1.
+enum StoreFormat {
+    static let magic: [UInt8] = [0x89, 0x41, 0x55, 0x54, 0x48, 0x44, 0x0D, 0x0A]  // "\x89AUTHD\r\n"
+    static let version: UInt8 = 1
+    static let algorithmXChaCha20Poly1305: UInt8 = 1
+    static let fileIDByteCount = 16
+    static let recordLayoutVersion: UInt8 = 1
+    /// Larger files are not read: a store of a few logins is a few kilobytes.
+    static let maximumFileBytes = 16 << 20
+    // A header from disk could ask Argon2id for absurd work; these bound a load to a few seconds.
+    static let maximumArgon2Operations: UInt64 = 16
+    static let maximumArgon2MemoryBytes: UInt64 = 1 << 30
+
+    /// The parts of a file readable before the key is known.
+    struct Header {
+        var keyDerivation: KeyDerivation
+        var fileID: [UInt8]
+        var recordCount: UInt32
+        /// The header bytes exactly as in the file: the associated data of the key check and every record.
+        var encoded: [UInt8]
+        var checkNonce: [UInt8]
+        var checkTag: [UInt8]
+        /// Where the first record starts.
+        var recordsOffset: Int
+    }
+
+    // MARK: Encoding
+
+    static func encode(_ logins: [StoredLogin], key: SecretBytes, keyDerivation: KeyDerivation) throws(StoreError) -> [UInt8] {
+        var header = magic + [version, algorithmXChaCha20Poly1305, keyDerivation.identifier, 0]
+        if case .argon2id(let parameters, let salt) = keyDerivation {
+            header.appendBigEndian(parameters.operationsLimit)
+            header.appendBigEndian(parameters.memoryLimitBytes)
+            header += salt
+        }
+        header += SecureRandom.bytes(count: fileIDByteCount)
+        header.appendBigEndian(UInt32(logins.count))
+
+        var file = header
+        let checkNonce = XChaCha20Poly1305.randomNonce()
+        file += checkNonce
+        file += try seal(SecretBytes.empty, key: key, nonce: checkNonce, associatedData: header)
+
+        for (index, login) in logins.enumerated() {
+            var identity: [UInt8] = []
+            for (field, value) in [("audience", login.audience), ("issuer", login.issuer), ("client id", login.clientID)] {
+                try identity.appendShortString(value, field: field)
+            }
+            var associatedData = header
+            associatedData.appendBigEndian(UInt32(index))
+            associatedData += identity
+            let nonce = XChaCha20Poly1305.randomNonce()
+            let ciphertext = try seal(try plaintext(of: login), key: key, nonce: nonce, associatedData: associatedData)
+            file.appendBigEndian(UInt32(identity.count + nonce.count + ciphertext.count))
+            file += identity + nonce + ciphertext
+        }
+        return file
+    }
+
+    private static func seal(_ plaintext: SecretBytes, key: SecretBytes, nonce: [UInt8], associatedData: [UInt8]) throws(StoreError) -> [UInt8] {
+        do {
+            return try XChaCha20Poly1305.seal(plaintext, key: key, nonce: nonce, associatedData: associatedData)
+        } catch {
+            // Only a key of the wrong length gets here, and keys are checked when loaded.
+            preconditionFailure("sealing a store record failed: \(error)")
+        }
+    }
+
+    /// A record's secret part: a metadata block, then the refresh token, then the access token.
+    private static func plaintext(of login: StoredLogin) throws(StoreError) -> SecretBytes {
+        var metadata: [UInt8] = [recordLayoutVersion]
+        var flags: UInt8 = 0
+        if login.refreshToken != nil { flags |= 1 }
+        if login.accessToken != nil { flags |= 2 }
+        if login.accessTokenExpiry != nil { flags |= 4 }
+        if login.refreshTokenExpiry != nil { flags |= 8 }
+        if login.subject != nil { flags |= 16 }
+        metadata.append(flags)
+        metadata.appendBigEndian(UInt64(bitPattern: login.loginTime))
+        metadata.appendBigEndian(UInt64(bitPattern: login.accessTokenExpiry ?? 0))
+        metadata.appendBigEndian(UInt64(bitPattern: login.refreshTokenExpiry ?? 0))
+        metadata.appendBigEndian(UInt32(login.refreshToken?.count ?? 0))
+        metadata.appendBigEndian(UInt32(login.accessToken?.count ?? 0))
+        guard login.scopes.count <= Int(UInt16.max) else { throw .fieldTooLong("scope list") }
+        metadata.appendBigEndian(UInt16(login.scopes.count))
+        for scope in login.scopes { try metadata.appendShortString(scope, field: "scope") }
+        try metadata.appendShortString(login.subject ?? "", field: "subject")
+
+        // Sized up front so the buffer holding tokens is never reallocated (a reallocation would
+        // leave a copy behind in freed memory), and wiped by SecretBytes(zeroing:).
+        let tokens = [login.refreshToken, login.accessToken].compactMap { $0 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(4 + metadata.count + tokens.reduce(0) { $0 + $1.count })
+        bytes.appendBigEndian(UInt32(metadata.count))
+        bytes += metadata
+        for token in tokens {
+            token.withBytes { span in
+                for index in span.indices { bytes.append(span[index]) }
+            }
+        }
+        return SecretBytes(zeroing: &bytes)
+    }
+
+    // MARK: Decoding
+
+    /// Reads the header; the key is not needed yet (a passphrase key needs the salt from here).
+    static func readHeader(_ file: [UInt8]) throws(StoreDamage) -> Header {
+        var reader = ByteReader(file)
+        guard file.count >= magic.count else {
+            throw file.elementsEqual(magic.prefix(file.count)) ? .truncated : .notAStore
+        }
+        guard Array(try reader.read(magic.count)) == magic else { throw .notAStore }
+        let fileVersion = try reader.readByte()
+        guard fileVersion == version else { throw .unsupportedVersion(fileVersion) }
+        let algorithm = try reader.readByte()
+        guard algorithm == algorithmXChaCha20Poly1305 else { throw .unsupportedAlgorithm(algorithm) }
+        let derivationID = try reader.readByte()
+        _ = try reader.readByte()  // reserved; authenticated with the header
+        let keyDerivation: KeyDerivation
+        switch derivationID {
+        case 1:
+            keyDerivation = .rawKey
+        case 2:
+            let parameters = Argon2idParameters(
+                operationsLimit: try reader.readUInt64(), memoryLimitBytes: try reader.readUInt64())
+            let salt = Array(try reader.read(PassphraseKeyDerivation.saltByteCount))
+            guard parameters.isWithinLibraryLimits, parameters.operationsLimit <= maximumArgon2Operations,
+                  parameters.memoryLimitBytes <= maximumArgon2MemoryBytes else {
+                throw .unsupportedKeyDerivation(derivationID)
+            }
+            keyDerivation = .argon2id(parameters, salt: salt)
+        default:
+            throw .unsupportedKeyDerivation(derivationID)
+        }
+        let fileID = Array(try reader.read(fileIDByteCount))
+        let recordCount = try reader.readUInt32()
+        let encoded = Array(file[..<reader.offset])
+        let checkNonce = Array(try reader.read(XChaCha20Poly1305.nonceByteCount))
+        let checkTag = Array(try reader.read(XChaCha20Poly1305.tagByteCount))
+        return Header(
+            keyDerivation: keyDerivation, fileID: fileID, recordCount: recordCount, encoded: encoded,
+            checkNonce: checkNonce, checkTag: checkTag, recordsOffset: reader.offset)
+    }
+
+    /// Authenticates the header with `key`, then every record, and decodes them.
+    static func decode(_ file: [UInt8], header: Header, key: SecretBytes) throws(StoreDamage) -> [StoredLogin] {
+        do {
+            _ = try XChaCha20Poly1305.open(header.checkTag, key: key, nonce: header.checkNonce, associatedData: header.encoded)
+        } catch {
+            throw .wrongKeyOrDamagedHeader
+        }
+        var reader = ByteReader(file)
+        reader.offset = header.recordsOffset
+        var logins: [StoredLogin] = []
+        for index in 0..<Int(header.recordCount) {
+            let length = Int(try reader.readUInt32())
+            var record = ByteReader(try reader.read(length))
+            // The identity is authenticated only by the decryption below, so until then any
+            // inconsistency in it means the record was damaged.
+            let audience: String, issuer: String, clientID: String, nonce: [UInt8], identityEnd: Int
+            do {
+                audience = try record.readShortString()
+                issuer = try record.readShortString()
+                clientID = try record.readShortString()
+                identityEnd = record.offset
+                nonce = Array(try record.read(XChaCha20Poly1305.nonceByteCount))
+            } catch {
+                throw .damagedRecord(index: index)
+            }
+            var associatedData = header.encoded
+            associatedData.appendBigEndian(UInt32(index))
+            associatedData += record.bytes[record.bytes.startIndex..<(record.bytes.startIndex + identityEnd)]
+            let plaintext: SecretBytes
+            do {
+                plaintext = try XChaCha20Poly1305.open(
+                    Array(record.remaining), key: key, nonce: nonce, associatedData: associatedData)
+            } catch {
+                throw .damagedRecord(index: index)
+            }
+            guard let login = parse(plaintext, audience: audience, issuer: issuer, clientID: clientID) else {
+                throw .malformedRecord(index: index)
+            }
+            logins.append(login)
+        }
+        guard reader.offset == file.count else { throw .trailingData }
+        return logins
+    }
+
+    private static func parse(_ plaintext: SecretBytes, audience: String, issuer: String, clientID: String) -> StoredLogin? {
+        let metadataLength = plaintext.withBytes { span -> Int? in
+            guard span.count >= 4 else { return nil }
+            return (0..<4).reduce(0) { $0 << 8 | Int(span[$1]) }
+        }
+        guard let metadataLength, metadataLength <= plaintext.count - 4 else { return nil }
+        let metadataBytes = plaintext.withBytes { span in (4..<(4 + metadataLength)).map { span[$0] } }
+        var metadata = ByteReader(metadataBytes[...])
+        guard let layout = try? metadata.readByte(), layout == recordLayoutVersion,
+              let flags = try? metadata.readByte(),
+              let loginTime = try? metadata.readUInt64(),
+              let accessExpiry = try? metadata.readUInt64(),
+              let refreshExpiry = try? metadata.readUInt64(),
+              let refreshLength = try? metadata.readUInt32(),
+              let accessLength = try? metadata.readUInt32(),
+              let scopeCount = try? metadata.readUInt16()
+        else { return nil }
+        var scopes: [String] = []
+        for _ in 0..<scopeCount {
+            guard let scope = try? metadata.readShortString() else { return nil }
+            scopes.append(scope)
+        }
+        guard let subject = try? metadata.readShortString(), metadata.remaining.isEmpty else { return nil }
+        let tokensStart = 4 + metadataLength
+        guard tokensStart + Int(refreshLength) + Int(accessLength) == plaintext.count else { return nil }
+        guard flags & 1 != 0 || refreshLength == 0, flags & 2 != 0 || accessLength == 0 else { return nil }
+        let refreshRange = tokensStart..<(tokensStart + Int(refreshLength))
+        let accessRange = refreshRange.upperBound..<plaintext.count
+        return StoredLogin(
+            audience: audience, issuer: issuer, clientID: clientID,
+            refreshToken: flags & 1 != 0 ? plaintext.extracting(refreshRange) : nil,
+            accessToken: flags & 2 != 0 ? plaintext.extracting(accessRange) : nil,
+            accessTokenExpiry: flags & 4 != 0 ? Int64(bitPattern: accessExpiry) : nil,
+            refreshTokenExpiry: flags & 8 != 0 ? Int64(bitPattern: refreshExpiry) : nil,
+            scopes: scopes, loginTime: Int64(bitPattern: loginTime),
+            subject: flags & 16 != 0 ? subject : nil)
+    }
+}
+
+extension SecretBytes {
+    static var empty: SecretBytes {
+        var nothing: [UInt8] = []
+        return SecretBytes(zeroing: &nothing)
+    }
+}
+
+/// Reads big-endian integers and length-prefixed strings, failing with `.truncated` at the end.
+struct ByteReader {
+    let bytes: ArraySlice<UInt8>
+    var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes[...] }
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+    var remaining: ArraySlice<UInt8> { bytes[(bytes.startIndex + offset)...] }
+
+    mutating func read(_ count: Int) throws(StoreDamage) -> ArraySlice<UInt8> {
+        guard count >= 0, count <= bytes.count - offset else { throw .truncated }
+        defer { offset += count }
+        let start = bytes.startIndex + offset
+        return bytes[start..<(start + count)]
+    }
+
+    mutating func readByte() throws(StoreDamage) -> UInt8 { try read(1).first! }
+
+    mutating func readUInt16() throws(StoreDamage) -> UInt16 { UInt16(try readInteger(2)) }
+    mutating func readUInt32() throws(StoreDamage) -> UInt32 { UInt32(try readInteger(4)) }
+    mutating func readUInt64() throws(StoreDamage) -> UInt64 { try readInteger(8) }
+
+    private mutating func readInteger(_ width: Int) throws(StoreDamage) -> UInt64 {
+        try read(width).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    mutating func readShortString() throws(StoreDamage) -> String {
+        let length = Int(try readUInt16())
+        guard let text = String(validating: try read(length), as: UTF8.self) else { throw .truncated }
+        return text
+    }
+}
+
+extension [UInt8] {
+    mutating func appendBigEndian<I: FixedWidthInteger>(_ value: I) {
+        for shift in stride(from: I.bitWidth - 8, through: 0, by: -8) {
+            append(UInt8(truncatingIfNeeded: value >> shift))
+        }
+    }
+
+    mutating func appendShortString(_ text: String, field: String) throws(StoreError) {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= Int(UInt16.max) else { throw .fieldTooLong(field) }
+        appendBigEndian(UInt16(bytes.count))
+        self += bytes
+    }
+}

@@ -1,0 +1,46 @@
+// One audience's login as the store keeps it between daemon runs.
+import AuthdSystem
+
+/// What the daemon keeps on disk for one audience. Tokens stay in `SecretBytes`; the identity
+/// fields (audience, issuer, client id) are configuration values and are not secret.
+public struct StoredLogin: Sendable, Equatable {
+    /// The audience's name in the config (`[audience.NAME]`).
+    public var audience: String
+    /// The issuer the tokens came from; empty when the audience has explicit endpoints and no issuer.
+    public var issuer: String
+    /// The OAuth client id the tokens were issued to.
+    public var clientID: String
+    /// The refresh token, if the provider gave one.
+    public var refreshToken: SecretBytes?
+    /// The last access token, if any (persisted so a restart does not force a refresh).
+    public var accessToken: SecretBytes?
+    /// When the access token expires, in seconds since the Unix epoch.
+    public var accessTokenExpiry: Int64?
+    /// When the refresh token expires (`refresh_expires_in` and the like), in seconds since the Unix epoch.
+    public var refreshTokenExpiry: Int64?
+    /// The scopes the provider granted.
+    public var scopes: [String]
+    /// When the device flow completed, in seconds since the Unix epoch (for `max_session`).
+    public var loginTime: Int64
+    /// Who logged in (e.g. `preferred_username` or `sub` of an id_token), for display only.
+    public var subject: String?
+
+    /// A login record; every field is stored as given.
+    public init(
+        audience: String, issuer: String, clientID: String,
+        refreshToken: SecretBytes? = nil, accessToken: SecretBytes? = nil,
+        accessTokenExpiry: Int64? = nil, refreshTokenExpiry: Int64? = nil,
+        scopes: [String] = [], loginTime: Int64, subject: String? = nil
+    ) {
+        self.audience = audience
+        self.issuer = issuer
+        self.clientID = clientID
+        self.refreshToken = refreshToken
+        self.accessToken = accessToken
+        self.accessTokenExpiry = accessTokenExpiry
+        self.refreshTokenExpiry = refreshTokenExpiry
+        self.scopes = scopes
+        self.loginTime = loginTime
+        self.subject = subject
+    }
+}

@@ -1,1 +1,0 @@
-// AuthdSystem: placeholder until the module lands.

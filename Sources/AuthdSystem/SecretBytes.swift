@@ -1,0 +1,142 @@
+// Secret bytes in guarded, locked memory that is unreadable except while a scoped accessor runs.
+import CSodium
+import Synchronization
+
+/// Bytes of a secret (a token, a key) held in `sodium_malloc` memory: guard pages before and after,
+/// a canary, locked so it never reaches swap, and mapped no-access except while an accessor runs.
+/// Zeroed and freed on release. Compares in constant time. Never prints its contents.
+///
+/// Accessors hand out a `Span<UInt8>` that cannot escape the closure; `copyBytes()` and
+/// `copyString()` exist for the few places that must hand a token to ordinary memory (a socket
+/// write, an HTTP header), and say so.
+public final class SecretBytes: Sendable {
+    private struct State {
+        // Readers currently inside an accessor: the first one maps the pages readable, the last
+        // one maps them no-access again.
+        var readers = 0
+        var freeObserver: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+    }
+
+    // Owned by this object alone; every access goes through `withUnsafeBytes`, whose mapping
+    // changes are serialised by `state`.
+    private nonisolated(unsafe) let memory: UnsafeMutableRawPointer
+    private let state = Mutex(State())
+
+    /// Number of bytes.
+    public let count: Int
+
+    /// Allocates `count` bytes and lets `fill` write them; for this module's decrypt and derive calls.
+    init<E: Error>(count: Int, fill: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
+        Sodium.ensureInitialized()
+        // sodium_malloc(0) would still need a valid region for the mprotect calls.
+        guard let memory = sodium_malloc(max(count, 1)) else { fatalError("sodium_malloc failed: out of memory") }
+        self.memory = memory
+        self.count = count
+        // If `fill` throws, the object is already complete, so deinit wipes and frees the memory.
+        try fill(UnsafeMutableRawBufferPointer(start: memory, count: count))
+        sodium_mprotect_noaccess(memory)
+    }
+
+    /// Copies `bytes` into secret memory, then zeroes `bytes` (the array's buffer; copies of it
+    /// made elsewhere earlier are out of reach).
+    public convenience init(zeroing bytes: inout [UInt8]) {
+        self.init(count: bytes.count) { destination in
+            bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
+        }
+        SecretBytes.zero(&bytes)
+    }
+
+    /// Copies a string's UTF-8 bytes into secret memory. The string itself cannot be wiped:
+    /// prefer `init(zeroing:)` where the bytes arrive as an array.
+    public convenience init(copying string: String) {
+        var bytes = Array(string.utf8)
+        self.init(zeroing: &bytes)
+    }
+
+    /// `count` random bytes generated directly in secret memory (`randombytes_buf`): a fresh key.
+    public static func random(count: Int) -> SecretBytes {
+        SecretBytes(count: count) { randombytes_buf($0.baseAddress!, $0.count) }
+    }
+
+    deinit {
+        sodium_mprotect_readwrite(memory)
+        sodium_memzero(memory, max(count, 1))
+        if let observer = state.withLock({ $0.freeObserver }) {
+            observer(UnsafeRawBufferPointer(start: memory, count: count))
+        }
+        sodium_free(memory)
+    }
+
+    /// Runs `body` with the bytes readable; this module's C calls read keys and plaintext this way.
+    func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        state.withLock {
+            if $0.readers == 0 { sodium_mprotect_readonly(memory) }
+            $0.readers += 1
+        }
+        defer {
+            state.withLock {
+                $0.readers -= 1
+                if $0.readers == 0 { sodium_mprotect_noaccess(memory) }
+            }
+        }
+        return try body(UnsafeRawBufferPointer(start: memory, count: count))
+    }
+
+    /// Runs `body` with a read-only view of the bytes that cannot outlive the call.
+    public func withBytes<R, E: Error>(_ body: (Span<UInt8>) throws(E) -> R) throws(E) -> R {
+        try withUnsafeBytes { (raw) throws(E) -> R in
+            try body(Span(_unsafeElements: raw.assumingMemoryBound(to: UInt8.self)))
+        }
+    }
+
+    /// A new secret holding the bytes in `range` (e.g. one field of a decrypted record).
+    public func extracting(_ range: Range<Int>) -> SecretBytes {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range out of bounds")
+        return withUnsafeBytes { source in
+            SecretBytes(count: range.count) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[range])) }
+        }
+    }
+
+    /// A copy in ordinary memory, for handing the secret to an API that needs an array (a socket
+    /// write). The caller should `SecretBytes.zero` it when done.
+    public func copyBytes() -> [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+
+    /// A copy as a `String` (nil if not valid UTF-8), for APIs that need one (an HTTP form field).
+    /// Strings cannot be wiped: use only where unavoidable.
+    public func copyString() -> String? {
+        withUnsafeBytes { String(validating: $0.assumingMemoryBound(to: UInt8.self), as: UTF8.self) }
+    }
+
+    /// Overwrites an array's bytes with zeros in a way the optimiser keeps (`sodium_memzero`).
+    public static func zero(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { sodium_memzero(base, $0.count) } }
+    }
+
+    /// Test hook: called from `deinit` with the memory after it was zeroed, before it is freed.
+    func observeFreeForTesting(_ observer: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
+        state.withLock { $0.freeObserver = observer }
+    }
+}
+
+extension SecretBytes: Equatable {
+    /// Constant-time comparison of the contents (`sodium_memcmp`); lengths are not secret.
+    public static func == (lhs: SecretBytes, rhs: SecretBytes) -> Bool {
+        if lhs === rhs { return true }
+        guard lhs.count == rhs.count else { return false }
+        guard lhs.count > 0 else { return true }
+        return lhs.withUnsafeBytes { left in
+            rhs.withUnsafeBytes { right in sodium_memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        }
+    }
+}
+
+extension SecretBytes: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// `SecretBytes(<redacted>, N bytes)`
+    public var description: String { "SecretBytes(<redacted>, \(count) bytes)" }
+    /// Same as `description`.
+    public var debugDescription: String { description }
+    /// No children, so `dump` and debuggers show only the redaction.
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
+}

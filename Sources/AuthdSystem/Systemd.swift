@@ -1,0 +1,202 @@
+// The daemon's side of systemd: readiness and watchdog notifications, socket activation, the journal.
+import AuthdPosix
+import CSystemd
+import Glibc
+
+/// Sends service state to systemd (`sd_notify` to `$NOTIFY_SOCKET`). Without systemd (no
+/// `NOTIFY_SOCKET`) every call is a no-op that returns false.
+public struct SystemdNotifier: Sendable {
+    /// A notifier for this process.
+    public init() {}
+
+    /// Sends raw `KEY=value` lines; returns whether a notification socket received them.
+    @discardableResult
+    public func notify(_ state: String) throws(Errno) -> Bool {
+        let result = sd_notify(0, state)
+        if result < 0 { throw Errno(rawValue: -result) }
+        return result > 0
+    }
+
+    /// `READY=1` with an optional `STATUS=` line: start-up is complete.
+    @discardableResult
+    public func ready(status: String? = nil) throws(Errno) -> Bool {
+        try notify("READY=1" + (status.map { "\nSTATUS=" + Self.oneLine($0) } ?? ""))
+    }
+
+    /// `STATUS=`: a one-line, human-readable state shown by `systemctl status`.
+    @discardableResult
+    public func status(_ text: String) throws(Errno) -> Bool {
+        try notify("STATUS=" + Self.oneLine(text))
+    }
+
+    /// `WATCHDOG=1`: still alive. Send at half of `watchdogInterval` or more often.
+    @discardableResult
+    public func watchdog() throws(Errno) -> Bool {
+        try notify("WATCHDOG=1")
+    }
+
+    /// `RELOADING=1` with `MONOTONIC_USEC=` (required by `Type=notify-reload`): a reload has begun;
+    /// send `ready()` when it is done.
+    @discardableResult
+    public func reloading() throws(Errno) -> Bool {
+        try notify("RELOADING=1\nMONOTONIC_USEC=\(SystemClock.monotonicNanoseconds() / 1000)")
+    }
+
+    /// `STOPPING=1`: shutdown has begun.
+    @discardableResult
+    public func stopping() throws(Errno) -> Bool {
+        try notify("STOPPING=1")
+    }
+
+    /// The watchdog timeout systemd set for this process (`sd_watchdog_enabled`), or nil when none.
+    public var watchdogInterval: Duration? {
+        var microseconds: UInt64 = 0
+        guard sd_watchdog_enabled(0, &microseconds) > 0 else { return nil }
+        return .microseconds(Int64(clamping: microseconds))
+    }
+
+    // A newline would start another KEY=value assignment.
+    private static func oneLine(_ text: String) -> String {
+        String(text.map { $0.isNewline ? " " : $0 })
+    }
+}
+
+/// One socket passed by systemd socket activation.
+public struct ListenedSocket: Sendable, Equatable {
+    /// The descriptor, owned by the caller from now on (close-on-exec is set).
+    public var descriptor: FileDescriptor
+    /// Its `FileDescriptorName=` (`LISTEN_FDNAMES`), "unknown" when systemd gave none.
+    public var name: String
+}
+
+/// Sockets handed over by systemd (`LISTEN_FDS`, `LISTEN_FDNAMES`).
+public enum ListenedSockets {
+    /// Takes the sockets passed to this process (`sd_listen_fds_with_names`, which ignores them
+    /// unless `LISTEN_PID` is our pid) and removes the `LISTEN_*` variables so that children do
+    /// not think the sockets are theirs. Empty when not socket-activated.
+    public static func take() throws(Errno) -> [ListenedSocket] {
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let count = sd_listen_fds_with_names(1, &names)
+        if count < 0 { throw Errno(rawValue: -count) }
+        defer {
+            if let names {
+                for index in 0..<Int(count) { free(names[index]) }
+                free(names)
+            }
+        }
+        var sockets: [ListenedSocket] = []
+        for index in 0..<Int(count) {
+            let descriptor = FileDescriptor(rawValue: SD_LISTEN_FDS_START + Int32(index))
+            // systemd passes them inheritable; a daemon that spawns nothing still should not leak them.
+            try descriptor.setCloseOnExec(true)
+            let name = names?[index].map { String(cString: $0) } ?? "unknown"
+            sockets.append(ListenedSocket(descriptor: descriptor, name: name))
+        }
+        return sockets
+    }
+}
+
+/// Structured records to the systemd journal (`sd_journal_sendv`).
+public enum Journal {
+    /// Sends one record of `FIELD=value` pairs; field names are upper-case letters, digits and
+    /// underscores, not starting with `_` (the journal drops others), e.g. `MESSAGE`, `PRIORITY`.
+    /// Without a journald socket the record is silently dropped: check `isUnderJournald` first.
+    public static func send(_ fields: [(name: String, value: String)]) throws(Errno) {
+        var entries = fields.map { Array(($0.name + "=" + $0.value).utf8) }
+        defer { for index in entries.indices { SecretBytes.zero(&entries[index]) } }
+        let result = withIOVectors(entries) { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
+        if result < 0 { throw Errno(rawValue: -result) }
+    }
+
+    /// Whether stderr is connected to journald (`JOURNAL_STREAM` names stderr's device and inode),
+    /// i.e. we run under systemd and should log to the journal rather than to stderr.
+    public static var isUnderJournald: Bool {
+        guard let stream = CurrentProcess.environment("JOURNAL_STREAM") else { return false }
+        let parts = stream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]),
+              let status = try? FileDescriptor.standardError.status() else { return false }
+        return status.device == device && status.inode == inode
+    }
+
+    private static func withIOVectors<R>(_ entries: [[UInt8]], _ body: (UnsafeBufferPointer<iovec>) -> R) -> R {
+        // Each entry's buffer must stay pinned while the iovecs point at it: recurse through the
+        // arrays so every withUnsafeBytes scope is still open at the call.
+        func collect(_ index: Int, _ vectors: inout [iovec]) -> R {
+            if index == entries.count { return vectors.withUnsafeBufferPointer(body) }
+            return entries[index].withUnsafeBytes { bytes in
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count))
+                return collect(index + 1, &vectors)
+            }
+        }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(entries.count)
+        return collect(0, &vectors)
+    }
+}
+
+/// Why a desktop notification could not be shown.
+public struct DesktopNotificationError: Error, Sendable, CustomStringConvertible {
+    /// What failed, from sd-bus.
+    public var description: String
+}
+
+/// Shows desktop notifications (`org.freedesktop.Notifications.Notify` on the user's session bus).
+public struct DesktopNotifier: Sendable {
+    /// The application name shown with each notification.
+    public var applicationName: String
+
+    /// A notifier that names itself `applicationName`.
+    public init(applicationName: String = "authd") { self.applicationName = applicationName }
+
+    /// Shows `summary` and `body` and returns the notification id. Throws when there is no user bus
+    /// or no notification service; callers treat that as "nobody to tell". Runs off the task pool.
+    public func notify(summary: String, body: String, timeoutMilliseconds: Int32 = -1) async throws -> UInt32 {
+        let applicationName = applicationName
+        return try await DedicatedThread.run {
+            Result { try Self.call(applicationName, summary, body, timeoutMilliseconds) }
+        }.get()
+    }
+
+    private static func call(_ application: String, _ summary: String, _ body: String, _ timeout: Int32) throws -> UInt32 {
+        func check(_ result: Int32, _ what: String) throws {
+            if result < 0 { throw DesktopNotificationError(description: "\(what): \(Errno(rawValue: -result))") }
+        }
+        var bus: OpaquePointer?
+        try check(sd_bus_open_user(&bus), "cannot open the user bus")
+        defer { sd_bus_flush_close_unref(bus) }
+        var message: OpaquePointer?
+        try check(sd_bus_message_new_method_call(
+            bus, &message, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications", "Notify"), "cannot build the call")
+        defer { sd_bus_message_unref(message) }
+
+        func type(_ code: Character) -> CChar { CChar(bitPattern: code.asciiValue!) }
+        func append(_ text: String) throws { try check(sd_bus_message_append_basic(message, type("s"), text), "append") }
+        var replacesID: UInt32 = 0
+        var expiry = timeout
+        // Notify(app_name s, replaces_id u, app_icon s, summary s, body s, actions as, hints a{sv}, expire_timeout i)
+        try append(application)
+        try check(sd_bus_message_append_basic(message, type("u"), &replacesID), "append")
+        try append("dialog-password")
+        try append(summary)
+        try append(body)
+        try check(sd_bus_message_open_container(message, type("a"), "s"), "append")
+        try check(sd_bus_message_close_container(message), "append")
+        try check(sd_bus_message_open_container(message, type("a"), "{sv}"), "append")
+        try check(sd_bus_message_close_container(message), "append")
+        try check(sd_bus_message_append_basic(message, type("i"), &expiry), "append")
+
+        var error = sd_bus_error()
+        defer { sd_bus_error_free(&error) }
+        var reply: OpaquePointer?
+        let result = sd_bus_call(bus, message, 5_000_000, &error, &reply)
+        defer { sd_bus_message_unref(reply) }
+        if result < 0 {
+            let name = error.name.map { String(cString: $0) } ?? "\(Errno(rawValue: -result))"
+            throw DesktopNotificationError(description: "notification service: \(name)")
+        }
+        var identifier: UInt32 = 0
+        _ = sd_bus_message_read_basic(reply, type("u"), &identifier)
+        return identifier
+    }
+}

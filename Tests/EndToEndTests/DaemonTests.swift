@@ -1,0 +1,218 @@
+// The daemon end to end: real authd and authd-devserver over loopback, raw protocol and authctl.
+import Foundation
+import Testing
+
+private func requireBinaries() throws {
+    try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
+}
+
+/// Parses the final JSON line of a reply.
+private func finalAnswer(_ reply: String) -> [String: Any] {
+    for line in reply.split(separator: "\n").reversed() {
+        if let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], object["ok"] != nil {
+            return object
+        }
+    }
+    return [:]
+}
+
+private func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: Int = 60,
+                      interactive: Bool = true, timeout: TimeInterval = 60) throws -> String? {
+    let reply = try SocketClient.exchange(daemon.socketPath,
+        #"{"op":"get","audience":"\#(audience)","min_valid":\#(minValid),"interactive":\#(interactive)}"#, timeout: timeout)
+    return finalAnswer(reply)["access_token"] as? String
+}
+
+@Suite(.serialized) struct DaemonTests {
+    @Test func deviceFlowThenCacheThenNoTokenInLogs() throws {
+        try requireBinaries()
+        let scratch = Scratch("flow")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        let reply = try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo","interactive":true}"#)
+        #expect(reply.contains(#""event":"prompt""#))
+        let token = try #require(finalAnswer(reply)["access_token"] as? String)
+        #expect(try server.isActive(token))
+        // Served again from cache: no new device authorization.
+        #expect(try getToken(daemon, interactive: false) == token)
+        #expect(server.requests(endpoint: "device_authorization").count == 1)
+        // Nobody to prompt for an unknown login: answered at once.
+        let status = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"status"}"#))
+        let rows = try #require(status["audiences"] as? [[String: Any]])
+        #expect(rows.first?["state"] as? String == "valid")
+        daemon.stop()
+        #expect(!daemon.allLogs.contains(token), "daemon log contains the access token")
+        #expect(daemon.allLogs.contains("token_served"))
+    }
+
+    @Test func fiftyConcurrentGetsCauseOneDeviceAuthorization() throws {
+        try requireBinaries()
+        let scratch = Scratch("fifty")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve-after", "2s"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        let tokens = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 50) { _ in
+            if let token = try? getToken(daemon) {
+                tokens.set(tokens.get() + [token])
+            }
+        }
+        #expect(tokens.get().count == 50)
+        #expect(Set(tokens.get()).count == 1)
+        #expect(server.requests(endpoint: "device_authorization").count == 1)
+        daemon.stop()
+        for token in Set(tokens.get()) { #expect(!daemon.allLogs.contains(token)) }
+    }
+
+    @Test func noPersonToPromptFailsAtOnce() throws {
+        try requireBinaries()
+        let scratch = Scratch("noprompt")
+        let server = try DevServer(scratch, arguments: ["--interval", "1"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        let started = Date()
+        let answer = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo"}"#))
+        #expect(answer["error"] as? String == "login_needed")
+        #expect((answer["hint"] as? String)?.contains("authctl login demo") == true)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(server.requests(endpoint: "device_authorization").isEmpty)
+    }
+
+    @Test func refreshAheadOfExpiryRotatesAndSurvivesRestartAndKill() throws {
+        try requireBinaries()
+        let scratch = Scratch("refresh")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--access-token-ttl", "4"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        let first = try #require(try getToken(daemon, minValid: 1))
+        // Lifetime 4 s, margin capped at half: a refresh runs about 2 s after issuance, unprompted.
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, server.requests.filter({ ($0["grant_type"] as? String) == "refresh_token" }).isEmpty {
+            usleep(100_000)
+        }
+        let refreshes = server.requests.filter { ($0["grant_type"] as? String) == "refresh_token" }
+        #expect(!refreshes.isEmpty, "no scheduled refresh reached the provider")
+        let second = try #require(try getToken(daemon, minValid: 1, interactive: false))
+        #expect(second != first)
+
+        // A restart keeps the (rotated) login: served or refreshed without a device flow.
+        daemon.stop()
+        try daemon.start()
+        let third = try #require(try getToken(daemon, minValid: 1, interactive: false))
+        #expect(try server.isActive(third))
+        // SIGKILL loses nothing that was acknowledged.
+        daemon.kill9()
+        try daemon.start()
+        let fourth = try #require(try getToken(daemon, minValid: 1, interactive: false))
+        #expect(try server.isActive(fourth))
+        #expect(server.requests(endpoint: "device_authorization").count == 1)
+        daemon.stop()
+        for token in [first, second, third, fourth] { #expect(!daemon.allLogs.contains(token)) }
+    }
+
+    @Test func aHangingProviderDoesNotDelayOtherAudiences() throws {
+        try requireBinaries()
+        let scratch = Scratch("hang")
+        let good = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        // A listener that accepts and never answers.
+        let hanging = try DevServer(Scratch("hang2"), arguments: ["--fault", "stall@all"])
+        let config = demoConfig(good.baseURL, audience: "fast") + """
+            [audience.slow]
+            device_authorization_endpoint = "\(hanging.baseURL)/device_authorization"
+            token_endpoint = "\(hanging.baseURL)/token"
+            client_id = "authctl-test"
+
+            """
+        let daemon = try DaemonUnderTest(scratch, config: config)
+        try daemon.start()
+        _ = try #require(try getToken(daemon, "fast"))
+        let slowStarted = Locked(false)
+        DispatchQueue.global().async {
+            slowStarted.set(true)
+            _ = try? SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"slow","interactive":true}"#, timeout: 20)
+        }
+        while !slowStarted.get() { usleep(1000) }
+        usleep(300_000)
+        for _ in 0..<20 {
+            let started = Date()
+            #expect(try getToken(daemon, "fast", interactive: false) != nil)
+            #expect(Date().timeIntervalSince(started) < 1.0)
+        }
+    }
+
+    @Test func badClientsDoNotStopTheDaemonServingOthers() throws {
+        try requireBinaries()
+        let scratch = Scratch("bad")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        daemon.arguments = ["--request-timeout", "2"]
+        try daemon.start()
+        _ = try #require(try getToken(daemon))
+
+        // Malformed and unknown requests get an error answer on a connection that stays usable.
+        let fd = try SocketClient.connect(daemon.socketPath)
+        try SocketClient.send(fd, Array("this is not json\n".utf8))
+        #expect(try SocketClient.readUntilFinal(fd, timeout: 5).contains(#""error":"bad_request""#))
+        try SocketClient.send(fd, Array(#"{"op":"fly"}"#.utf8 + [0x0A]))
+        #expect(try SocketClient.readUntilFinal(fd, timeout: 5).contains(#""error":"bad_request""#))
+        try SocketClient.send(fd, Array(#"{"op":"version"}"#.utf8 + [0x0A]))
+        #expect(try SocketClient.readUntilFinal(fd, timeout: 5).contains(#""protocol":1"#))
+        close(fd)
+
+        // Oversized: an error line, then the connection is closed.
+        let big = try SocketClient.connect(daemon.socketPath)
+        try? SocketClient.send(big, [UInt8](repeating: 0x41, count: 70_000))
+        #expect(try SocketClient.readUntilFinal(big, timeout: 5).contains("longer than"))
+        close(big)
+
+        // Half-sent and idle connections are closed after the request timeout.
+        var idle: [Int32] = []
+        for i in 0..<20 {
+            let c = try SocketClient.connect(daemon.socketPath)
+            if i % 2 == 0 { try SocketClient.send(c, Array(#"{"op":"sta"#.utf8)) }
+            idle.append(c)
+        }
+        // Meanwhile others are served at once.
+        #expect(try getToken(daemon, interactive: false) != nil)
+        sleep(3)
+        for c in idle {
+            var buffer = [UInt8](repeating: 0, count: 16)
+            var pfd = pollfd(fd: c, events: Int16(POLLIN), revents: 0)
+            #expect(poll(&pfd, 1, 2000) == 1)
+            #expect(read(c, &buffer, 16) == 0, "idle connection was not closed")
+            close(c)
+        }
+        #expect(try getToken(daemon, interactive: false) != nil)
+        #expect(daemon.running?.isRunning == true)
+    }
+
+    @Test func anotherUserIsRefusedAndAudited() throws {
+        try requireBinaries()
+        guard getuid() == 0 else {
+            print("skipped: needs root to create another user and run a client as it")
+            return
+        }
+        let scratch = Scratch("peer")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        let user = "authdpeer\(Int.random(in: 1000...9999))"
+        #expect(try Command.run("/usr/sbin/useradd", ["-M", "-s", "/usr/sbin/nologin", user]).status == 0)
+        defer { _ = try? Command.run("/usr/sbin/userdel", [user]) }
+        // Open the path to everyone so that the daemon's own peer check is what refuses.
+        for path in [scratch.root.path, scratch.path("run"), scratch.path("run/authd")] { chmod(path, 0o755) }
+        chmod(daemon.socketPath, 0o777)
+        let script = """
+            import socket,sys
+            s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+            s.sendall(b'{"op":"get","audience":"demo"}\\n'); print(s.recv(4096).decode())
+            """
+        let result = try Command.run("/usr/bin/setpriv", ["--reuid=\(user)", "--regid=\(user)", "--clear-groups",
+                                                          "/usr/bin/python3", "-c", script, daemon.socketPath])
+        #expect(result.stdout.contains(#""error":"refused""#), "\(result.stdout) \(result.stderr)")
+        #expect(!result.stdout.contains("access_token"))
+        daemon.stop()
+        #expect(daemon.allLogs.contains("client_refused"))
+    }
+}

@@ -1,0 +1,359 @@
+// End-to-end harness: real binaries (authd-devserver, authd, the clients) in a private temp directory.
+import Foundation
+import Testing
+
+/// Where the built programs are: `AUTHD_BIN_DIR` (set by the Makefile), else next to this test bundle.
+enum Binaries {
+    static let directory: URL = {
+        if let dir = ProcessInfo.processInfo.environment["AUTHD_BIN_DIR"], !dir.isEmpty {
+            return URL(fileURLWithPath: dir)
+        }
+        var url = Bundle.main.bundleURL
+        for _ in 0..<4 where !FileManager.default.fileExists(atPath: url.appendingPathComponent("authd").path) {
+            url = url.deletingLastPathComponent()
+        }
+        return url
+    }()
+
+    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    static var available: Bool {
+        ["authd", "authctl", "git-credential-authctl", "authd-devserver"].allSatisfy {
+            FileManager.default.isExecutableFile(atPath: path($0))
+        }
+    }
+}
+
+/// A private directory tree for one test; removed at the end.
+final class Scratch: @unchecked Sendable {
+    let root: URL
+
+    init(_ name: String = "authd-e2e") {
+        // Short paths: Unix socket paths are limited to 107 bytes.
+        root = URL(fileURLWithPath: "/tmp").appendingPathComponent("\(name.prefix(12))-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: root, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o700])
+    }
+
+    func path(_ component: String) -> String { root.appendingPathComponent(component).path }
+
+    func write(_ component: String, _ text: String, mode: Int = 0o600) throws {
+        let url = root.appendingPathComponent(component)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+}
+
+/// A running child process whose stderr goes to a file the test can read while it runs.
+final class RunningProcess: @unchecked Sendable {
+    let process = Process()
+    let stderrPath: String
+    let stdoutPipe = Pipe()
+
+    init(executable: String, arguments: [String], environment: [String: String], stderrPath: String,
+         captureStdout: Bool = true) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        self.stderrPath = stderrPath
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        process.standardOutput = captureStdout ? stdoutPipe : FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var stderrText: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for exit up to `timeout`; returns the status or nil.
+    func waitForExit(timeout: TimeInterval = 10) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        signal(SIGTERM)
+        if waitForExit(timeout: 5) == nil {
+            signal(SIGKILL)
+            _ = waitForExit(timeout: 5)
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// `authd-devserver` on a free loopback port.
+final class DevServer: @unchecked Sendable {
+    let running: RunningProcess
+    let baseURL: String
+
+    init(_ scratch: Scratch, arguments: [String] = []) throws {
+        running = try RunningProcess(executable: Binaries.path("authd-devserver"), arguments: ["--port", "0"] + arguments,
+                                     environment: ["PATH": "/usr/bin:/bin"], stderrPath: scratch.path("devserver.log"))
+        // The base URL is the first line of stdout.
+        var line = Data()
+        let handle = running.stdoutPipe.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty || byte.first == 0x0A { break }
+            line.append(byte)
+        }
+        baseURL = String(decoding: line, as: UTF8.self)
+        guard baseURL.hasPrefix("http://127.0.0.1:") else {
+            throw HarnessError("devserver did not print its URL: \(baseURL) \(running.stderrText)")
+        }
+    }
+
+    /// The request log: one JSON object per request.
+    var requests: [[String: Any]] {
+        running.stderrText.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    func requests(endpoint: String) -> [[String: Any]] {
+        requests.filter { ($0["endpoint"] as? String) == endpoint || ($0["path"] as? String) == "/" + endpoint }
+    }
+
+    /// RFC 7662 introspection, to see what the provider thinks of a token.
+    func isActive(_ token: String) throws -> Bool {
+        let result = try HTTP.post(baseURL + "/introspect", form: ["token": token])
+        let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any]
+        return json?["active"] as? Bool ?? false
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Minimal blocking HTTP for talking to the devserver from tests (loopback only).
+enum HTTP {
+    static func post(_ url: String, form: [String: String]) throws -> (status: Int, body: Data) {
+        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            .joined(separator: "&")
+        let result = try Command.run("/usr/bin/curl", ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST",
+                                                        "-H", "Content-Type: application/x-www-form-urlencoded",
+                                                        "--data-binary", "@-", url], stdin: body)
+        let text = result.stdout
+        guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+            throw HarnessError("curl failed: \(result.stderr)")
+        }
+        return (status, Data(text[..<newline].utf8))
+    }
+}
+
+/// authd with its own config, socket and state under a scratch directory.
+final class DaemonUnderTest: @unchecked Sendable {
+    let scratch: Scratch
+    var running: RunningProcess?
+    var extraEnvironment: [String: String] = [:]
+    var arguments: [String] = []
+    var logIndex = 0
+
+    var configPath: String { scratch.path("config/authd/config.toml") }
+    var socketPath: String { scratch.path("run/authd/socket") }
+    var stateDirectory: String { scratch.path("state/authd") }
+
+    init(_ scratch: Scratch, config: String) throws {
+        self.scratch = scratch
+        try scratch.write("config/authd/config.toml", config)
+    }
+
+    /// The environment a client or daemon of this test runs with: nothing from the real user.
+    var environment: [String: String] {
+        var env = [
+            "PATH": "\(Binaries.directory.path):/usr/bin:/bin",
+            "HOME": scratch.path("home"),
+            "XDG_CONFIG_HOME": scratch.path("config"),
+            "XDG_RUNTIME_DIR": scratch.path("run"),
+            "XDG_STATE_HOME": scratch.path("state"),
+            "AUTHD_CONFIG": configPath,
+            "AUTHD_SOCKET": socketPath,
+            "AUTHD_STATE_DIR": stateDirectory,
+            "NO_COLOR": "1",
+        ]
+        for (k, v) in extraEnvironment { env[k] = v }
+        return env
+    }
+
+    /// All daemon stderr output so far, across restarts.
+    var allLogs: String {
+        (0...logIndex).map { (try? String(contentsOfFile: scratch.path("authd-\($0).log"), encoding: .utf8)) ?? "" }
+            .joined()
+    }
+
+    func start() throws {
+        logIndex += 1
+        running = try RunningProcess(executable: Binaries.path("authd"), arguments: arguments, environment: environment,
+                                     stderrPath: scratch.path("authd-\(logIndex).log"), captureStdout: false)
+        try waitUntilServing()
+    }
+
+    func waitUntilServing(timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let reply = try? SocketClient.exchange(socketPath, #"{"op":"version"}"#, timeout: 1), reply.contains("\"ok\":true") {
+                return
+            }
+            if let running, !running.isRunning {
+                throw HarnessError("authd exited with \(running.process.terminationStatus): \(running.stderrText)")
+            }
+            usleep(20_000)
+        }
+        throw HarnessError("authd did not start serving: \(running?.stderrText ?? "")")
+    }
+
+    func stop() { running?.stop() }
+
+    func kill9() {
+        running?.signal(SIGKILL)
+        _ = running?.waitForExit()
+    }
+
+    /// Runs a client program with this daemon's environment.
+    func client(_ program: String, _ arguments: [String], stdin: String = "", timeout: TimeInterval = 60,
+                extraEnvironment: [String: String] = [:]) throws -> Command.Result {
+        var env = environment
+        for (k, v) in extraEnvironment { env[k] = v }
+        return try Command.run(Binaries.path(program), arguments, stdin: stdin, environment: env, timeout: timeout)
+    }
+
+    deinit { stop() }
+}
+
+/// Runs a command to completion (no controlling terminal: setsid) and captures its output.
+enum Command {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var duration: TimeInterval
+    }
+
+    static func run(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String]? = nil,
+                    timeout: TimeInterval = 60, newSession: Bool = true) throws -> Result {
+        let process = Process()
+        // setsid detaches from the test runner's terminal, so "no controlling terminal" is real.
+        if newSession {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+            process.arguments = ["-w", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        let started = Date()
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try? input.fileHandleForWriting.close()
+        let outData = Locked(Data()), errData = Locked(Data())
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData.set(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData.set(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(2_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        group.wait()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+                      stderr: String(decoding: errData.get(), as: UTF8.self), duration: Date().timeIntervalSince(started))
+    }
+}
+
+final class Locked<T>: @unchecked Sendable {
+    private var value: T
+    private let lock = NSLock()
+    init(_ value: T) { self.value = value }
+    func get() -> T { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+}
+
+/// Raw protocol access to the daemon's socket, as `socat` would do it.
+enum SocketClient {
+    /// Connects, sends `line` (a newline is added), and reads reply lines until a final one
+    /// (`"ok"`) or EOF. Returns all lines read.
+    static func exchange(_ path: String, _ line: String, timeout: TimeInterval = 30) throws -> String {
+        let fd = try connect(path)
+        defer { close(fd) }
+        try send(fd, Array((line + "\n").utf8))
+        return try readUntilFinal(fd, timeout: timeout)
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() where i < raw.count - 1 { raw[i] = b }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw HarnessError("connect \(path): errno \(errno)")
+        }
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw HarnessError("write: errno \(errno)") }
+            offset += n
+        }
+    }
+
+    static func readUntilFinal(_ fd: Int32, timeout: TimeInterval) throws -> String {
+        var collected = Data()
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while Date() < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, 100)
+            if ready <= 0 { continue }
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            collected.append(contentsOf: buffer[0..<n])
+            let text = String(decoding: collected, as: UTF8.self)
+            if text.split(separator: "\n").contains(where: { $0.contains("\"ok\":") }) && text.hasSuffix("\n") { break }
+        }
+        return String(decoding: collected, as: UTF8.self)
+    }
+}
+
+/// Config for one devserver-backed audience (discovery through the issuer).
+func demoConfig(_ baseURL: String, audience: String = "demo", extra: String = "") -> String {
+    """
+    [audience.\(audience)]
+    issuer    = "\(baseURL)"
+    client_id = "authctl-test"
+    scopes    = ["openid", "offline_access"]
+    git_urls  = ["\(baseURL)/git/"]
+    \(extra)
+
+    """
+}
