@@ -1,1 +1,0 @@
-// AuthdOAuth: placeholder until the module lands.

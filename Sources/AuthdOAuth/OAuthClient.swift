@@ -1,0 +1,303 @@
+// One audience's OAuth client: endpoint resolution, device authorization, token polls, refresh and revocation.
+
+import AuthdWire
+
+/// The endpoints an operation will use, after explicit settings and discovery are merged.
+public struct ResolvedEndpoints: Sendable, Equatable {
+    public var issuer: String?
+    public var deviceAuthorization: String?
+    public var token: String?
+    public var revocation: String?
+    /// The discovery document used, when one was needed.
+    public var metadata: AuthorizationServerMetadata?
+}
+
+/// `RFC 7009` token type hints.
+public enum TokenTypeHint: String, Sendable, Equatable {
+    case accessToken = "access_token"
+    case refreshToken = "refresh_token"
+}
+
+/// A refresh's result, saying plainly what happened to the refresh token.
+public struct RefreshedGrant: Sendable, Equatable {
+    public enum RefreshTokenChange: Sendable, Equatable {
+        /// The provider issued a new refresh token; the old one must be forgotten (it may be single-use).
+        case rotated
+        /// The answer had no `refresh_token`: the old one is kept in `grant`.
+        case keptPrevious
+    }
+
+    public var grant: TokenGrant
+    public var refreshToken: RefreshTokenChange
+}
+
+/// Everything the daemon asks of a provider for one audience. Cheap to create; share one
+/// `MetadataDiscovery` between clients to share its cache.
+public struct OAuthClient: Sendable {
+    public let settings: OAuthClientSettings
+    let transport: any HTTPTransport
+    public let clock: any OAuthClock
+    public let discovery: MetadataDiscovery
+    let factory: RequestFactory
+    let exchange: Exchange
+
+    public init(settings: OAuthClientSettings, transport: any HTTPTransport, clock: any OAuthClock,
+                discovery: MetadataDiscovery? = nil) {
+        self.settings = settings
+        self.transport = transport
+        self.clock = clock
+        self.discovery = discovery ?? MetadataDiscovery(transport: transport, clock: clock, limits: settings.limits)
+        factory = RequestFactory(settings: settings)
+        exchange = Exchange(transport: transport, limits: settings.limits)
+    }
+
+    // MARK: Endpoints
+
+    public enum Operation: Sendable { case deviceFlow, refresh, revocation }
+
+    /// Explicit endpoints win; discovery runs only when an endpoint the operation needs is not
+    /// configured and an issuer is. Every endpoint is checked against the http policy here.
+    public func resolveEndpoints(for operation: Operation) async throws(OAuthError) -> ResolvedEndpoints {
+        let explicit = settings.endpoints
+        var resolved = ResolvedEndpoints(issuer: explicit.issuer, deviceAuthorization: explicit.deviceAuthorization,
+                                         token: explicit.token, revocation: explicit.revocation)
+        let needed: [OAuthEndpoint.Role] = switch operation {
+        case .deviceFlow: [.deviceAuthorization, .token]
+        case .refresh: [.token]
+        case .revocation: [.revocation]
+        }
+        func value(_ role: OAuthEndpoint.Role) -> String? {
+            switch role {
+            case .deviceAuthorization: resolved.deviceAuthorization
+            case .token: resolved.token
+            case .revocation: resolved.revocation
+            case .discovery: nil
+            }
+        }
+        if needed.contains(where: { value($0) == nil }), let issuer = explicit.issuer {
+            let metadata = try await discovery.metadata(issuer: issuer, caFile: settings.caFile, userAgent: settings.userAgent)
+            resolved.metadata = metadata
+            resolved.deviceAuthorization = resolved.deviceAuthorization ?? metadata.deviceAuthorizationEndpoint
+            resolved.token = resolved.token ?? metadata.tokenEndpoint
+            resolved.revocation = resolved.revocation ?? metadata.revocationEndpoint
+        }
+        for role in needed {
+            guard let url = value(role) else {
+                let reason = explicit.issuer.map { "the discovery metadata of \($0) names none; set it explicitly in the config" }
+                    ?? "none is configured and there is no issuer to discover it from"
+                throw .noEndpoint(role, reason: reason)
+            }
+            try ParsedEndpointURL.checkSendable(url)
+        }
+        return resolved
+    }
+
+    // MARK: Device authorization
+
+    /// RFC 8628 §3.1: asks for a device code and user code.
+    public func requestDeviceAuthorization(at url: String) async throws(OAuthError) -> DeviceAuthorization {
+        let endpoint = OAuthEndpoint(.deviceAuthorization, url)
+        var parameters: [(String, String)] = []
+        if !settings.scopes.isEmpty { parameters.append(("scope", settings.scopes.joined(separator: " "))) }
+        for resource in settings.resources { parameters.append(("resource", resource)) }
+        for extra in settings.extraParameters { parameters.append((extra.name, extra.value)) }
+        let request = try factory.form(to: endpoint, parameters)
+        let requestedAt = clock.now
+        let requestedAtUnix = clock.unixSeconds
+        let response = try await exchange.send(request, to: endpoint)
+        let fields: ResponseFields
+        switch ResponseFields.parse(response) {
+        case .success(let f): fields = f
+        case .failure(let problem):
+            if response.status >= 500 || response.status == 429 { throw .httpStatus(endpoint: endpoint, status: response.status) }
+            throw .invalidResponse(endpoint: endpoint, reason: "HTTP \(response.status), \(problem.reason)")
+        }
+        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: []) }
+        guard (200..<300).contains(response.status) else { throw .httpStatus(endpoint: endpoint, status: response.status) }
+        return try DeviceAuthorization.decode(fields, endpoint: endpoint, requestedAt: requestedAt, requestedAtUnixSeconds: requestedAtUnix)
+    }
+
+    // MARK: Token polls
+
+    /// The result of one poll: the answer for the schedule, and the grant when approved.
+    struct PollResult: Sendable {
+        var answer: PollAnswer
+        var grant: TokenGrant?
+        /// What went wrong on a transient failure, for progress events and the final error.
+        var transientError: OAuthError?
+    }
+
+    /// RFC 8628 §3.4–3.5: one access token request with the device code, classified.
+    func poll(tokenEndpoint url: String, deviceCode: String) async throws(OAuthError) -> PollResult {
+        let endpoint = OAuthEndpoint(.token, url)
+        let request = try factory.form(to: endpoint, [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", deviceCode),
+        ])
+        let issuedAt = clock.unixSeconds
+        let response: HTTPResponse
+        do {
+            response = try await exchange.send(request, to: endpoint)
+        } catch {
+            if case .network = error { return PollResult(answer: .transientFailure, transientError: error) }
+            throw error
+        }
+        if response.status == 429 {
+            return PollResult(answer: .rateLimited(retryAfter: RetryAfter.parse(response)))
+        }
+        let fields: ResponseFields
+        switch ResponseFields.parse(response) {
+        case .success(let f): fields = f
+        case .failure(let problem):
+            if response.status >= 500 || response.status == 408 {
+                return PollResult(answer: .transientFailure, transientError: .httpStatus(endpoint: endpoint, status: response.status))
+            }
+            throw .invalidResponse(endpoint: endpoint, reason: "HTTP \(response.status), \(problem.reason)")
+        }
+        let secrets = [deviceCode]
+        if let error = fields.error {
+            let description = ProviderText(secrets: secrets + factory.secrets).clean(fields.errorDescription)
+            switch error {
+            case OAuthErrorCode.authorizationPending:
+                return PollResult(answer: .pending)
+            case OAuthErrorCode.slowDown:
+                return PollResult(answer: .slowDown(serverInterval: fields.integer("interval").flatMap { $0 > 0 ? .seconds(min($0, 3600)) : nil }))
+            case _ where OAuthErrorCode.isDenial(error):
+                return PollResult(answer: .denied(code: error, description: description))
+            case OAuthErrorCode.expiredToken:
+                return PollResult(answer: .expired)
+            case _ where OAuthErrorCode.isTransient(error):
+                return PollResult(answer: .transientFailure, transientError: providerError(endpoint, error, fields.errorDescription, secrets: secrets))
+            default:
+                return PollResult(answer: .failed(error: error, description: description))
+            }
+        }
+        if response.status >= 500 || response.status == 408 {
+            return PollResult(answer: .transientFailure, transientError: .httpStatus(endpoint: endpoint, status: response.status))
+        }
+        guard (200..<300).contains(response.status) else {
+            throw .invalidResponse(endpoint: endpoint, reason: "HTTP \(response.status) without an OAuth error")
+        }
+        let grant = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: settings.scopes)
+        return PollResult(answer: .approved, grant: grant)
+    }
+
+    // MARK: Refresh
+
+    /// RFC 6749 §6. `scopes` (narrower than granted) and `resources` are sent only when given.
+    /// `invalid_grant` means the login is gone: `.loginNeeded`. Network failures, 5xx, 429 and
+    /// `temporarily_unavailable` are `isRetryable`.
+    public func refresh(_ grant: TokenGrant, scopes: [String]? = nil, resources: [String]? = nil) async throws(OAuthError) -> RefreshedGrant {
+        guard let refreshToken = grant.refreshToken else { throw .loginNeeded(reason: "there is no refresh token") }
+        if let expiry = grant.refreshTokenExpiresAt, clock.unixSeconds >= expiry {
+            throw .loginNeeded(reason: "the refresh token expired")
+        }
+        let endpoints = try await resolveEndpoints(for: .refresh)
+        let endpoint = OAuthEndpoint(.token, endpoints.token ?? "")
+        var parameters: [(String, String)] = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
+        if let scopes, !scopes.isEmpty { parameters.append(("scope", scopes.joined(separator: " "))) }
+        for resource in resources ?? [] { parameters.append(("resource", resource)) }
+        let request = try factory.form(to: endpoint, parameters)
+        let issuedAt = clock.unixSeconds
+        let response = try await exchange.send(request, to: endpoint)
+        let secrets = [refreshToken, grant.accessToken]
+        let fields = try fieldsOrStatusError(response, endpoint: endpoint)
+        if let error = fields.error {
+            if error == OAuthErrorCode.invalidGrant {
+                let description = ProviderText(secrets: secrets + factory.secrets).clean(fields.errorDescription)
+                throw .loginNeeded(reason: "the provider no longer accepts the refresh token (invalid_grant\(description.map { ": \($0)" } ?? ""))")
+            }
+            throw providerError(endpoint, error, fields.errorDescription, secrets: secrets)
+        }
+        guard (200..<300).contains(response.status) else { throw .httpStatus(endpoint: endpoint, status: response.status) }
+        var fresh = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: scopes ?? grant.scopes)
+        let change: RefreshedGrant.RefreshTokenChange
+        if fresh.refreshToken == nil {
+            change = .keptPrevious
+            fresh.refreshToken = refreshToken
+            fresh.refreshTokenExpiresAt = fresh.refreshTokenExpiresAt ?? grant.refreshTokenExpiresAt
+        } else {
+            change = .rotated
+        }
+        if fresh.idToken == nil {
+            fresh.idToken = grant.idToken
+            fresh.identity = grant.identity
+        }
+        return RefreshedGrant(grant: fresh, refreshToken: change)
+    }
+
+    // MARK: Revocation
+
+    /// RFC 7009. HTTP 200 is success, also for a token the provider does not know. 503 and other
+    /// 5xx are retryable `httpStatus` errors; `unsupported_token_type` is reported as a provider error.
+    public func revoke(_ token: String, hint: TokenTypeHint) async throws(OAuthError) {
+        let endpoints = try await resolveEndpoints(for: .revocation)
+        let endpoint = OAuthEndpoint(.revocation, endpoints.revocation ?? "")
+        let request = try factory.form(to: endpoint, [("token", token), ("token_type_hint", hint.rawValue)])
+        let response = try await exchange.send(request, to: endpoint)
+        if response.status == 200 { return }
+        let fields = try fieldsOrStatusError(response, endpoint: endpoint)
+        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [token]) }
+        throw .httpStatus(endpoint: endpoint, status: response.status)
+    }
+
+    /// Revokes the refresh token, then the access token (both are attempted; the first error is thrown).
+    /// Revoking the refresh token first matters: at most providers it also ends the access tokens issued from it.
+    public func revoke(grant: TokenGrant) async throws(OAuthError) {
+        var firstError: OAuthError?
+        if let refreshToken = grant.refreshToken {
+            do throws(OAuthError) { try await revoke(refreshToken, hint: .refreshToken) } catch {
+                if error == .cancelled { throw error }
+                firstError = error
+            }
+        }
+        do throws(OAuthError) { try await revoke(grant.accessToken, hint: .accessToken) } catch {
+            if error == .cancelled { throw error }
+            firstError = firstError ?? error
+        }
+        if let firstError { throw firstError }
+    }
+
+    // MARK: Helpers
+
+    func fieldsOrStatusError(_ response: HTTPResponse, endpoint: OAuthEndpoint) throws(OAuthError) -> ResponseFields {
+        switch ResponseFields.parse(response) {
+        case .success(let fields):
+            return fields
+        case .failure(let problem):
+            if !(200..<300).contains(response.status) { throw .httpStatus(endpoint: endpoint, status: response.status) }
+            throw .invalidResponse(endpoint: endpoint, reason: problem.reason)
+        }
+    }
+
+    /// A provider error with its description cleaned and, for "device flow not enabled" errors, a setup hint.
+    func providerError(_ endpoint: OAuthEndpoint, _ error: String, _ description: String?, secrets: [String]) -> OAuthError {
+        let text = ProviderText(secrets: secrets + factory.secrets)
+        let code = text.clean(error) ?? "error"
+        let description = text.clean(description)
+        return .provider(endpoint: endpoint, error: code, description: description,
+                         hint: SetupHint.forError(code, description: description, configured: settings.deviceFlowSetupHint))
+    }
+}
+
+/// Known "this app is not set up for that" answers, turned into what to change and where.
+enum SetupHint {
+    static let genericDeviceFlow = "the OAuth application may not allow the device authorization grant; enable it in the application's settings at the provider"
+
+    static func forError(_ code: String, description: String?, configured: String?) -> String? {
+        let description = description ?? ""
+        if description.contains("AADSTS7000218") {
+            return "enable \"Allow public client flows\" in the Entra app registration (Authentication page)"
+        }
+        if description.contains("AADSTS700025") {
+            return "this Entra app is a public client: remove client_secret from the config"
+        }
+        switch code {
+        case "device_flow_disabled", "unauthorized_client":
+            return configured ?? genericDeviceFlow
+        case "incorrect_client_credentials", "invalid_client":
+            return "check client_id (and client_secret) in the config against the provider's application"
+        default:
+            return nil
+        }
+    }
+}

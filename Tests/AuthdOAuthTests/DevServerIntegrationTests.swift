@@ -1,0 +1,179 @@
+// The engine over libcurl against authd-devserver, an independent provider: flow, slow_down, rotation, revocation.
+
+import AuthdOAuth
+import AuthdSystem
+import AuthdWire
+import Foundation
+import Testing
+
+/// A running `authd-devserver`, found in `AUTHD_BIN_DIR`; its request log is collected from stderr.
+final class DevServer: @unchecked Sendable {
+    let process = Process()
+    let baseURL: String
+    let stderr = Pipe()
+    private let lock = NSLock()
+    private var logData = Data()
+
+    /// nil (with the reason printed) when the binary is not available, so the suite skips.
+    static func binary() -> String? {
+        guard let dir = ProcessInfo.processInfo.environment["AUTHD_BIN_DIR"], !dir.isEmpty else {
+            print("DevServerIntegrationTests skipped: AUTHD_BIN_DIR is not set (make test sets it)")
+            return nil
+        }
+        let path = dir + "/authd-devserver"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            print("DevServerIntegrationTests skipped: no executable \(path)")
+            return nil
+        }
+        return path
+    }
+
+    init(_ binary: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--port", "0"] + arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        var line = Data()
+        let handle = stdout.fileHandleForReading
+        while !line.contains(0x0A) {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        baseURL = String(decoding: line.prefix { $0 != 0x0A }, as: UTF8.self)
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock(); self.logData.append(data); self.lock.unlock()
+        }
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        stderr.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// The request log so far, one JSON object per line.
+    func log() -> [JSONValue] {
+        lock.lock(); let data = logData; lock.unlock()
+        return data.split(separator: 0x0A).compactMap { try? JSONValue.parse(Array($0)) }
+    }
+
+    /// The log lines that match, once at least `count` of them arrived (stderr is read asynchronously).
+    func lines(atLeast count: Int, where match: (JSONValue) -> Bool) async -> [JSONValue] {
+        for _ in 0..<100 {
+            let found = log().filter(match)
+            if found.count >= count { return found }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return log().filter(match)
+    }
+
+    func polls(atLeast count: Int) async -> [JSONValue] {
+        await lines(atLeast: count) {
+            $0["endpoint"]?.stringValue == "token" && $0["grant_type"]?.stringValue == "urn:ietf:params:oauth:grant-type:device_code"
+        }
+    }
+}
+
+@Suite(.serialized) struct DevServerIntegrationTests {
+    static let clock = SystemOAuthClock(unixSeconds: { Int64(Date().timeIntervalSince1970) })
+
+    func client(_ server: DevServer, secret: String? = nil, scopes: [String] = ["openid", "offline_access"]) -> OAuthClient {
+        let settings = OAuthClientSettings(clientID: "authctl-test", clientSecret: secret, scopes: scopes,
+                                           endpoints: EndpointSettings(issuer: server.baseURL))
+        return OAuthClient(settings: settings, transport: CurlHTTPTransport(), clock: Self.clock)
+    }
+
+    final class Events: @unchecked Sendable {
+        let lock = NSLock()
+        var all: [DeviceFlowEvent] = []
+        func add(_ e: DeviceFlowEvent) { lock.lock(); all.append(e); lock.unlock() }
+    }
+
+    @Test func fullDeviceFlowWithDiscoveryAndAutoApprove() async throws {
+        guard let binary = DevServer.binary() else { return }
+        let server = try DevServer(binary, ["--interval", "1", "--auto-approve"])
+        defer { server.stop() }
+        let events = Events()
+        let grant = try await client(server).runDeviceFlow { events.add($0) }
+        #expect(!grant.accessToken.isEmpty)
+        #expect(grant.refreshToken != nil)
+        #expect(grant.expiresIn == 3600)
+        #expect(grant.scopes == ["openid", "offline_access"])
+        #expect(grant.identity?.preferredUsername == "devuser")
+        guard case .prompt(let prompt) = events.all.first else { Issue.record("no prompt"); return }
+        #expect(prompt.verificationURI == server.baseURL + "/device")
+        #expect(prompt.verificationURIComplete?.hasPrefix(server.baseURL + "/device?user_code=") == true)
+        #expect(events.all.last == .approved)
+        let results = await server.polls(atLeast: 2).compactMap { $0["result"]?.stringValue }
+        #expect(results == ["authorization_pending", "issued"])
+    }
+
+    @Test func slowDownIsHonoured() async throws {
+        guard let binary = DevServer.binary() else { return }
+        // Poll 2 gets slow_down (interval 1 → 6); poll 3 is approved.
+        let server = try DevServer(binary, ["--interval", "1", "--slow-down=2", "--auto-approve=2", "--client", "authctl-test"])
+        defer { server.stop() }
+        let events = Events()
+        _ = try await client(server).runDeviceFlow { events.add($0) }
+        let polls = await server.polls(atLeast: 3)
+        #expect(polls.compactMap { $0["result"]?.stringValue } == ["authorization_pending", "slow_down", "issued"])
+        let times = polls.compactMap { $0["t"].flatMap { v -> Double? in if case .double(let d) = v { d } else { v.lenientInteger.map(Double.init) } } }
+        #expect(times.count == 3)
+        if times.count == 3 {
+            #expect(times[1] - times[0] >= 1.0)
+            #expect(times[2] - times[1] >= 6.0, "poll after slow_down came \(times[2] - times[1]) s later")
+        }
+        #expect(events.all.contains(.slowDown(intervalSeconds: 6)))
+    }
+
+    @Test func refreshRotatesAndTheOldRefreshTokenDies() async throws {
+        guard let binary = DevServer.binary() else { return }
+        let server = try DevServer(binary, ["--interval", "1", "--auto-approve=0", "--client", "authctl-test:s3cr3t p@ss"])
+        defer { server.stop() }
+        let client = client(server, secret: "s3cr3t p@ss")
+        let grant = try await client.runDeviceFlow()
+        let refreshed = try await client.refresh(grant)
+        #expect(refreshed.refreshToken == .rotated)
+        #expect(refreshed.grant.refreshToken != grant.refreshToken)
+        #expect(refreshed.grant.accessToken != grant.accessToken)
+        do {
+            _ = try await client.refresh(grant)
+            Issue.record("the old refresh token still worked")
+        } catch {
+            guard case .loginNeeded = error else { Issue.record("\(error)"); return }
+        }
+        let narrowed = try await client.refresh(refreshed.grant, scopes: ["openid"])
+        #expect(narrowed.grant.scopes == ["openid"])
+    }
+
+    @Test func revocationMakesBothTokensInactive() async throws {
+        guard let binary = DevServer.binary() else { return }
+        let server = try DevServer(binary, ["--interval", "1", "--auto-approve=0"])
+        defer { server.stop() }
+        let client = client(server)
+        let grant = try await client.runDeviceFlow()
+        #expect(try await introspect(server, grant.accessToken) == true)
+        try await client.revoke(grant: grant)
+        #expect(try await introspect(server, grant.accessToken) == false)
+        #expect(try await introspect(server, grant.refreshToken ?? "") == false)
+        let revokes = await server.lines(atLeast: 2) { $0["endpoint"]?.stringValue == "revoke" }.compactMap { $0["result"]?.stringValue }
+        #expect(revokes == ["revoked_refresh_token", "unknown_token"] || revokes == ["revoked_refresh_token", "revoked_access_token"])
+    }
+
+    func introspect(_ server: DevServer, _ token: String) async throws -> Bool? {
+        let request = HTTPRequest(method: .post, url: server.baseURL + "/introspect",
+                                  headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+                                  body: Array(FormURLEncoding.encode([("token", token)]).utf8))
+        let response = try await CurlHTTPTransport().send(request)
+        return try JSONValue.parse(response.body)["active"]?.boolValue
+    }
+}
