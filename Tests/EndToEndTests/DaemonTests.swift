@@ -55,7 +55,7 @@ private func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", mi
         let tokens = Locked<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 50) { _ in
             if let token = try? getToken(daemon) {
-                tokens.set(tokens.get() + [token])
+                tokens.mutate { $0.append(token) }
             }
         }
         #expect(tokens.get().count == 50)
@@ -210,7 +210,7 @@ private func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", mi
             """
         let result = try Command.run("/usr/bin/setpriv", ["--reuid=\(user)", "--regid=\(user)", "--clear-groups",
                                                           "/usr/bin/python3", "-c", script, daemon.socketPath])
-        #expect(result.stdout.contains(#""error":"refused""#), "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains(#""error":"refused""#), "stdout: \(result.stdout) stderr: \(result.stderr)")
         #expect(!result.stdout.contains("access_token"))
         daemon.stop()
         #expect(daemon.allLogs.contains("client_refused"))
