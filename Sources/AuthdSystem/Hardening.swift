@@ -36,6 +36,43 @@ public enum Hardening {
         if let first = failures.first { throw first }
     }
 
+    /// The glibc tunable that turns off the per-thread cache of freed blocks. Blocks in that cache
+    /// skip `M_PERTURB`, so without this a token's bytes survive in freed small buffers.
+    public static let heapTunable = "glibc.malloc.tcache_count=0"
+
+    /// Whether the heap tunable is in effect for this process.
+    public static var heapScrubbingActive: Bool {
+        (CurrentProcess.environment("GLIBC_TUNABLES") ?? "").split(separator: ":").contains { $0 == heapTunable[...] }
+    }
+
+    /// Re-executes this program with `GLIBC_TUNABLES` including `heapTunable` (tunables are read
+    /// only at start-up). Returns only when that is not needed or the exec failed. The pid stays
+    /// the same, so systemd's `LISTEN_PID` and `NOTIFY_SOCKET` still apply.
+    public static func reexecuteWithHeapScrubbing(arguments: [String]) throws(Errno) {
+        guard !heapScrubbingActive else { return }
+        let existing = CurrentProcess.environment("GLIBC_TUNABLES") ?? ""
+        try CurrentProcess.setEnvironment("GLIBC_TUNABLES", existing.isEmpty ? heapTunable : existing + ":" + heapTunable)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        _ = argv.withUnsafeBufferPointer { execv("/proc/self/exe", $0.baseAddress!) }
+        throw Errno.current
+    }
+
+    /// Raises the soft open-file limit to the hard limit, so a burst of clients does not run the
+    /// daemon out of descriptors at the default 1,024. Returns the new soft limit.
+    @discardableResult
+    public static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let soft = UInt64(limit.rlim_cur)
+        return soft > UInt64(Int32.max) ? Int(Int32.max) : Int(soft)
+    }
+
     /// Whether the process is currently non-dumpable (`prctl(PR_GET_DUMPABLE)`).
     public static var isNonDumpable: Bool { authd_get_dumpable() == 0 }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import AuthdConfig
 import AuthdCore
 import AuthdPosix
+import AuthdSystem
 import AuthdWire
 import Logging
 
@@ -36,6 +37,12 @@ struct AuthdCommand: AsyncParsableCommand {
     var maxConnections: Int = 1024
 
     func run() async throws {
+        // Before anything holds a secret: restart with glibc's heap cache off so freed buffers are
+        // scrubbed (see Hardening.heapTunable). AUTHD_KEEP_HEAP_CACHE=1 skips it (benchmarks).
+        if CurrentProcess.environment("AUTHD_KEEP_HEAP_CACHE") == nil {
+            try? Hardening.reexecuteWithHeapScrubbing(arguments: CommandLine.arguments)
+        }
+        let fileLimit = Hardening.raiseOpenFileLimit()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = CurrentProcess.environment("AUTHD_DEBUG") == nil ? .info : .debug
@@ -55,7 +62,7 @@ struct AuthdCommand: AsyncParsableCommand {
         }
         let options = DaemonOptions(
             paths: paths,
-            limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: maxConnections),
+            limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
             providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
         let status = await Daemon(options: options, logger: logger).run()
         if status != 0 { throw ExitCode(status) }

@@ -7,7 +7,7 @@ private func requireBinaries() throws {
 }
 
 /// Parses the final JSON line of a reply.
-private func finalAnswer(_ reply: String) -> [String: Any] {
+func finalAnswer(_ reply: String) -> [String: Any] {
     for line in reply.split(separator: "\n").reversed() {
         if let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], object["ok"] != nil {
             return object
@@ -16,7 +16,7 @@ private func finalAnswer(_ reply: String) -> [String: Any] {
     return [:]
 }
 
-private func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: Int = 60,
+func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: Int = 60,
                       interactive: Bool = true, timeout: TimeInterval = 60) throws -> String? {
     let reply = try SocketClient.exchange(daemon.socketPath,
         #"{"op":"get","audience":"\#(audience)","min_valid":\#(minValid),"interactive":\#(interactive)}"#, timeout: timeout)
@@ -214,5 +214,73 @@ private func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", mi
         #expect(!result.stdout.contains("access_token"))
         daemon.stop()
         #expect(daemon.allLogs.contains("client_refused"))
+    }
+}
+
+/// Counts plaintext copies of `needle` in a process's readable memory (root only: /proc/PID/mem).
+func plaintextCopies(of needle: String, inProcess pid: Int32) throws -> Int {
+    let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+    let memory = open("/proc/\(pid)/mem", O_RDONLY)
+    guard memory >= 0 else { throw HarnessError("cannot open /proc/\(pid)/mem: errno \(errno)") }
+    defer { close(memory) }
+    let pattern = Array(needle.utf8)
+    var count = 0
+    for line in maps.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 2, fields[1].hasPrefix("r") else { continue }
+        let range = fields[0].split(separator: "-")
+        guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16) else { continue }
+        if fields.count >= 6, fields[5].hasPrefix("[vvar") || fields[5].hasPrefix("[vsyscall") { continue }
+        var offset = start
+        let chunk = 1 << 20
+        var carry: [UInt8] = []
+        while offset < end {
+            let size = Int(min(UInt64(chunk), end - offset))
+            var buffer = [UInt8](repeating: 0, count: size)
+            let n = buffer.withUnsafeMutableBytes { pread(memory, $0.baseAddress, size, off_t(Int64(bitPattern: offset))) }
+            if n <= 0 { break }
+            let window = carry + buffer[0..<n]
+            count += occurrences(of: pattern, in: window)
+            carry = Array(window.suffix(pattern.count - 1))
+            // Matches wholly inside the carried tail are counted again next round: subtract them.
+            count -= occurrences(of: pattern, in: carry)
+            offset += UInt64(n)
+        }
+    }
+    return count
+}
+
+private func occurrences(of pattern: [UInt8], in haystack: [UInt8]) -> Int {
+    guard pattern.count <= haystack.count, let first = pattern.first else { return 0 }
+    var count = 0
+    var i = 0
+    let last = haystack.count - pattern.count
+    while i <= last {
+        if haystack[i] == first, haystack[i..<(i + pattern.count)].elementsEqual(pattern) { count += 1; i += pattern.count } else { i += 1 }
+    }
+    return count
+}
+
+@Suite(.serialized) struct DaemonMemoryTests {
+    @Test func servedTokensDoNotLingerInDaemonMemory() throws {
+        try #require(Binaries.available)
+        guard getuid() == 0 else {
+            print("skipped: reading another process's memory needs root")
+            return
+        }
+        let scratch = Scratch("memory")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        if let tunables = ProcessInfo.processInfo.environment["AUTHD_TEST_TUNABLES"] { daemon.extraEnvironment["GLIBC_TUNABLES"] = tunables }
+        try daemon.start()
+        let token = try #require(try getToken(daemon))
+        for _ in 0..<5 { _ = try getToken(daemon, interactive: false) }
+        sleep(1)
+        let pid = try #require(daemon.running?.pid)
+        let copies = try plaintextCopies(of: token, inProcess: pid)
+        print("plaintext copies of a served token in authd's memory one second after serving: \(copies)")
+        #expect(copies == 0)
+        // The check is real: our own copy is found in our own memory.
+        #expect(try plaintextCopies(of: token, inProcess: getpid()) > 0)
     }
 }
