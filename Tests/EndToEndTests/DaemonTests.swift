@@ -137,7 +137,8 @@ func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: 
         for _ in 0..<20 {
             let started = Date()
             #expect(try getToken(daemon, "fast", interactive: false) != nil)
-            #expect(Date().timeIntervalSince(started) < 1.0)
+            // Generous bound for a loaded 2-core CI machine; `make bench` measures the real p99.
+            #expect(Date().timeIntervalSince(started) < 2.0)
         }
     }
 
