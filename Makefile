@@ -3,19 +3,34 @@ SHELL := /bin/bash
 PREFIX ?= $(HOME)/.local
 DESTDIR ?=
 BINDIR := $(DESTDIR)$(PREFIX)/bin
-UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/user
-ifeq ($(PREFIX),/usr)
-UNITDIR := $(DESTDIR)/usr/lib/systemd/user
+# systemd user units: ~/.local/share/systemd/user for a per-user install (systemd does not look in
+# ~/.local/lib), $(PREFIX)/lib/systemd/user otherwise (/usr/lib/systemd/user, /usr/local/lib/systemd/user).
+ifeq ($(PREFIX),$(HOME)/.local)
+USERUNITDIR ?= $(PREFIX)/share/systemd/user
+else
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 endif
+UNITDIR := $(DESTDIR)$(USERUNITDIR)
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 BASHCOMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+DOCDIR := $(DESTDIR)$(PREFIX)/share/doc/authd
+# What `make install` creates, and so exactly what `make uninstall` removes (directories stay).
+INSTALLED_FILES = $(foreach p,$(PROGRAMS),$(BINDIR)/$(p)) $(UNITDIR)/authd.service $(UNITDIR)/authd.socket \
+	$(BASHCOMPDIR)/authctl $(ZSHCOMPDIR)/_authctl $(FISHCOMPDIR)/authctl.fish \
+	$(MANDIR)/authd.1 $(MANDIR)/authctl.1 $(MANDIR)/authd-devserver.1 $(DOCDIR)/authd-credential.conf.example
 
 SWIFT ?= swift
 CONFIG ?= debug
 BUILD_FLAGS ?=
 BIN_DIR = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
+# `make install` builds a release and installs that. Given CONFIG=debug|release on the command line it
+# installs that configuration; given BIN_DIR=DIR it installs the programs in DIR and builds nothing
+# (packaging, and Tests/EndToEndTests/SystemdUnitTests.swift).
+EXPLICIT := command line environment override
+INSTALL_CONFIG = $(if $(filter $(EXPLICIT),$(origin CONFIG)),$(CONFIG),release)
+INSTALL_BIN_DIR = $(if $(filter $(EXPLICIT),$(origin BIN_DIR)),$(BIN_DIR),$(shell $(SWIFT) build -c $(INSTALL_CONFIG) --show-bin-path 2>/dev/null))
 PROGRAMS := authd authctl git-credential-authctl authd-devserver
 FUZZ_SECONDS ?= 20
 
@@ -71,26 +86,41 @@ test-sanitize: deps
 	AUTHD_DYNAMIC_CLIENTS=1 ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --sanitize=address --scratch-path .build-asan --skip EndToEndTests
 	AUTHD_DYNAMIC_CLIENTS=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --skip EndToEndTests
 
-install: release
-	install -d $(BINDIR) $(UNITDIR) $(MANDIR) $(BASHCOMPDIR) $(ZSHCOMPDIR) $(FISHCOMPDIR)
-	$(foreach p,$(PROGRAMS),install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/$(p)" $(BINDIR)/$(p);)
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/authd.service.in > $(UNITDIR)/authd.service
-	install -m 0644 systemd/authd.socket $(UNITDIR)/authd.socket
-	$(BINDIR)/authctl completion bash > $(BASHCOMPDIR)/authctl
-	$(BINDIR)/authctl completion zsh > $(ZSHCOMPDIR)/_authctl
-	$(BINDIR)/authctl completion fish > $(FISHCOMPDIR)/authctl.fish
-	$(BINDIR)/authctl help --man > $(MANDIR)/authctl.1
-	$(BINDIR)/authd --generate-manual > $(MANDIR)/authd.1 2>/dev/null || help2man -N $(BINDIR)/authd > $(MANDIR)/authd.1 2>/dev/null || true
-	@echo "installed into $(DESTDIR)$(PREFIX); enable with: systemctl --user daemon-reload && systemctl --user enable --now authd.socket"
+install:
+ifeq ($(filter $(EXPLICIT),$(origin BIN_DIR)),)
+	$(MAKE) --no-print-directory build CONFIG=$(INSTALL_CONFIG)
+endif
+	@for p in $(PROGRAMS); do [ -x "$(INSTALL_BIN_DIR)/$$p" ] || \
+	  { echo "make install: $(INSTALL_BIN_DIR)/$$p is missing (build first, or give BIN_DIR=)" >&2; exit 1; }; done
+	install -d "$(BINDIR)" "$(UNITDIR)" "$(MANDIR)" "$(BASHCOMPDIR)" "$(ZSHCOMPDIR)" "$(FISHCOMPDIR)" "$(DOCDIR)"
+	$(foreach p,$(PROGRAMS),install -m 0755 "$(INSTALL_BIN_DIR)/$(p)" "$(BINDIR)/$(p)";)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/authd.service.in > "$(UNITDIR)/authd.service"
+	chmod 0644 "$(UNITDIR)/authd.service"
+	install -m 0644 systemd/authd.socket "$(UNITDIR)/authd.socket"
+	install -m 0644 systemd/authd-credential.conf.example "$(DOCDIR)/authd-credential.conf.example"
+	@set -e; gen() { out=$$1; shift; if "$$@" > "$$out.tmp"; then mv "$$out.tmp" "$$out"; chmod 0644 "$$out"; \
+	  else rm -f "$$out.tmp"; echo "make install: '$$*' failed" >&2; exit 1; fi; }; \
+	version=$$("$(BINDIR)/authd" --version); \
+	gen "$(BASHCOMPDIR)/authctl" "$(BINDIR)/authctl" completion bash; \
+	gen "$(ZSHCOMPDIR)/_authctl" "$(BINDIR)/authctl" completion zsh; \
+	gen "$(FISHCOMPDIR)/authctl.fish" "$(BINDIR)/authctl" completion fish; \
+	gen "$(MANDIR)/authctl.1" "$(BINDIR)/authctl" help --man; \
+	gen "$(MANDIR)/authd.1" python3 scripts/manpage.py --from "$(BINDIR)/authd" --version "$$version" \
+	  --see-also authctl:1 --see-also gitcredentials:7 --see-also systemd.socket:5 \
+	  --files '~/.config/authd/config.toml=the configuration (AUTHD_CONFIG)' \
+	  --files '$$XDG_RUNTIME_DIR/authd/socket=the socket (AUTHD_SOCKET)' \
+	  --files '~/.local/state/authd/=the encrypted token store and its key (AUTHD_STATE_DIR)'; \
+	gen "$(MANDIR)/authd-devserver.1" python3 scripts/manpage.py --from "$(BINDIR)/authd-devserver" \
+	  --version "$$version" --see-also authd:1
+	@echo "installed into $(DESTDIR)$(PREFIX) (units in $(UNITDIR))."
+	@echo "enable with: systemctl --user daemon-reload && systemctl --user enable --now authd.socket"
 
 uninstall:
-	rm -f $(foreach p,$(PROGRAMS),$(BINDIR)/$(p))
-	rm -f $(UNITDIR)/authd.service $(UNITDIR)/authd.socket
-	rm -f $(BASHCOMPDIR)/authctl $(ZSHCOMPDIR)/_authctl $(FISHCOMPDIR)/authctl.fish
-	rm -f $(MANDIR)/authctl.1 $(MANDIR)/authd.1
+	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
+	@echo "removed authd from $(DESTDIR)$(PREFIX); if it was enabled: systemctl --user disable --now authd.socket authd.service"
 
 demo: deps build
-	AUTHD_BIN_DIR="$(BIN_DIR)" ./scripts/demo.sh
+	AUTHD_BIN_DIR="$(BIN_DIR)" bash scripts/demo.sh
 
 bench: deps bench-deps
 	$(MAKE) release
