@@ -137,7 +137,7 @@ public actor AudienceAgent {
                 renewedInThisRequest = true
                 continue
             case .deviceFlow(let run):
-                guard canPrompt else { throw loginNeededFailure() }
+                guard canPrompt else { throw loginNeededFailure(for: client) }
                 try await join(run, client: client, events: events)
                 renewedInThisRequest = true
                 continue
@@ -160,7 +160,7 @@ public actor AudienceAgent {
                 if let login, login.accessTokenIsValid(now: now, minimumValidity: minimumValidity) {
                     return try serve(login, to: client)
                 }
-                throw loginNeededFailure()
+                throw loginNeededFailure(for: client)
             }
             if renewedInThisRequest, let login, login.accessTokenIsUnexpired(now: now) {
                 return try serve(login, to: client)
@@ -206,7 +206,11 @@ public actor AudienceAgent {
         case .unsupported(let hint): detail = "provider has no revocation endpoint" + (hint.map { "; \($0)" } ?? "")
         case .failed(let why): detail = "revocation failed: \(why)"
         }
-        environment.audit.record(AuditRecord(.revoked, "\(name): logged out, \(detail)", audience: name, client: client,
+        if outcome == .revoked {
+            environment.audit.record(AuditRecord(.revoked, "\(name): tokens revoked at the provider", audience: name, client: client,
+                                                 scopes: current.scopes, tokenFingerprint: current.accessTokenFingerprint))
+        }
+        environment.audit.record(AuditRecord(.loggedOut, "\(name): logged out, \(detail)", audience: name, client: client,
                                              scopes: current.scopes, tokenFingerprint: current.accessTokenFingerprint, detail: detail))
         return (outcome, status())
     }
@@ -306,9 +310,11 @@ public actor AudienceAgent {
                            scopes: login.scopes, fingerprint: fingerprint)
     }
 
-    private func loginNeededFailure() -> ProtocolFailure {
+    private func loginNeededFailure(for client: ClientIdentity) -> ProtocolFailure {
         let reason: String
         if case .loginNeeded(let why) = renewal { reason = why } else { reason = login == nil ? "not logged in" : "the login has expired" }
+        environment.audit.record(AuditRecord(.loginNeeded, "\(name): login needed and the client cannot be prompted (\(reason))",
+                                             audience: name, client: client, scopes: policy.requestedScopes, detail: reason))
         return ProtocolFailure(.loginNeeded, "\(name): login needed (\(reason)) and nobody can be prompted here",
                                hint: policy.loginHint)
     }

@@ -1,4 +1,4 @@
-// XChaCha20-Poly1305 authenticated encryption, Argon2id key derivation and BLAKE2b token fingerprints.
+// XChaCha20-Poly1305 authenticated encryption and Argon2id key derivation.
 import CSodium
 
 /// Why a cryptographic operation failed. Messages name no secret.
