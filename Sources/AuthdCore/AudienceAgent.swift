@@ -196,8 +196,8 @@ public actor AudienceAgent {
         }
         login = nil
         renewal = .possible
-        let refresh = current.refreshToken.flatMap { try? environment.vault.open($0).copyString() }
-        let access = current.accessToken.flatMap { try? environment.vault.open($0).copyString() }
+        let refresh = current.refreshToken.flatMap { try? environment.vault.open($0, context: VaultContext.refresh(name)).copyString() }
+        let access = current.accessToken.flatMap { try? environment.vault.open($0, context: VaultContext.access(name)).copyString() }
         let outcome = await provider.revoke(refreshToken: refresh, accessToken: access)
         await persist(nil)
         let detail: String
@@ -300,7 +300,7 @@ public actor AudienceAgent {
         }
         let token: SecretBytes
         do {
-            token = try environment.vault.open(sealed)
+            token = try environment.vault.open(sealed, context: VaultContext.access(name))
         } catch {
             throw ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open a token")
         }
@@ -494,7 +494,7 @@ public actor AudienceAgent {
     private func performRefresh(sealed: SealedSecret, client: ClientIdentity) async -> Result<Void, ProviderError> {
         let refreshToken: String
         do {
-            guard let text = try environment.vault.open(sealed).copyString() else {
+            guard let text = try environment.vault.open(sealed, context: VaultContext.refresh(name)).copyString() else {
                 return .failure(ProviderError(.loginNeeded, "stored refresh token is not text"))
             }
             refreshToken = text
@@ -549,7 +549,7 @@ public actor AudienceAgent {
         let wallNow = clock.wallSeconds()
         var accessBytes = Array(tokens.accessToken.utf8)
         let fingerprint = AuthdWire.TokenFingerprint.of(accessBytes)
-        let sealedAccess = environment.vault.seal(zeroing: &accessBytes)
+        let sealedAccess = environment.vault.seal(zeroing: &accessBytes, context: VaultContext.access(name))
         var sealedRefresh = login?.refreshToken
         var refreshExpiresAt = login?.refreshExpiresAt
         var refreshExpiresAtWall = login?.refreshExpiresAtWall
@@ -560,7 +560,7 @@ public actor AudienceAgent {
         }
         if let refresh = tokens.refreshToken {
             var refreshBytes = Array(refresh.utf8)
-            sealedRefresh = environment.vault.seal(zeroing: &refreshBytes)
+            sealedRefresh = environment.vault.seal(zeroing: &refreshBytes, context: VaultContext.refresh(name))
             refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
             refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
         }

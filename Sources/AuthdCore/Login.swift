@@ -46,3 +46,10 @@ public struct Login: Sendable {
         return expiresAt > now
     }
 }
+
+/// What each sealed secret is bound to: a token sealed for one audience and role does not open
+/// as another (the vault authenticates the context).
+enum VaultContext {
+    static func access(_ audience: String) -> String { "access:" + audience }
+    static func refresh(_ audience: String) -> String { "refresh:" + audience }
+}

@@ -50,12 +50,12 @@ public actor StorePersistence: LoginPersistence {
                 return AuthdWire.TokenFingerprint.of(bytes)
             } }
             let login = Login(
-                accessToken: stored.accessToken.map { vault.seal($0) }, tokenType: "Bearer",
+                accessToken: stored.accessToken.map { vault.seal($0, context: VaultContext.access(audience)) }, tokenType: "Bearer",
                 accessTokenFingerprint: accessFingerprint,
                 accessExpiresAt: monotonic(stored.accessTokenExpiry), accessExpiresAtWall: stored.accessTokenExpiry,
                 // The issue time is not stored; the margin rule then uses what is left as the lifetime.
                 accessIssuedAt: now,
-                refreshToken: stored.refreshToken.map { vault.seal($0) },
+                refreshToken: stored.refreshToken.map { vault.seal($0, context: VaultContext.refresh(audience)) },
                 refreshExpiresAt: monotonic(stored.refreshTokenExpiry), refreshExpiresAtWall: stored.refreshTokenExpiry,
                 scopes: stored.scopes, loginAtWall: stored.loginTime, loginAt: now - .seconds(max(0, wallNow - stored.loginTime)),
                 subject: stored.subject)
@@ -69,8 +69,8 @@ public actor StorePersistence: LoginPersistence {
             guard let identity = identities[audience] else { return }
             logins[audience] = StoredLogin(
                 audience: audience, issuer: identity.issuer, clientID: identity.clientID,
-                refreshToken: try login.refreshToken.map { try vault.open($0) },
-                accessToken: try login.accessToken.map { try vault.open($0) },
+                refreshToken: try login.refreshToken.map { try vault.open($0, context: VaultContext.refresh(audience)) },
+                accessToken: try login.accessToken.map { try vault.open($0, context: VaultContext.access(audience)) },
                 accessTokenExpiry: login.accessExpiresAtWall, refreshTokenExpiry: login.refreshExpiresAtWall,
                 scopes: login.scopes, loginTime: login.loginAtWall, subject: login.subject)
         } else {

@@ -1,0 +1,49 @@
+// Logins through the real encrypted store: saved, reloaded into a new process's vault, bound to their identity.
+@testable import AuthdCore
+import AuthdStore
+import AuthdSystem
+import Foundation
+import Testing
+
+@Suite struct StorePersistenceTests {
+    private func temporaryDirectory() -> String {
+        let path = "/tmp/authd-persist-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func loginSurvivesAReopenAndOnlyForTheSameIdentity() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let identity = LoginIdentity(issuer: "http://127.0.0.1:1", clientID: "cli")
+        let clock = ManualDaemonClock()
+        let provider = ScriptedProvider()
+        do {
+            let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
+            let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"]), provider: provider,
+                                      environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
+                                                                    persistence: persistence))
+            let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+            try await eventually { await provider.pollWaiters == 1 }
+            await provider.approve()
+            _ = try await first.value
+            await agent.shutdown()
+        }
+        // A new process: new vault, the store reopened from disk.
+        let vault = TokenVault()
+        let reopened = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
+        let restored = await reopened.restorable(vault: vault, clock: clock)
+        let login = try #require(restored["demo"])
+        #expect(login.scopes == ["read", "write"])
+        #expect(login.accessTokenFingerprint != nil)
+        let bytes = try #require(login.refreshToken)
+        #expect(try vault.open(bytes, context: "refresh:demo").copyString() == "refresh-token-secret-1")
+        // Pointed at another issuer, the same audience name gets nothing.
+        await reopened.setIdentities(["demo": LoginIdentity(issuer: "https://elsewhere.example", clientID: "cli")])
+        #expect(await reopened.restorable(vault: vault, clock: clock).isEmpty)
+        // The file holds no token in plain text.
+        let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + TokenStore.fileName))
+        #expect(file.range(of: Data("access-token-secret-1".utf8)) == nil)
+        #expect(file.range(of: Data("refresh-token-secret-1".utf8)) == nil)
+    }
+}
