@@ -65,6 +65,8 @@ let package = Package(
         ]),
         // Test helper, not a product: rewrites a store until killed (AuthdStoreTests' kill-while-writing test).
         .executableTarget(name: "authd-store-torture", dependencies: ["AuthdStore", "AuthdSystem"]),
+        // Benchmark tool, not a product: load generator and store timer for bench/run.sh (docs/performance.md).
+        .executableTarget(name: "authd-loadgen", dependencies: ["AuthdStore", "AuthdSystem"]),
         .executableTarget(name: "authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [

@@ -31,7 +31,13 @@ import Testing
         }
         // A new process: new vault, the store reopened from disk.
         let vault = TokenVault()
-        let reopened = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
+        // The first store's lock goes with its last reference (a cancelled timer task may hold it briefly).
+        var store: TokenStore?
+        for _ in 0..<200 where store == nil {
+            store = try? TokenStore.open(directory: directory)
+            if store == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let reopened = try StorePersistence(store: try #require(store), identities: ["demo": identity])
         let restored = await reopened.restorable(vault: vault, clock: clock)
         let login = try #require(restored["demo"])
         #expect(login.scopes == ["read", "write"])
