@@ -46,13 +46,21 @@ public struct OAuthAudienceProvider: AudienceProvider {
                                         deviceAuthorization: audience.endpoints.deviceAuthorization?.description,
                                         token: audience.endpoints.token?.description,
                                         revocation: audience.endpoints.revocation?.description),
-            deviceFlowSetupHint: audience.deviceFlowSetupHint, caFile: audience.caFile,
+            deviceFlowSetupHint: audience.deviceFlowSetupHint, limits: Self.httpLimits(), caFile: audience.caFile,
             userAgent: "authd/\(AuthdProtocol.softwareVersion)")
         setupProblem = problem
         client = problem == nil ? OAuthClient(settings: settings, transport: transport, clock: clock) : nil
     }
 
     public var issuer: String? { get async { configuredIssuer } }
+
+    /// Provider requests give up after 30 s unless `AUTHD_HTTP_TIMEOUT` (seconds, 1–300) says otherwise.
+    static func httpLimits() -> HTTPLimits {
+        guard let text = CurrentProcess.environment("AUTHD_HTTP_TIMEOUT"), let seconds = Int(text), (1...300).contains(seconds) else {
+            return HTTPLimits()
+        }
+        return HTTPLimits(connectTimeoutMilliseconds: min(10_000, seconds * 1000), totalTimeoutMilliseconds: seconds * 1000)
+    }
 
     private func requireClient() throws -> OAuthClient {
         guard let client else { throw ProviderError(.provider, setupProblem ?? "provider not configured") }

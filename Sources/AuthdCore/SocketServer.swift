@@ -142,8 +142,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func peerIdentified(_ raw: RawPeerCredentials, processDescriptor: Int32?, context: ChannelHandlerContext) {
         let pinned = PinnedProcess(credentials: raw, adoptingProcessDescriptor: processDescriptor)
         process = pinned
-        let identity = ClientIdentity(uid: raw.uid, pid: raw.pid, executable: try? pinned.executablePath(),
-                                      hasControllingTerminal: (try? pinned.hasControllingTerminal()) ?? false)
+        let identity = ClientIdentity(uid: raw.uid, pid: raw.pid, process: pinned)
         guard raw.uid == ownUID else {
             handling.refused(identity)
             let failure = ProtocolFailure(.refused, "refused: this authd serves uid \(ownUID) only",
