@@ -54,7 +54,10 @@ public enum Hardening {
         try CurrentProcess.setEnvironment("GLIBC_TUNABLES", existing.isEmpty ? heapTunable : existing + ":" + heapTunable)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        _ = argv.withUnsafeBufferPointer { execv("/proc/self/exe", $0.baseAddress!) }
+        // The resolved path, not /proc/self/exe itself: the process name (comm) comes from the
+        // executed file's name, and ps, pgrep and the journal should still see "authd".
+        let executable = (try? FileSystem.readLink("/proc/self/exe")) ?? "/proc/self/exe"
+        _ = argv.withUnsafeBufferPointer { execv(executable, $0.baseAddress!) }
         throw Errno.current
     }
 
