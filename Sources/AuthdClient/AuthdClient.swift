@@ -1,1 +1,0 @@
-// AuthdClient: placeholder until the module lands.

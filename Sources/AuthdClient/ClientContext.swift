@@ -1,0 +1,82 @@
+// Where the daemon and the config are for this invocation: global options first, then the environment.
+import AuthdConfig
+import AuthdPosix
+
+/// The paths a client works with, resolved lazily so the hot path (`authctl get` against a
+/// running daemon) reads two environment variables and nothing else.
+public struct ClientContext: Sendable {
+    /// `--config`, when given.
+    public var configOverride: String?
+    /// `--socket`, when given.
+    public var socketOverride: String?
+
+    public init(configOverride: String? = nil, socketOverride: String? = nil) {
+        self.configOverride = configOverride
+        self.socketOverride = socketOverride
+    }
+
+    /// Only the variables AuthdPaths reads: building a map of the whole environment is work
+    /// the hot path does not need.
+    static func environment(_ names: [String]) -> [String: String] {
+        var values: [String: String] = [:]
+        for name in names {
+            if let value = CurrentProcess.environment(name) { values[name] = value }
+        }
+        return values
+    }
+
+    public func socketPath() throws(ClientFailure) -> String {
+        do {
+            return try AuthdPaths.socket(environment: Self.environment(["AUTHD_SOCKET", "XDG_RUNTIME_DIR"]),
+                                         override: socketOverride)
+        } catch {
+            throw .daemonUnreachable(error.message)
+        }
+    }
+
+    public func configPath() throws(ClientFailure) -> String {
+        do {
+            return try AuthdPaths.configFile(environment: Self.environment(["AUTHD_CONFIG", "XDG_CONFIG_HOME", "HOME"]),
+                                             override: configOverride)
+        } catch {
+            throw .usage(error.message)
+        }
+    }
+
+    /// The state directory, where an autostarted daemon's log goes; nil when it cannot be found.
+    public func stateDirectory() -> String? {
+        try? AuthdPaths.stateDirectory(environment: Self.environment(["AUTHD_STATE_DIR", "XDG_STATE_HOME", "HOME"]))
+    }
+
+    /// Config files are small; anything larger is not one.
+    public static let maximumConfigBytes = 1 << 20
+
+    /// The config file's text; nil when there is no file (a daemon then runs with no audiences).
+    public func configText() throws(ClientFailure) -> (path: String, text: String?) {
+        let path = try configPath()
+        do {
+            let bytes = try FileSystem.readFile(path, maximumBytes: Self.maximumConfigBytes)
+            return (path, String(decoding: bytes, as: UTF8.self))
+        } catch .noSuchFileOrDirectory {
+            return (path, nil)
+        } catch .fileTooLarge {
+            throw .usage("\(path) is larger than 1 MiB; is it really the authd config?")
+        } catch {
+            throw .usage("cannot read \(path): \(error)")
+        }
+    }
+
+    /// The validated configuration (empty when there is no file), or every diagnostic as one failure.
+    public func loadConfiguration() throws(ClientFailure) -> AuthdConfiguration {
+        let (path, text) = try configText()
+        guard let text else { return AuthdConfiguration() }
+        let (configuration, diagnostics) = AuthdConfiguration.validate(
+            text: text, path: path, homeDirectory: CurrentProcess.environment("HOME"))
+        guard let configuration else {
+            let errors = diagnostics.filter { $0.severity == .error }
+            let first = errors.first.map { ": " + $0.description } ?? ""
+            throw .usage("the config has \(errors.count) error\(errors.count == 1 ? "" : "s")\(first); run: authctl config check")
+        }
+        return configuration
+    }
+}

@@ -1,0 +1,56 @@
+// Why a client command failed: the contract's exit code and the one stderr line that says what to do.
+import AuthdWire
+
+/// A failure a client reports with exactly one stderr line and exits with.
+public struct ClientFailure: Error, Sendable, CustomStringConvertible {
+    /// The contract's exit codes (CONTRACT.md, authctl).
+    public enum ExitCode {
+        public static let providerOrNetwork: Int32 = 1
+        public static let usageOrConfig: Int32 = 2
+        public static let loginNeeded: Int32 = 3
+        public static let deniedOrExpired: Int32 = 4
+        public static let daemonUnreachable: Int32 = 5
+        public static let refusedByPolicy: Int32 = 6
+        /// 128 + SIGINT, as shells report a command stopped with Ctrl-C.
+        public static let interrupted: Int32 = 130
+    }
+
+    public var exitCode: Int32
+    /// One line, without the program name: what went wrong and what to do next.
+    public var message: String
+    /// The daemon's code, when the daemon said why.
+    public var protocolCode: ProtocolFailure.Code?
+
+    public init(exitCode: Int32, _ message: String, protocolCode: ProtocolFailure.Code? = nil) {
+        self.exitCode = exitCode
+        self.message = message
+        self.protocolCode = protocolCode
+    }
+
+    public static func usage(_ message: String) -> ClientFailure {
+        ClientFailure(exitCode: ExitCode.usageOrConfig, message)
+    }
+
+    public static func daemonUnreachable(_ message: String) -> ClientFailure {
+        ClientFailure(exitCode: ExitCode.daemonUnreachable, message)
+    }
+
+    /// The daemon's answer as one line: its message, then its hint. A `login_needed` answer
+    /// always names `authctl login AUD`, even from a daemon that sent no hint.
+    public init(_ failure: ProtocolFailure, audience: String?) {
+        var line = failure.message
+        if let hint = failure.hint, !hint.isEmpty { line += "; " + hint }
+        if failure.code == .loginNeeded, let audience, !line.contains("authctl login") {
+            line += "; run: authctl login \(audience)"
+        }
+        self.init(exitCode: failure.code.exitCode, Self.singleLine(line), protocolCode: failure.code)
+    }
+
+    public var description: String { message }
+
+    /// Control characters from a provider's error text must not reach the terminal, and the
+    /// contract promises one line.
+    static func singleLine(_ text: String) -> String {
+        String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+}

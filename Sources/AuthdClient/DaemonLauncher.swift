@@ -1,0 +1,207 @@
+// Reaching authd: connect to its socket, and start it on demand when the config allows.
+import AuthdConfig
+import AuthdPosix
+
+/// Connects to the daemon, starting it first when nothing listens and `[daemon] autostart` allows.
+public enum DaemonLauncher {
+    /// A live daemon answers a connect at once; a few seconds covers a loaded machine.
+    static let connectTimeoutMilliseconds = 3_000
+    /// How long a started daemon may take before its socket answers.
+    static let startTimeoutMilliseconds = 5_000
+    /// How often the socket is tried while the daemon starts.
+    static let retryIntervalMilliseconds = 15
+
+    /// - Parameter autostart: nil reads `[daemon] autostart` from the config, and only when the
+    ///   daemon is not running, so a running daemon costs no config parse.
+    public static func connect(_ context: ClientContext, autostart: Bool? = nil) throws(ClientFailure) -> DaemonConnection {
+        let path = try context.socketPath()
+        switch attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
+        case .connected(let connection):
+            return connection
+        case .failed(let error):
+            throw unreachable(path, error)
+        case .nobodyListening:
+            break
+        }
+        let allowed: Bool
+        if let autostart {
+            allowed = autostart
+        } else if let text = try? context.configText().text {
+            allowed = AuthdConfiguration.autostart(configText: text)
+        } else {
+            allowed = true
+        }
+        guard allowed else {
+            throw .daemonUnreachable("authd is not running; start it with: systemctl --user start authd.socket")
+        }
+        return try start(context, socketPath: path)
+    }
+
+    /// Connects without starting anything; nil when the daemon is not running.
+    public static func connectIfRunning(_ context: ClientContext) throws(ClientFailure) -> DaemonConnection? {
+        let path = try context.socketPath()
+        switch attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
+        case .connected(let connection): return connection
+        case .nobodyListening: return nil
+        case .failed(let error): throw unreachable(path, error)
+        }
+    }
+
+    enum Attempt {
+        case connected(DaemonConnection)
+        /// No socket file, or a stale one nobody accepts on: a daemon may be started.
+        case nobodyListening
+        case failed(Errno)
+    }
+
+    static func attempt(_ path: String, timeoutMilliseconds: Int) -> Attempt {
+        do {
+            return .connected(DaemonConnection(socket: try UnixSocket.connect(path: path, timeoutMilliseconds: timeoutMilliseconds), path: path))
+        } catch .noSuchFileOrDirectory, .connectionRefused {
+            return .nobodyListening
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    static func unreachable(_ path: String, _ error: Errno) -> ClientFailure {
+        switch error {
+        case .timedOut:
+            return .daemonUnreachable("authd at \(path) did not accept the connection within \(connectTimeoutMilliseconds / 1000) s; is it stuck? check: journalctl --user -u authd")
+        case .permissionDenied:
+            return .daemonUnreachable("cannot connect to \(path): permission denied; the socket belongs to another user or has the wrong mode")
+        default:
+            return .daemonUnreachable("cannot connect to authd at \(path): \(error)")
+        }
+    }
+
+    /// Starts one daemon however many clients arrive at once: an exclusive lock next to the
+    /// socket elects the one that spawns it; the others wait for the socket to answer.
+    static func start(_ context: ClientContext, socketPath: String) throws(ClientFailure) -> DaemonConnection {
+        let directory = AuthdPaths(configFile: "", socket: socketPath, stateDirectory: "").socketDirectory
+        do {
+            try FileSystem.makeDirectories(directory, permissions: 0o700)
+        } catch {
+            throw .daemonUnreachable("cannot create the socket directory \(directory) to start authd: \(error)")
+        }
+        let lockPath = directory + "/autostart.lock"
+        let deadline = SystemClock.monotonicNanoseconds() + UInt64(startTimeoutMilliseconds + connectTimeoutMilliseconds) * 1_000_000
+        while true {
+            let lock: ExclusiveFileLock
+            do {
+                lock = try ExclusiveFileLock(path: lockPath)
+            } catch .wouldBlock {
+                // Another client is starting the daemon: wait for its socket instead.
+                if case .connected(let connection) = attempt(socketPath, timeoutMilliseconds: connectTimeoutMilliseconds) { return connection }
+                guard SystemClock.monotonicNanoseconds() < deadline else {
+                    throw .daemonUnreachable("authd did not start within \(startTimeoutMilliseconds / 1000) s (another client was starting it); check \(logPath(context) ?? "its log")")
+                }
+                PosixGaps.sleep(milliseconds: retryIntervalMilliseconds)
+                continue
+            } catch {
+                throw .daemonUnreachable("cannot lock \(lockPath) to start authd: \(error)")
+            }
+            return try withExtendedLifetime(lock) { () throws(ClientFailure) -> DaemonConnection in
+                // The client that held the lock before us may have started it already.
+                switch attempt(socketPath, timeoutMilliseconds: connectTimeoutMilliseconds) {
+                case .connected(let connection): return connection
+                case .failed(let error): throw unreachable(socketPath, error)
+                case .nobodyListening: break
+                }
+                let daemon = try spawnDaemon(context)
+                return try waitForSocket(socketPath, daemon: daemon, context: context)
+            }
+        }
+    }
+
+    static func waitForSocket(_ path: String, daemon: SpawnedProcess, context: ClientContext) throws(ClientFailure) -> DaemonConnection {
+        let deadline = SystemClock.monotonicNanoseconds() + UInt64(startTimeoutMilliseconds) * 1_000_000
+        let log = logPath(context) ?? "its output"
+        while true {
+            switch attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
+            case .connected(let connection): return connection
+            case .failed(let error): throw unreachable(path, error)
+            case .nobodyListening: break
+            }
+            if let status = try? daemon.poll() {
+                let how: String
+                switch status {
+                case .exited(let code): how = "exited with status \(code)"
+                case .signalled(let signal): how = "was killed by signal \(signal)"
+                }
+                throw .daemonUnreachable("authd \(how) while starting; see \(log)")
+            }
+            guard SystemClock.monotonicNanoseconds() < deadline else {
+                throw .daemonUnreachable("authd did not answer on \(path) within \(startTimeoutMilliseconds / 1000) s of starting; see \(log)")
+            }
+            PosixGaps.sleep(milliseconds: retryIntervalMilliseconds)
+        }
+    }
+
+    static func logPath(_ context: ClientContext) -> String? {
+        context.stateDirectory().map { $0 + "/authd.log" }
+    }
+
+    /// `authd` next to this client (an install puts all programs in one directory), else from PATH.
+    public static func daemonExecutable() -> String? {
+        if let me = try? FileSystem.readLink("/proc/self/exe"), let slash = me.lastIndex(of: "/") {
+            let sibling = String(me[..<slash]) + "/authd"
+            if isExecutable(sibling) { return sibling }
+        }
+        return ExecutableSearch.find("authd")
+    }
+
+    static func isExecutable(_ path: String) -> Bool {
+        guard let status = try? FileSystem.status(path) else { return false }
+        return status.kind == .regular && status.permissions & 0o111 != 0
+    }
+
+    static func spawnDaemon(_ context: ClientContext) throws(ClientFailure) -> SpawnedProcess {
+        guard let executable = daemonExecutable() else {
+            throw .daemonUnreachable("authd is not running and no authd program was found next to this one or on PATH; install it or start it with: systemctl --user start authd.socket")
+        }
+        var arguments: [String] = []
+        if let config = context.configOverride { arguments += ["--config", config] }
+        if let socket = context.socketOverride { arguments += ["--socket", socket] }
+        // The daemon outlives this client: its output goes to a log, never to our terminal.
+        var logDescriptor: FileDescriptor?
+        if let state = context.stateDirectory() {
+            try? FileSystem.makeDirectories(state, permissions: 0o700)
+            logDescriptor = try? FileDescriptor.open(state + "/authd.log", .writeOnly, options: [.create, .append, .noFollow], permissions: 0o600)
+        }
+        defer { try? logDescriptor?.close() }
+        closeInheritedDescriptorsOnExec()
+        let output: SpawnedProcess.Stream = logDescriptor.map { .descriptor($0) } ?? .null
+        do {
+            return try SpawnedProcess.spawn(executable: executable, arguments: arguments,
+                                            standardInput: .null, standardOutput: output, standardError: output,
+                                            newSession: true)
+        } catch {
+            throw .daemonUnreachable("cannot start \(executable): \(error)")
+        }
+    }
+}
+
+extension DaemonLauncher {
+    /// Descriptors this client inherited without close-on-exec (a caller's pipes, Foundation's
+    /// child-exit socket) must not reach the long-lived daemon: whoever waits for their end of
+    /// file would wait until the daemon exits. `closefrom` in the spawn would be better (see the
+    /// clients' report); this uses what AuthdPosix offers, and runs only when a daemon is started.
+    static func closeInheritedDescriptorsOnExec() {
+        for number in Int32(3)..<4096 {
+            try? FileDescriptor(rawValue: number).setCloseOnExec(true)
+        }
+    }
+}
+
+/// Finds programs on PATH, as a shell would.
+public enum ExecutableSearch {
+    public static func find(_ name: String) -> String? {
+        let path = CurrentProcess.environment("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where directory.hasPrefix("/") {
+            let candidate = directory + "/" + name
+            if DaemonLauncher.isExecutable(candidate) { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,18 @@
+// The token in a `get` answer, checked before it is printed into a shell or an HTTP header.
+import AuthdWire
+
+public enum TokenAnswer {
+    /// The access token of a `get` answer. A token with whitespace or control characters would
+    /// break `$(authctl get ...)` and header lines, so it is refused rather than printed.
+    public static func accessToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
+        guard let token = payload["access_token"]?.stringValue, !token.isEmpty else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                                "authd answered without a token for \(audience); try again, or run: authctl login \(audience)")
+        }
+        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                                "the provider issued a token for \(audience) with spaces or control characters, which cannot be printed safely")
+        }
+        return token
+    }
+}

@@ -1,0 +1,51 @@
+// authctl: the command-line client of authd. Entry point and dispatch.
+import AuthdClient
+import AuthdWire
+
+@main
+enum Authctl {
+    static func main() {
+        PosixGaps.ignoreBrokenPipe()
+        let status: Int32
+        do {
+            status = try run(CommandLine.arguments.dropFirst())
+        } catch {
+            Console.error("authctl: \(error.message)\n")
+            status = error.exitCode
+        }
+        PosixGaps.exit(status)
+    }
+
+    static func run(_ arguments: ArraySlice<String>) throws(ClientFailure) -> Int32 {
+        let invocation = try CommandLineParser.parse(arguments)
+        guard let command = invocation.command else {
+            Console.out(HelpText.overview())
+            return 0
+        }
+        if command.wantsHelp {
+            Console.out(HelpText.command(command.spec))
+            return 0
+        }
+        let context = invocation.context
+        switch command.spec.id {
+        case .get: return try GetCommand.run(command, context)
+        case .login: return try LoginCommand.run(command, context)
+        case .logout: return try LogoutCommand.run(command, context)
+        case .status: return try StatusCommand.run(command, context)
+        case .configCheck: return try ConfigCheckCommand.run(command, context)
+        case .version: return try VersionCommand.run(command, context)
+        case .help: return try HelpCommand.run(command)
+        case .completion: return try CompletionCommand.run(command)
+        case .listAudiences: return AudienceListCommand.run(context)
+        }
+    }
+
+    /// An audience operand, checked before anything is sent.
+    static func audience(_ command: ParsedCommand, _ index: Int = 0) throws(ClientFailure) -> String {
+        let name = command.operands[index]
+        guard Request.isValidAudienceName(name) else {
+            throw .usage("\"\(name)\" is not an audience name (letters, digits, '.', '_' and '-'); see: authctl status")
+        }
+        return name
+    }
+}

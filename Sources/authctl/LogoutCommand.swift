@@ -1,0 +1,43 @@
+// authctl logout: revoke at the provider and erase locally, reported per audience.
+import AuthdClient
+import AuthdWire
+
+enum LogoutCommand {
+    static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
+        let all = command.flag("--all")
+        let request: Request
+        switch (all, command.operands.isEmpty) {
+        case (true, true): request = .logoutAll
+        case (false, false): request = .logout(audience: try Authctl.audience(command))
+        case (true, false): throw .usage("give an audience or --all, not both; usage: authctl logout AUD | authctl logout --all")
+        case (false, true): throw .usage("missing AUD; usage: authctl logout AUD | authctl logout --all")
+        }
+        let connection = try DaemonLauncher.connect(context)
+        let payload = try RequestExchange.run(request, on: connection)
+        let results = payload["results"]?.arrayValue ?? []
+        if results.isEmpty {
+            Console.out("No audiences to log out of.\n")
+            return 0
+        }
+        var report = ""
+        for result in results {
+            let audience = result["audience"]?.stringValue ?? "?"
+            switch result["revocation"]?.stringValue {
+            case "revoked":
+                report += "\(audience): logged out; the provider revoked the tokens\n"
+            case "unsupported":
+                report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire"
+                if let hint = result["hint"]?.stringValue { report += " (\(hint))" }
+                report += "\n"
+            case "failed":
+                report += "\(audience): logged out here, but revocation at the provider failed"
+                if let message = result["message"]?.stringValue { report += " (\(message))" }
+                report += "; the tokens stay valid there until they expire\n"
+            default:
+                report += "\(audience): logged out\n"
+            }
+        }
+        Console.out(report)
+        return 0
+    }
+}

@@ -1,0 +1,23 @@
+// authctl version: this client's version and, when it runs, the daemon's.
+import AuthdClient
+import AuthdWire
+
+enum VersionCommand {
+    static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
+        var text = "authctl \(AuthdProtocol.softwareVersion) (protocol \(AuthdProtocol.version))\n"
+        do {
+            if let connection = try DaemonLauncher.connectIfRunning(context) {
+                let payload = try RequestExchange.run(.version, on: connection)
+                let version = payload["version"]?.stringValue ?? "unknown"
+                let proto = payload["protocol"]?.integerValue.map { " (protocol \($0))" } ?? ""
+                text += "authd \(version)\(proto) at \(connection.path)\n"
+            } else {
+                text += "authd: not running\n"
+            }
+        } catch {
+            text += "authd: \(error.message)\n"
+        }
+        Console.out(text)
+        return 0
+    }
+}

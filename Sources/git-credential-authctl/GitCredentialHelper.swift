@@ -1,0 +1,89 @@
+// git-credential-authctl: git's credential helper, answering from authd for URLs in an audience's git_urls.
+import AuthdClient
+import AuthdConfig
+import AuthdPosix
+import AuthdWire
+
+@main
+enum GitCredentialHelper {
+    static func main() {
+        PosixGaps.ignoreBrokenPipe()
+        let arguments = CommandLine.arguments
+        let status: Int32
+        switch arguments.count > 1 ? arguments[1] : "" {
+        case "get": status = run(action: .get)
+        case "erase": status = run(action: .erase)
+        // `store` is a no-op: the daemon keeps the tokens. Unknown actions are ignored, as git asks.
+        default: status = 0
+        }
+        PosixGaps.exit(status)
+    }
+
+    enum Action { case get, erase }
+
+    /// git ignores a helper's exit status and reads whatever it printed, then asks the next
+    /// helper; failures therefore exit 1 with nothing on stdout and one line on stderr.
+    static func run(action: Action) -> Int32 {
+        let input: GitCredentialInput
+        do {
+            input = try GitCredentialInput.read(from: .standardInput)
+        } catch {
+            Console.error("authd: git-credential-authctl: \(error.message); ignoring this request\n")
+            return 1
+        }
+        let context = ClientContext()
+        do {
+            // No config, or a URL no audience claims: git goes on to other helpers and the
+            // daemon is never contacted (so unrelated hosts never start it).
+            let configuration = try context.loadConfiguration()
+            guard let scheme = input.scheme, let host = input.host,
+                  let audience = configuration.audience(forGitProtocol: scheme, host: host, path: input.path) else { return 0 }
+            switch action {
+            case .get: try answer(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
+            case .erase: try erase(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
+            }
+            return 0
+        } catch {
+            Console.error("authd: \(message(error))\n")
+            return error.exitCode == ClientFailure.ExitCode.interrupted ? error.exitCode : 1
+        }
+    }
+
+    static func message(_ failure: ClientFailure) -> String {
+        failure.message
+    }
+
+    static func answer(_ input: GitCredentialInput, audience: AudienceConfiguration,
+                       context: ClientContext, autostart: Bool) throws(ClientFailure) {
+        let terminal = try? Terminal.openControlling()
+        let connection = try DaemonLauncher.connect(context, autostart: autostart)
+        let payload: JSONValue
+        do {
+            payload = try RequestExchange.run(
+                .get(audience: audience.name, minimumValiditySeconds: 60, interactive: terminal != nil),
+                on: connection, observer: terminal.map { InteractivePrompt(terminal: $0) })
+        } catch where error.protocolCode == .loginNeeded {
+            throw ClientFailure(exitCode: error.exitCode, "login needed for \(audience.name); run: authctl login \(audience.name)")
+        }
+        let token = try TokenAnswer.accessToken(payload, audience: audience.name)
+        let expiry = payload["expires_at"]?.integerValue.map { "password_expiry_utc=\($0)\n" } ?? ""
+        let answer: String
+        if audience.gitAuth == .bearer && input.announcesAuthtype {
+            // ephemeral: no other helper may store a token that expires within the hour.
+            answer = "capability[]=authtype\nauthtype=Bearer\ncredential=\(token)\nephemeral=1\n" + expiry
+        } else {
+            answer = "username=\(audience.gitUsername)\npassword=\(token)\n" + expiry
+        }
+        Console.out(answer)
+    }
+
+    /// git erases the credential the server rejected: the daemon stops serving that token, so
+    /// the next `get` refreshes or starts a new login instead of handing it out again.
+    static func erase(_ input: GitCredentialInput, audience: AudienceConfiguration,
+                      context: ClientContext, autostart: Bool) throws(ClientFailure) {
+        guard let rejected = input.credential ?? input.password, !rejected.isEmpty else { return }
+        let connection = try DaemonLauncher.connect(context, autostart: autostart)
+        _ = try RequestExchange.run(.erase(audience: audience.name, fingerprint: TokenFingerprint.of(Array(rejected.utf8))),
+                                    on: connection)
+    }
+}

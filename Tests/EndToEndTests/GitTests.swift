@@ -1,0 +1,223 @@
+// git-credential-authctl end to end: git's protocol fed directly, real `git credential`, and clone/push through authd-devserver.
+import Foundation
+import Testing
+
+/// The `-c` options that make git use only our helper and nothing from the user's setup.
+func gitHelperOptions(useHttpPath: Bool = true) -> [String] {
+    ["-c", "credential.helper=", "-c", "credential.helper=\(Binaries.path("git-credential-authctl"))",
+     "-c", "credential.useHttpPath=\(useHttpPath)", "-c", "user.name=authd test", "-c", "user.email=test@example.invalid",
+     "-c", "init.defaultBranch=main", "-c", "protocol.version=2"]
+}
+
+func gitEnvironment(_ base: [String: String], home: String) -> [String: String] {
+    var environment = base
+    environment["HOME"] = home
+    environment["GIT_TERMINAL_PROMPT"] = "0"
+    environment["GIT_CONFIG_NOSYSTEM"] = "1"
+    environment["GIT_ASKPASS"] = ""
+    return environment
+}
+
+/// The first 8 bytes of SHA-256, in hex: what the daemon names a token by.
+func fingerprint(_ token: String) async throws -> String {
+    let result = try await offPool("/usr/bin/sha256sum", [], stdin: token)
+    return String(result.stdout.prefix(16))
+}
+
+@Suite("git-credential-authctl against a scripted daemon", .enabled(if: clientBinariesBuilt()))
+struct GitHelperProtocolTests {
+    @Test("a basic audience answers username, password and password_expiry_utc, even when git offers authtype")
+    func basicAnswer() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token("tok-git-basic", expiresAt: 1_900_000_000)] }
+        let result = try await kit.run("git-credential-authctl", ["get"],
+                                 stdin: "capability[]=authtype\nprotocol=http\nhost=127.0.0.1:9\npath=git/repo.git\nwwwauth[]=Basic realm=\"x\"\n\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "username=oauth2\npassword=tok-git-basic\npassword_expiry_utc=1900000000\n")
+        #expect(kit.daemon?.requests.first?["audience"] as? String == "demo")
+        #expect(kit.daemon?.requests.first?["interactive"] as? Bool == false)
+    }
+
+    @Test("a bearer audience answers with authtype when git 2.46+ announces the capability, else Basic")
+    func bearerAnswer() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token("tok-git-bearer", expiresAt: 1_900_000_000)] }
+        let modern = try await kit.run("git-credential-authctl", ["get"],
+                                 stdin: "capability[]=authtype\ncapability[]=state\nprotocol=http\nhost=localhost:9\n\n")
+        #expect(modern.status == 0, "\(modern.stderr)")
+        #expect(modern.stdout == "capability[]=authtype\nauthtype=Bearer\ncredential=tok-git-bearer\nephemeral=1\npassword_expiry_utc=1900000000\n")
+        let older = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=localhost:9\n\n")
+        #expect(older.stdout == "username=oauth2\npassword=tok-git-bearer\npassword_expiry_utc=1900000000\n")
+    }
+
+    @Test("an unmatched URL gets an empty answer and exit 0 without contacting the daemon",
+          arguments: ["protocol=https\nhost=example.com\n\n", "protocol=http\nhost=127.0.0.1:10\npath=git/x\n\n",
+                      "protocol=http\nhost=127.0.0.1:9\npath=other/x\n\n", "protocol=ssh\nhost=127.0.0.1:9\n\n", "\n"])
+    func unmatched(input: String) async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token()] }
+        let result = try await kit.run("git-credential-authctl", ["get"], stdin: input)
+        #expect(result.status == 0)
+        #expect(result.stdout.isEmpty && result.stderr.isEmpty)
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("an unmatched URL never starts a daemon, even with autostart on")
+    func unmatchedNeverAutostarts() async throws {
+        let kit = try ClientTestKit(config: ClientTestKit.defaultConfig.replacingOccurrences(of: "autostart = false", with: "autostart = true"))
+        let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=https\nhost=example.com\n\n")
+        #expect(result.status == 0 && result.stdout.isEmpty)
+        #expect(result.duration < 1.0)
+        #expect(!FileManager.default.fileExists(atPath: kit.scratch.path("state/authd.log")))
+    }
+
+    @Test("erase sends the rejected token's fingerprint for the matched audience")
+    func eraseSendsFingerprint() async throws {
+        let kit = try ClientTestKit { _ in [#"{"ok":true,"erased":true,"audience":"demo"}"#] }
+        let result = try await kit.run("git-credential-authctl", ["erase"],
+                                 stdin: "protocol=http\nhost=127.0.0.1:9\npath=git/repo.git\nusername=oauth2\npassword=tok-rejected\n\n")
+        #expect(result.status == 0 && result.stdout.isEmpty, "\(result.stderr)")
+        let request = try #require(kit.daemon?.requests.first)
+        #expect(request["op"] as? String == "erase")
+        #expect(request["audience"] as? String == "demo")
+        #expect(request["fingerprint"] as? String == (try await fingerprint("tok-rejected")))
+        #expect(!(String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self).contains("tok-rejected")))
+    }
+
+    @Test("store and unknown actions are no-ops")
+    func storeIsNoOp() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token()] }
+        for action in ["store", "frobnicate"] {
+            let result = try await kit.run("git-credential-authctl", [action], stdin: "protocol=http\nhost=127.0.0.1:9\npath=git/r\npassword=x\n\n")
+            #expect(result.status == 0 && result.stdout.isEmpty && result.stderr.isEmpty)
+        }
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("input over 64 KiB or a line over 8 KiB is refused with nothing on stdout and one stderr line")
+    func inputLimits() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token()] }
+        let longLine = "protocol=http\nhost=127.0.0.1:9\npath=git/" + String(repeating: "a", count: 9000) + "\n\n"
+        let huge = "protocol=http\nhost=127.0.0.1:9\n" + String(repeating: "wwwauth[]=Basic\n", count: 5000) + "\n"
+        for input in [longLine, huge] {
+            let result = try await kit.run("git-credential-authctl", ["get"], stdin: input)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderrLines.count == 1)
+        }
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("login needed without a terminal: nothing on stdout, one line naming authctl login")
+    func loginNeeded() async throws {
+        let kit = try ClientTestKit { _ in
+            [ScriptedDaemon.failure("login_needed", "demo: login needed (not logged in) and nobody can be prompted here", hint: "run: authctl login demo")]
+        }
+        let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=127.0.0.1:9\npath=git/r.git\n\n")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderrLines == ["authd: login needed for demo; run: authctl login demo"])
+        #expect(result.duration < 1.0)
+    }
+
+    @Test("real git: credential fill returns the token, reject erases it, unmatched hosts fall through")
+    func gitCredentialFillAndReject() async throws {
+        let kit = try ClientTestKit { request in
+            request["op"] as? String == "erase" ? [#"{"ok":true,"erased":true,"audience":"demo"}"#] : [ScriptedDaemon.token("tok-fill")]
+        }
+        let environment = gitEnvironment(kit.environment, home: kit.scratch.path("home"))
+        let fill = try await offPool("/usr/bin/git", gitHelperOptions() + ["credential", "fill"],
+                                   stdin: "url=http://127.0.0.1:9/git/repo.git\n\n", environment: environment)
+        #expect(fill.status == 0, "\(fill.stderr)")
+        #expect(fill.stdout.contains("username=oauth2\n") && fill.stdout.contains("password=tok-fill\n"))
+
+        let reject = try await offPool("/usr/bin/git", gitHelperOptions() + ["credential", "reject"],
+                                     stdin: fill.stdout + "\n", environment: environment)
+        #expect(reject.status == 0, "\(reject.stderr)")
+        let erase = try #require(kit.daemon?.requests.last)
+        #expect(erase["op"] as? String == "erase")
+        #expect(erase["fingerprint"] as? String == (try await fingerprint("tok-fill")))
+
+        // Unmatched: our helper answers nothing, so git falls through to asking, which is disabled here.
+        let unmatched = try await offPool("/usr/bin/git", gitHelperOptions() + ["credential", "fill"],
+                                        stdin: "url=https://unrelated.example/x.git\n\n", environment: environment)
+        #expect(unmatched.status != 0)
+        #expect(unmatched.stdout.isEmpty)
+        #expect(kit.daemon?.requests.count == 2)
+    }
+}
+
+@Suite("git through authd and authd-devserver", .enabled(if: realStackAvailable()), .serialized)
+struct GitRealStackTests {
+    static func git(_ arguments: [String], in directory: String? = nil, _ daemon: DaemonUnderTest) async throws -> Command.Result {
+        var options = gitHelperOptions()
+        if let directory { options = ["-C", directory] + options }
+        return try await offPool("/usr/bin/git", options + arguments, environment: gitEnvironment(daemon.environment, home: daemon.scratch.path("home")),
+                               timeout: 60)
+    }
+
+    @Test("git credential fill returns the daemon's token; reject makes the next fill return a fresh one")
+    func fillAndReject() async throws {
+        let scratch = Scratch("git-fill")
+        let server = try await offPoolValue { try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "0"]) }
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try await offPoolValue { try daemon.start() }
+        let login = try await daemon.clientOffPool("authctl", ["get", "demo", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let token = login.stdout.trimmingCharacters(in: .newlines)
+
+        let input = "url=\(server.baseURL)/git/repo.git\n\n"
+        let first = try await offPool("/usr/bin/git", gitHelperOptions() + ["credential", "fill"], stdin: input,
+                                    environment: gitEnvironment(daemon.environment, home: scratch.path("home")))
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("password=\(token)\n"))
+
+        let reject = try await offPool("/usr/bin/git", gitHelperOptions() + ["credential", "reject"], stdin: first.stdout + "\n",
+                                     environment: gitEnvironment(daemon.environment, home: scratch.path("home")))
+        #expect(reject.status == 0, "\(reject.stderr)")
+        let second = try await offPool("/usr/bin/git", gitHelperOptions() + ["credential", "fill"], stdin: input,
+                                     environment: gitEnvironment(daemon.environment, home: scratch.path("home")))
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("password="))
+        #expect(!second.stdout.contains("password=\(token)\n"))
+    }
+
+    @Test("clone and push over smart HTTP; after the token is revoked git erases it and the retry recovers")
+    func cloneRevokeRecover() async throws {
+        let scratch = Scratch("git-clone")
+        let root = scratch.path("repos")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let initialise = try await offPool("/usr/bin/git", ["-c", "init.defaultBranch=main", "init", "--bare", "-q", root + "/repo.git"])
+        #expect(initialise.status == 0)
+        let server = try await offPoolValue { try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "0", "--git-root", root]) }
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try await offPoolValue { try daemon.start() }
+        let login = try await daemon.clientOffPool("authctl", ["get", "demo", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let token = login.stdout.trimmingCharacters(in: .newlines)
+
+        let work = scratch.path("work")
+        let clone = try await Self.git(["clone", "-q", server.baseURL + "/git/repo.git", work], daemon)
+        #expect(clone.status == 0, "\(clone.stderr)")
+        try "hello\n".write(toFile: work + "/README", atomically: true, encoding: .utf8)
+        #expect(try await Self.git(["add", "README"], in: work, daemon).status == 0)
+        #expect(try await Self.git(["commit", "-q", "-m", "first"], in: work, daemon).status == 0)
+        let push = try await Self.git(["push", "-q", "origin", "HEAD:main"], in: work, daemon)
+        #expect(push.status == 0, "\(push.stderr)")
+
+        // The provider revokes the served token; the daemon does not know yet.
+        let revoked = try HTTP.post(server.baseURL + "/revoke", form: ["token": token, "client_id": "authctl-test"])
+        #expect(revoked.status == 200)
+        #expect(try !server.isActive(token))
+
+        try "second\n".write(toFile: work + "/README", atomically: true, encoding: .utf8)
+        #expect(try await Self.git(["commit", "-q", "-am", "second"], in: work, daemon).status == 0)
+        let rejected = try await Self.git(["push", "-q", "origin", "HEAD:main"], in: work, daemon)
+        #expect(rejected.status != 0)
+        #expect(rejected.stderr.contains("Authentication failed") || rejected.stderr.contains("401"), "\(rejected.stderr)")
+
+        // git erased the rejected token: the helper now gets a refreshed one and the push succeeds.
+        let retried = try await Self.git(["push", "-q", "origin", "HEAD:main"], in: work, daemon)
+        #expect(retried.status == 0, "\(retried.stderr)\n\(daemon.allLogs)")
+        let fresh = try await daemon.clientOffPool("authctl", ["get", "demo"])
+        #expect(fresh.status == 0 && fresh.stdout != login.stdout)
+
+        let fetch = try await Self.git(["ls-remote", server.baseURL + "/git/repo.git"], daemon)
+        #expect(fetch.status == 0 && fetch.stdout.contains("refs/heads/main"))
+    }
+}

@@ -1,3 +1,0 @@
-// Placeholder test file.
-import Testing
-@Test func placeholder() {}
