@@ -44,13 +44,9 @@ enum GitCredentialHelper {
             }
             return 0
         } catch {
-            Console.error("authd: \(message(error))\n")
+            Console.error("authd: \(error.message)\n")
             return error.exitCode == ClientFailure.ExitCode.interrupted ? error.exitCode : 1
         }
-    }
-
-    static func message(_ failure: ClientFailure) -> String {
-        failure.message
     }
 
     static func answer(_ input: GitCredentialInput, audience: AudienceConfiguration,
