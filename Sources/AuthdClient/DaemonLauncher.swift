@@ -96,7 +96,7 @@ public enum DaemonLauncher {
                 guard SystemClock.monotonicNanoseconds() < deadline else {
                     throw .daemonUnreachable("authd did not start within \(startTimeoutMilliseconds / 1000) s (another client was starting it); check \(logPath(context) ?? "its log")")
                 }
-                PosixGaps.sleep(milliseconds: retryIntervalMilliseconds)
+                SystemClock.sleep(milliseconds: retryIntervalMilliseconds)
                 continue
             } catch {
                 throw .daemonUnreachable("cannot lock \(lockPath) to start authd: \(error)")
@@ -134,7 +134,7 @@ public enum DaemonLauncher {
             guard SystemClock.monotonicNanoseconds() < deadline else {
                 throw .daemonUnreachable("authd did not answer on \(path) within \(startTimeoutMilliseconds / 1000) s of starting; see \(log)")
             }
-            PosixGaps.sleep(milliseconds: retryIntervalMilliseconds)
+            SystemClock.sleep(milliseconds: retryIntervalMilliseconds)
         }
     }
 
@@ -170,7 +170,6 @@ public enum DaemonLauncher {
             logDescriptor = try? FileDescriptor.open(state + "/authd.log", .writeOnly, options: [.create, .append, .noFollow], permissions: 0o600)
         }
         defer { try? logDescriptor?.close() }
-        closeInheritedDescriptorsOnExec()
         let output: SpawnedProcess.Stream = logDescriptor.map { .descriptor($0) } ?? .null
         do {
             return try SpawnedProcess.spawn(executable: executable, arguments: arguments,
@@ -178,18 +177,6 @@ public enum DaemonLauncher {
                                             newSession: true)
         } catch {
             throw .daemonUnreachable("cannot start \(executable): \(error)")
-        }
-    }
-}
-
-extension DaemonLauncher {
-    /// Descriptors this client inherited without close-on-exec (a caller's pipes, Foundation's
-    /// child-exit socket) must not reach the long-lived daemon: whoever waits for their end of
-    /// file would wait until the daemon exits. `closefrom` in the spawn would be better (see the
-    /// clients' report); this uses what AuthdPosix offers, and runs only when a daemon is started.
-    static func closeInheritedDescriptorsOnExec() {
-        for number in Int32(3)..<4096 {
-            try? FileDescriptor(rawValue: number).setCloseOnExec(true)
         }
     }
 }

@@ -162,3 +162,15 @@ public final class OwnedFileDescriptor: Sendable {
 
     deinit { try? descriptor.close() }
 }
+
+extension FileDescriptor {
+    /// Waits until `first` or `second` is readable (or hung up): which ones, or nil on timeout.
+    public static func waitReadable(_ first: FileDescriptor, _ second: FileDescriptor,
+                                    timeoutMilliseconds: Int) -> (first: Bool, second: Bool)? {
+        var entries = [pollfd(fd: first.rawValue, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: second.rawValue, events: Int16(POLLIN), revents: 0)]
+        let ready = poll(&entries, 2, Int32(clamping: timeoutMilliseconds))
+        guard ready > 0 else { return nil }
+        return (entries[0].revents != 0, entries[1].revents != 0)
+    }
+}

@@ -25,6 +25,26 @@ public enum CurrentProcess {
     }
 }
 
+extension CurrentProcess {
+    /// Ends the process with `status` (`exit`). Callers write with `write(2)`, so no stdio buffer is lost.
+    public static func exit(_ status: Int32) -> Never {
+        Glibc.exit(status)
+    }
+
+    /// Ignores SIGPIPE, so a closed socket or `| head` is an `EPIPE` error to report, not a silent death.
+    public static func ignoreBrokenPipe() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Unblocks every signal in the calling thread. A process started by a parent that blocked
+    /// signals (a test runner, a thread pool) inherits the mask and could not be stopped with SIGTERM.
+    public static func unblockAllSignals() {
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        _ = pthread_sigmask(SIG_SETMASK, &empty, nil)
+    }
+}
+
 /// A signal number.
 public struct Signal: RawRepresentable, Hashable, Sendable {
     /// The raw signal number.
@@ -79,7 +99,7 @@ public struct SpawnedProcess: Sendable, Hashable {
     /// `environment` is `NAME=value` entries; nil passes this process's environment.
     /// `newSession` runs it in its own session (`setsid`), detached from our terminal and process
     /// group, as a daemon started on a client's behalf should be. Descriptors other than 0-2 are
-    /// not inherited as long as they are close-on-exec, which everything opened here is.
+    /// never inherited.
     public static func spawn(
         executable: String, arguments: [String] = [], environment: [String]? = nil,
         standardInput: Stream = .null, standardOutput: Stream = .null, standardError: Stream = .null,
@@ -101,6 +121,11 @@ public struct SpawnedProcess: Sendable, Hashable {
             }
             if code != 0 { throw Errno(rawValue: code) }
         }
+        // Nothing but 0-2 reaches the child, even descriptors someone else opened without
+        // close-on-exec (a caller's pipe): a long-lived daemon holding one would keep whoever
+        // waits for its end of file waiting.
+        let closeCode = authd_spawn_closefrom(&actions, 3)
+        if closeCode != 0 { throw Errno(rawValue: closeCode) }
         // The child starts with no blocked signals and default handlers: the spawning thread may
         // be a runtime worker that blocks signals, and a daemon that ignores SIGTERM cannot be stopped.
         var emptySet = sigset_t()

@@ -68,3 +68,9 @@ static inline int authd_install_newline_exit_handler(int sig) {
 // accept4 and pipe2 are _GNU_SOURCE-only; both are in every glibc the toolchain supports.
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 extern int pipe2(int pipefd[2], int flags);
+
+// posix_spawn_file_actions_addclosefrom_np is a GNU extension (glibc 2.34+), hidden without _GNU_SOURCE.
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
+static inline int authd_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -1,11 +1,12 @@
 // authctl: the command-line client of authd. Entry point and dispatch.
 import AuthdClient
+import AuthdPosix
 import AuthdWire
 
 @main
 enum Authctl {
     static func main() {
-        PosixGaps.ignoreBrokenPipe()
+        CurrentProcess.ignoreBrokenPipe()
         let status: Int32
         do {
             status = try run(CommandLine.arguments.dropFirst())
@@ -13,7 +14,7 @@ enum Authctl {
             Console.error("authctl: \(error.message)\n")
             status = error.exitCode
         }
-        PosixGaps.exit(status)
+        CurrentProcess.exit(status)
     }
 
     static func run(_ arguments: ArraySlice<String>) throws(ClientFailure) -> Int32 {

@@ -37,6 +37,9 @@ struct AuthdCommand: AsyncParsableCommand {
     var maxConnections: Int = 1024
 
     func run() async throws {
+        // A launcher that blocked signals (a thread pool, a test runner) must not leave us
+        // unable to receive SIGTERM or SIGHUP.
+        CurrentProcess.unblockAllSignals()
         // Before anything holds a secret: restart with glibc's heap cache off so freed buffers are
         // scrubbed (see Hardening.heapTunable). AUTHD_KEEP_HEAP_CACHE=1 skips it (benchmarks).
         if CurrentProcess.environment("AUTHD_KEEP_HEAP_CACHE") == nil {

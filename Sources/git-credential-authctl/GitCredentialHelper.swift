@@ -7,7 +7,7 @@ import AuthdWire
 @main
 enum GitCredentialHelper {
     static func main() {
-        PosixGaps.ignoreBrokenPipe()
+        CurrentProcess.ignoreBrokenPipe()
         let arguments = CommandLine.arguments
         let status: Int32
         switch arguments.count > 1 ? arguments[1] : "" {
@@ -16,7 +16,7 @@ enum GitCredentialHelper {
         // `store` is a no-op: the daemon keeps the tokens. Unknown actions are ignored, as git asks.
         default: status = 0
         }
-        PosixGaps.exit(status)
+        CurrentProcess.exit(status)
     }
 
     enum Action { case get, erase }
