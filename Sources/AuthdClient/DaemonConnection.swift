@@ -41,7 +41,7 @@ public final class DaemonConnection {
         if let line = takeLine() { return .line(line) }
         do {
             guard try socket.wait(for: .readable, timeoutMilliseconds: timeoutMilliseconds) else { return .timedOut }
-            let chunk = try socket.read(upToCount: AuthdProtocol.maximumMessageBytes)
+            let chunk = try socket.read(upToCount: 16_384)
             if chunk.isEmpty { return .closed(partial: !pending.isEmpty) }
             pending += chunk
         } catch {

@@ -31,11 +31,15 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
 
     /// Reads at most `maximumCount` bytes (`read`); an empty result means end of file.
     public func read(upToCount maximumCount: Int) throws(Errno) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: max(maximumCount, 0))
-        let count = try buffer.withUnsafeMutableBytes { raw in
-            Result { () throws(Errno) in try retryingInterrupts { Glibc.read(rawValue, raw.baseAddress, raw.count) } }
-        }.get()
-        buffer.removeSubrange(count...)
+        // Uninitialised capacity: zeroing a large buffer for a short answer is measurable start-up cost.
+        var failure: Errno?
+        let buffer = [UInt8](unsafeUninitializedCapacity: max(maximumCount, 0)) { raw, initialized in
+            switch Result(catching: { () throws(Errno) in try retryingInterrupts { Glibc.read(rawValue, raw.baseAddress, raw.count) } }) {
+            case .success(let count): initialized = count
+            case .failure(let error): failure = error; initialized = 0
+            }
+        }
+        if let failure { throw failure }
         return buffer
     }
 
