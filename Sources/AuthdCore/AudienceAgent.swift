@@ -24,11 +24,14 @@ public struct AudiencePolicy: Sendable {
     /// nil = the default rule (the larger of 60 s and 10 % of the lifetime).
     public var refreshMargin: Duration?
     public var maxSession: Duration?
+    /// The issuer and client a login of this audience belongs to (stored with it).
+    public var identity: LoginIdentity?
     /// Shown when a login is needed and nobody can be prompted.
     public var loginHint: String { "run: authctl login \(name)" }
 
     public init(name: String, requestedScopes: [String], persist: Bool = true, requireTTY: Bool = false,
-                allowedClients: [String] = [], refreshMargin: Duration? = nil, maxSession: Duration? = nil) {
+                allowedClients: [String] = [], refreshMargin: Duration? = nil, maxSession: Duration? = nil,
+                identity: LoginIdentity? = nil) {
         self.name = name
         self.requestedScopes = requestedScopes
         self.persist = persist
@@ -36,6 +39,7 @@ public struct AudiencePolicy: Sendable {
         self.allowedClients = allowedClients
         self.refreshMargin = refreshMargin
         self.maxSession = maxSession
+        self.identity = identity
     }
 
     /// Capped at half the lifetime, so a short-lived token is not refreshed the moment it arrives.
@@ -100,6 +104,10 @@ public actor AudienceAgent {
     private var refreshFailures = 0
     private var notifiedLoginNeeded = false
     private var nextRunID = 0
+    /// Bumped whenever the login is replaced or dropped (login, logout, identity change, shutdown):
+    /// a refresh that started under an older generation must not install its answer.
+    private var generation = 0
+    private var isShutDown = false
     static let heartbeatInterval: Duration = .seconds(3)
 
     public init(policy: AudiencePolicy, provider: any AudienceProvider, environment: AgentEnvironment) {
@@ -130,11 +138,19 @@ public actor AudienceAgent {
             }
             switch activity {
             case .refreshing(let task):
-                if case .failure(let error) = await task.value, error.kind == .transient {
+                let outcome = await task.value
+                // Whoever sees the refresh finished first marks the agent idle; otherwise this loop
+                // would find the same finished task again without ever suspending.
+                if case .refreshing(let running) = activity, running == task { activity = .idle }
+                switch outcome {
+                case .success:
+                    renewedInThisRequest = true
+                case .failure(let error) where error.kind == .transient:
                     throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)",
                                           hint: "the provider may be unreachable; try again shortly")
+                case .failure:
+                    break  // re-examine: now login-needed, or superseded
                 }
-                renewedInThisRequest = true
                 continue
             case .deviceFlow(let run):
                 guard canPrompt else { throw loginNeededFailure(for: client) }
@@ -162,7 +178,8 @@ public actor AudienceAgent {
                 }
                 throw loginNeededFailure(for: client)
             }
-            if renewedInThisRequest, let login, login.accessTokenIsUnexpired(now: now) {
+            if renewedInThisRequest, let login, login.accessToken != nil {
+                // Issued for this very request: serve it rather than prompt again, however short it is.
                 return try serve(login, to: client)
             }
             let run = startDeviceFlow(client: client)
@@ -187,6 +204,7 @@ public actor AudienceAgent {
 
     /// Revokes at the provider and erases the login from memory and disk.
     public func logout(client: ClientIdentity) async -> (RevocationOutcome, AudienceStatus) {
+        generation += 1
         cancelActivity()
         refreshTimer?.cancel()
         refreshTimer = nil
@@ -199,7 +217,8 @@ public actor AudienceAgent {
         let refresh = current.refreshToken.flatMap { try? environment.vault.open($0, context: VaultContext.refresh(name)).copyString() }
         let access = current.accessToken.flatMap { try? environment.vault.open($0, context: VaultContext.access(name)).copyString() }
         let outcome = await provider.revoke(refreshToken: refresh, accessToken: access)
-        await persist(nil)
+        // Erased from disk even when this audience no longer persists (an older login may be stored).
+        await persist(nil, evenWithoutPersist: true)
         let detail: String
         switch outcome {
         case .revoked: detail = "revoked at the provider"
@@ -264,22 +283,34 @@ public actor AudienceAgent {
         self.policy = policy
         self.provider = provider
         if identityChanged {
+            generation += 1
             cancelActivity()
             refreshTimer?.cancel()
             refreshTimer = nil
             nextRefreshAt = nil
             login = nil
             renewal = .possible
-        } else if login != nil {
+        } else if let login {
+            // A config fix (a new client secret, an endpoint) may make renewal possible again.
+            if login.refreshToken != nil, case .loginNeeded = renewal {
+                renewal = .possible
+                notifiedLoginNeeded = false
+            }
             scheduleRefresh()
         }
     }
 
-    /// Stops timers and flows; the login stays as persisted.
-    public func shutdown() {
-        cancelActivity()
+    /// Stops timers and flows; the login stays as persisted. A refresh in flight is waited for,
+    /// not cancelled: the provider may already have rotated the refresh token, and the new one
+    /// must reach the store.
+    public func shutdown() async {
+        isShutDown = true
         refreshTimer?.cancel()
         refreshTimer = nil
+        nextRefreshAt = nil
+        if case .deviceFlow = activity { cancelActivity() }
+        if case .refreshing(let task) = activity { _ = await task.value }
+        generation += 1
     }
 
     /// Installs a login read from the store at start-up.
@@ -338,6 +369,10 @@ public actor AudienceAgent {
     private func startDeviceFlow(client: ClientIdentity) -> DeviceFlowRun {
         nextRunID += 1
         let run = DeviceFlowRun(id: nextRunID)
+        if isShutDown {
+            run.outcome = .failure(ProtocolFailure(.cancelled, "\(name): authd is stopping"))
+            return run
+        }
         activity = .deviceFlow(run)
         environment.audit.record(AuditRecord(.deviceFlowStarted, "\(name): device flow started", audience: name, client: client,
                                              scopes: policy.requestedScopes))
@@ -457,7 +492,10 @@ public actor AudienceAgent {
               let waiter = run.waiters.removeValue(forKey: waiterID) else { return }
         waiter.continuation.resume(with: .failure(ProtocolFailure(.cancelled, "\(name): request cancelled")))
         if run.waiters.isEmpty, run.outcome == nil {
+            // Nobody waits: cancel, and let the next request start a fresh flow at once rather
+            // than join this one while it winds down.
             run.task?.cancel()
+            finish(run, .failure(ProtocolFailure(.cancelled, "\(name): device flow cancelled: nobody is waiting")))
         }
     }
 
@@ -501,18 +539,24 @@ public actor AudienceAgent {
         } catch {
             return .failure(ProviderError(.loginNeeded, "the in-memory vault failed to open the refresh token"))
         }
+        let started = generation
+        let superseded = ProviderError(.cancelled, "superseded by a newer login or logout")
         do {
             let tokens = try await provider.refresh(refreshToken: refreshToken)
+            guard generation == started else { return .failure(superseded) }
             await install(tokens, freshLogin: false)
             refreshFailures = 0
             environment.audit.record(AuditRecord(.refreshSucceeded, "\(name): token refreshed", audience: name, client: client,
                                                  scopes: login?.scopes ?? [], tokenFingerprint: login?.accessTokenFingerprint))
             return .success(())
         } catch let error as ProviderError {
+            guard generation == started else { return .failure(superseded) }
+            if error.kind == .cancelled { return .failure(error) }
             environment.audit.record(AuditRecord(.refreshFailed, "\(name): refresh failed: \(error.message)", audience: name,
                                                  client: client, scopes: login?.scopes ?? [], detail: error.message))
-            if error.kind == .loginNeeded || error.kind == .provider {
-                markLoginNeeded(reason: "the provider refused the refresh token (\(error.message))")
+            switch error.kind {
+            case .loginNeeded:
+                markLoginNeeded(reason: "the provider no longer accepts the refresh token (\(error.message))")
                 // The dead refresh token is of no further use; keep the access token while it lasts.
                 if var current = login {
                     current.refreshToken = nil
@@ -521,12 +565,17 @@ public actor AudienceAgent {
                     login = current
                     await persist(current)
                 }
-            } else {
+            case .transient:
                 refreshFailures += 1
                 scheduleRetry()
+            default:
+                // A setup problem (invalid_client, a proxy's 403, a wrong endpoint): a person must act,
+                // but the refresh token may still be good once the config is fixed, so it is kept.
+                markLoginNeeded(reason: "refresh failed: \(error.message)")
             }
             return .failure(error)
         } catch {
+            guard generation == started, !(error is CancellationError) else { return .failure(superseded) }
             refreshFailures += 1
             scheduleRetry()
             return .failure(ProviderError(.transient, "\(error)"))
@@ -575,6 +624,7 @@ public actor AudienceAgent {
             subject: tokens.subject ?? (freshLogin ? nil : login?.subject))
         login = updated
         if freshLogin {
+            generation += 1
             renewal = .possible
             notifiedLoginNeeded = false
         }
@@ -583,10 +633,11 @@ public actor AudienceAgent {
         await persist(updated)
     }
 
-    private func persist(_ login: Login?) async {
-        guard policy.persist else { return }
+    private func persist(_ login: Login?, evenWithoutPersist: Bool = false) async {
+        guard policy.persist || (evenWithoutPersist && login == nil) else { return }
         do {
-            try await environment.persistence.save(audience: name, login: login, vault: environment.vault)
+            try await environment.persistence.save(audience: name, identity: policy.identity, login: login,
+                                                   vault: environment.vault)
         } catch {
             environment.audit.record(AuditRecord(.storeError, "\(name): could not save the login: \(error); serving from memory",
                                                  audience: name, detail: "\(error)"))
@@ -610,27 +661,27 @@ public actor AudienceAgent {
             // The session ends before the next refresh: wake then to ask for a login.
             due = login.loginAt + maxSession
         }
-        armTimer(at: max(due, now))
+        // Never sooner than 2 s after issuance: a provider answering `expires_in: 0` must not
+        // make the daemon refresh in a tight loop.
+        armTimer(at: max(due, now, login.accessIssuedAt + .seconds(2)))
     }
 
-    /// Transient failure: retry with jittered exponential backoff, the last try before expiry.
+    /// Transient failure: retry with jittered exponential backoff (5 s doubling to about 5 min),
+    /// pulled in before expiry while the token is still valid. A network problem never ends a
+    /// login: after expiry the retries simply continue (a laptop waking before its Wi-Fi does).
     private func scheduleRetry() {
         let now = clock.monotonicNow()
-        guard let login, let expiresAt = login.accessExpiresAt else { return }
-        let base = Duration.seconds(5) * (1 << min(refreshFailures - 1, 6))
-        let delay = base + base * environment.jitter()
-        var due = now + delay
-        if due >= expiresAt {
-            guard expiresAt - now > .seconds(1) else {
-                markLoginNeeded(reason: "the provider could not be reached before the token expired")
-                return
-            }
+        guard let login, login.refreshTokenIsUsable(now: now) else { return }
+        let base = Duration.seconds(5) * (1 << min(max(refreshFailures - 1, 0), 6))
+        var due = now + base + base * environment.jitter()
+        if let expiresAt = login.accessExpiresAt, expiresAt - now > .seconds(2), due > expiresAt {
             due = now + (expiresAt - now) / 2
         }
         armTimer(at: due)
     }
 
     private func armTimer(at due: Duration) {
+        guard !isShutDown else { return }
         refreshTimer?.cancel()
         nextRefreshAt = due
         let clock = self.clock
@@ -650,6 +701,10 @@ public actor AudienceAgent {
         }
         if case .idle = activity {
             _ = await refreshNow(reason: "scheduled", client: .daemon)
+        } else {
+            // A device flow is running; look again later so the current login keeps being renewed
+            // if that flow is denied or expires.
+            armTimer(at: now + .seconds(30))
         }
     }
 }

@@ -232,7 +232,8 @@ public final class Daemon: Sendable {
             let policy = AudiencePolicy(
                 name: audience.name, requestedScopes: audience.scopes, persist: audience.persist && persistence != nil,
                 requireTTY: audience.requireTTY, allowedClients: audience.allowedClients,
-                refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession)
+                refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession,
+                identity: Daemon.identity(of: audience))
             let provider = options.providerFactory(audience, configuration.daemon)
             let issuer = audience.endpoints.issuer?.description
             if let existing = router.entry(named: audience.name), let old = previous?.audience(named: audience.name) {

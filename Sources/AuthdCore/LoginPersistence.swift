@@ -3,7 +3,9 @@ import AuthdSystem
 
 /// Saves one audience's login (nil = erase it). Implementations serialise writes.
 public protocol LoginPersistence: Sendable {
-    func save(audience: String, login: Login?, vault: TokenVault) async throws
+    /// Saves `login` as belonging to `identity` (the issuer and client it came from), or erases the
+    /// audience's stored login when `login` is nil.
+    func save(audience: String, identity: LoginIdentity?, login: Login?, vault: TokenVault) async throws
 }
 
 /// Logins kept in memory only (`persist = false` everywhere, and tests).
@@ -13,7 +15,7 @@ public actor MemoryPersistence: LoginPersistence {
 
     public init() {}
 
-    public func save(audience: String, login: Login?, vault: TokenVault) async throws {
+    public func save(audience: String, identity: LoginIdentity?, login: Login?, vault: TokenVault) async throws {
         saveCount += 1
         saved[audience] = login
     }

@@ -64,9 +64,10 @@ public actor StorePersistence: LoginPersistence {
         return result
     }
 
-    public func save(audience: String, login: Login?, vault: TokenVault) async throws {
+    public func save(audience: String, identity: LoginIdentity?, login: Login?, vault: TokenVault) async throws {
         if let login {
-            guard let identity = identities[audience] else { return }
+            // The identity the agent says the login came from, not the (possibly just reloaded) config's.
+            guard let identity else { return }
             logins[audience] = StoredLogin(
                 audience: audience, issuer: identity.issuer, clientID: identity.clientID,
                 refreshToken: try login.refreshToken.map { try vault.open($0, context: VaultContext.refresh(audience)) },

@@ -168,7 +168,7 @@ struct MetadataFetcher: Sendable {
         guard let published = value["issuer"]?.stringValue else {
             throw .invalidResponse(endpoint: endpoint, reason: "issuer is missing")
         }
-        guard IssuerIdentifier.matches(issuer, published) else { throw .issuerMismatch(expected: issuer, found: published) }
+        guard IssuerIdentifier.matches(issuer, published) else { throw .issuerMismatch(expected: issuer, found: ProviderText(secrets: []).clean(published) ?? "") }
         func strings(_ name: String) -> [String] { value[name]?.arrayValue?.compactMap(\.stringValue) ?? [] }
         return AuthorizationServerMetadata(
             issuer: published,

@@ -168,7 +168,7 @@ public struct OAuthClient: Sendable {
             case _ where OAuthErrorCode.isTransient(error):
                 return PollResult(answer: .transientFailure, transientError: providerError(endpoint, error, fields.errorDescription, secrets: secrets))
             default:
-                return PollResult(answer: .failed(error: error, description: description))
+                return PollResult(answer: .failed(error: ProviderText(secrets: secrets + factory.secrets).clean(error) ?? "error", description: description))
             }
         }
         if response.status >= 500 || response.status == 408 {

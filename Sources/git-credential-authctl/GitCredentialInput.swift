@@ -82,6 +82,8 @@ struct GitCredentialInput {
 extension [UInt8] {
     /// git ends its description with an empty line (`...\n\n`); end of input works too.
     var endsWithBlankLine: Bool {
-        self == [0x0A] || self == [0x0D, 0x0A] || suffix(2) == [0x0A, 0x0A] || suffix(3) == [0x0A, 0x0D, 0x0A]
+        // elementsEqual on the ArraySlice: `suffix(n) == [...]` would copy the whole buffer each time.
+        self == [0x0A] || self == [0x0D, 0x0A] || suffix(2).elementsEqual([0x0A, 0x0A])
+            || suffix(3).elementsEqual([0x0A, 0x0D, 0x0A])
     }
 }

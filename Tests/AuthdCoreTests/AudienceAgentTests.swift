@@ -1,10 +1,10 @@
 // The per-audience lifecycle: single-flight flows and refreshes, schedules, erase, policy, audit hygiene.
-import AuthdCore
+@testable import AuthdCore
 import AuthdWire
 import Synchronization
 import Testing
 
-@Suite struct AudienceAgentTests {
+@Suite(.timeLimit(.minutes(1))) struct AudienceAgentTests {
     @Test func fiftyConcurrentGetsShareOneDeviceFlow() async throws {
         let provider = ScriptedProvider()
         let agent = makeAgent(provider)
@@ -42,15 +42,18 @@ import Testing
     @Test func aWaiterLeavingDoesNotCancelTheFlowButTheLastOneDoes() async throws {
         let provider = ScriptedProvider()
         let agent = makeAgent(provider)
-        let first = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
-        let second = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
-        try await eventually("poll started") { await provider.pollWaiters == 1 }
-        try await Task.sleep(for: .milliseconds(20))
+        let prompts = Counter()
+        let first = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { line in
+            if case .prompt = line { prompts.increment() } }.text }
+        let second = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { line in
+            if case .prompt = line { prompts.increment() } }.text }
+        try await eventually("both waiting") { await provider.pollWaiters == 1 && prompts.value == 2 }
         first.cancel()
         await #expect(throws: ProtocolFailure.self) { _ = try await first.value }
-        #expect(await provider.pollsCancelled == 0)
         await provider.approve()
         #expect(try await second.value == "access-token-secret-1")
+        #expect(await provider.pollsCancelled == 0)
+        #expect(await provider.deviceCodeRequests == 1)
 
         // A new flow whose only waiter leaves is cancelled at the provider side.
         _ = await agent.logout(client: alice)
@@ -66,10 +69,11 @@ import Testing
         let provider = ScriptedProvider()
         let audit = RecordingAuditSink()
         let agent = makeAgent(provider, audit: audit)
-        let a = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in } }
-        let b = Task { try await agent.login(client: alice) { _ in } }
-        try await eventually { await provider.pollWaiters == 1 }
-        try await Task.sleep(for: .milliseconds(20))
+        let prompts = Counter()
+        let a = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { line in
+            if case .prompt = line { prompts.increment() } } }
+        let b = Task { try await agent.login(client: alice) { line in if case .prompt = line { prompts.increment() } } }
+        try await eventually { await provider.pollWaiters == 1 && prompts.value == 2 }
         await provider.deny()
         for task in [a] {
             do { _ = try await task.value; Issue.record("expected denial") } catch { #expect((error as? ProtocolFailure)?.code == .denied) }
@@ -92,6 +96,7 @@ import Testing
         // Default margin: max(60 s, 10 % of 600 s) = 60 s, so the refresh is due at 540 s.
         try await eventually("timer armed") { clock.earliestDeadline == .seconds(540) }
         clock.advance(by: .seconds(539))
+        try await Task.sleep(for: .milliseconds(20))
         #expect(await provider.refreshRequests.isEmpty)
         clock.advance(by: .seconds(1))
         try await eventually("refreshed") { await provider.refreshRequests == ["refresh-token-secret-1"] }
@@ -167,11 +172,16 @@ import Testing
         try await eventually { await provider.pollWaiters == 1 }
         await provider.approve()
         _ = try await first.value
-        // Ask for more validity than is left: every request needs a refresh, and they share one.
+        // Ask for more validity than is left: every request needs a refresh, and they share one
+        // (held open until all twenty are waiting for it).
+        await provider.setHoldRefreshes(true)
         let tokens = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<20 {
                 group.addTask { try await agent.get(minimumValidity: .seconds(200), canPrompt: false, client: alice) { _ in }.text }
             }
+            try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
+            try await Task.sleep(for: .milliseconds(50))
+            await provider.releaseRefreshes()
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
         #expect(await provider.refreshRequests.count == 1)
@@ -248,5 +258,119 @@ import Testing
         }
         #expect(text.contains(served.fingerprint))
         #expect(text.contains("MESSAGE_ID=\(AuditEvent.tokenServed.messageID)"))
+    }
+
+    /// Logs in with a 600 s token and returns the agent, its provider and clock.
+    private func loggedIn(_ provider: ScriptedProvider = ScriptedProvider(), audit: RecordingAuditSink = RecordingAuditSink(),
+                          persistence: MemoryPersistence = MemoryPersistence())
+        async throws -> (AudienceAgent, ScriptedProvider, ManualDaemonClock) {
+        await provider.setAccessLifetime(600)
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock, audit: audit, persistence: persistence)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        return (agent, provider, clock)
+    }
+
+    @Test func aNetworkErrorAfterExpiryNeverEndsTheLogin() async throws {
+        let audit = RecordingAuditSink()
+        let (agent, provider, clock) = try await loggedIn(audit: audit)
+        // The laptop slept past expiry; on wake the network is not back yet.
+        await provider.queueRefreshOutcome(.failure(ProviderError(.transient, "cannot resolve host")))
+        clock.advance(by: .seconds(700))
+        try await eventually("first attempt") { await provider.refreshRequests.count == 1 }
+        #expect(audit.count(.loginNeeded) == 0)
+        // The retry (5 s + jitter) succeeds and a script is served again without a device flow.
+        try await eventually("retry armed") { clock.earliestDeadline != nil }
+        clock.advance(by: .seconds(10))
+        try await eventually("second attempt") { await provider.refreshRequests.count == 2 }
+        let token = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
+        #expect(token.text == "access-token-secret-2")
+        #expect(await provider.deviceCodeRequests == 1)
+    }
+
+    @Test func aSetupErrorKeepsTheRefreshTokenAndAReloadRecovers() async throws {
+        let persistence = MemoryPersistence()
+        let (agent, provider, clock) = try await loggedIn(persistence: persistence)
+        await provider.queueRefreshOutcome(.failure(ProviderError(.provider, "invalid_client: the client secret is wrong")))
+        clock.advance(by: .seconds(540))
+        try await eventually("refresh attempted") { await provider.refreshRequests.count == 1 }
+        try await eventually("refresh failed") {
+            let status = await agent.status()
+            return status.state == .valid && status.hasRefreshToken
+        }
+        // The config is fixed and reloaded: renewal works again with the same refresh token.
+        await agent.reconfigure(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"]), provider: provider,
+                                identityChanged: false)
+        let token = try await agent.get(minimumValidity: .seconds(600), canPrompt: false, client: alice) { _ in }
+        #expect(token.text == "access-token-secret-2")
+        #expect(await provider.refreshRequests == ["refresh-token-secret-1", "refresh-token-secret-1"])
+    }
+
+    @Test func aRefreshThatReturnsAfterLogoutIsDiscarded() async throws {
+        let (agent, provider, _) = try await loggedIn()
+        await provider.setHoldRefreshes(true)
+        let pending = Task { try? await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in } }
+        try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
+        _ = await agent.logout(client: alice)
+        await provider.releaseRefreshes()
+        _ = await pending.value
+        #expect(await agent.status().state == .loggedOut)
+        await #expect(throws: ProtocolFailure.self) {
+            _ = try await agent.get(minimumValidity: .seconds(1), canPrompt: false, client: alice) { _ in }
+        }
+    }
+
+    @Test func shutdownWaitsForARefreshInFlightSoTheRotatedTokenIsSaved() async throws {
+        let persistence = MemoryPersistence()
+        let (agent, provider, _) = try await loggedIn(persistence: persistence)
+        await provider.setHoldRefreshes(true)
+        let pending = Task { try? await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in } }
+        try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
+        let stopping = Task { await agent.shutdown() }
+        try await Task.sleep(for: .milliseconds(20))
+        await provider.releaseRefreshes()
+        await stopping.value
+        _ = await pending.value
+        let saved = await persistence.saved["demo"]
+        #expect(saved.map { $0.refreshToken != nil } == true)
+        #expect(await persistence.saveCount >= 2)
+    }
+
+    @Test func aJoinedRefreshThatFailsDoesNotRelaxMinimumValidity() async throws {
+        let (agent, provider, clock) = try await loggedIn()
+        clock.advance(by: .seconds(300))  // 300 s left
+        await provider.setHoldRefreshes(true)
+        await provider.queueRefreshOutcome(.failure(ProviderError(.loginNeeded, "invalid_grant")))
+        let background = Task { try? await agent.get(minimumValidity: .seconds(400), canPrompt: false, client: alice) { _ in } }
+        try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
+        let joined = Task { try await agent.get(minimumValidity: .seconds(400), canPrompt: false, client: alice) { _ in } }
+        try await Task.sleep(for: .milliseconds(20))
+        await provider.releaseRefreshes()
+        _ = await background.value
+        do {
+            _ = try await joined.value
+            Issue.record("a token with 300 s left was served for --min-valid 400")
+        } catch {
+            #expect((error as? ProtocolFailure)?.code == .loginNeeded)
+        }
+    }
+
+    @Test func aZeroLifetimeTokenDoesNotRefreshInATightLoop() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(0)
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        // Served, not re-prompted, although it is already at its expiry.
+        #expect(try await first.value == "access-token-secret-1")
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await provider.refreshRequests.count == 0)
+        #expect(await provider.deviceCodeRequests == 1)
+        #expect(clock.earliestDeadline == .seconds(2))
     }
 }

@@ -20,7 +20,7 @@ import Testing
         let provider = ScriptedProvider()
         do {
             let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
-            let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"]), provider: provider,
+            let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"], identity: identity), provider: provider,
                                       environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
                                                                     persistence: persistence))
             let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }

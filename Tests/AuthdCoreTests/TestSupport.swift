@@ -132,8 +132,21 @@ actor ScriptedProvider: AudienceProvider {
 
     var pollWaiters: Int { waiting.count }
 
+    /// When set, refreshes wait until `releaseRefreshes()` (to hold one in flight).
+    var holdRefreshes = false
+    private var heldRefreshes: [CheckedContinuation<Void, Never>] = []
+    var refreshesWaiting: Int { heldRefreshes.count }
+    func setHoldRefreshes(_ hold: Bool) { holdRefreshes = hold }
+    func releaseRefreshes() {
+        holdRefreshes = false
+        let all = heldRefreshes
+        heldRefreshes = []
+        for c in all { c.resume() }
+    }
+
     func refresh(refreshToken: String) async throws -> IssuedTokens {
         refreshRequests.append(refreshToken)
+        if holdRefreshes { await withCheckedContinuation { heldRefreshes.append($0) } }
         if !refreshOutcomes.isEmpty { try refreshOutcomes.removeFirst().get() }
         var tokens = mint()
         if !rotateRefreshTokens { tokens.refreshToken = nil }
