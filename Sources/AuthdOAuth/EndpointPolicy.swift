@@ -77,12 +77,15 @@ struct ParsedEndpointURL: Equatable {
         if parsed.scheme == "http", !parsed.isLoopback { throw .insecureEndpoint(url: url) }
     }
 
+    /// The URL for messages: without userinfo, and without control characters (a URL from
+    /// discovery metadata is provider text).
     static func withoutUserinfo(_ url: String) -> String {
-        guard let schemeEnd = url.firstRange(of: "://") else { return url }
+        let clean = { (text: String) in ProviderText(secrets: []).clean(text) ?? "" }
+        guard let schemeEnd = url.firstRange(of: "://") else { return clean(url) }
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
-        return String(url[..<schemeEnd.upperBound]) + String(rest[rest.index(after: at)...])
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return clean(url) }
+        return clean(String(url[..<schemeEnd.upperBound]) + String(rest[rest.index(after: at)...]))
     }
 }
 

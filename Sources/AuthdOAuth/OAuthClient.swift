@@ -177,7 +177,8 @@ public struct OAuthClient: Sendable {
         guard (200..<300).contains(response.status) else {
             throw .invalidResponse(endpoint: endpoint, reason: "HTTP \(response.status) without an OAuth error")
         }
-        let grant = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: settings.scopes)
+        let grant = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: settings.scopes,
+                                          secrets: [deviceCode] + factory.secrets)
         return PollResult(answer: .approved, grant: grant)
     }
 
@@ -209,7 +210,8 @@ public struct OAuthClient: Sendable {
             throw providerError(endpoint, error, fields.errorDescription, secrets: secrets)
         }
         guard (200..<300).contains(response.status) else { throw .httpStatus(endpoint: endpoint, status: response.status) }
-        var fresh = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: scopes ?? grant.scopes)
+        var fresh = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: scopes ?? grant.scopes,
+                                          secrets: secrets + factory.secrets)
         let change: RefreshedGrant.RefreshTokenChange
         if fresh.refreshToken == nil {
             change = .keptPrevious

@@ -79,12 +79,18 @@ enum ScopeList {
     static func parse(_ value: JSONValue?) -> [String]? {
         switch value {
         case .string(let s)?:
-            return s.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+            return s.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init).filter(isScopeToken)
         case .array(let items)?:
-            return items.compactMap(\.stringValue).filter { !$0.isEmpty }
+            return items.compactMap(\.stringValue).filter { !$0.isEmpty && isScopeToken($0) }
         default:
             return nil
         }
+    }
+
+    /// RFC 6749 §3.3 scope-token characters (printable ASCII but space, `"` and `\`): anything else
+    /// is dropped so that no control character reaches status output or audit records.
+    static func isScopeToken(_ token: String) -> Bool {
+        token.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
     }
 }
 

@@ -58,11 +58,11 @@ public struct TokenGrant: Sendable, Equatable, CustomStringConvertible {
     /// as a bearer credential); `expires_in`, `refresh_token`, `scope`, `refresh_token_expires_in`
     /// and `id_token` are optional; unknown fields are ignored.
     static func decode(_ fields: ResponseFields, endpoint: OAuthEndpoint, issuedAt: Int64,
-                       requestedScopes: [String]) throws(OAuthError) -> TokenGrant {
+                       requestedScopes: [String], secrets: [String] = []) throws(OAuthError) -> TokenGrant {
         func invalid(_ reason: String) -> OAuthError { .invalidResponse(endpoint: endpoint, reason: reason) }
         guard let accessToken = fields.string("access_token") else { throw invalid("access_token is missing") }
         if let type = fields.string("token_type"), type.lowercased() != "bearer" {
-            throw invalid("token_type \"\(ProviderText(secrets: [accessToken]).clean(type) ?? "")\" is not supported (only Bearer)")
+            throw invalid("token_type \"\(ProviderText(secrets: [accessToken] + secrets).clean(type) ?? "")\" is not supported (only Bearer)")
         }
         // A lifetime that is not a number is treated like an absent one; a negative one as already expired.
         let expiresIn = fields.integer("expires_in").map { max(0, min($0, Int64(Int32.max))) }

@@ -56,7 +56,7 @@ private func hasControl(_ text: String) -> Bool {
         #expect(thrown.description.contains("https:/authorixation_pendinJil.ex mple.com/t"))
     }
 
-    /// Found 3 (open): a refresh answered with `token_type` echoing the refresh token
+    /// Found 3 (fixed): a refresh answered with `token_type` echoing the refresh token
     /// (fuzz/corpus/oauth/regress-refresh-token-type-echo). TokenGrant.decode cleans the type of the
     /// new access token only, not of the secrets the request carried (refresh token, client secret).
     @Test func unsupportedTokenTypeDoesNotEchoTheRequestSecrets() async {
@@ -66,24 +66,20 @@ private func hasControl(_ text: String) -> Bool {
         do { _ = try await client.refresh(Fixture.grant()) } catch { thrown = error }
         #expect(thrown != nil)
         let text = thrown?.description ?? ""
-        withKnownIssue("TokenGrant.decode: token_type is cleaned of the new access token only") {
-            #expect(!text.contains(Secret.refreshToken), "\(text)")
-        }
+        #expect(!text.contains(Secret.refreshToken), "\(text)")
     }
 
-    /// Found 4 (open): a token answer whose `scope` holds a control character
+    /// Found 4 (fixed): a token answer whose `scope` holds a control character
     /// (fuzz/corpus/oauth/regress-scope-control). ScopeList.parse keeps it; scopes reach `authctl
     /// status`, the status JSON and audit records.
     @Test func grantedScopesHoldNoControlCharacters() async throws {
         let (client, _, _) = Fixture.client([Fixture.deviceAuthorization(),
                                              .form("access_token=ghc6912E78&scope=rep%0E%1B%5B2J%2Cg.ist&token_type=bearer")])
         let grant = try await client.runDeviceFlow()
-        withKnownIssue("ScopeList.parse keeps control characters") {
-            #expect(!grant.scopes.contains(where: hasControl), "\(grant.scopes)")
-        }
+        #expect(!grant.scopes.contains(where: hasControl), "\(grant.scopes)")
     }
 
-    /// Found 5 (open): a discovery document whose device_authorization_endpoint holds an ESC
+    /// Found 5 (fixed): a discovery document whose device_authorization_endpoint holds an ESC
     /// (fuzz/corpus/oauth/regress-discovery-endpoint-control); `.invalidEndpoint` (and
     /// `.insecureEndpoint`) print the URL as is.
     @Test func invalidDiscoveredEndpointIsCleaned() async {
@@ -100,8 +96,6 @@ private func hasControl(_ text: String) -> Bool {
             Issue.record("expected an invalid endpoint, got \(String(describing: thrown))")
             return
         }
-        withKnownIssue("OAuthError.description prints discovered URLs as is") {
-            #expect(!hasControl(thrown.description), "\(thrown.description.debugDescription)")
-        }
+        #expect(!hasControl(thrown.description), "\(thrown.description.debugDescription)")
     }
 }

@@ -64,33 +64,14 @@ private func check(_ text: String, _ what: String, secrets: [String], controls: 
                  "\(what) contains a control character: \(text.debugDescription)")
 }
 
-/// Reported bugs whose fix is pending: the secret check is skipped for them so that the smoke run keeps
-/// finding new ones (control characters are still checked). Delete an entry with its fix; each has a
-/// `withKnownIssue` regression test that fails once the bug is fixed (docs/fuzzing.md, "Found").
-private func isKnownIssue(_ error: OAuthError) -> Bool {
-    // Known issue 1: TokenGrant.decode cleans an unsupported token_type of the new access token only,
-    // not of the secrets the request carried (refresh token, device code, client secret).
-    if case .invalidResponse(_, let reason) = error, reason.hasPrefix("token_type \"") { return true }
-    return false
-}
-
-/// Known issue 2: granted scopes are kept as the provider sent them, control characters included
-/// (ScopeList.parse), and reach `status` output and audit records. Until fixed, grants whose scopes
-/// hold one are not checked.
+/// Every description is checked for the secrets the request carried and for control characters
+/// (the three issues found earlier are fixed; see docs/fuzzing.md, "Found").
 private func check(_ grant: TokenGrant, _ what: String) {
-    if grant.scopes.contains(where: { s in s.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) } }) { return }
     check(grant.description, what, secrets: [])
 }
 
 private func check(_ error: OAuthError, sent secrets: [String]) {
-    // Known issue 3: a URL from discovery metadata is printed as is by .invalidEndpoint and
-    // .insecureEndpoint, control characters included.
-    var controls = true
-    switch error {
-    case .invalidEndpoint, .insecureEndpoint: controls = false
-    default: break
-    }
-    check(error.description, "OAuthError.description", secrets: isKnownIssue(error) ? [] : secrets, controls: controls)
+    check(error.description, "OAuthError.description", secrets: secrets, controls: true)
     _ = error.isRetryable
 }
 
