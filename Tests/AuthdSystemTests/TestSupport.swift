@@ -20,6 +20,8 @@ final class TemporaryDirectory {
 /// A python3 HTTP(S) server on 127.0.0.1 with fixed routes, killed when this object goes.
 final class LoopbackServer {
     let process: SpawnedProcess
+    /// Our end of the server's stdin: closing it (or exiting) stops the server.
+    private let lifeline: OwnedFileDescriptor
     /// Port of the HTTP server.
     let port: Int
     /// A port with a listening socket that accepts (through the kernel backlog) but never answers.
@@ -29,7 +31,14 @@ final class LoopbackServer {
     private let directory: TemporaryDirectory
 
     static let script = #"""
-import http.server, socket, ssl, sys, time
+import http.server, os, socket, ssl, sys, threading, time
+
+# Exit when the test process goes away (its end of our stdin closes), so a server is never left
+# running, holding the test runner's output open.
+def watch_parent():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=watch_parent, daemon=True).start()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -69,12 +78,15 @@ server.serve_forever()
         let file = try FileDescriptor.open(scriptPath, .writeOnly, options: [.create, .truncate])
         try file.closeAfter { () throws(Errno) in try file.writeAll(Self.script) }
         let pipe = try FileDescriptor.pipe()
+        let lifeline = try FileDescriptor.pipe()
         var arguments = [scriptPath]
         if let certificate, let privateKey { arguments += [certificate, privateKey] }
         process = try SpawnedProcess.spawn(
-            executable: "/usr/bin/python3", arguments: arguments,
-            standardOutput: .descriptor(pipe.writeEnd), standardError: .inherit)
+            executable: "/usr/bin/python3", arguments: arguments, standardInput: .descriptor(lifeline.readEnd),
+            standardOutput: .descriptor(pipe.writeEnd), standardError: .null)
         try pipe.writeEnd.close()
+        try lifeline.readEnd.close()
+        self.lifeline = OwnedFileDescriptor(lifeline.writeEnd)
         var line: [UInt8] = []
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = try pipe.readEnd.read(upToCount: 100, timeoutMilliseconds: 10_000)
