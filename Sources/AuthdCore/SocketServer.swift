@@ -142,7 +142,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func peerIdentified(_ raw: RawPeerCredentials, processDescriptor: Int32?, context: ChannelHandlerContext) {
         let pinned = PinnedProcess(credentials: raw, adoptingProcessDescriptor: processDescriptor)
         process = pinned
-        let identity = ClientIdentity(uid: raw.uid, pid: raw.pid, process: pinned)
+        // Snapshot the executable and terminal now, before a byte is read: a client that connects
+        // and then execs an allowed program must still be judged as what it was when it connected.
+        let identity = ClientIdentity(uid: raw.uid, pid: raw.pid, executable: try? pinned.executablePath(),
+                                      hasControllingTerminal: (try? pinned.hasControllingTerminal()) ?? false)
         guard raw.uid == ownUID else {
             handling.refused(identity)
             let failure = ProtocolFailure(.refused, "refused: this authd serves uid \(ownUID) only",
