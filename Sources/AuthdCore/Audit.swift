@@ -1,7 +1,5 @@
 // Structured audit records: one per security-relevant event, to the journal or as JSON lines.
-import AuthdSystem
 import AuthdWire
-import Synchronization
 
 /// The kinds of audit record, each with a stable journal `MESSAGE_ID` so that
 /// `journalctl --user MESSAGE_ID=...` finds every record of one kind across versions.
@@ -52,52 +50,23 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     }
 }
 
-/// Who asked, from the kernel's view of the connection (never from what the client says). The
-/// executable and terminal are looked up only when a policy or an audit record needs them, through
-/// the pinned process, so a `version` or `status` request costs no /proc reads.
+/// Who asked, from the kernel's view of the connection (never from what the client says), taken
+/// at accept through the pinned process.
 public final class ClientIdentity: Sendable {
     public let uid: UInt32
     public let pid: Int32
+    /// The client's executable (`/proc/PID/exe`), nil when unknown.
+    public let executable: String?
+    /// Whether the client process has a controlling terminal, in the kernel's view.
+    public let hasControllingTerminal: Bool
     public let isDaemon: Bool
-    private let process: PinnedProcess?
-    private struct Facts {
-        var executable: String??
-        var hasControllingTerminal: Bool?
-    }
-    private let facts: Mutex<Facts>
 
-    /// A client seen on a connection, with its pinned process for later lookups.
-    public init(uid: UInt32, pid: Int32, process: PinnedProcess) {
-        self.uid = uid
-        self.pid = pid
-        self.process = process
-        self.isDaemon = false
-        facts = Mutex(Facts())
-    }
-
-    /// A client whose facts are already known (tests, and the daemon itself).
     public init(uid: UInt32, pid: Int32, executable: String?, hasControllingTerminal: Bool, isDaemon: Bool = false) {
         self.uid = uid
         self.pid = pid
-        self.process = nil
+        self.executable = executable
+        self.hasControllingTerminal = hasControllingTerminal
         self.isDaemon = isDaemon
-        facts = Mutex(Facts(executable: .some(executable), hasControllingTerminal: hasControllingTerminal))
-    }
-
-    /// The client's executable (`/proc/PID/exe` of the pinned process), nil when unknown.
-    public var executable: String? {
-        if let known = facts.withLock({ $0.executable }) { return known }
-        let found = try? process?.executablePath()
-        facts.withLock { $0.executable = .some(found) }
-        return found
-    }
-
-    /// Whether the client process has a controlling terminal, in the kernel's view.
-    public var hasControllingTerminal: Bool {
-        if let known = facts.withLock({ $0.hasControllingTerminal }) { return known }
-        let found = (try? process?.hasControllingTerminal()) ?? false
-        facts.withLock { $0.hasControllingTerminal = found }
-        return found
     }
 
     /// The daemon itself, for events no client caused (scheduled refresh).
