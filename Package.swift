@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix"]),
         .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuthdOAuthTests", dependencies: ["AuthdOAuth", "AuthdWire", "AuthdSystem"]),
+        .testTarget(name: "AuthdOAuthTests", dependencies: ["AuthdOAuth", "AuthdWire", "AuthdSystem", "AuthdPosix"]),
         .testTarget(name: "AuthdCoreTests", dependencies: [
             "AuthdCore", "AuthdStore", "AuthdSystem", "AuthdConfig", "AuthdWire", "AuthdOAuth",
             .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 // This process (ids, environment), signals, spawning detached children, waiting for children.
 import CPosix
 import Glibc
+import Synchronization
 
 /// Facts about the running process.
 public enum CurrentProcess {
@@ -17,10 +18,12 @@ public enum CurrentProcess {
     /// Sets (`setenv`) or, for nil, removes (`unsetenv`) an environment variable. Not thread-safe
     /// against concurrent `getenv`: call it before starting threads.
     public static func setEnvironment(_ name: String, _ value: String?) throws(Errno) {
-        if let value {
-            _ = try once { setenv(name, value, 1) }
-        } else {
-            _ = try once { unsetenv(name) }
+        try EnvironmentLock.withLock { () throws(Errno) in
+            if let value {
+                _ = try once { setenv(name, value, 1) }
+            } else {
+                _ = try once { unsetenv(name) }
+            }
         }
     }
 }
@@ -42,6 +45,17 @@ extension CurrentProcess {
         var empty = sigset_t()
         sigemptyset(&empty)
         _ = pthread_sigmask(SIG_SETMASK, &empty, nil)
+    }
+}
+
+/// The process environment is one table shared by every thread: `setenv` may move it while
+/// another thread copies it to start a child. Changes and whole-table copies take this lock
+/// (a process-wide lock, because the table it guards is process-wide).
+public enum EnvironmentLock {
+    private static let mutex = Mutex(())
+
+    public static func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        try mutex.withLock { _ throws(E) -> R in try body() }
     }
 }
 
@@ -155,7 +169,9 @@ public struct SpawnedProcess: Sendable, Hashable {
                     posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envpBuffer.baseAddress!)
                 }
             }
-            return posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, authd_environ())
+            return EnvironmentLock.withLock {
+                posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, authd_environ())
+            }
         }
         if code != 0 { throw Errno(rawValue: code) }
         return SpawnedProcess(processID: pid)

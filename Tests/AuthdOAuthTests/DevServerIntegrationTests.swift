@@ -2,6 +2,7 @@
 
 import AuthdOAuth
 import AuthdSystem
+import AuthdPosix
 import AuthdWire
 import Foundation
 import Testing
@@ -34,7 +35,9 @@ final class DevServer: @unchecked Sendable {
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        // Foundation copies the environment table when it starts a child; other tests may change it.
+        let process = self.process
+        try EnvironmentLock.withLock { try process.run() }
         var line = Data()
         let handle = stdout.fileHandleForReading
         while !line.contains(0x0A) {

@@ -1,4 +1,5 @@
 // End-to-end harness: real binaries (authd-devserver, authd, the clients) in a private temp directory.
+import AuthdPosix
 import Foundation
 import Testing
 
@@ -64,7 +65,8 @@ final class RunningProcess: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardOutput = captureStdout ? stdoutPipe : FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // Foundation copies the environment table when it starts a child; other tests may change it.
+        try EnvironmentLock.withLock { try process.run() }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -259,7 +261,7 @@ enum Command {
         process.standardError = err
         process.standardInput = input
         let started = Date()
-        try process.run()
+        try EnvironmentLock.withLock { try process.run() }
         input.fileHandleForWriting.write(Data(stdin.utf8))
         try? input.fileHandleForWriting.close()
         let outData = Locked(Data()), errData = Locked(Data())
