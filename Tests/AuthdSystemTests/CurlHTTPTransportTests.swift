@@ -62,7 +62,8 @@ import Testing
             try await transport.send(HTTPRequest(
                 method: .get, url: "http://127.0.0.1:\(server.silentPort)/", totalTimeoutMilliseconds: 500))
         }
-        #expect(SystemClock.monotonicNanoseconds() - start < 5_000_000_000)
+        // Far below libcurl's own defaults; generous because CI machines are loaded.
+        #expect(SystemClock.monotonicNanoseconds() - start < 20_000_000_000)
     }
 
     @Test func cancellingTheTaskAbortsTheTransfer() async throws {
@@ -75,7 +76,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         task.cancel()
         await #expect(throws: HTTPError.cancelled) { try await task.value }
-        #expect(SystemClock.monotonicNanoseconds() - start < 5_000_000_000)
+        #expect(SystemClock.monotonicNanoseconds() - start < 20_000_000_000)
     }
 
     @Test func otherSchemesAndBadURLsAreRejected() async throws {

@@ -156,7 +156,7 @@ func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: 
             let started = Date()
             #expect(try getToken(daemon, "fast", interactive: false) != nil)
             // Generous bound for a loaded 2-core CI machine; `make bench` measures the real p99.
-            #expect(Date().timeIntervalSince(started) < 2.0)
+            #expect(Date().timeIntervalSince(started) < 3.0)
         }
     }
 
