@@ -16,7 +16,7 @@ public struct DaemonOptions: Sendable {
     public var providerFactory: ProviderFactory
     public var clock: any DaemonClock
 
-    public init(paths: AuthdPaths, limits: ConnectionLimits = ConnectionLimits(), clock: any DaemonClock = SystemDaemonClock(),
+    public init(paths: AuthdPaths, limits: ConnectionLimits = ConnectionLimits(), clock: any DaemonClock,
                 providerFactory: @escaping ProviderFactory) {
         self.paths = paths
         self.limits = limits
@@ -255,10 +255,11 @@ public final class Daemon: Sendable {
     private func startWatchdog() -> Task<Void, Never>? {
         guard let interval = notifier.watchdogInterval else { return nil }
         let notifier = self.notifier
+        let clock = options.clock
         return Task {
             while !Task.isCancelled {
                 _ = try? notifier.watchdog()
-                try? await Task.sleep(for: interval / 2)
+                do { try await clock.sleep(until: clock.monotonicNow() + interval / 2) } catch { return }
             }
         }
     }

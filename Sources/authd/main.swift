@@ -6,6 +6,7 @@ import AuthdPosix
 import AuthdSystem
 import AuthdWire
 import Logging
+import NIOPosix
 
 @main
 struct AuthdCommand: AsyncParsableCommand {
@@ -63,11 +64,15 @@ struct AuthdCommand: AsyncParsableCommand {
             logger.critical("\(error.description)")
             throw ExitCode(2)
         }
+        // One event-loop thread for the daemon's timers (refresh schedules, the watchdog).
+        let timers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let options = DaemonOptions(
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
+            clock: SystemDaemonClock(timers: timers.next()),
             providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
         let status = await Daemon(options: options, logger: logger).run()
+        try? await timers.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
     }
 }
