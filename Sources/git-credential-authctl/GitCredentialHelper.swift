@@ -51,7 +51,9 @@ enum GitCredentialHelper {
 
     static func answer(_ input: GitCredentialInput, audience: AudienceConfiguration,
                        context: ClientContext, autostart: Bool) throws(ClientFailure) {
-        let terminal = try? Terminal.openControlling()
+        // GIT_TERMINAL_PROMPT=0 is git's way of saying nobody is at the terminal: no device flow then.
+        let promptsAllowed = CurrentProcess.environment("GIT_TERMINAL_PROMPT") != "0"
+        let terminal = promptsAllowed ? try? Terminal.openControlling() : nil
         let connection = try DaemonLauncher.connect(context, autostart: autostart)
         let payload: JSONValue
         do {
