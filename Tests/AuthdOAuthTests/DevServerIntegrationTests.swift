@@ -30,6 +30,7 @@ final class DevServer: @unchecked Sendable {
     }
 
     init(_ binary: String, _ arguments: [String]) throws {
+        CurrentProcess.ignoreBrokenPipe()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--port", "0"] + arguments
         let stdout = Pipe()

@@ -73,6 +73,8 @@ server.serve_forever()
 """#
 
     init(certificate: String? = nil, privateKey: String? = nil) throws {
+        // A client that hangs up early must be an error here, not SIGPIPE for the test process.
+        CurrentProcess.ignoreBrokenPipe()
         directory = TemporaryDirectory()
         let scriptPath = directory.path + "/server.py"
         let file = try FileDescriptor.open(scriptPath, .writeOnly, options: [.create, .truncate])

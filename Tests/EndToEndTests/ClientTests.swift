@@ -18,6 +18,7 @@ final class ScriptedDaemon: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(path: String, script: @escaping Script) throws {
+        brokenPipesAreErrors
         self.path = path
         self.script = script
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

@@ -3,9 +3,14 @@ import AuthdPosix
 import Foundation
 import Testing
 
+/// Tests write to daemons that may close first (that is often the point): a broken pipe must be
+/// an error, not the death of the whole test process by SIGPIPE.
+let brokenPipesAreErrors: Void = CurrentProcess.ignoreBrokenPipe()
+
 /// Where the built programs are: `AUTHD_BIN_DIR` (set by the Makefile), else next to this test bundle.
 enum Binaries {
     static let directory: URL = {
+        brokenPipesAreErrors
         if let dir = ProcessInfo.processInfo.environment["AUTHD_BIN_DIR"], !dir.isEmpty {
             return URL(fileURLWithPath: dir)
         }
@@ -246,6 +251,7 @@ enum Command {
 
     static func run(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String]? = nil,
                     timeout: TimeInterval = 60, newSession: Bool = true) throws -> Result {
+        brokenPipesAreErrors
         let process = Process()
         // setsid detaches from the test runner's terminal, so "no controlling terminal" is real.
         if newSession {
@@ -303,6 +309,7 @@ enum SocketClient {
     }
 
     static func connect(_ path: String) throws -> Int32 {
+        brokenPipesAreErrors
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
         var address = sockaddr_un()
