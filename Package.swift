@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "AuthdOAuth", dependencies: ["AuthdWire", "AuthdConfig"]),
 
         // The encrypted on-disk store of logins.
-        .target(name: "AuthdStore", dependencies: ["AuthdSystem", "AuthdPosix"]),
+        .target(name: "AuthdStore", dependencies: ["AuthdSystem", "AuthdPosix", "AuthdWire"]),
 
         // The daemon: store, vault, token lifecycle, socket service, audit.
         .target(name: "AuthdCore", dependencies: [
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "AuthdWireTests", dependencies: ["AuthdWire"]),
         .testTarget(name: "AuthdConfigTests", dependencies: ["AuthdConfig", "AuthdWire"]),
         .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix"]),
-        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix"],
+        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix", "AuthdWire"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "AuthdOAuthTests", dependencies: ["AuthdOAuth", "AuthdWire", "AuthdSystem", "AuthdPosix"]),
         .testTarget(name: "AuthdCoreTests", dependencies: [

@@ -275,9 +275,6 @@ public actor AudienceAgent {
             subject: login?.subject)
     }
 
-    /// The fingerprint of the access token currently served, for `erase` without an audience.
-    public func currentFingerprint() -> String? { login?.accessTokenFingerprint }
-
     /// Applies a reloaded config. A changed provider identity drops the login (it belongs to the old one).
     public func reconfigure(policy: AudiencePolicy, provider: any AudienceProvider, identityChanged: Bool) async {
         self.policy = policy
@@ -319,9 +316,6 @@ public actor AudienceAgent {
         renewal = .possible
         scheduleRefresh()
     }
-
-    /// The login as it should be persisted (tokens opened only by the persistence layer).
-    func snapshot() -> Login? { login }
 
     // MARK: Serving
 

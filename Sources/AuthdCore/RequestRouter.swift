@@ -51,7 +51,6 @@ public final class RequestRouter: RequestHandling {
             for entry in current {
                 var row = await entry.agent.status()
                 row.issuer = entry.issuer
-                if row.scopes.isEmpty { row.scopes = [] }
                 rows.append(row.json())
             }
             return .line(.success(.object([("audiences", .array(rows))])))

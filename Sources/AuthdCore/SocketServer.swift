@@ -50,7 +50,6 @@ final class ConnectionGate: Sendable {
 
     func leave() { open.wrappingSubtract(1, ordering: .relaxed) }
 
-    var count: Int { open.load(ordering: .relaxed) }
 }
 
 /// Splits the byte stream into request lines; a line longer than the protocol's cap is an error
@@ -101,7 +100,6 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var inputClosed = false
     private var deadline: Scheduled<Void>?
     private var work: Task<Void, Never>?
-    private var process: PinnedProcess?
 
     init(handling: any RequestHandling, limits: ConnectionLimits, gate: ConnectionGate, ownUID: UInt32) {
         self.handling = handling
@@ -140,8 +138,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func peerIdentified(_ raw: RawPeerCredentials, processDescriptor: Int32?, context: ChannelHandlerContext) {
+        // Held only while the facts are read: the pidfd closes with `pinned`, one descriptor per client.
         let pinned = PinnedProcess(credentials: raw, adoptingProcessDescriptor: processDescriptor)
-        process = pinned
         // Snapshot the executable and terminal now, before a byte is read: a client that connects
         // and then execs an allowed program must still be judged as what it was when it connected.
         let identity = ClientIdentity(uid: raw.uid, pid: raw.pid, executable: try? pinned.executablePath(),
@@ -183,7 +181,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         // A client that goes away stops waiting; a shared device flow continues for others.
         work?.cancel()
         work = nil
-        process = nil
         gate.leave()
         context.fireChannelInactive()
     }
@@ -297,7 +294,6 @@ final class ConnectionHandler: ChannelInboundHandler {
 public final class SocketServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: any Channel
-    private let gate: ConnectionGate
 
     /// Starts serving on `listeningDescriptor`, a bound and listening Unix stream socket whose
     /// ownership passes to the server.
@@ -307,7 +303,6 @@ public final class SocketServer: Sendable {
         let gate = ConnectionGate(limit: limits.maximumConnections)
         let ownUID = CurrentProcess.userID
         self.group = group
-        self.gate = gate
         do {
             serverChannel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 512)
@@ -336,8 +331,6 @@ public final class SocketServer: Sendable {
             throw error
         }
     }
-
-    public var openConnections: Int { gate.count }
 
     /// Stops accepting, closes open connections, and stops the event loops.
     public func shutdown() async {

@@ -80,7 +80,5 @@ public actor StorePersistence: LoginPersistence {
         try store.save(Array(logins.values).sorted { $0.audience < $1.audience })
     }
 
-    /// How many logins the store holds (configured audiences or not).
-    public func count() -> Int { logins.count }
 }
 

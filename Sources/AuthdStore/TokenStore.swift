@@ -1,6 +1,7 @@
 // The daemon's encrypted, atomically replaced, single-writer file of logins.
 import AuthdPosix
 import AuthdSystem
+import AuthdWire
 import Synchronization
 
 /// The encrypted store of logins in a state directory.
@@ -207,30 +208,5 @@ public final class TokenStore: Sendable {
                 throw unsafe("group or others can enter it and it cannot be changed to 0700: \(error)")
             }
         }
-    }
-}
-
-/// UTC timestamps without Foundation or the C time zone machinery.
-enum UTCTimestamp {
-    /// `YYYYMMDDTHHMMSSZ`, e.g. `20250301T141502Z`: sortable and safe in a file name.
-    static func compact(secondsSinceEpoch: Int64) -> String {
-        let days = secondsSinceEpoch >= 0 ? secondsSinceEpoch / 86_400 : (secondsSinceEpoch - 86_399) / 86_400
-        let secondOfDay = secondsSinceEpoch - days * 86_400
-        // Civil date from a day count (H. Hinnant's days_from_civil, inverted).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return pad(year, 4) + pad(month, 2) + pad(day, 2) + "T" + pad(secondOfDay / 3600, 2)
-            + pad(secondOfDay % 3600 / 60, 2) + pad(secondOfDay % 60, 2) + "Z"
     }
 }

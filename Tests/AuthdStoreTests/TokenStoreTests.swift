@@ -3,6 +3,7 @@
 import AuthdPosix
 import AuthdSystem
 import Glibc
+import AuthdWire
 import Testing
 
 private func sampleLogins() -> [StoredLogin] {
