@@ -132,10 +132,14 @@ public struct OAuthAudienceProvider: AudienceProvider {
         }
         var failures: [String] = []
         if let refreshToken {
-            do { try await client.revoke(refreshToken, hint: .refreshToken) } catch { failures.append(error.description) }
+            do { try await client.revoke(refreshToken, hint: .refreshToken, alsoRedacting: accessToken.map { [$0] } ?? []) } catch {
+                failures.append(error.description)
+            }
         }
         if let accessToken {
-            do { try await client.revoke(accessToken, hint: .accessToken) } catch { failures.append(error.description) }
+            do { try await client.revoke(accessToken, hint: .accessToken, alsoRedacting: refreshToken.map { [$0] } ?? []) } catch {
+                failures.append(error.description)
+            }
         }
         return failures.isEmpty ? .revoked : .failed(failures.joined(separator: "; "))
     }

@@ -231,14 +231,16 @@ public struct OAuthClient: Sendable {
 
     /// RFC 7009. HTTP 200 is success, also for a token the provider does not know. 503 and other
     /// 5xx are retryable `httpStatus` errors; `unsupported_token_type` is reported as a provider error.
-    public func revoke(_ token: String, hint: TokenTypeHint) async throws(OAuthError) {
+    /// `alsoRedacting`: other secrets of the same login (the provider knows them too) that must not
+    /// appear in an error either.
+    public func revoke(_ token: String, hint: TokenTypeHint, alsoRedacting others: [String] = []) async throws(OAuthError) {
         let endpoints = try await resolveEndpoints(for: .revocation)
         let endpoint = OAuthEndpoint(.revocation, endpoints.revocation ?? "")
         let request = try factory.form(to: endpoint, [("token", token), ("token_type_hint", hint.rawValue)])
         let response = try await exchange.send(request, to: endpoint)
         if response.status == 200 { return }
         let fields = try fieldsOrStatusError(response, endpoint: endpoint)
-        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [token]) }
+        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others) }
         throw .httpStatus(endpoint: endpoint, status: response.status)
     }
 
@@ -247,12 +249,14 @@ public struct OAuthClient: Sendable {
     public func revoke(grant: TokenGrant) async throws(OAuthError) {
         var firstError: OAuthError?
         if let refreshToken = grant.refreshToken {
-            do throws(OAuthError) { try await revoke(refreshToken, hint: .refreshToken) } catch {
+            do throws(OAuthError) { try await revoke(refreshToken, hint: .refreshToken, alsoRedacting: [grant.accessToken]) } catch {
                 if error == .cancelled { throw error }
                 firstError = error
             }
         }
-        do throws(OAuthError) { try await revoke(grant.accessToken, hint: .accessToken) } catch {
+        do throws(OAuthError) {
+            try await revoke(grant.accessToken, hint: .accessToken, alsoRedacting: grant.refreshToken.map { [$0] } ?? [])
+        } catch {
             if error == .cancelled { throw error }
             firstError = firstError ?? error
         }

@@ -69,6 +69,19 @@ private func hasControl(_ text: String) -> Bool {
         #expect(!text.contains(Secret.refreshToken), "\(text)")
     }
 
+    /// Found 7 (fixed): revoking the refresh token, the provider's error echoed the access token of
+    /// the same login (fuzz/corpus/oauth/regress-revoke-echoes-other-token): it knows both.
+    @Test func revocationErrorsHideTheOtherTokenOfTheLogin() async {
+        let grant = Fixture.grant()
+        let (client, _, _) = Fixture.client([.status(400, headers: [(name: "Content-Type", value: "application/json")], body: #"{"error":"u\#(grant.accessToken)y"}"#),
+                                             .status(400, headers: [(name: "Content-Type", value: "application/json")], body: #"{"error":"u\#(grant.refreshToken!)y"}"#)])
+        var thrown: OAuthError?
+        do { try await client.revoke(grant: grant) } catch { thrown = error }
+        let text = thrown?.description ?? ""
+        #expect(thrown != nil)
+        #expect(!text.contains(grant.accessToken) && !text.contains(grant.refreshToken!), "\(text)")
+    }
+
     /// Found 4 (fixed): a token answer whose `scope` holds a control character
     /// (fuzz/corpus/oauth/regress-scope-control). ScopeList.parse keeps it; scopes reach `authctl
     /// status`, the status JSON and audit records.
