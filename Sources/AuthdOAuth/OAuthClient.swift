@@ -75,7 +75,18 @@ public struct OAuthClient: Sendable {
             }
         }
         if needed.contains(where: { value($0) == nil }), let issuer = explicit.issuer {
-            let metadata = try await discovery.metadata(issuer: issuer, caFile: settings.caFile, userAgent: settings.userAgent)
+            let metadata: AuthorizationServerMetadata
+            do throws(OAuthError) {
+                metadata = try await discovery.metadata(issuer: issuer, caFile: settings.caFile, userAgent: settings.userAgent)
+            } catch {
+                // Bitbucket-like providers publish no metadata at all: for a device flow "HTTP 404" at a
+                // well-known URL hides the real news, that there may be no device flow to be had.
+                if operation == .deviceFlow, resolved.deviceAuthorization == nil, case let .httpStatus(document, 404) = error {
+                    throw .noEndpoint(.deviceAuthorization, reason: "\(ParsedEndpointURL.withoutUserinfo(issuer)) publishes no discovery metadata "
+                        + "(\(document.displayURL) answered HTTP 404) and none is configured; " + Self.noDeviceFlowAdvice)
+                }
+                throw error
+            }
             resolved.metadata = metadata
             resolved.deviceAuthorization = resolved.deviceAuthorization ?? metadata.deviceAuthorizationEndpoint
             resolved.token = resolved.token ?? metadata.tokenEndpoint
@@ -83,13 +94,34 @@ public struct OAuthClient: Sendable {
         }
         for role in needed {
             guard let url = value(role) else {
-                let reason = explicit.issuer.map { "the discovery metadata of \($0) names none; set it explicitly in the config" }
-                    ?? "none is configured and there is no issuer to discover it from"
-                throw .noEndpoint(role, reason: reason)
+                throw .noEndpoint(role, reason: Self.missingEndpointReason(role, issuer: explicit.issuer, metadata: resolved.metadata))
             }
             try ParsedEndpointURL.checkSendable(url)
         }
         return resolved
+    }
+
+    static let deviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+    /// Gitea, Forgejo, Bitbucket and GitLab (whose metadata omits the endpoint) look alike here: the
+    /// person needs to hear that device flow may not exist there, not only that a URL is missing.
+    static let noDeviceFlowAdvice = "the provider does not seem to offer the device authorization grant (RFC 8628); "
+        + "if it does, set it explicitly in the config (device_authorization_endpoint)"
+
+    static func missingEndpointReason(_ role: OAuthEndpoint.Role, issuer: String?, metadata: AuthorizationServerMetadata?) -> String {
+        guard let issuer else { return "none is configured and there is no issuer to discover it from" }
+        let names = "the discovery metadata of \(ParsedEndpointURL.withoutUserinfo(issuer)) names none"
+        switch role {
+        case .deviceAuthorization:
+            let grantTypes = metadata?.grantTypes ?? []
+            // Some servers list the short name "device_code"; only a list without either is evidence.
+            let unlisted = !grantTypes.isEmpty && !grantTypes.contains { $0 == deviceCodeGrantType || $0 == "device_code" }
+            return names + (unlisted ? " and its grant_types_supported lacks \(deviceCodeGrantType)" : "") + ", so " + noDeviceFlowAdvice
+        case .revocation:
+            return names + ": the provider does not seem to offer token revocation (RFC 7009); if it does, set it explicitly in the config (revocation_endpoint)"
+        case .token, .discovery:
+            return names + "; set it explicitly in the config"
+        }
     }
 
     // MARK: Device authorization
@@ -105,6 +137,9 @@ public struct OAuthClient: Sendable {
         let requestedAt = clock.now
         let requestedAtUnix = clock.unixSeconds
         let response = try await exchange.send(request, to: endpoint)
+        // Whatever the body: RFC 8628 errors come with 400/401, so a 404 says the URL serves no device
+        // flow (the description says so), and a 429 is rate limiting to retry later, not a verdict.
+        if response.status == 404 || response.status == 429 { throw .httpStatus(endpoint: endpoint, status: response.status) }
         let fields: ResponseFields
         switch ResponseFields.parse(response) {
         case .success(let f): fields = f
@@ -185,8 +220,8 @@ public struct OAuthClient: Sendable {
     // MARK: Refresh
 
     /// RFC 6749 §6. `scopes` (narrower than granted) and `resources` are sent only when given.
-    /// `invalid_grant` means the login is gone: `.loginNeeded`. Network failures, 5xx, 429 and
-    /// `temporarily_unavailable` are `isRetryable`.
+    /// `invalid_grant` (GitHub: `bad_refresh_token`) means the login is gone: `.loginNeeded`.
+    /// Network failures, 5xx, 429 and `temporarily_unavailable` are `isRetryable`.
     public func refresh(_ grant: TokenGrant, scopes: [String]? = nil, resources: [String]? = nil) async throws(OAuthError) -> RefreshedGrant {
         guard let refreshToken = grant.refreshToken else { throw .loginNeeded(reason: "there is no refresh token") }
         if let expiry = grant.refreshTokenExpiresAt, clock.unixSeconds >= expiry {
@@ -203,9 +238,10 @@ public struct OAuthClient: Sendable {
         let secrets = [refreshToken, grant.accessToken]
         let fields = try fieldsOrStatusError(response, endpoint: endpoint)
         if let error = fields.error {
-            if error == OAuthErrorCode.invalidGrant {
-                let description = ProviderText(secrets: secrets + factory.secrets).clean(fields.errorDescription)
-                throw .loginNeeded(reason: "the provider no longer accepts the refresh token (invalid_grant\(description.map { ": \($0)" } ?? ""))")
+            if OAuthErrorCode.rejectsRefreshToken(error) {
+                let text = ProviderText(secrets: secrets + factory.secrets)
+                let description = text.clean(fields.errorDescription)
+                throw .loginNeeded(reason: "the provider no longer accepts the refresh token (\(text.clean(error) ?? "")\(description.map { ": \($0)" } ?? ""))")
             }
             throw providerError(endpoint, error, fields.errorDescription, secrets: secrets)
         }
@@ -238,7 +274,14 @@ public struct OAuthClient: Sendable {
         let endpoint = OAuthEndpoint(.revocation, endpoints.revocation ?? "")
         let request = try factory.form(to: endpoint, [("token", token), ("token_type_hint", hint.rawValue)])
         let response = try await exchange.send(request, to: endpoint)
-        if response.status == 200 { return }
+        if response.status == 200 {
+            // Some providers put errors in HTTP 200 answers (PROVIDERS.md, deviation 2). RFC 7009 §2.2:
+            // an invalid token is no error, since what revocation wants is already so.
+            if case .success(let fields) = ResponseFields.parse(response), let error = fields.error, error != "invalid_token" {
+                throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others)
+            }
+            return
+        }
         let fields = try fieldsOrStatusError(response, endpoint: endpoint)
         if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others) }
         throw .httpStatus(endpoint: endpoint, status: response.status)
@@ -266,6 +309,8 @@ public struct OAuthClient: Sendable {
     // MARK: Helpers
 
     func fieldsOrStatusError(_ response: HTTPResponse, endpoint: OAuthEndpoint) throws(OAuthError) -> ResponseFields {
+        // 429 is rate limiting, to be retried, even when its body carries an OAuth error code.
+        if response.status == 429 { throw .httpStatus(endpoint: endpoint, status: 429) }
         switch ResponseFields.parse(response) {
         case .success(let fields):
             return fields

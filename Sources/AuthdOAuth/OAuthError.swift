@@ -77,6 +77,10 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .network(endpoint, error):
             return "\(endpoint): \(error)"
         case let .httpStatus(endpoint, status):
+            // A device endpoint that does not exist is how a provider without device flow, or a wrong URL, shows.
+            if status == 404, endpoint.role == .deviceAuthorization {
+                return "\(endpoint): HTTP 404: the provider may not support device flow (RFC 8628 device authorization) at this URL; check device_authorization_endpoint"
+            }
             return "\(endpoint): HTTP \(status)"
         case let .invalidResponse(endpoint, reason):
             return "\(endpoint): unusable answer: \(reason)"
@@ -107,6 +111,12 @@ enum OAuthErrorCode {
     /// RFC 6749 names these for passing trouble at the server; retrying later is the remedy.
     static func isTransient(_ code: String) -> Bool {
         code == "temporarily_unavailable" || code == "server_error"
+    }
+
+    /// The refresh token is dead: RFC 6749's `invalid_grant`, or GitHub's `bad_refresh_token` (its
+    /// refresh tokens are single-use and expire); either way only a new login helps.
+    static func rejectsRefreshToken(_ code: String) -> Bool {
+        code == invalidGrant || code == "bad_refresh_token"
     }
 
     static func isDenial(_ code: String) -> Bool {
