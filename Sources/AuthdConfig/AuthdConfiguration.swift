@@ -142,6 +142,9 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public var revocationHint: String?
     /// What to change at the provider when it says device flow is not enabled.
     public var deviceFlowSetupHint: String?
+    /// Where each setting came from (config line, preset, default, discovery), recorded by
+    /// validation as it picks the values; for `config check --explain`.
+    public var origins: [AudienceKey: SettingOrigin]
 
     public init(name: String, position: TOMLPosition = TOMLPosition(line: 1, column: 1), provider: ProviderKind? = nil,
                 clientID: String, clientSecret: ClientSecretSource? = nil, baseURL: EndpointURL? = nil, tenant: String? = nil,
@@ -149,7 +152,8 @@ public struct AudienceConfiguration: Sendable, Equatable {
                 extraParameters: [ExtraParameter] = [], gitURLs: [GitURLPrefix] = [], gitUsername: String = "oauth2",
                 gitAuth: GitAuthScheme = .basic, persist: Bool = true, requireTTY: Bool = false,
                 allowedClients: [String] = [], caFile: String? = nil, tokenAuthMethod: TokenEndpointAuthMethod = .none,
-                revocationHint: String? = nil, deviceFlowSetupHint: String? = nil) {
+                revocationHint: String? = nil, deviceFlowSetupHint: String? = nil,
+                origins: [AudienceKey: SettingOrigin] = [:]) {
         self.name = name
         self.position = position
         self.provider = provider
@@ -171,6 +175,7 @@ public struct AudienceConfiguration: Sendable, Equatable {
         self.tokenAuthMethod = tokenAuthMethod
         self.revocationHint = revocationHint
         self.deviceFlowSetupHint = deviceFlowSetupHint
+        self.origins = origins
     }
 
     public var preset: ProviderPreset? { provider.map(ProviderPreset.preset(for:)) }

@@ -42,12 +42,7 @@ extension AuthdConfiguration {
 
     public static let daemonKeys = ["refresh_margin", "max_session", "autostart", "store_passphrase_file", "audit"]
 
-    public static let audienceKeys = [
-        "provider", "client_id", "client_secret", "client_secret_file", "base_url", "tenant", "issuer",
-        "device_authorization_endpoint", "token_endpoint", "revocation_endpoint", "introspection_endpoint",
-        "scopes", "resource", "extra_params", "git_urls", "git_username", "git_auth", "persist", "require_tty",
-        "allowed_clients", "ca_file", "token_auth_method",
-    ]
+    public static let audienceKeys = AudienceKey.allCases.map(\.rawValue)
 }
 
 /// Parameters authd sets itself; `extra_params` may not override them.
@@ -160,17 +155,61 @@ private struct ConfigValidator {
         var introspection: EndpointURL?
         var endpointInvalid = false
         var scopes: [String]?
-        var resources: [String] = []
-        var extraParameters: [ExtraParameter] = []
+        var resources: [String]?
+        var extraParameters: [ExtraParameter]?
         var gitURLs: [(GitURLPrefix, TOMLPosition)] = []
         var gitUsername: String?
         var gitAuth: (GitAuthScheme, TOMLEntry)?
-        var persist = true
-        var requireTTY = false
-        var allowedClients: [String] = []
+        var persist: Bool?
+        var requireTTY: Bool?
+        var allowedClients: [String]?
         var caFile: String?
         var tokenAuthMethod: (TokenEndpointAuthMethod, TOMLEntry)?
-        var written: Set<String> = []
+        /// The line of each key as written, whether or not its value was valid.
+        var lines: [String: Int] = [:]
+    }
+
+    /// Picks each setting's effective value and notes where it came from in the same step, so
+    /// that `config check --explain` shows exactly what the daemon is given.
+    struct SettingResolver {
+        let lines: [String: Int]
+        let provider: ProviderKind?
+        var origins: [AudienceKey: SettingOrigin] = [:]
+
+        /// The written value, else the preset's, else the default.
+        mutating func resolve<Value>(_ key: AudienceKey, written: Value?, preset: Value?, default fallback: Value) -> Value {
+            resolve(key, written: written, preset: preset) ?? fallback
+        }
+
+        /// `resolve` for settings that may stay unset (endpoints, base_url, tenant).
+        mutating func resolve<Value>(_ key: AudienceKey, written: Value?, preset: Value?) -> Value? {
+            if let written {
+                origins[key] = .config(line: lines[key.rawValue] ?? 0)
+                return written
+            }
+            if let preset, let provider {
+                origins[key] = .preset(provider)
+                return preset
+            }
+            origins[key] = .builtInDefault
+            return nil
+        }
+
+        /// A setting no preset fills: `WrittenAudience` already holds the written value or the default.
+        mutating func keep<Value>(_ key: AudienceKey, _ value: Value) -> Value {
+            origins[key] = lines[key.rawValue].map { .config(line: $0) } ?? .builtInDefault
+            return value
+        }
+
+        /// An endpoint left unset that the daemon looks up in the issuer's metadata.
+        mutating func leaveToDiscovery(_ key: AudienceKey, issuer: EndpointURL) {
+            origins[key] = .discovery(issuer: issuer)
+        }
+
+        /// An endpoint the preset knows the provider does not have.
+        mutating func presetHasNone(_ key: AudienceKey) {
+            if let provider { origins[key] = .preset(provider) }
+        }
     }
 
     mutating func audience(_ entry: TOMLEntry) -> AudienceConfiguration? {
@@ -192,16 +231,21 @@ private struct ConfigValidator {
 
         let preset = written.provider.map { ProviderPreset.preset(for: $0.0) }
         let presetName = written.provider.map { "provider \"\($0.0.rawValue)\"" } ?? "an audience without provider"
+        var resolver = SettingResolver(lines: written.lines, provider: preset?.kind)
+        _ = resolver.keep(.provider, preset?.kind)
 
         // Who the client is.
-        if written.clientID == nil && !written.written.contains("client_id") {
+        let clientID = resolver.keep(.clientID, written.clientID)
+        if written.clientID == nil && written.lines["client_id"] == nil {
             error(position, audiencePath, "missing required key client_id")
         }
         if let secret = written.clientSecret, let secretFile = written.clientSecretFile {
             error(secretFile.1.keyPosition, audiencePath + ".client_secret_file",
                   "client_secret (line \(secret.1.keyPosition.line)) and client_secret_file are both set; keep one")
         }
-        let clientSecret: ClientSecretSource? = written.clientSecret.map { .inline($0.0) } ?? written.clientSecretFile.map { .file($0.0) }
+        let inlineSecret = resolver.keep(.clientSecret, written.clientSecret.map { ClientSecretSource.inline($0.0) })
+        let secretFile = resolver.keep(.clientSecretFile, written.clientSecretFile.map { ClientSecretSource.file($0.0) })
+        let clientSecret = inlineSecret ?? secretFile
         if let preset, let secretEntry = written.clientSecret?.1 ?? written.clientSecretFile?.1 {
             if preset.clientSecretPolicy == .refused {
                 warning(secretEntry.keyPosition, audiencePath + "." + secretEntry.key,
@@ -241,19 +285,31 @@ private struct ConfigValidator {
                   "tenant is only used with provider \"entra\" or \"azure-devops\"")
         }
 
-        let baseURL = preset?.usesBaseURL == true ? (written.baseURL?.0 ?? preset?.defaultBaseURL) : nil
-        let tenant = preset?.usesTenant == true ? (written.tenant?.0 ?? preset?.defaultTenant) : nil
+        let usesBaseURL = preset?.usesBaseURL == true, usesTenant = preset?.usesTenant == true
+        let baseURL = resolver.resolve(.baseURL, written: usesBaseURL ? written.baseURL?.0 : nil,
+                                       preset: usesBaseURL ? preset?.defaultBaseURL : nil)
+        let tenant = resolver.resolve(.tenant, written: usesTenant ? written.tenant?.0 : nil,
+                                      preset: usesTenant ? preset?.defaultTenant : nil)
         let presetEndpoints = preset?.endpoints(baseURL: baseURL, tenant: tenant) ?? PresetEndpoints()
         var endpoints = ResolvedEndpoints(
-            issuer: written.issuer ?? presetEndpoints.issuer,
-            deviceAuthorization: written.deviceAuthorization ?? presetEndpoints.deviceAuthorization,
-            token: written.token ?? presetEndpoints.token,
-            revocation: written.revocation ?? presetEndpoints.revocation,
-            introspection: written.introspection ?? presetEndpoints.introspection)
+            issuer: resolver.resolve(.issuer, written: written.issuer, preset: presetEndpoints.issuer),
+            deviceAuthorization: resolver.resolve(.deviceAuthorizationEndpoint, written: written.deviceAuthorization,
+                                                  preset: presetEndpoints.deviceAuthorization),
+            token: resolver.resolve(.tokenEndpoint, written: written.token, preset: presetEndpoints.token),
+            revocation: resolver.resolve(.revocationEndpoint, written: written.revocation, preset: presetEndpoints.revocation),
+            introspection: resolver.resolve(.introspectionEndpoint, written: written.introspection,
+                                            preset: presetEndpoints.introspection))
         let discoveryUsable = preset?.discoveryUsable ?? true
         let revocationMayExist = preset?.offersRevocation ?? true
         endpoints.needsDiscovery = endpoints.issuer != nil && discoveryUsable
             && (endpoints.deviceAuthorization == nil || endpoints.token == nil || (endpoints.revocation == nil && revocationMayExist))
+        if let issuer = endpoints.issuer, endpoints.needsDiscovery {
+            if endpoints.deviceAuthorization == nil { resolver.leaveToDiscovery(.deviceAuthorizationEndpoint, issuer: issuer) }
+            if endpoints.token == nil { resolver.leaveToDiscovery(.tokenEndpoint, issuer: issuer) }
+            if endpoints.revocation == nil && revocationMayExist { resolver.leaveToDiscovery(.revocationEndpoint, issuer: issuer) }
+        }
+        if endpoints.revocation == nil && !revocationMayExist { resolver.presetHasNone(.revocationEndpoint) }
+        if endpoints.issuer == nil && !discoveryUsable { resolver.presetHasNone(.issuer) }
         let endpointsComplete = endpoints.deviceAuthorization != nil && endpoints.token != nil
         if !endpointsComplete && !(endpoints.issuer != nil && discoveryUsable) && !baseURLReported
             && !written.providerInvalid && !written.endpointInvalid {
@@ -273,16 +329,17 @@ private struct ConfigValidator {
 
         // What is asked for.
         if let preset {
-            for parameter in preset.expectedExtraParameters where !written.extraParameters.contains(where: { $0.name == parameter }) {
+            for parameter in preset.expectedExtraParameters where !(written.extraParameters ?? []).contains(where: { $0.name == parameter }) {
                 warning(position, audiencePath + ".extra_params",
                         "\(preset.displayName) needs extra_params.\(parameter) to issue tokens for your API (e.g. extra_params = { \(parameter) = \"https://api.example.com\" })")
             }
         }
 
-        // How the client authenticates.
-        let tokenAuthMethod: TokenEndpointAuthMethod
+        // How the client authenticates: with a secret, the preset's method, else RFC 6749's Basic.
+        let tokenAuthMethod = resolver.resolve(.tokenAuthMethod, written: written.tokenAuthMethod?.0,
+                                               preset: clientSecret == nil ? nil : preset?.authMethodWithSecret,
+                                               default: clientSecret == nil ? .none : .clientSecretBasic)
         if let (method, methodEntry) = written.tokenAuthMethod {
-            tokenAuthMethod = method
             if method != .none && clientSecret == nil {
                 error(methodEntry.node.position, audiencePath + ".token_auth_method",
                       "\(method.rawValue) needs client_secret or client_secret_file")
@@ -290,10 +347,6 @@ private struct ConfigValidator {
                 warning(methodEntry.node.position, audiencePath + ".token_auth_method",
                         "token_auth_method is \"none\", so the configured client secret is never sent")
             }
-        } else if clientSecret != nil {
-            tokenAuthMethod = preset?.authMethodWithSecret ?? .clientSecretBasic
-        } else {
-            tokenAuthMethod = .none
         }
 
         // git.
@@ -302,28 +355,40 @@ private struct ConfigValidator {
                   "\(preset.displayName) rejects Bearer authentication for git over HTTPS; use git_auth = \"basic\"")
         }
 
+        let scopes = resolver.resolve(.scopes, written: written.scopes, preset: preset?.defaultScopes, default: [])
+        let resources = resolver.resolve(.resource, written: written.resources, preset: nil, default: [])
+        let extraParameters = resolver.resolve(.extraParams, written: written.extraParameters, preset: nil, default: [])
+        let gitURLs = resolver.keep(.gitURLs, written.gitURLs.map(\.0))
+        let gitUsername = resolver.resolve(.gitUsername, written: written.gitUsername, preset: preset?.gitUsername, default: "oauth2")
+        let gitAuth = resolver.resolve(.gitAuth, written: written.gitAuth?.0, preset: nil, default: .basic)
+        let persist = resolver.resolve(.persist, written: written.persist, preset: nil, default: true)
+        let requireTTY = resolver.resolve(.requireTTY, written: written.requireTTY, preset: nil, default: false)
+        let allowedClients = resolver.resolve(.allowedClients, written: written.allowedClients, preset: nil, default: [])
+        let caFile = resolver.keep(.caFile, written.caFile)
+
         let errorsAfter = diagnostics.filter { $0.severity == .error }.count
-        guard errorsAfter == errorsBefore, let clientID = written.clientID else { return nil }
+        guard errorsAfter == errorsBefore, let clientID else { return nil }
         return AudienceConfiguration(
             name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
             baseURL: baseURL, tenant: tenant, endpoints: endpoints,
-            scopes: written.scopes ?? preset?.defaultScopes ?? [], resources: written.resources,
-            extraParameters: written.extraParameters, gitURLs: written.gitURLs.map(\.0),
-            gitUsername: written.gitUsername ?? preset?.gitUsername ?? "oauth2",
-            gitAuth: written.gitAuth?.0 ?? .basic, persist: written.persist, requireTTY: written.requireTTY,
-            allowedClients: written.allowedClients, caFile: written.caFile, tokenAuthMethod: tokenAuthMethod,
+            scopes: scopes, resources: resources, extraParameters: extraParameters, gitURLs: gitURLs,
+            gitUsername: gitUsername, gitAuth: gitAuth, persist: persist, requireTTY: requireTTY,
+            allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
-            deviceFlowSetupHint: preset?.deviceFlowSetupHint)
+            deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins)
     }
 
     mutating func read(_ field: TOMLEntry, into written: inout WrittenAudience, audiencePath: String) {
         let keyPath = audiencePath + "." + renderKey(field.key)
-        written.written.insert(field.key)
+        written.lines[field.key] = field.keyPosition.line
         switch field.key {
         case "provider":
             guard let name = string(field, keyPath) else { written.providerInvalid = true; return }
             if let kind = ProviderKind(rawValue: name) {
                 written.provider = (kind, field)
+            } else if let unsupported = ProviderWithoutDeviceFlow.named(name) {
+                written.providerInvalid = true
+                error(field.node.position, keyPath, "provider \"\(name)\": \(unsupported.explanation)")
             } else {
                 written.providerInvalid = true
                 let names = ProviderKind.allCases.map(\.rawValue)
@@ -383,15 +448,17 @@ private struct ConfigValidator {
             written.scopes = valid
         case "resource":
             guard let resources = stringArray(field, keyPath, hint: "resource = [\"https://api.example.com\"]") else { return }
+            written.resources = []
             for (resource, position) in resources {
                 if isAbsoluteURIWithoutFragment(resource) {
-                    written.resources.append(resource)
+                    written.resources?.append(resource)
                 } else {
                     error(position, keyPath, "a resource indicator must be an absolute URI without #fragment (RFC 8707)")
                 }
             }
         case "extra_params":
             guard let table = table(field, keyPath, hint: "e.g. extra_params = { audience = \"https://api.example.com\" }") else { return }
+            written.extraParameters = []
             for parameter in table.entries {
                 let parameterPath = keyPath + "." + renderKey(parameter.key)
                 if let replacement = reservedParameters[parameter.key] {
@@ -405,7 +472,7 @@ private struct ConfigValidator {
                     continue
                 }
                 if let value = string(parameter, parameterPath) {
-                    written.extraParameters.append(ExtraParameter(name: parameter.key, value: value))
+                    written.extraParameters?.append(ExtraParameter(name: parameter.key, value: value))
                 }
             }
         case "git_urls":
@@ -436,9 +503,10 @@ private struct ConfigValidator {
             if let value = bool(field, keyPath) { written.requireTTY = value }
         case "allowed_clients":
             guard let clients = stringArray(field, keyPath, hint: "allowed_clients = [\"/usr/bin/git\"]") else { return }
+            written.allowedClients = []
             for (client, position) in clients {
                 if client.hasPrefix("/") && !client.utf8.contains(where: { $0 < 0x20 }) {
-                    written.allowedClients.append(client)
+                    written.allowedClients?.append(client)
                 } else {
                     error(position, keyPath, "\"\(client)\" is not an absolute path or glob (e.g. \"/usr/bin/git\", \"/usr/lib/git-core/*\")")
                 }

@@ -67,6 +67,10 @@ public struct ProviderPreset: Sendable {
     public var expectedExtraParameters: [String]
     /// What to change at the provider when it says device flow is not enabled for the client.
     public var deviceFlowSetupHint: String
+    /// How this provider departs from RFC 8628 and what authd does about it, in a few words
+    /// each, for `authctl config check --explain`. Facts that other fields already carry
+    /// (revocation, secret policy, git auth, expected parameters) are added by `quirks`.
+    public var providerNotes: [String]
 
     public static func preset(for kind: ProviderKind) -> ProviderPreset {
         switch kind {
@@ -154,6 +158,28 @@ public struct ProviderPreset: Sendable {
         }
     }
 
+    /// What authd does differently for this provider: the notes, then what the preset's
+    /// other fields imply. Derived rather than written twice, so the list cannot disagree
+    /// with what validation and the daemon do.
+    public var quirks: [String] {
+        var quirks = providerNotes
+        if !offersRevocation {
+            quirks.append("no revocation endpoint: logout erases the login here and says where to revoke")
+        }
+        switch clientSecretPolicy {
+        case .optional: break
+        case .expected: quirks.append("needs the client secret, sent in the request body (a warning when missing)")
+        case .refused: quirks.append("refuses a client secret from a public client (AADSTS700025; a warning when set)")
+        }
+        for parameter in expectedExtraParameters {
+            quirks.append("needs extra_params.\(parameter) (a warning when missing)")
+        }
+        if !gitAcceptsBearer {
+            quirks.append("git over HTTPS accepts Basic only: git_auth = \"bearer\" is a config error")
+        }
+        return quirks
+    }
+
     // MARK: - The presets
 
     public static let github = ProviderPreset(
@@ -166,7 +192,15 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .optional,
         gitUsername: "x-access-token", gitAcceptsBearer: false,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "enable Device Flow in the app's settings on GitHub (Settings → Developer settings → OAuth Apps or GitHub Apps → your app → \"Enable Device Flow\")")
+        deviceFlowSetupHint: "enable Device Flow in the app's settings on GitHub (Settings → Developer settings → OAuth Apps or GitHub Apps → your app → \"Enable Device Flow\")",
+        providerNotes: [
+            "publishes no discovery metadata: the endpoints come from the preset",
+            "the token endpoint answers form-encoded unless asked for JSON, and reports pending, slow_down and errors with HTTP 200: authd reads the error field whatever the status",
+            "slow_down carries a new interval, which authd adopts",
+            "no verification_uri_complete: the QR code encodes the plain verification URL",
+            "granted scopes come back comma-separated",
+            "OAuth-App tokens never expire (no refresh is scheduled); GitHub-App tokens expire after 8 h and refresh with single-use refresh tokens",
+        ])
 
     public static let gitlab = ProviderPreset(
         kind: .gitlab, displayName: "GitLab",
@@ -178,7 +212,12 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
         gitUsername: "oauth2", gitAcceptsBearer: false,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "GitLab 17.3 or later is needed, and the application must not be confidential (Edit application → clear \"Confidential\")")
+        deviceFlowSetupHint: "GitLab 17.3 or later is needed, and the application must not be confidential (Edit application → clear \"Confidential\")",
+        providerNotes: [
+            "its OpenID discovery omits the device endpoint, so the preset never discovers",
+            "slow_down comes without a new interval: authd adds 5 s",
+            "refresh rotates both tokens: refreshes are serialized and the new pair saved atomically",
+        ])
 
     public static let google = ProviderPreset(
         kind: .google, displayName: "Google",
@@ -189,7 +228,12 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .expected,
         gitUsername: nil, gitAcceptsBearer: true,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "the OAuth client must be of type \"TVs and Limited Input devices\", its client_secret must be configured, and only scopes allowed for the device flow can be requested")
+        deviceFlowSetupHint: "the OAuth client must be of type \"TVs and Limited Input devices\", its client_secret must be configured, and only scopes allowed for the device flow can be requested",
+        providerNotes: [
+            "the device answer says verification_url instead of verification_uri",
+            "refresh answers omit refresh_token: the old one is kept",
+            "only some scopes are allowed for the device flow",
+        ])
 
     public static let entra = ProviderPreset(
         kind: .entra, displayName: "Microsoft Entra ID",
@@ -201,7 +245,12 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .refused,
         gitUsername: nil, gitAcceptsBearer: true,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "in the app registration, set Authentication → Advanced settings → \"Allow public client flows\" to Yes (AADSTS7000218)")
+        deviceFlowSetupHint: "in the app registration, set Authentication → Advanced settings → \"Allow public client flows\" to Yes (AADSTS7000218)",
+        providerNotes: [
+            "the device answer carries a human message, shown with the prompt; no verification_uri_complete",
+            "a denial is authorization_declined (exit 4, like access_denied)",
+            "a refresh token comes only with offline_access, and refresh tokens rotate",
+        ])
 
     public static let azureDevOps = ProviderPreset(
         kind: .azureDevOps, displayName: "Azure DevOps (Microsoft Entra ID)",
@@ -213,7 +262,13 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .refused,
         gitUsername: "oauth2", gitAcceptsBearer: true,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "in the Entra app registration, set Authentication → Advanced settings → \"Allow public client flows\" to Yes (AADSTS7000218)")
+        deviceFlowSetupHint: "in the Entra app registration, set Authentication → Advanced settings → \"Allow public client flows\" to Yes (AADSTS7000218)",
+        providerNotes: [
+            "the device answer carries a human message, shown with the prompt; no verification_uri_complete",
+            "a denial is authorization_declined (exit 4, like access_denied)",
+            "a refresh token comes only with offline_access, and refresh tokens rotate",
+            "git takes the Entra token as the Basic password",
+        ])
 
     public static let keycloak = ProviderPreset(
         kind: .keycloak, displayName: "Keycloak",
@@ -225,7 +280,11 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
         gitUsername: nil, gitAcceptsBearer: true,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "enable \"OAuth 2.0 Device Authorization Grant\" in the client's Capability config in the Keycloak admin console")
+        deviceFlowSetupHint: "enable \"OAuth 2.0 Device Authorization Grant\" in the client's Capability config in the Keycloak admin console",
+        providerNotes: [
+            "always sends verification_uri_complete (used for the QR code)",
+            "slow_down comes without a new interval: authd adds 5 s",
+        ])
 
     public static let okta = ProviderPreset(
         kind: .okta, displayName: "Okta",
@@ -237,7 +296,10 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
         gitUsername: nil, gitAcceptsBearer: true,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "use a Native application with the \"Device Authorization\" and \"Refresh Token\" grant types enabled, and allow the device grant in the authorization server's access policy")
+        deviceFlowSetupHint: "use a Native application with the \"Device Authorization\" and \"Refresh Token\" grant types enabled, and allow the device grant in the authorization server's access policy",
+        providerNotes: [
+            "a base_url without a path means the default authorization server (/oauth2/default)",
+        ])
 
     public static let auth0 = ProviderPreset(
         kind: .auth0, displayName: "Auth0",
@@ -249,7 +311,11 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .optional,
         gitUsername: nil, gitAcceptsBearer: true,
         expectedExtraParameters: ["audience"],
-        deviceFlowSetupHint: "set the application type to Native and enable the \"Device Code\" grant (Application → Advanced Settings → Grant Types)")
+        deviceFlowSetupHint: "set the application type to Native and enable the \"Device Code\" grant (Application → Advanced Settings → Grant Types)",
+        providerNotes: [
+            "the issuer identifier ends with a slash",
+            "an expired code answers expired_token once, then invalid_grant; both end the flow",
+        ])
 
     public static let oidc = ProviderPreset(
         kind: .oidc, displayName: "OpenID Connect provider",
@@ -260,12 +326,52 @@ public struct ProviderPreset: Sendable {
         authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .optional,
         gitUsername: nil, gitAcceptsBearer: true,
         expectedExtraParameters: [],
-        deviceFlowSetupHint: "enable the device authorization grant (urn:ietf:params:oauth:grant-type:device_code) for this client at the provider")
+        deviceFlowSetupHint: "enable the device authorization grant (urn:ietf:params:oauth:grant-type:device_code) for this client at the provider",
+        providerNotes: [])
 
     public static let all: [ProviderPreset] = ProviderKind.allCases.map(preset(for:))
 
     private static func url(_ text: String) -> EndpointURL {
         // The preset URLs are constants checked by the tests.
         try! EndpointURL(parsing: text)
+    }
+}
+
+/// Providers people put in `provider` that offer no OAuth 2.0 device authorization grant
+/// (RFC 8628). They get their own error instead of "unknown provider": the fix is a different
+/// setup, not a spelling.
+public enum ProviderWithoutDeviceFlow: String, Sendable, Hashable, CaseIterable {
+    case bitbucket
+    case gitea
+    case forgejo
+    case aws
+    case awsSSO = "aws-sso"
+    case iamIdentityCenter = "iam-identity-center"
+
+    /// Case-insensitive: "Bitbucket" is as clearly meant as "bitbucket".
+    public static func named(_ name: String) -> ProviderWithoutDeviceFlow? {
+        ProviderWithoutDeviceFlow(rawValue: name.lowercased())
+    }
+
+    public var displayName: String {
+        switch self {
+        case .bitbucket: return "Bitbucket Cloud"
+        case .gitea: return "Gitea"
+        case .forgejo: return "Forgejo"
+        case .aws, .awsSSO, .iamIdentityCenter: return "AWS IAM Identity Center"
+        }
+    }
+
+    /// Why authd cannot log in there, and what to do instead.
+    public var explanation: String {
+        let bearer = "its git server accepts Bearer tokens: when it trusts an identity provider that has a device flow, use an audience of that provider with git_auth = \"bearer\""
+        switch self {
+        case .bitbucket:
+            return "\(displayName) offers no OAuth device authorization grant, so authd cannot log in to it; \(bearer) (Bitbucket's git user name for tokens is x-token-auth)"
+        case .gitea, .forgejo:
+            return "\(displayName) offers no OAuth device authorization grant, so authd cannot log in to it; \(bearer)"
+        case .aws, .awsSSO, .iamIdentityCenter:
+            return "\(displayName) offers no RFC 8628 device authorization grant (its device flow uses JSON bodies, camelCase fields and a client registration first), so authd does not support it; use the AWS CLI (aws sso login) for AWS credentials"
+        }
     }
 }

@@ -78,15 +78,15 @@ enum CommandLineParser {
         parsed.operands = Array(words.dropFirst(spec.words.count))
         for (name, value) in options {
             if name == "--help" { parsed.wantsHelp = true; continue }
-            guard let option = spec.options.first(where: { $0.name == name }) else {
+            guard let option = spec.options.first(where: { $0.isNamed(name) }) else {
                 throw .usage("unknown option \(name) for \(spec.name); usage: \(spec.synopsis)")
             }
             if option.valueName != nil {
                 guard let value else { throw .usage("option \(name) needs a value; usage: \(spec.synopsis)") }
-                parsed.values[name] = value
+                parsed.values[option.name] = value
             } else {
                 guard value == nil else { throw .usage("option \(name) takes no value; usage: \(spec.synopsis)") }
-                parsed.flags.insert(name)
+                parsed.flags.insert(option.name)
             }
         }
         if !parsed.wantsHelp {
@@ -115,6 +115,6 @@ enum CommandLineParser {
 
     static func takesValue(_ name: String, words: [String]) -> Bool {
         guard let spec = lookUp(words) else { return false }
-        return spec.options.contains { $0.name == name && $0.valueName != nil }
+        return spec.options.contains { $0.isNamed(name) && $0.valueName != nil }
     }
 }

@@ -15,6 +15,13 @@ struct OptionSpec {
     let valueName: String?
     let summary: String
     var completion: CompletionKind = .none
+    /// Other spellings that mean the same option (`-v`, `--verbose`); parsed as `name`.
+    var aliases: [String] = []
+
+    func isNamed(_ spelling: String) -> Bool { spelling == name || aliases.contains(spelling) }
+
+    /// `--explain, -v, --verbose` for help and the man page.
+    var spellings: String { ([name] + aliases).joined(separator: ", ") }
 }
 
 struct OperandSpec {
@@ -83,9 +90,12 @@ enum CommandTable {
             summary: "show every configured audience's login",
             details: "One row per audience: state, access-token expiry, when the next refresh is scheduled, scopes, issuer and session age. Never prints a token."),
         CommandSpec(
-            id: .configCheck, words: ["config", "check"], operands: [], options: [],
+            id: .configCheck, words: ["config", "check"], operands: [],
+            options: [OptionSpec(name: "--explain", valueName: nil,
+                                 summary: "also show each audience's effective settings and where each came from",
+                                 aliases: ["-v", "--verbose"])],
             summary: "validate the config file",
-            details: "Prints every problem as FILE:LINE: KEY: MESSAGE and exits with status 2 when there is an error; otherwise prints the number of audiences."),
+            details: "Prints every problem as FILE:LINE: KEY: MESSAGE on stderr and exits with status 2 when there is an error; otherwise prints the number of audiences. With --explain it then prints, per audience, every effective setting and its origin: config (with the line), the provider preset, authd's default, or discovery at run time (the URLs are named; config check itself connects to nothing), followed by what authd does differently for the provider. Client secrets are never printed, only whether they are inline or read from a file."),
         CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
             summary: "print the versions of authctl and of the running daemon",

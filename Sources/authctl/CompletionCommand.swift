@@ -46,7 +46,7 @@ enum CompletionCommand {
 
         """
         for spec in commands {
-            let options = (spec.options.map(\.name) + CommandTable.globalOptions.map(\.name)).joined(separator: " ")
+            let options = ((spec.options + CommandTable.globalOptions).flatMap { [$0.name] + $0.aliases }).joined(separator: " ")
             var operands = ""
             switch spec.operands.first?.completion ?? .none {
             case .audiences: operands = "$(authctl __audiences 2>/dev/null)"
@@ -80,14 +80,19 @@ enum CompletionCommand {
         return out
     }
 
+    /// One `_arguments` spec per spelling; aliases exclude each other, so zsh offers only one of them.
     static func zshOption(_ option: OptionSpec) -> String {
-        var spec = option.name
-        if let valueName = option.valueName {
-            spec += "=[\(zshEscaped(option.summary))]:\(valueName):" + (option.completion.isFiles ? "_files" : "")
-        } else {
-            spec += "[\(zshEscaped(option.summary))]"
-        }
-        return "'\(spec)'"
+        let spellings = [option.name] + option.aliases
+        let exclusions = option.aliases.isEmpty ? "" : "(\(spellings.joined(separator: " ")))"
+        return spellings.map { spelling in
+            var spec = exclusions + spelling
+            if let valueName = option.valueName {
+                spec += "=[\(zshEscaped(option.summary))]:\(valueName):" + (option.completion.isFiles ? "_files" : "")
+            } else {
+                spec += "[\(zshEscaped(option.summary))]"
+            }
+            return "'\(spec)'"
+        }.joined(separator: " ")
     }
 
     static func zsh() -> String {
@@ -155,7 +160,8 @@ enum CompletionCommand {
             script += "complete -c authctl -n __fish_use_subcommand -a \(name) -d \(fishEscaped(spec.summary))\n"
             let seen = "'__fish_seen_subcommand_from \(name)'"
             for option in spec.options {
-                script += "complete -c authctl -n \(seen) -l \(option.name.dropFirst(2))\(option.valueName != nil ? " -r" : "") -d \(fishEscaped(option.summary))\n"
+                let names = ([option.name] + option.aliases).map { $0.hasPrefix("--") ? "-l \($0.dropFirst(2))" : "-s \($0.dropFirst())" }
+                script += "complete -c authctl -n \(seen) \(names.joined(separator: " "))\(option.valueName != nil ? " -r" : "") -d \(fishEscaped(option.summary))\n"
             }
             if spec.words.count > 1 {
                 script += "complete -c authctl -n \(seen) -a \(spec.words[1])\n"

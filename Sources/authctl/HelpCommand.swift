@@ -39,7 +39,7 @@ enum HelpCommand {
             man += ".TP\n.B \(roff(spec.synopsis))\n\(roff(spec.summary.prefix(1).uppercased() + spec.summary.dropFirst())).\n"
             if !spec.details.isEmpty { man += roff(spec.details) + "\n" }
             for option in spec.options {
-                man += ".RS\n.TP\n.B \(roff(option.name))\(option.valueName.map { " \\fI\($0)\\fR" } ?? "")\n\(roff(option.summary))\n.RE\n"
+                man += ".RS\n.TP\n.B \(roff(option.spellings))\(option.valueName.map { " \\fI\($0)\\fR" } ?? "")\n\(roff(option.summary))\n.RE\n"
             }
         }
         man += ".SH GLOBAL OPTIONS\n"

@@ -2,7 +2,7 @@
 
 enum HelpText {
     static func optionLines(_ options: [OptionSpec]) -> String {
-        let labels = options.map { $0.name + ($0.valueName.map { " " + $0 } ?? "") }
+        let labels = options.map { $0.spellings + ($0.valueName.map { " " + $0 } ?? "") }
         let width = labels.map(\.count).max() ?? 0
         return zip(labels, options).map { label, option in
             "  " + label + String(repeating: " ", count: width - label.count + 3) + option.summary + "\n"

@@ -137,4 +137,83 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         }
         #expect(ProviderPreset.named("bitbucket") == nil)
     }
+
+    /// PROVIDERS.md deviation 14: git user names differ per provider (GitHub `x-access-token`,
+    /// GitLab `oauth2`, Bitbucket `x-token-auth`), and GitHub and GitLab take only Basic.
+    @Test func deviation14GitUsernamesPerProvider() throws {
+        let text = """
+            [audience.gh]
+            provider = "github"
+            client_id = "c"
+            git_urls = ["https://github.com/"]
+
+            [audience.gl]
+            provider = "gitlab"
+            client_id = "c"
+            git_urls = ["https://gitlab.com/"]
+            """
+        let (configuration, found) = AuthdConfiguration.validate(text: text, path: "config.toml")
+        #expect(found.isEmpty, "\(found)")
+        let config = try #require(configuration)
+        let github = try #require(config.audience(named: "gh"))
+        #expect(github.gitUsername == "x-access-token")
+        #expect(github.gitAuth == .basic)
+        #expect(github.origin(of: .gitUsername) == .preset(.github))
+        let gitlab = try #require(config.audience(named: "gl"))
+        #expect(gitlab.gitUsername == "oauth2")
+        #expect(gitlab.gitAuth == .basic)
+        #expect(gitlab.origin(of: .gitUsername) == .preset(.gitlab))
+
+        for provider in ["github", "gitlab"] {
+            let bearer = "[audience.a]\nprovider = \"\(provider)\"\nclient_id = \"c\"\ngit_auth = \"bearer\""
+            let refused = errors(bearer)
+            #expect(refused.map(\.keyPath) == ["audience.a.git_auth"])
+            #expect(refused.first?.message.contains("rejects Bearer authentication for git over HTTPS; use git_auth = \"basic\"") == true)
+            #expect(AuthdConfiguration.validate(text: bearer, path: "c").0 == nil)
+        }
+
+        // Bitbucket has no device flow, so no preset: its git user name is in the error saying so.
+        let bitbucket = errors("[audience.a]\nprovider = \"bitbucket\"\nclient_id = \"c\"")
+        #expect(bitbucket.count == 1)
+        #expect(bitbucket.first?.message.contains("x-token-auth") == true)
+    }
+
+    @Test(arguments: ProviderWithoutDeviceFlow.allCases)
+    func providersWithoutDeviceFlowGetTheirOwnError(provider: ProviderWithoutDeviceFlow) throws {
+        let found = errors("[audience.a]\nprovider = \"\(provider.rawValue)\"\nclient_id = \"c\"\ngit_urls = [\"https://h/\"]")
+        // One error, on the provider line: not "unknown provider", and no follow-on "needs issuer".
+        #expect(found.count == 1, "\(found)")
+        let error = try #require(found.first)
+        #expect(error.line == 2)
+        #expect(error.keyPath == "audience.a.provider")
+        #expect(!error.message.contains("unknown provider"))
+        #expect(error.message.contains("device authorization grant"))
+        switch provider {
+        case .bitbucket, .gitea, .forgejo:
+            #expect(error.message.contains("authd cannot log in to it"))
+            #expect(error.message.contains("git_auth = \"bearer\""))
+        case .aws, .awsSSO, .iamIdentityCenter:
+            #expect(error.message.contains("not RFC 8628") || error.message.contains("no RFC 8628"))
+            #expect(error.message.contains("does not support it"))
+        }
+    }
+
+    @Test func providersWithoutDeviceFlowAreRecognisedInAnyCase() {
+        #expect(errors("[audience.a]\nprovider = \"Gitea\"\nclient_id = \"c\"").first?.message.hasPrefix("provider \"Gitea\": Gitea offers no OAuth device authorization grant") == true)
+        // A near miss of a real preset is still a spelling question.
+        #expect(errors("[audience.a]\nprovider = \"gitea-ish\"\nclient_id = \"c\"").first?.message.contains("unknown provider") == true)
+    }
+
+    @Test func quirksFollowThePresetData() {
+        #expect(ProviderPreset.github.quirks.contains { $0.contains("form-encoded unless asked for JSON") })
+        #expect(ProviderPreset.github.quirks.contains { $0.hasPrefix("no revocation endpoint") })
+        #expect(ProviderPreset.github.quirks.contains { $0.contains("Basic only") })
+        #expect(ProviderPreset.auth0.quirks.contains("needs extra_params.audience (a warning when missing)"))
+        #expect(ProviderPreset.google.quirks.contains { $0.contains("needs the client secret") })
+        #expect(ProviderPreset.entra.quirks.contains { $0.contains("AADSTS700025") })
+        for preset in ProviderPreset.all {
+            #expect(preset.quirks.contains { $0.hasPrefix("no revocation endpoint") } == !preset.offersRevocation)
+            #expect(preset.quirks.contains { $0.contains("Basic only") } == !preset.gitAcceptsBearer)
+        }
+    }
 }

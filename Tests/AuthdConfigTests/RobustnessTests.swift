@@ -49,6 +49,9 @@ struct SeededGenerator: RandomNumberGenerator {
             let text = String(decoding: bytes, as: UTF8.self)
             let (configuration, diagnostics) = AuthdConfiguration.validate(text: text, path: "fuzz.toml")
             #expect(configuration != nil || !diagnostics.isEmpty)
+            for audience in configuration?.audiences ?? [] {
+                #expect(!audience.explanation.text.isEmpty)
+            }
             _ = AuthdConfiguration.autostart(configText: text)
         }
         #expect(parsed > 0)
