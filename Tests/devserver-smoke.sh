@@ -233,6 +233,97 @@ else
   echo "skip - git not installed"
 fi
 
+# --- H: provider profiles (PROVIDERS.md's facts on the wire) --------------------------------------
+formfield() { python3 -c 'import sys,urllib.parse as u; print(dict(u.parse_qsl(open(sys.argv[1]).read())).get(sys.argv[2],""))' "$WORK/body" "$1"; }
+GITARGS=()
+if command -v git >/dev/null; then
+  mkdir -p "$WORK/repos"; [[ -d $WORK/repos/repo.git ]] || git init -q --bare "$WORK/repos/repo.git"
+  GITARGS=(--git-root "$WORK/repos")
+fi
+start gh --profile github --interval 0 --auto-approve=1 "${GITARGS[@]}"
+GOT=$(req -d client_id=x -d scope='repo gist' "$URL/login/device/code")
+[[ $GOT == 200 ]] && grep -qi '^content-type: application/x-www-form-urlencoded' "$WORK/headers" || fail "github: device code not form-encoded without Accept"
+DC=$(formfield device_code); [[ -n $DC && -z $(formfield verification_uri_complete) ]] || fail "github: device code fields"
+gpoll() { GOT=$(req -H 'Accept: application/json' -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$1" "$URL/login/oauth/access_token"); }
+gpoll "$DC"; expect 200 authorization_pending "github: pending with HTTP 200"
+gpoll "$DC"; expect 200 "" "github: tokens"; AT=$(field access_token)
+[[ -z $(field expires_in) && -z $(field refresh_token) && -z $(field id_token) && $(field scope) == repo,gist && $(field token_type) == bearer ]] \
+  || fail "github: OAuth-app token answer (no expires_in, no refresh_token, comma scopes)"
+GOT=$(req -d token=x "$URL/revoke"); expect 404 "" "github: no revocation endpoint"
+GOT=$(req "$URL/.well-known/openid-configuration"); expect 404 "" "github: no discovery"
+if ((${#GITARGS[@]})); then
+  GOT=$(req -H "Authorization: Bearer $AT" "$URL/git/repo.git/info/refs?service=git-upload-pack"); expect 401 "" "github: git refuses Bearer"
+  GOT=$(req -u "x-access-token:$AT" "$URL/git/repo.git/info/refs?service=git-upload-pack")
+  [[ $GOT == 200 ]] || fail "github: git takes the token as the Basic password (HTTP $GOT)"
+fi
+start ghs --profile github --interval 0 --slow-down=1
+GOT=$(req -H 'Accept: application/json' -d client_id=x "$URL/login/device/code"); DC=$(field device_code)
+gpoll "$DC"; expect 200 slow_down "github: slow_down with HTTP 200"
+[[ $(field interval) == 5 ]] || fail "github: slow_down carries the new interval"
+start ghd --profile github --device-flow-disabled
+GOT=$(req -H 'Accept: application/json' -d client_id=x "$URL/login/device/code"); expect 200 device_flow_disabled "github: device flow disabled"
+ok "github: form unless JSON, HTTP-200 errors, slow_down interval, comma scopes, no expiry, no revocation, Basic-only git"
+
+start gl --profile gitlab --interval 0 --auto-approve=0
+GOT=$(req "$URL/.well-known/openid-configuration"); expect 200 "" "gitlab discovery"
+[[ -z $(field device_authorization_endpoint) && -n $(field token_endpoint) ]] || fail "gitlab: discovery must omit the device endpoint"
+GOT=$(req -d client_id=x -d scope=read_repository "$URL/oauth/authorize_device"); expect 200 "" "gitlab device"
+[[ $(field expires_in) == 300 && -n $(field verification_uri_complete) ]] || fail "gitlab: device answer"
+DC=$(field device_code)
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 200 "" "gitlab token"
+AT=$(field access_token); RT=$(field refresh_token); [[ $(field expires_in) == 7200 && -n $(field created_at) ]] || fail "gitlab: token answer"
+GOT=$(req -d client_id=x -d grant_type=refresh_token -d refresh_token="$RT" "$URL/oauth/token"); expect 200 "" "gitlab refresh"
+GOT=$(req -d token="$AT" "$URL/introspect"); [[ $(field active) == false ]] || fail "gitlab: a refresh kills the old access token"
+ok "gitlab: discovery without the device endpoint, 300 s codes, created_at, refresh kills the old access token"
+
+start go --profile google --interval 0 --auto-approve=1
+GOT=$(req -d client_id=x -d scope='openid https://www.googleapis.com/auth/cloud-platform' "$URL/device/code"); expect 400 invalid_scope "google: scope not allowed for device flow"
+GOT=$(req -d client_id=x -d scope='openid email' "$URL/device/code"); expect 200 "" "google device"
+[[ -n $(field verification_url) && -z $(field verification_uri) ]] || fail "google: verification_url"
+DC=$(field device_code)
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/token"); expect 400 invalid_request "google: secret missing from the body"
+GOT=$(req -d client_id=x -d client_secret=s -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/token"); expect 428 authorization_pending "google: pending is HTTP 428"
+GOT=$(req -d client_id=x -d client_secret=s -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/token"); expect 200 "" "google token"
+RT=$(field refresh_token)
+GOT=$(req -d client_id=x -d client_secret=s -d grant_type=refresh_token -d refresh_token="$RT" "$URL/token"); expect 200 "" "google refresh"
+[[ -z $(field refresh_token) ]] || fail "google: refresh answers carry no refresh_token"
+ok "google: verification_url, secret in the body, 428 pending, scope list, refresh token kept"
+
+start en --profile entra --interval 0 --deny
+GOT=$(req -d client_id=x -d client_secret=s -d scope=openid "$URL/contoso/oauth2/v2.0/devicecode"); expect 401 invalid_client "entra: secret from a public client"
+[[ $(field error_description) == AADSTS700025* ]] || fail "entra: AADSTS700025"
+GOT=$(req -d client_id=x -d scope='openid offline_access' "$URL/contoso/oauth2/v2.0/devicecode"); expect 200 "" "entra device"
+[[ -n $(field message) && -z $(field verification_uri_complete) ]] || fail "entra: message, no complete URI"
+DC=$(field device_code)
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/contoso/oauth2/v2.0/token"); expect 400 authorization_declined "entra: denial"
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code=nope "$URL/contoso/oauth2/v2.0/token"); expect 400 bad_verification_code "entra: unknown code"
+start en1 --profile entra-v1 --interval 0 --device-flow-disabled
+GOT=$(req -d client_id=x -d scope=openid "$URL/contoso/oauth2/devicecode"); expect 200 "" "entra v1 device"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["expires_in"]=="900" and d["interval"]=="0" and "verification_url" in d' "$WORK/body" \
+  || fail "entra v1: numbers as strings, verification_url"
+DC=$(field device_code)
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/contoso/oauth2/token"); expect 401 invalid_client "entra: public client flows off"
+[[ $(field error_description) == AADSTS7000218* ]] || fail "entra: AADSTS7000218"
+ok "entra: AADSTS700025, message, authorization_declined, bad_verification_code; v1 string numbers; AADSTS7000218"
+
+start kc --profile keycloak --interval 0 --device-flow-disabled
+GOT=$(req -d client_id=x "$URL/realms/r/protocol/openid-connect/auth/device"); expect 400 unauthorized_client "keycloak: device grant disabled"
+start kc2 --profile keycloak --interval 0 --auto-approve=0
+GOT=$(req "$URL/realms/r/.well-known/openid-configuration"); expect 200 "" "keycloak discovery"
+[[ $(field issuer) == "$URL/realms/r" ]] || fail "keycloak: issuer is the realm URL"
+GOT=$(req -d client_id=x -d scope=openid "$URL/realms/r/protocol/openid-connect/auth/device"); DC=$(field device_code)
+[[ -n $(field verification_uri_complete) ]] || fail "keycloak: verification_uri_complete"
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/realms/r/protocol/openid-connect/token"); expect 200 "" "keycloak token"
+[[ -n $(field refresh_expires_in) ]] || fail "keycloak: refresh_expires_in"
+ok "keycloak: realm layout, unauthorized_client, verification_uri_complete, refresh_expires_in"
+
+start a0 --profile auth0 --interval 0 --device-code-ttl 1
+GOT=$(req -d client_id=x -d audience=https://api.example.com "$URL/oauth/device/code"); DC=$(field device_code)
+sleep 1.2
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 400 expired_token "auth0: expired once"
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 400 invalid_grant "auth0: then invalid_grant"
+ok "auth0: expired_token once, then invalid_grant"
+
 # --- G: loopback only ---------------------------------------------------------------------------
 "$BIN" --host 0.0.0.0 --port 0 >/dev/null 2>&1 && fail "--host 0.0.0.0 accepted"
 ok "non-loopback --host refused"

@@ -42,7 +42,9 @@ public struct OAuthAudienceProvider: AudienceProvider {
             clientID: audience.clientID, clientSecret: secret, clientAuthentication: secret == nil ? ClientAuthentication.none : authentication,
             scopes: audience.scopes, resources: audience.resources,
             extraParameters: audience.extraParameters.map { (name: $0.name, value: $0.value) },
-            endpoints: EndpointSettings(issuer: audience.endpoints.issuer?.description,
+            // The issuer goes to the engine only when the config says discovery is usable: Entra and GitHub have
+            // no revocation endpoint to find, and GitLab's metadata lacks the device endpoint.
+            endpoints: EndpointSettings(issuer: audience.endpoints.needsDiscovery ? audience.endpoints.issuer?.description : nil,
                                         deviceAuthorization: audience.endpoints.deviceAuthorization?.description,
                                         token: audience.endpoints.token?.description,
                                         revocation: audience.endpoints.revocation?.description),

@@ -26,13 +26,13 @@ enum LogoutCommand {
             case "revoked":
                 report += "\(audience): logged out; the provider revoked the tokens\n"
             case "unsupported":
-                report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire"
+                report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire or you revoke them there"
                 if let hint = result["hint"]?.stringValue { report += " (\(hint))" }
                 report += "\n"
             case "failed":
                 report += "\(audience): logged out here, but revocation at the provider failed"
                 if let message = result["message"]?.stringValue { report += " (\(message))" }
-                report += "; the tokens stay valid there until they expire\n"
+                report += "; the tokens stay valid there until they expire or you revoke them there\n"
             default:
                 report += "\(audience): logged out\n"
             }

@@ -101,6 +101,9 @@ struct Config: Sendable {
     var faultCount: Int?
     var gitRoot: String?
     var quiet = false
+    var profile = Profile(name: .standard)
+    /// The client is not allowed to use device flow; each profile says so in its provider's words.
+    var deviceFlowDisabled = false
 
     /// Server clocks and client timers are never perfectly aligned; a poll this much early is still on time.
     static let pollTolerance = 0.2

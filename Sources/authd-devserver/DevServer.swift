@@ -42,11 +42,28 @@ struct DevServer: ParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free port. The base URL is printed as the first line of stdout.")
     var port = 8765
 
-    @Option(name: .customLong("access-token-ttl"), help: ArgumentHelp("Access token lifetime (seconds, or 90s/5m/2h/1d).", valueName: "duration"))
-    var accessTokenTTL = Seconds(3600)
+    @Option(help: ArgumentHelp("Imitate a real provider's wire habits and paths: "
+                + ProfileName.allCases.map(\.rawValue).joined(separator: ", ") + " (see docs/devserver.md).",
+                valueName: "name"))
+    var profile = "standard"
 
-    @Option(name: .customLong("refresh-token-ttl"), help: ArgumentHelp("Refresh token lifetime; each rotated refresh token gets a fresh one.", valueName: "duration"))
-    var refreshTokenTTL = Seconds(86400)
+    @Flag(name: .customLong("github-app"),
+          help: "With --profile github: GitHub-App user tokens (expiring, with single-use refresh tokens) instead of OAuth-app tokens.")
+    var githubApp = false
+
+    @Flag(name: .customLong("device-flow-disabled"),
+          help: "Refuse the device flow as the profile's provider does for an app without it enabled.")
+    var deviceFlowDisabled = false
+
+    @Option(name: .customLong("access-token-ttl"),
+            help: ArgumentHelp("Access token lifetime (seconds, or 90s/5m/2h/1d; default 3600, GitLab 2h, GitHub App 8h).",
+                               valueName: "duration"))
+    var accessTokenTTL: Seconds?
+
+    @Option(name: .customLong("refresh-token-ttl"),
+            help: ArgumentHelp("Refresh token lifetime; each rotated refresh token gets a fresh one (default 1d, GitHub App 6 months).",
+                               valueName: "duration"))
+    var refreshTokenTTL: Seconds?
 
     @Flag(name: .customLong("no-refresh-token"), help: "Issue no refresh tokens.")
     var noRefreshToken = false
@@ -54,8 +71,10 @@ struct DevServer: ParsableCommand {
     @Flag(name: .customLong("no-rotate"), help: "Keep refresh tokens on refresh (the answer then carries no refresh_token).")
     var noRotate = false
 
-    @Option(name: .customLong("device-code-ttl"), help: ArgumentHelp("Device code lifetime (expires_in of device authorization).", valueName: "duration"))
-    var deviceCodeTTL = Seconds(600)
+    @Option(name: .customLong("device-code-ttl"),
+            help: ArgumentHelp("Device code lifetime (expires_in of device authorization; default 600, GitHub and Entra 900, GitLab 300).",
+                               valueName: "duration"))
+    var deviceCodeTTL: Seconds?
 
     @Option(help: ArgumentHelp("Polling interval in whole seconds, sent to clients and enforced with slow_down; 0 allowed.",
                             valueName: "seconds"))
@@ -148,11 +167,30 @@ struct DevServer: ParsableCommand {
         c.bindHost = bind
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         c.port = port
-        c.accessTokenTTL = accessTokenTTL.value
-        c.refreshTokenTTL = refreshTokenTTL.value
-        c.deviceCodeTTL = deviceCodeTTL.value
-        c.issueRefreshToken = !noRefreshToken
-        c.rotateRefreshTokens = !noRotate
+        guard let name = ProfileName(rawValue: profile) else {
+            throw ValidationError("--profile \(profile): expected one of " + ProfileName.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        c.profile = Profile(name: name)
+        if githubApp && name != .github { throw ValidationError("--github-app needs --profile github") }
+        c.deviceFlowDisabled = deviceFlowDisabled
+        // The providers' documented lifetimes, unless a test asks for others.
+        var accessDefault = 3600, refreshDefault = 86400, deviceDefault = 600
+        switch name {
+        case .github where githubApp: (accessDefault, refreshDefault, deviceDefault) = (28800, 15_897_600, 900)
+        // OAuth-app tokens never expire; the server still needs a number, so: a century.
+        case .github: (accessDefault, deviceDefault) = (100 * 365 * 86400, 900)
+        case .gitlab: (accessDefault, deviceDefault) = (7200, 300)
+        case .entra, .entraV1: deviceDefault = 900
+        default: break
+        }
+        if name == .github && !githubApp && accessTokenTTL != nil {
+            throw ValidationError("--access-token-ttl: GitHub OAuth-app tokens never expire; add --github-app for expiring tokens")
+        }
+        c.accessTokenTTL = accessTokenTTL?.value ?? accessDefault
+        c.refreshTokenTTL = refreshTokenTTL?.value ?? refreshDefault
+        c.deviceCodeTTL = deviceCodeTTL?.value ?? deviceDefault
+        c.issueRefreshToken = !noRefreshToken && !(name == .github && !githubApp)
+        c.rotateRefreshTokens = !noRotate && c.profile.rotatesRefreshTokens
         guard interval >= 0 else { throw ValidationError("--interval must be 0 or more") }
         c.interval = interval
         if let n = slowDown, n < 1 { throw ValidationError("--slow-down=N needs N of 1 or more") }
@@ -205,7 +243,7 @@ struct DevServer: ParsableCommand {
             guard let gitPath = GitBackend.findGit() else {
                 throw ValidationError("--git-root needs git on PATH")
             }
-            git = GitBackend(root: root, git: gitPath)
+            git = GitBackend(root: root, git: gitPath, acceptsBearer: config.profile.gitAcceptsBearer)
         }
         let clock = MonotonicClock()
         let log = RequestLog(quiet: config.quiet)

@@ -8,10 +8,13 @@ final class GitBackend: Sendable {
     private let root: String
     private let git: URL
     private let running = Mutex<Set<Int32>>([])
+    /// GitHub and GitLab refuse `Authorization: Bearer` for git over HTTPS; their profiles do too.
+    private let acceptsBearer: Bool
 
-    init(root: String, git: URL) {
+    init(root: String, git: URL, acceptsBearer: Bool = true) {
         self.root = root
         self.git = git
+        self.acceptsBearer = acceptsBearer
     }
 
     /// The git executable on PATH, checked at start-up so a missing git is an error then, not a 500 later.
@@ -26,16 +29,16 @@ final class GitBackend: Sendable {
 
     func handle(_ req: Request, provider: Provider) -> Reply {
         var log = LogFields(endpoint: "git", result: "")
-        let presented = credentials(req.headers)
+        var presented = credentials(req.headers)
         if let presented { log.fp = fingerprint(presented.token) }
+        let refusedBearer = presented?.bearer == true && !acceptsBearer
+        if refusedBearer { presented = nil }
         guard let presented, let owner = provider.activeAccessToken(presented.token) else {
-            log.result = presented == nil ? "unauthorized" : "invalid_token"
+            log.result = refusedBearer ? "bearer_refused" : presented == nil ? "unauthorized" : "invalid_token"
             // Both challenges: git (2.39) answers the Basic one with its credential helpers; Bearer-aware clients see theirs.
             var r = Response.text("authentication required: an access token from this devserver\n", status: .unauthorized)
-            r.headers += [
-                ("WWW-Authenticate", "Basic realm=\"authd-devserver\""),
-                ("WWW-Authenticate", "Bearer realm=\"authd-devserver\""),
-            ]
+            r.headers.append(("WWW-Authenticate", "Basic realm=\"authd-devserver\""))
+            if acceptsBearer { r.headers.append(("WWW-Authenticate", "Bearer realm=\"authd-devserver\"")) }
             return .now(Outcome(response: r, log: log))
         }
         log.clientId = owner.clientId
@@ -52,19 +55,19 @@ final class GitBackend: Sendable {
     }
 
     /// `Basic base64(user:TOKEN)` (any user name, as GitHub and GitLab accept) or `Bearer TOKEN`.
-    private func credentials(_ headers: HTTPHeaders) -> (user: String?, token: String)? {
+    private func credentials(_ headers: HTTPHeaders) -> (user: String?, token: String, bearer: Bool)? {
         guard let header = headers.first(name: "Authorization") else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { return nil }
         let value = parts[1].trimmingCharacters(in: .whitespaces)
         switch parts[0].lowercased() {
         case "bearer":
-            return value.isEmpty ? nil : (nil, value)
+            return value.isEmpty ? nil : (nil, value, true)
         case "basic":
             guard let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8),
                   let colon = text.firstIndex(of: ":") else { return nil }
             let token = String(text[text.index(after: colon)...])
-            return token.isEmpty ? nil : (String(text[..<colon]), token)
+            return token.isEmpty ? nil : (String(text[..<colon]), token, false)
         default:
             return nil
         }

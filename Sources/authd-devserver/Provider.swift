@@ -30,6 +30,8 @@ struct TokenSet: Sendable {
     let refreshExpiresIn: Int?
     let scopes: [String]
     let idToken: String?
+    /// Epoch seconds of issue (GitLab's `created_at`, Entra v1's `expires_on`).
+    let issuedAt: Int
 }
 
 /// What one poll of the token endpoint did, with the facts the request log needs either way.
@@ -89,6 +91,8 @@ final class Provider: Sendable {
         var polls = 0
         var lastPoll: Double?
         var status = Status.pending
+        /// Auth0 says `expired_token` once per code.
+        var expiryReported = false
     }
 
     private struct GrantRecord {
@@ -128,6 +132,10 @@ final class Provider: Sendable {
         clientId: String, scopes requested: [String], resources: [String], extras: [(String, String)]
     ) -> DeviceAuthorization {
         let granted = grantedScopes(clientId: clientId, requested: requested)
+        var resources = resources
+        if config.profile.audienceSelectsResource, let audience = extras.first(where: { $0.0 == "audience" })?.1 {
+            resources.append(audience)
+        }
         let deviceCode = Random.token()
         let now = clock.now()
         return state.withLock { s in
@@ -155,7 +163,7 @@ final class Provider: Sendable {
         let now = clock.now()
         return state.withLock { s in
             guard var record = s.devices[deviceCode] else {
-                return PollOutcome(result: .failure(OAuthError("invalid_grant", "unknown device_code")))
+                return PollOutcome(result: .failure(OAuthError(config.profile.unknownDeviceCodeError, "unknown device_code")))
             }
             var outcome = PollOutcome(result: .failure(OAuthError("invalid_grant", "")), userCode: record.userCode)
             guard record.clientId == clientId else {
@@ -167,7 +175,13 @@ final class Provider: Sendable {
                 return outcome
             }
             guard now < record.expires else {
-                outcome.result = .failure(OAuthError("expired_token", "device_code has expired"))
+                if config.profile.reportsExpiryOnce && record.expiryReported {
+                    outcome.result = .failure(OAuthError("invalid_grant", "Invalid or expired device code."))
+                } else {
+                    record.expiryReported = true
+                    s.devices[deviceCode] = record
+                    outcome.result = .failure(OAuthError("expired_token", "device_code has expired"))
+                }
                 return outcome
             }
 
@@ -196,7 +210,7 @@ final class Provider: Sendable {
                 outcome.result = .failure(OAuthError("authorization_pending", "the user has not yet approved the request"))
             case .denied:
                 s.devices[deviceCode] = record
-                outcome.result = .failure(OAuthError("access_denied", "the user denied the request"))
+                outcome.result = .failure(OAuthError(config.profile.deniedError, "the user denied the request"))
             case .approved, .used:
                 record.status = .used
                 s.devices[deviceCode] = record
@@ -232,7 +246,8 @@ final class Provider: Sendable {
             clientId: g.clientId, scopes: scopes, resources: resources, issued: now,
             expires: now + Double(config.accessTokenTTL), grant: grant)
         var refreshToken: String?
-        if withRefresh {
+        // Entra and Auth0 give a refresh token only for offline_access.
+        if withRefresh && (!config.profile.refreshNeedsOfflineAccess || scopes.contains("offline_access")) {
             let token = Random.token()
             s.refresh[token] = RefreshRecord(grant: grant, issued: now, expires: now + Double(config.refreshTokenTTL))
             refreshToken = token
@@ -240,7 +255,8 @@ final class Provider: Sendable {
         let idToken = scopes.contains("openid") ? makeIDToken(grant: g, now: now, issuer: issuer) : nil
         return TokenSet(
             accessToken: accessToken, expiresIn: config.accessTokenTTL, refreshToken: refreshToken,
-            refreshExpiresIn: refreshToken == nil ? nil : config.refreshTokenTTL, scopes: scopes, idToken: idToken)
+            refreshExpiresIn: refreshToken == nil ? nil : config.refreshTokenTTL, scopes: scopes, idToken: idToken,
+            issuedAt: clock.epoch(at: now))
     }
 
     /// Unsigned (`alg: none`) but well formed: enough for clients that decode claims; nobody should trust it.
@@ -283,6 +299,9 @@ final class Provider: Sendable {
             }
             let rotate = config.rotateRefreshTokens
             if rotate { s.refresh[refreshToken] = nil }
+            if config.profile.refreshRevokesOldAccessTokens {
+                s.access = s.access.filter { $0.value.grant != record.grant }
+            }
             let tokens = issue(
                 &s, grant: record.grant, scopes: scopes, resources: resources.isEmpty ? grant.resources : resources,
                 withRefresh: rotate, now: now, issuer: issuer)

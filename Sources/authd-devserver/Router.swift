@@ -30,14 +30,6 @@ struct Response: Sendable {
         return r
     }
 
-    static func oauthError(_ e: OAuthError) -> Response {
-        var r = json(
-            .object([("error", .string(e.code)), ("error_description", .string(e.description))]),
-            status: HTTPResponseStatus(statusCode: e.status))
-        if e.status == 401 { r.headers.append(("WWW-Authenticate", "Basic realm=\"authd-devserver\"")) }
-        return r
-    }
-
     static func html(_ page: String, status: HTTPResponseStatus = .ok) -> Response {
         Response(status: status, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                  body: Array(page.utf8))
@@ -68,6 +60,9 @@ enum Endpoint: String, Sendable {
     case devicePage = "device", git, index, notFound = "not_found"
 
     var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
+
+    /// The endpoints whose paths a `--profile` lays out; introspection, the page and git are common to all.
+    var isProfileLaid: Bool { [.discovery, .deviceAuthorization, .token, .revoke].contains(self) }
 
     init(path: String) {
         switch path {
@@ -112,7 +107,10 @@ final class Router: Sendable {
     }
 
     func route(_ req: Request) -> Reply {
-        let endpoint = Endpoint(path: req.path)
+        let route = config.profile.route(path: req.path)
+        var endpoint = route?.endpoint ?? Endpoint(path: req.path)
+        // The standard OAuth paths exist only under the standard profile; the common ones under every profile.
+        if route == nil && endpoint.isProfileLaid && config.profile.name != .standard { endpoint = .notFound }
         if endpoint == .notFound {
             return .now(Outcome(
                 response: .json(.object([("error", .string("not_found")), ("error_description", .string("no such endpoint"))]),
@@ -147,7 +145,7 @@ final class Router: Sendable {
 
         var outcome: Outcome
         switch endpoint {
-        case .discovery: outcome = discovery(req)
+        case .discovery: outcome = discovery(req, segment: route?.segment)
         case .deviceAuthorization: outcome = deviceAuthorization(req)
         case .token: outcome = token(req)
         case .revoke: outcome = revoke(req)
@@ -173,26 +171,8 @@ final class Router: Sendable {
 
     // MARK: discovery
 
-    private func discovery(_ req: Request) -> Outcome {
-        let b = req.base
-        let metadata = JSON.object([
-            ("issuer", .string(b)),
-            ("device_authorization_endpoint", .string(b + "/device_authorization")),
-            ("token_endpoint", .string(b + "/token")),
-            ("revocation_endpoint", .string(b + "/revoke")),
-            ("introspection_endpoint", .string(b + "/introspect")),
-            ("jwks_uri", .string(b + "/jwks")),
-            ("grant_types_supported", .array([.string(Router.deviceGrant), .string("refresh_token")])),
-            ("response_types_supported", .array([.string("none")])),
-            ("token_endpoint_auth_methods_supported",
-             .array(["none", "client_secret_basic", "client_secret_post"].map(JSON.string))),
-            ("revocation_endpoint_auth_methods_supported",
-             .array(["none", "client_secret_basic", "client_secret_post"].map(JSON.string))),
-            ("introspection_endpoint_auth_methods_supported", .array([.string("none")])),
-            ("scopes_supported", .array(["openid", "profile", "email", "offline_access"].map(JSON.string))),
-            ("subject_types_supported", .array([.string("public")])),
-            ("id_token_signing_alg_values_supported", .array([.string("none")])),
-        ])
+    private func discovery(_ req: Request, segment: String?) -> Outcome {
+        let metadata = config.profile.discovery(base: req.base, segment: segment)
         return Outcome(response: .json(metadata, noStore: false), log: LogFields(endpoint: "discovery", result: "ok"))
     }
 
@@ -230,17 +210,21 @@ final class Router: Sendable {
         guard let id = basic?.0 ?? form["client_id"], !id.isEmpty else {
             return .failure(OAuthError("invalid_request", "client_id is required"))
         }
+        if config.profile.rejectsClientSecret && (basic != nil || form["client_secret"] != nil) {
+            return .failure(Profile.entraSecretFromPublicClient)
+        }
         guard !config.clients.isEmpty else { return .success(id) }
+        let bad = config.profile.badClientError
         guard let client = config.clients[id] else {
-            return .failure(OAuthError("invalid_client", "unknown client"))
+            return .failure(OAuthError(bad, "unknown client"))
         }
         let presented = basic?.1 ?? form["client_secret"]
         switch (client.secret, presented) {
         case (nil, nil): return .success(id)
-        case (nil, _?): return .failure(OAuthError("invalid_client", "public client must not send a client secret"))
-        case (_?, nil): return .failure(OAuthError("invalid_client", "client authentication required"))
+        case (nil, _?): return .failure(OAuthError(bad, "public client must not send a client secret"))
+        case (_?, nil): return .failure(OAuthError(bad, "client authentication required"))
         case (let want?, let got?):
-            return constantTimeEqual(want, got) ? .success(id) : .failure(OAuthError("invalid_client", "wrong client secret"))
+            return constantTimeEqual(want, got) ? .success(id) : .failure(OAuthError(bad, "wrong client secret"))
         }
     }
 
@@ -250,10 +234,10 @@ final class Router: Sendable {
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    private func failure(_ e: OAuthError, _ log: LogFields) -> Outcome {
+    private func failure(_ e: OAuthError, _ log: LogFields, _ req: Request) -> Outcome {
         var log = log
         log.result = e.code
-        return Outcome(response: .oauthError(e), log: log)
+        return Outcome(response: config.profile.error(e, interval: log.interval, req), log: log)
     }
 
     // MARK: device authorization (RFC 8628 §3.1–3.2)
@@ -263,31 +247,30 @@ final class Router: Sendable {
         let form: Form
         switch checkedForm(req) {
         case .success(let f): form = f
-        case .failure(let e): return failure(e, log)
+        case .failure(let e): return failure(e, log, req)
         }
         log.clientId = form["client_id"]
         let clientId: String
         switch authenticateClient(form, req) {
         case .success(let id): clientId = id
-        case .failure(let e): return failure(e, log)
+        case .failure(let e): return failure(e, log, req)
         }
         log.clientId = clientId
+        if config.deviceFlowDisabled, let refusal = config.profile.deviceFlowDisabledAtDeviceEndpoint {
+            return failure(refusal, log, req)
+        }
+        let scopes = Scope.parse(form["scope"])
+        if let scope = config.profile.disallowedScope(scopes) {
+            return failure(OAuthError("invalid_scope", "Some requested scopes were invalid: {invalid=[\(scope)]}"), log, req)
+        }
         let known: Set = ["client_id", "client_secret", "scope", "resource"]
         let auth = provider.startDeviceAuthorization(
-            clientId: clientId, scopes: Scope.parse(form["scope"]), resources: form.all("resource"),
+            clientId: clientId, scopes: scopes, resources: form.all("resource"),
             extras: form.pairs.filter { !known.contains($0.0) })
         log.userCode = auth.userCode
         log.result = "issued"
         let display = UserCode.display(auth.userCode)
-        let body = JSON.object([
-            ("device_code", .string(auth.deviceCode)),
-            ("user_code", .string(display)),
-            ("verification_uri", .string(req.base + "/device")),
-            ("verification_uri_complete", .string(req.base + "/device?user_code=" + display)),
-            ("expires_in", .int(auth.expiresIn)),
-            ("interval", .int(auth.interval)),
-        ])
-        return Outcome(response: .json(body), log: log)
+        return Outcome(response: config.profile.deviceAuthorization(auth, displayCode: display, base: req.base, req), log: log)
     }
 
     // MARK: token endpoint
@@ -297,65 +280,61 @@ final class Router: Sendable {
         let form: Form
         switch checkedForm(req) {
         case .success(let f): form = f
-        case .failure(let e): return failure(e, log)
+        case .failure(let e): return failure(e, log, req)
         }
         log.grantType = form["grant_type"]
         log.clientId = form["client_id"]
         guard let grantType = form["grant_type"], !grantType.isEmpty else {
-            return failure(OAuthError("invalid_request", "grant_type is required"), log)
+            return failure(OAuthError("invalid_request", "grant_type is required"), log, req)
         }
         let clientId: String
         switch authenticateClient(form, req) {
         case .success(let id): clientId = id
-        case .failure(let e): return failure(e, log)
+        case .failure(let e): return failure(e, log, req)
         }
         log.clientId = clientId
+        if config.profile.tokenEndpointNeedsSecretInBody && form["client_secret"] == nil {
+            return failure(OAuthError("invalid_request", "client_secret is missing."), log, req)
+        }
 
         switch grantType {
         case Router.deviceGrant:
+            if config.deviceFlowDisabled && config.profile.deviceFlowDisabledAtDeviceEndpoint == nil {
+                return failure(Profile.entraPublicFlowsDisabled, log, req)
+            }
             guard let deviceCode = form["device_code"], !deviceCode.isEmpty else {
-                return failure(OAuthError("invalid_request", "device_code is required"), log)
+                return failure(OAuthError("invalid_request", "device_code is required"), log, req)
             }
             let outcome = provider.poll(deviceCode: deviceCode, clientId: clientId, issuer: req.base)
             log.userCode = outcome.userCode
             log.poll = outcome.poll
             log.interval = outcome.interval
-            return finish(outcome.result, log)
+            return finish(outcome.result, log, req)
         case "refresh_token":
             guard let refreshToken = form["refresh_token"], !refreshToken.isEmpty else {
-                return failure(OAuthError("invalid_request", "refresh_token is required"), log)
+                return failure(OAuthError("invalid_request", "refresh_token is required"), log, req)
             }
             log.fp = fingerprint(refreshToken)
             let scope = form["scope"].map(Scope.parse).flatMap { $0.isEmpty ? nil : $0 }
             let result = provider.refresh(
                 refreshToken: refreshToken, clientId: clientId, scopes: scope, resources: form.all("resource"),
                 issuer: req.base)
-            return finish(result, log)
+            return finish(result, log, req)
         default:
-            return failure(OAuthError("unsupported_grant_type", "grant_type '\(grantType)' is not supported"), log)
+            return failure(OAuthError("unsupported_grant_type", "grant_type '\(grantType)' is not supported"), log, req)
         }
     }
 
-    private func finish(_ result: Result<TokenSet, OAuthError>, _ log: LogFields) -> Outcome {
+    private func finish(_ result: Result<TokenSet, OAuthError>, _ log: LogFields, _ req: Request) -> Outcome {
         switch result {
         case .failure(let e):
-            return failure(e, log)
+            return failure(e, log, req)
         case .success(let t):
             var log = log
             log.result = "issued"
             // The access token's fingerprint ties this line to later revoke/introspect/git lines.
             log.fp = fingerprint(t.accessToken)
-            var members: [(String, JSON)] = [
-                ("access_token", .string(t.accessToken)), ("token_type", .string("Bearer")),
-                ("expires_in", .int(t.expiresIn)),
-            ]
-            if let r = t.refreshToken {
-                members.append(("refresh_token", .string(r)))
-                if let e = t.refreshExpiresIn { members.append(("refresh_token_expires_in", .int(e))) }
-            }
-            if !t.scopes.isEmpty { members.append(("scope", .string(Scope.string(t.scopes)))) }
-            if let id = t.idToken { members.append(("id_token", .string(id))) }
-            return Outcome(response: .json(.object(members)), log: log)
+            return Outcome(response: config.profile.tokens(t, req), log: log)
         }
     }
 
@@ -366,7 +345,7 @@ final class Router: Sendable {
         let form: Form
         switch checkedForm(req) {
         case .success(let f): form = f
-        case .failure(let e): return failure(e, log)
+        case .failure(let e): return failure(e, log, req)
         }
         log.clientId = form["client_id"]
         var clientId = form["client_id"]
@@ -374,12 +353,12 @@ final class Router: Sendable {
         if !config.clients.isEmpty || req.headers.first(name: "Authorization") != nil {
             switch authenticateClient(form, req) {
             case .success(let id): clientId = id
-            case .failure(let e): return failure(e, log)
+            case .failure(let e): return failure(e, log, req)
             }
         }
         log.clientId = clientId
         guard let token = form["token"], !token.isEmpty else {
-            return failure(OAuthError("invalid_request", "token is required"), log)
+            return failure(OAuthError("invalid_request", "token is required"), log, req)
         }
         log.fp = fingerprint(token)
         // RFC 7009 §2.2: unknown tokens are answered 200 too; the hint is only a hint and is ignored.
@@ -392,11 +371,11 @@ final class Router: Sendable {
         let form: Form
         switch checkedForm(req) {
         case .success(let f): form = f
-        case .failure(let e): return failure(e, log)
+        case .failure(let e): return failure(e, log, req)
         }
         log.clientId = form["client_id"]
         guard let token = form["token"], !token.isEmpty else {
-            return failure(OAuthError("invalid_request", "token is required"), log)
+            return failure(OAuthError("invalid_request", "token is required"), log, req)
         }
         log.fp = fingerprint(token)
         let answer = provider.introspect(token: token, issuer: req.base)

@@ -1,0 +1,376 @@
+// Every provider preset end to end against authd-devserver's emulation of that provider (--profile).
+import Foundation
+import Testing
+
+/// One preset, the emulation it runs against, and what a person and git should see.
+struct PresetCase: Sendable, CustomTestStringConvertible {
+    enum Refresh: Sendable {
+        /// The provider issues no refresh token (GitHub OAuth apps: the token never expires).
+        case never
+        /// Each refresh returns a new refresh token and the old one dies.
+        case rotating
+        /// Refresh answers carry no refresh token: the first one is used again (Google).
+        case reused
+    }
+
+    enum Logout: Sendable {
+        /// RFC 7009 at this path.
+        case revokedAt(String)
+        /// No revocation endpoint: logout points the person to this place.
+        case hint(String)
+    }
+
+    var name: String
+    var profile: String
+    var serverArguments: [String] = []
+    /// The lines of the `[audience.NAME]` table; `BASE` stands for the server's URL.
+    var config: String
+    var devicePath: String
+    var tokenPath: String
+    var refresh: Refresh
+    var logout: Logout
+    var gitUsername: String
+    var gitBearer = false
+
+    var testDescription: String { name }
+
+    static func named(_ name: String) -> PresetCase { all.first { $0.name == name }! }
+
+    static let all: [PresetCase] = [
+        PresetCase(name: "github", profile: "github", config: """
+            provider  = "github"
+            base_url  = "BASE"
+            client_id = "Ov23liTESTCLIENT0000"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/login/device/code", tokenPath: "/login/oauth/access_token", refresh: .never,
+            logout: .hint("BASE/settings/applications"), gitUsername: "x-access-token"),
+        PresetCase(name: "github (GitHub App, expiring tokens)", profile: "github",
+            serverArguments: ["--github-app", "--access-token-ttl", "4"], config: """
+            provider  = "github"
+            base_url  = "BASE"
+            client_id = "Iv1.0123456789abcdef"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/login/device/code", tokenPath: "/login/oauth/access_token", refresh: .rotating,
+            logout: .hint("BASE/settings/applications"), gitUsername: "x-access-token"),
+        PresetCase(name: "gitlab", profile: "gitlab", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "gitlab"
+            base_url  = "BASE"
+            client_id = "0123456789abcdef0123456789abcdef"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/oauth/authorize_device", tokenPath: "/oauth/token", refresh: .rotating,
+            logout: .revokedAt("/oauth/revoke"), gitUsername: "oauth2"),
+        // Google's endpoints are fixed hosts: explicit endpoints override the preset's, the rest of it stays.
+        PresetCase(name: "google", profile: "google",
+            serverArguments: ["--access-token-ttl", "4", "--client", "123-test.apps.googleusercontent.com:GOCSPX-devsecret"],
+            config: """
+            provider  = "google"
+            client_id = "123-test.apps.googleusercontent.com"
+            client_secret = "GOCSPX-devsecret"
+            device_authorization_endpoint = "BASE/device/code"
+            token_endpoint                = "BASE/token"
+            revocation_endpoint           = "BASE/revoke"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/device/code", tokenPath: "/token", refresh: .reused,
+            logout: .revokedAt("/revoke"), gitUsername: "oauth2"),
+        PresetCase(name: "entra", profile: "entra", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "entra"
+            base_url  = "BASE"
+            tenant    = "contoso.onmicrosoft.com"
+            client_id = "00000000-0000-0000-0000-00000000c11e"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/contoso.onmicrosoft.com/oauth2/v2.0/devicecode",
+            tokenPath: "/contoso.onmicrosoft.com/oauth2/v2.0/token", refresh: .rotating,
+            logout: .hint("https://myaccount.microsoft.com/"), gitUsername: "oauth2"),
+        // The v1 endpoint has no preset of its own: the entra preset with explicit v1 endpoints.
+        PresetCase(name: "entra (v1 endpoint)", profile: "entra-v1", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "entra"
+            tenant    = "contoso"
+            client_id = "00000000-0000-0000-0000-00000000c11e"
+            device_authorization_endpoint = "BASE/contoso/oauth2/devicecode"
+            token_endpoint                = "BASE/contoso/oauth2/token"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/contoso/oauth2/devicecode", tokenPath: "/contoso/oauth2/token", refresh: .rotating,
+            logout: .hint("https://myaccount.microsoft.com/"), gitUsername: "oauth2"),
+        PresetCase(name: "azure-devops", profile: "entra", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "azure-devops"
+            base_url  = "BASE"
+            tenant    = "00000000-0000-0000-0000-0000000000aa"
+            client_id = "00000000-0000-0000-0000-00000000c11e"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/00000000-0000-0000-0000-0000000000aa/oauth2/v2.0/devicecode",
+            tokenPath: "/00000000-0000-0000-0000-0000000000aa/oauth2/v2.0/token", refresh: .rotating,
+            logout: .hint("https://myaccount.microsoft.com/"), gitUsername: "oauth2"),
+        PresetCase(name: "keycloak", profile: "keycloak", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "keycloak"
+            base_url  = "BASE/realms/engineering"
+            client_id = "authd"
+            scopes    = ["openid", "offline_access"]
+            git_urls  = ["https://git.example.com/"]
+            git_auth  = "bearer"
+            """,
+            devicePath: "/realms/engineering/protocol/openid-connect/auth/device",
+            tokenPath: "/realms/engineering/protocol/openid-connect/token", refresh: .rotating,
+            logout: .revokedAt("/realms/engineering/protocol/openid-connect/revoke"), gitUsername: "oauth2", gitBearer: true),
+        PresetCase(name: "okta", profile: "okta", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "okta"
+            base_url  = "BASE"
+            client_id = "0oa1b2c3d4e5f6g7h8i9"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/oauth2/default/v1/device/authorize", tokenPath: "/oauth2/default/v1/token", refresh: .rotating,
+            logout: .revokedAt("/oauth2/default/v1/revoke"), gitUsername: "oauth2"),
+        PresetCase(name: "auth0", profile: "auth0", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider     = "auth0"
+            base_url     = "BASE"
+            client_id    = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+            extra_params = { audience = "https://api.example.com" }
+            git_urls     = ["https://git.example.com/"]
+            """,
+            devicePath: "/oauth/device/code", tokenPath: "/oauth/token", refresh: .rotating,
+            logout: .revokedAt("/oauth/revoke"), gitUsername: "oauth2"),
+        PresetCase(name: "oidc", profile: "standard", serverArguments: ["--access-token-ttl", "4"], config: """
+            provider  = "oidc"
+            issuer    = "BASE"
+            client_id = "authd"
+            git_urls  = ["https://git.example.com/"]
+            """,
+            devicePath: "/device_authorization", tokenPath: "/token", refresh: .rotating,
+            logout: .revokedAt("/revoke"), gitUsername: "oauth2"),
+    ]
+}
+
+/// A preset audience named `p` in front of a devserver with the preset's profile.
+private struct PresetRig {
+    let scratch: Scratch
+    let server: DevServer
+    let daemon: DaemonUnderTest
+
+    init(_ name: String, profile: String, serverArguments: [String], config: String) throws {
+        try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
+        scratch = Scratch("preset-" + name.filter { $0.isLetter || $0.isNumber })
+        server = try DevServer(scratch, arguments: ["--profile", profile, "--interval", "1", "--auto-approve"] + serverArguments)
+        daemon = try DaemonUnderTest(scratch, config: "[audience.p]\n" + config.replacing("BASE", with: server.baseURL) + "\n")
+        try daemon.start()
+    }
+
+    func authctl(_ arguments: [String]) throws -> Command.Result {
+        try daemon.client("authctl", arguments)
+    }
+
+    func requests(path: String) -> [[String: Any]] {
+        server.requests.filter { $0["path"] as? String == path }
+    }
+
+    var refreshes: [[String: Any]] {
+        server.requests.filter { $0["grant_type"] as? String == "refresh_token" && $0["result"] as? String == "issued" }
+    }
+
+    func waitForRefreshes(_ count: Int, timeout: TimeInterval = 20) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline && refreshes.count < count { usleep(100_000) }
+    }
+
+    /// RFC 7662 at the devserver's own introspection endpoint, common to every profile.
+    func introspect(_ token: String) throws -> [String: Any] {
+        let result = try HTTP.post(server.baseURL + "/introspect", form: ["token": token])
+        return try #require(try JSONSerialization.jsonObject(with: result.body) as? [String: Any])
+    }
+
+    func gitFill(capabilities: Bool) throws -> Command.Result {
+        let input = (capabilities ? "capability[]=authtype\n" : "") + "protocol=https\nhost=git.example.com\npath=team/repo.git\n\n"
+        return try daemon.client("git-credential-authctl", ["get"], stdin: input)
+    }
+}
+
+@Suite("provider presets against their emulations", .serialized)
+struct ProviderPresetEndToEndTests {
+    @Test("device flow, refresh, git answer and logout", arguments: PresetCase.all)
+    func presetEndToEnd(_ preset: PresetCase) throws {
+        let rig = try PresetRig(preset.name, profile: preset.profile, serverArguments: preset.serverArguments, config: preset.config)
+        defer { rig.daemon.stop() }
+
+        // The device flow, on the provider's own paths and in its own wire dialect.
+        let login = try rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status == 0, "\(preset.name): \(login.stderr)")
+        let first = login.stdout.trimmingCharacters(in: .newlines)
+        #expect(!first.isEmpty && !first.contains("\n"))
+        #expect(login.stderr.contains(rig.server.baseURL + "/device"), "the prompt names the verification page")
+        #expect(rig.requests(path: preset.devicePath).count == 1)
+        #expect(rig.requests(path: preset.tokenPath).contains { $0["result"] as? String == "issued" })
+        #expect(try rig.introspect(first)["active"] as? Bool == true)
+
+        var current = first
+        switch preset.refresh {
+        case .never:
+            let status = try rig.authctl(["status", "--json"])
+            #expect(status.status == 0)
+            #expect(status.stdout.contains(#""has_refresh_token":false"#), "\(status.stdout)")
+        case .rotating, .reused:
+            // Lifetime 4 s: the daemon refreshes on its own; a second refresh proves the stored refresh token
+            // is the right one (the new one after rotation, the old one when the provider keeps it).
+            rig.waitForRefreshes(2)
+            #expect(rig.refreshes.count >= 2, "\(preset.name): expected two refreshes, saw \(rig.refreshes.count)")
+            let later = try rig.authctl(["get", "p", "--min-valid", "1"])
+            #expect(later.status == 0, "\(later.stderr)")
+            current = later.stdout.trimmingCharacters(in: .newlines)
+            let changed = current != first
+            #expect(changed, "the refreshed token is the first one")
+            #expect(try rig.introspect(current)["active"] as? Bool == true)
+            #expect(rig.requests(path: preset.devicePath).count == 1, "a refresh must not need a new device flow")
+            let failedRefreshes = rig.server.requests.filter {
+                $0["grant_type"] as? String == "refresh_token" && $0["result"] as? String != "issued"
+            }
+            #expect(failedRefreshes.isEmpty, "\(failedRefreshes)")
+        }
+
+        // git: the preset's user name, and Basic unless the audience asks for Bearer. The token may have been
+        // refreshed meanwhile, so it is checked at the provider rather than compared; its text never reaches
+        // a failure message.
+        let git = try rig.gitFill(capabilities: true)
+        #expect(git.status == 0, "\(git.stderr)")
+        let answer = Dictionary(git.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+            guard let eq = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<eq]), String(line[line.index(after: eq)...]))
+        }, uniquingKeysWith: { first, _ in first })
+        let keys = answer.keys.sorted()
+        let served: String?
+        if preset.gitBearer {
+            #expect(keys == ["authtype", "capability[]", "credential", "ephemeral", "password_expiry_utc"])
+            #expect(answer["authtype"] == "Bearer")
+            served = answer["credential"]
+        } else {
+            #expect(keys == ["password", "password_expiry_utc", "username"] || (preset.refresh == .never && keys == ["password", "username"]))
+            #expect(answer["username"] == preset.gitUsername)
+            served = answer["password"]
+        }
+        let servedIsLive = try served.map { try rig.introspect($0)["active"] as? Bool == true } ?? false
+        #expect(servedIsLive, "git was not given a live token")
+        if let served { current = served }
+
+        let logout = try rig.authctl(["logout", "p"])
+        #expect(logout.status == 0, "\(logout.stderr)")
+        switch preset.logout {
+        case .revokedAt(let path):
+            #expect(!rig.requests(path: path).isEmpty)
+            #expect(logout.stdout.contains("the provider revoked the tokens"), "\(logout.stdout)")
+            #expect(try rig.introspect(current)["active"] as? Bool == false)
+        case .hint(let place):
+            #expect(logout.stdout.contains(place.replacing("BASE", with: rig.server.baseURL)), "\(logout.stdout)")
+            #expect(rig.server.requests.allSatisfy { $0["endpoint"] as? String != "revoke" && $0["result"] as? String != "not_found" })
+        }
+        let after = try rig.authctl(["get", "p"])
+        #expect(after.status == 3, "logged out: a new login is needed")
+
+        // Nothing the provider issued reaches the daemon's log.
+        rig.daemon.stop()
+        let leaked = rig.daemon.allLogs.contains(first) || rig.daemon.allLogs.contains(current)
+        #expect(!leaked, "a token is in the daemon's log")
+    }
+
+    @Test("GitHub: form-encoded answers unless JSON is asked for, and no ID token")
+    func githubWire() throws {
+        let rig = try PresetRig("github-wire", profile: "github", serverArguments: [], config: PresetCase.named("github").config)
+        defer { rig.daemon.stop() }
+        let form = try Command.run("/usr/bin/curl", ["-s", "-i", "-d", "client_id=x", "-d", "scope=repo gist",
+                                                     rig.server.baseURL + "/login/device/code"])
+        #expect(form.stdout.contains("Content-Type: application/x-www-form-urlencoded"))
+        #expect(form.stdout.contains("device_code=") && !form.stdout.contains("verification_uri_complete"))
+        let login = try rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+        // The engine asked for JSON and got it; the scope came back comma-separated.
+        let status = try rig.authctl(["status", "--json"])
+        #expect(status.stdout.contains("repo"), "\(status.stdout)")
+    }
+
+    @Test("Auth0: extra_params.audience selects the API the token is for")
+    func auth0Audience() throws {
+        let preset = PresetCase.named("auth0")
+        let rig = try PresetRig("auth0-aud", profile: "auth0", serverArguments: [], config: preset.config)
+        defer { rig.daemon.stop() }
+        let login = try rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let answer = try rig.introspect(login.stdout.trimmingCharacters(in: .newlines))
+        #expect(answer["aud"] as? [String] == ["https://api.example.com"])
+    }
+
+    @Test("Entra: a denial (authorization_declined) exits 4")
+    func entraDenial() throws {
+        let preset = PresetCase.named("entra")
+        let rig = try PresetRig("entra-deny", profile: "entra", serverArguments: ["--deny"], config: preset.config)
+        defer { rig.daemon.stop() }
+        let login = try rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status == 4, "\(login.stderr)")
+        #expect(login.stderr.contains("authorization_declined"))
+        #expect(login.stdout.isEmpty)
+    }
+
+    @Test("Auth0: a code that expires unapproved exits 4 (expired_token, then invalid_grant)")
+    func auth0Expiry() throws {
+        let preset = PresetCase.named("auth0")
+        let scratch = Scratch("preset-auth0-expiry")
+        let server = try DevServer(scratch, arguments: ["--profile", "auth0", "--interval", "1", "--device-code-ttl", "2"])
+        let daemon = try DaemonUnderTest(scratch, config: "[audience.p]\n" + preset.config.replacing("BASE", with: server.baseURL) + "\n")
+        try daemon.start()
+        defer { daemon.stop() }
+        let login = try daemon.client("authctl", ["get", "p", "--interactive"])
+        #expect(login.status == 4, "\(login.stderr)")
+        #expect(login.stderr.contains("expired"))
+    }
+
+    /// Setup errors become one line naming the setting to change at the provider.
+    struct SetupCase: Sendable, CustomTestStringConvertible {
+        var preset: String
+        var profile: String
+        var serverArguments: [String]
+        var config: String
+        var expectedHint: String
+        var providerWords: String
+        var testDescription: String { "\(preset): \(providerWords)" }
+    }
+
+    static let setupCases: [SetupCase] = [
+        SetupCase(preset: "github", profile: "github", serverArguments: ["--device-flow-disabled"],
+                  config: PresetCase.named("github").config, expectedHint: "Enable Device Flow", providerWords: "device_flow_disabled"),
+        SetupCase(preset: "entra", profile: "entra", serverArguments: ["--device-flow-disabled"],
+                  config: PresetCase.named("entra").config, expectedHint: "Allow public client flows", providerWords: "AADSTS7000218"),
+        SetupCase(preset: "entra", profile: "entra", serverArguments: [],
+                  config: PresetCase.named("entra").config + "\nclient_secret = \"not-for-public-clients\"",
+                  expectedHint: "public", providerWords: "AADSTS700025"),
+        SetupCase(preset: "keycloak", profile: "keycloak", serverArguments: ["--device-flow-disabled"],
+                  config: PresetCase.named("keycloak").config, expectedHint: "Device Authorization Grant", providerWords: "unauthorized_client"),
+    ]
+
+    @Test("setup errors come with a hint naming the provider's setting", arguments: setupCases)
+    func setupHints(_ setup: SetupCase) throws {
+        let rig = try PresetRig("setup-" + setup.preset, profile: setup.profile, serverArguments: setup.serverArguments,
+                                config: setup.config)
+        defer { rig.daemon.stop() }
+        let login = try rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status == 1, "\(login.stderr)")
+        #expect(login.stdout.isEmpty)
+        let lines = login.stderr.split(separator: "\n").filter { !$0.isEmpty }
+        let last = String(lines.last ?? "")
+        #expect(last.contains(setup.providerWords), "\(login.stderr)")
+        #expect(last.contains(setup.expectedHint), "\(login.stderr)")
+    }
+
+    @Test("GitLab without the preset: discovery lacks the device endpoint, and the error says so")
+    func gitlabDiscoveryWithoutPreset() throws {
+        let rig = try PresetRig("gitlab-discovery", profile: "gitlab", serverArguments: [], config: """
+            issuer    = "BASE"
+            client_id = "0123456789abcdef"
+            """)
+        defer { rig.daemon.stop() }
+        let login = try rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status != 0)
+        #expect(login.stderr.contains("device_authorization_endpoint"), "\(login.stderr)")
+        #expect(rig.requests(path: "/oauth/authorize_device").isEmpty)
+    }
+}
