@@ -82,13 +82,6 @@ public actor AudienceAgent {
     private let environment: AgentEnvironment
     private var clock: any DaemonClock { environment.clock }
 
-    /// What the agent is doing now. Every `await` below re-checks it afterwards: other requests
-    /// run while this one is suspended.
-    private enum Activity {
-        case idle
-        case deviceFlow(DeviceFlowRun)
-        case refreshing(Task<Result<Void, ProviderError>, Never>)
-    }
 
     /// Whether the current login can still be renewed without a person.
     private enum Renewal: Equatable {
@@ -97,7 +90,12 @@ public actor AudienceAgent {
     }
 
     private var login: Login?
-    private var activity: Activity = .idle
+    /// The device flow in progress, if any. Every `await` below re-checks it and `refreshing`
+    /// afterwards: other requests run while this one is suspended.
+    private var flow: DeviceFlowRun?
+    /// The refresh in progress, if any. It is independent of `flow`: while someone's new login waits
+    /// for approval, the current login keeps being refreshed and served to clients that cannot prompt.
+    private var refreshing: Task<Result<Void, ProviderError>, Never>?
     private var renewal: Renewal = .possible
     private var refreshTimer: Task<Void, Never>?
     private var nextRefreshAt: Duration?
@@ -136,12 +134,11 @@ public actor AudienceAgent {
                     return try serve(login, to: client)
                 }
             }
-            switch activity {
-            case .refreshing(let task):
+            if let task = refreshing {
                 let outcome = await task.value
-                // Whoever sees the refresh finished first marks the agent idle; otherwise this loop
-                // would find the same finished task again without ever suspending.
-                if case .refreshing(let running) = activity, running == task { activity = .idle }
+                // Whoever sees the refresh finished first clears it; otherwise this loop would find
+                // the same finished task again without ever suspending.
+                if refreshing == task { refreshing = nil }
                 switch outcome {
                 case .success:
                     renewedInThisRequest = true
@@ -152,15 +149,19 @@ public actor AudienceAgent {
                     break  // re-examine: now login-needed, or superseded
                 }
                 continue
-            case .deviceFlow(let run):
-                guard canPrompt else { throw loginNeededFailure(for: client) }
-                try await join(run, client: client, events: events)
-                renewedInThisRequest = true
-                continue
-            case .idle:
-                break
             }
-            if let login, renewal == .possible, login.refreshTokenIsUsable(now: now), !sessionExpired(now), !renewedInThisRequest {
+            let canRefresh = login.map { renewal == .possible && $0.refreshTokenIsUsable(now: now) && !sessionExpired(now) } ?? false
+            if let run = flow {
+                if canPrompt {
+                    try await join(run, client: client, events: events)
+                    renewedInThisRequest = true
+                    continue
+                }
+                // Someone's new login is waiting for approval; a client that cannot prompt is still
+                // served from the current login when a refresh can renew it.
+                guard canRefresh && !renewedInThisRequest else { throw loginNeededFailure(for: client) }
+            }
+            if canRefresh, !renewedInThisRequest {
                 switch await refreshNow(reason: "requested", client: client) {
                 case .success:
                     renewedInThisRequest = true
@@ -192,12 +193,7 @@ public actor AudienceAgent {
     /// A flow already running is joined rather than duplicated.
     public func login(client: ClientIdentity, events: @escaping ReplySink) async throws(ProtocolFailure) -> AudienceStatus {
         try checkCancelled()
-        let run: DeviceFlowRun
-        if case .deviceFlow(let existing) = activity {
-            run = existing
-        } else {
-            run = startDeviceFlow(client: client)
-        }
+        let run = flow ?? startDeviceFlow(client: client)
         try await join(run, client: client, events: events)
         return status()
     }
@@ -205,7 +201,8 @@ public actor AudienceAgent {
     /// Revokes at the provider and erases the login from memory and disk.
     public func logout(client: ClientIdentity) async -> (RevocationOutcome, AudienceStatus) {
         generation += 1
-        cancelActivity()
+        cancelFlow()
+        cancelRefresh()
         refreshTimer?.cancel()
         refreshTimer = nil
         nextRefreshAt = nil
@@ -254,17 +251,16 @@ public actor AudienceAgent {
     public func status() -> AudienceStatus {
         let now = clock.monotonicNow()
         let state: AudienceStatus.State
-        switch activity {
-        case .deviceFlow: state = .pending
-        case .refreshing: state = .refreshing
-        case .idle:
-            if let login, login.accessTokenIsUnexpired(now: now) {
-                state = .valid
-            } else if login != nil || renewal != .possible {
-                state = .loginNeeded
-            } else {
-                state = .loggedOut
-            }
+        if flow != nil {
+            state = .pending
+        } else if refreshing != nil {
+            state = .refreshing
+        } else if let login, login.accessTokenIsUnexpired(now: now) {
+            state = .valid
+        } else if login != nil || renewal != .possible {
+            state = .loginNeeded
+        } else {
+            state = .loggedOut
         }
         let wallNow = clock.wallSeconds()
         return AudienceStatus(
@@ -281,7 +277,8 @@ public actor AudienceAgent {
         self.provider = provider
         if identityChanged {
             generation += 1
-            cancelActivity()
+            cancelFlow()
+            cancelRefresh()
             refreshTimer?.cancel()
             refreshTimer = nil
             nextRefreshAt = nil
@@ -305,8 +302,8 @@ public actor AudienceAgent {
         refreshTimer?.cancel()
         refreshTimer = nil
         nextRefreshAt = nil
-        if case .deviceFlow = activity { cancelActivity() }
-        if case .refreshing(let task) = activity { _ = await task.value }
+        cancelFlow()
+        if let task = refreshing { _ = await task.value }
         generation += 1
     }
 
@@ -367,7 +364,7 @@ public actor AudienceAgent {
             run.outcome = .failure(ProtocolFailure(.cancelled, "\(name): authd is stopping"))
             return run
         }
-        activity = .deviceFlow(run)
+        flow = run
         environment.audit.record(AuditRecord(.deviceFlowStarted, "\(name): device flow started", audience: name, client: client,
                                              scopes: policy.requestedScopes))
         run.task = Task { await self.performDeviceFlow(run, client: client) }
@@ -434,8 +431,7 @@ public actor AudienceAgent {
     }
 
     private func isCurrent(_ run: DeviceFlowRun) -> Bool {
-        if case .deviceFlow(let current) = activity, current === run { return true }
-        return false
+        flow === run
     }
 
     private func relay(_ progress: FlowProgress, to run: DeviceFlowRun) {
@@ -451,7 +447,7 @@ public actor AudienceAgent {
     }
 
     private func finish(_ run: DeviceFlowRun, _ outcome: Result<Void, ProtocolFailure>) {
-        if isCurrent(run) { activity = .idle }
+        if isCurrent(run) { flow = nil }
         run.outcome = outcome
         let waiters = run.waiters
         run.waiters = [:]
@@ -482,7 +478,7 @@ public actor AudienceAgent {
     }
 
     private func leave(runID: Int, waiterID: Int) {
-        guard case .deviceFlow(let run) = activity, run.id == runID,
+        guard let run = flow, run.id == runID,
               let waiter = run.waiters.removeValue(forKey: waiterID) else { return }
         waiter.continuation.resume(with: .failure(ProtocolFailure(.cancelled, "\(name): request cancelled")))
         if run.waiters.isEmpty, run.outcome == nil {
@@ -493,33 +489,31 @@ public actor AudienceAgent {
         }
     }
 
-    private func cancelActivity() {
-        switch activity {
-        case .deviceFlow(let run):
-            run.task?.cancel()
-            finish(run, .failure(ProtocolFailure(.cancelled, "\(name): device flow cancelled")))
-        case .refreshing(let task):
-            task.cancel()
-        case .idle:
-            break
-        }
-        activity = .idle
+    private func cancelFlow() {
+        guard let run = flow else { return }
+        run.task?.cancel()
+        finish(run, .failure(ProtocolFailure(.cancelled, "\(name): device flow cancelled")))
+    }
+
+    private func cancelRefresh() {
+        refreshing?.cancel()
+        refreshing = nil
     }
 
     // MARK: Refresh
 
     /// Runs one refresh (joining one in progress) and reports how it went.
     private func refreshNow(reason: String, client: ClientIdentity) async -> Result<Void, ProviderError> {
-        if case .refreshing(let task) = activity { return await task.value }
+        if let task = refreshing { return await task.value }
         guard let current = login, let sealed = current.refreshToken else {
             return .failure(ProviderError(.loginNeeded, "no refresh token"))
         }
         let task = Task { () -> Result<Void, ProviderError> in
             await self.performRefresh(sealed: sealed, client: client)
         }
-        activity = .refreshing(task)
+        refreshing = task
         let result = await task.value
-        if case .refreshing(let running) = activity, running == task { activity = .idle }
+        if refreshing == task { refreshing = nil }
         return result
     }
 
@@ -693,13 +687,8 @@ public actor AudienceAgent {
             markLoginNeeded(reason: "the session reached max_session")
             return
         }
-        if case .idle = activity {
-            _ = await refreshNow(reason: "scheduled", client: .daemon)
-        } else {
-            // A device flow is running; look again later so the current login keeps being renewed
-            // if that flow is denied or expires.
-            armTimer(at: now + .seconds(30))
-        }
+        // Also while a device flow runs: the current login stays in use until that flow is approved.
+        _ = await refreshNow(reason: "scheduled", client: .daemon)
     }
 }
 

@@ -107,7 +107,8 @@ import Testing
         try await eventually("next timer") { clock.earliestDeadline == .seconds(1080) }
         clock.advance(by: .seconds(540))
         try await eventually("refreshed twice") { await provider.refreshRequests == ["refresh-token-secret-1", "refresh-token-secret-2"] }
-        #expect(await persistence.saveCount >= 3)
+        // The rotated pair is saved after the provider answered, so wait for it rather than race it.
+        try await eventually("saved") { await persistence.saveCount >= 3 }
         #expect(await provider.deviceCodeRequests == 1)
     }
 
@@ -372,5 +373,57 @@ import Testing
         #expect(await provider.refreshRequests.count == 0)
         #expect(await provider.deviceCodeRequests == 1)
         #expect(clock.earliestDeadline == .seconds(2))
+    }
+    @Test func aPendingLoginDoesNotStopRefreshesForClientsThatCannotPrompt() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        #expect(try await first.value == "access-token-secret-1")
+
+        // Someone runs `authctl login` again; the new flow waits for approval.
+        let relogin = Task { try await agent.login(client: alice) { _ in } }
+        try await eventually("second flow polling") { await provider.pollWaiters == 1 }
+        #expect(await agent.status().state == .pending)
+
+        // A script that cannot prompt needs more validity than is left: the current login is refreshed.
+        let scripted = try await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in }.text
+        #expect(scripted == "access-token-secret-2")
+        #expect(await provider.refreshRequests == ["refresh-token-secret-1"])
+
+        // The refresh timer keeps running under the pending flow too (due 60 s before the new token's expiry).
+        #expect(await agent.status().refreshAt != nil)
+        clock.advance(by: .seconds(540))
+        try await eventually("scheduled refresh during the flow") { await provider.refreshRequests.count == 2 }
+        #expect(await provider.pollWaiters == 1, "the pending flow is untouched")
+
+        // Approval replaces the login with the new one; nothing of the old one is served after.
+        await provider.approve()
+        _ = try await relogin.value
+        let after = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }.text
+        #expect(after == "access-token-secret-4")
+        #expect(await provider.deviceCodeRequests == 2)
+    }
+
+    @Test func withoutARefreshTokenAPendingLoginStillMeansLoginNeededForScripts() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        let agent = makeAgent(provider)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.queueRefreshOutcome(.failure(ProviderError(.loginNeeded, "invalid_grant")))
+        await provider.approve()
+        _ = try await first.value
+        let relogin = Task { try await agent.login(client: alice) { _ in } }
+        try await eventually("second flow polling") { await provider.pollWaiters == 1 }
+        // The refresh is refused; the script is told to log in instead of waiting for someone else's flow.
+        await #expect(throws: ProtocolFailure.self) {
+            _ = try await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in }
+        }
+        #expect(await provider.refreshRequests.count == 1)
+        relogin.cancel()
     }
 }
