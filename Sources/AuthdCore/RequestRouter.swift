@@ -77,12 +77,27 @@ public final class RequestRouter: RequestHandling {
         case .logout(let audience):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
-            let result = await logout(entry, client: client)
+            let result = await Self.logout(entry, client: client)
             return .line(.success(.object([("results", .array([result]))])))
         case .logoutAll:
-            var results: [JSONValue] = []
-            for entry in current where check(entry.policy, client: client) == nil {
-                results.append(await logout(entry, client: client))
+            // In parallel: each revocation may wait up to the HTTP timeout, and one slow provider must
+            // not keep the others' tokens alive or the client waiting past its silence limit.
+            let entries = current
+            let results = await withTaskGroup(of: (Int, JSONValue).self) { group in
+                for (index, entry) in entries.enumerated() {
+                    if let refusal = check(entry.policy, client: client) {
+                        // Said, not skipped: the person asked for everything and must learn what stayed.
+                        let result = JSONValue.object([("audience", .string(entry.policy.name)),
+                                                       ("revocation", .string("refused")),
+                                                       ("message", .string(refusal.message))])
+                        group.addTask { (index, result) }
+                    } else {
+                        group.addTask { (index, await Self.logout(entry, client: client)) }
+                    }
+                }
+                var collected: [(Int, JSONValue)] = []
+                for await result in group { collected.append(result) }
+                return collected.sorted { $0.0 < $1.0 }.map(\.1)
             }
             return .line(.success(.object([("results", .array(results))])))
         case let .erase(audience, fingerprint):
@@ -102,7 +117,7 @@ public final class RequestRouter: RequestHandling {
         }
     }
 
-    private func logout(_ entry: Entry, client: ClientIdentity) async -> JSONValue {
+    private static func logout(_ entry: Entry, client: ClientIdentity) async -> JSONValue {
         let (outcome, _) = await entry.agent.logout(client: client)
         var members: [(String, JSONValue)] = [("audience", .string(entry.policy.name))]
         switch outcome {

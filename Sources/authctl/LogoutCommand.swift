@@ -20,6 +20,7 @@ enum LogoutCommand {
             return 0
         }
         var report = ""
+        var refused: [String] = []
         for result in results {
             let audience = result["audience"]?.stringValue ?? "?"
             switch result["revocation"]?.stringValue {
@@ -28,6 +29,11 @@ enum LogoutCommand {
             case "unsupported":
                 report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire or you revoke them there"
                 if let hint = result["hint"]?.stringValue { report += " (\(hint))" }
+                report += "\n"
+            case "refused":
+                refused.append(audience)
+                report += "\(audience): not logged out: refused by the daemon's policy"
+                if let message = result["message"]?.stringValue { report += " (\(message))" }
                 report += "\n"
             case "failed":
                 report += "\(audience): logged out here, but revocation at the provider failed"
@@ -38,6 +44,11 @@ enum LogoutCommand {
             }
         }
         Console.out(report)
+        if !refused.isEmpty {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy, "not logged out of \(refused.joined(separator: ", ")): this program is not allowed to use "
+                           + (refused.count == 1 ? "that audience" : "those audiences")
+                           + " (allowed_clients or require_tty); run authctl logout from a permitted terminal", protocolCode: .refused)
+        }
         return 0
     }
 }

@@ -580,6 +580,27 @@ struct AuthctlRealStackTests {
         #expect(result.stderrLines.count == 1)
     }
 
+    @Test("logout --all logs out what it may, names what policy refused, and exits 6")
+    func logoutAllReportsRefusals() async throws {
+        let scratch = Scratch("rs-6-all")
+        let server = try await offPoolValue { try DevServer(scratch, arguments: Self.fastFlow) }
+        let config = demoConfig(server.baseURL) + demoConfig(server.baseURL, audience: "locked", extra: #"allowed_clients = ["/nonexistent/*"]"#)
+        let daemon = try DaemonUnderTest(scratch, config: config)
+        try await offPoolValue { try daemon.start() }
+        let login = try await daemon.clientOffPool("authctl", ["get", "demo", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let result = try await daemon.clientOffPool("authctl", ["logout", "--all"])
+        #expect(result.status == 6, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasPrefix("demo: logged out") == true)
+        #expect(lines.last?.hasPrefix("locked: not logged out: refused") == true)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("locked"))
+        let after = try await daemon.clientOffPool("authctl", ["get", "demo"])
+        #expect(after.status == 3, "demo was logged out")
+    }
+
     @Test("exit 2 for an audience the daemon does not know")
     func unknownAudience() async throws {
         let scratch = Scratch("rs-2")
