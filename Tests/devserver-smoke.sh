@@ -264,7 +264,7 @@ start ghd --profile github --device-flow-disabled
 GOT=$(req -H 'Accept: application/json' -d client_id=x "$URL/login/device/code"); expect 200 device_flow_disabled "github: device flow disabled"
 ok "github: form unless JSON, HTTP-200 errors, slow_down interval, comma scopes, no expiry, no revocation, Basic-only git"
 
-start gl --profile gitlab --interval 0 --auto-approve=0
+start gl --profile gitlab --interval 0 --auto-approve=0 "${GITARGS[@]}"
 GOT=$(req "$URL/.well-known/openid-configuration"); expect 200 "" "gitlab discovery"
 [[ -z $(field device_authorization_endpoint) && -n $(field token_endpoint) ]] || fail "gitlab: discovery must omit the device endpoint"
 GOT=$(req -d client_id=x -d scope=read_repository "$URL/oauth/authorize_device"); expect 200 "" "gitlab device"
@@ -272,9 +272,14 @@ GOT=$(req -d client_id=x -d scope=read_repository "$URL/oauth/authorize_device")
 DC=$(field device_code)
 GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 200 "" "gitlab token"
 AT=$(field access_token); RT=$(field refresh_token); [[ $(field expires_in) == 7200 && -n $(field created_at) ]] || fail "gitlab: token answer"
+if ((${#GITARGS[@]})); then
+  GOT=$(req -u "x-access-token:$AT" "$URL/git/repo.git/info/refs?service=git-upload-pack"); expect 401 "" "gitlab: git wants the user oauth2"
+  GOT=$(req -u "oauth2:$AT" "$URL/git/repo.git/info/refs?service=git-upload-pack")
+  [[ $GOT == 200 ]] || fail "gitlab: git takes oauth2 and the token (HTTP $GOT)"
+fi
 GOT=$(req -d client_id=x -d grant_type=refresh_token -d refresh_token="$RT" "$URL/oauth/token"); expect 200 "" "gitlab refresh"
 GOT=$(req -d token="$AT" "$URL/introspect"); [[ $(field active) == false ]] || fail "gitlab: a refresh kills the old access token"
-ok "gitlab: discovery without the device endpoint, 300 s codes, created_at, refresh kills the old access token"
+ok "gitlab: discovery without the device endpoint, 300 s codes, created_at, git user oauth2, refresh kills the old access token"
 
 start go --profile google --interval 0 --auto-approve=1
 GOT=$(req -d client_id=x -d scope='openid https://www.googleapis.com/auth/cloud-platform' "$URL/device/code"); expect 400 invalid_scope "google: scope not allowed for device flow"

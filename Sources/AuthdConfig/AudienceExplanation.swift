@@ -81,6 +81,8 @@ public struct AudienceExplanation: Sendable, Equatable {
     /// The metadata documents the daemon tries, in order, when an endpoint is left to
     /// discovery; empty when none is.
     public var discoveryDocuments: [String]
+    /// When only the revocation endpoint is left to discovery, the metadata is read at logout only.
+    public var discoveryOnlyAtLogout: Bool
     public var presetName: String?
     public var quirks: [String]
     public var setupHint: String?
@@ -119,7 +121,12 @@ public struct AudienceExplanation: Sendable, Equatable {
         if audience.tenant != nil || preset?.usesTenant == true {
             add(.tenant, audience.tenant ?? "none")
         }
-        endpoint(.issuer, audience.endpoints.issuer, none: "none: nothing is discovered")
+        if let issuer = audience.endpoints.issuer, !audience.endpoints.needsDiscovery {
+            // The daemon never reads this issuer's metadata; saying so keeps a reader from expecting it.
+            add(.issuer, issuer.description + " (names the provider; every endpoint is known, nothing is discovered)")
+        } else {
+            endpoint(.issuer, audience.endpoints.issuer, none: "none: nothing is discovered")
+        }
         endpoint(.deviceAuthorizationEndpoint, audience.endpoints.deviceAuthorization, none: "none")
         endpoint(.tokenEndpoint, audience.endpoints.token, none: "none")
         endpoint(.revocationEndpoint, audience.endpoints.revocation,
@@ -152,6 +159,7 @@ public struct AudienceExplanation: Sendable, Equatable {
         add(.caFile, audience.caFile ?? "none: the system's trust anchors")
         self.settings = settings
 
+        discoveryOnlyAtLogout = audience.endpoints.deviceAuthorization != nil && audience.endpoints.token != nil
         discoveryDocuments = audience.endpoints.needsDiscovery
             ? audience.endpoints.issuer.map { Self.discoveryDocuments(issuer: $0.description) } ?? []
             : []
@@ -187,7 +195,8 @@ public struct AudienceExplanation: Sendable, Equatable {
                 + setting.value + "  [\(setting.origin)]\n"
         }
         if !discoveryDocuments.isEmpty {
-            text += "  discovery: the daemon reads the first of these that answers with the issuer's metadata (config check connects to nothing):\n"
+            let when = discoveryOnlyAtLogout ? " at logout, for the revocation endpoint only" : ""
+            text += "  discovery: the daemon reads the first of these that answers with the issuer's metadata\(when) (config check connects to nothing):\n"
             for document in discoveryDocuments { text += "    \(document)\n" }
         }
         if let presetName, !quirks.isEmpty {

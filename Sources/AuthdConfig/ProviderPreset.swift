@@ -150,7 +150,7 @@ public struct ProviderPreset: Sendable {
         switch kind {
         case .github:
             let base = baseURL ?? defaultBaseURL ?? Self.url("https://github.com")
-            return "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at \(base.appendingPath("/settings/applications"))"
+            return "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at \(base.appendingPath("/settings/applications")) (OAuth apps) or \(base.appendingPath("/settings/apps/authorizations")) (GitHub Apps)"
         case .entra, .azureDevOps:
             return "Microsoft Entra ID has no token revocation endpoint; sign out of the app's sessions at https://myaccount.microsoft.com/ (an administrator can revoke all sessions of a user)"
         default:

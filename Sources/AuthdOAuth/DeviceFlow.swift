@@ -71,7 +71,8 @@ extension OAuthClient {
                     throw lastTransientError ?? .expired
                 case let .failed(error, description):
                     throw .provider(endpoint: tokenEndpoint, error: error, description: description,
-                                    hint: SetupHint.forError(error, description: description, configured: settings.deviceFlowSetupHint))
+                                    hint: SetupHint.forError(error, description: description, configured: settings.deviceFlowSetupHint,
+                                                             duringDeviceFlow: true))
                 }
             }
         }

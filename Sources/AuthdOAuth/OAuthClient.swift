@@ -147,7 +147,7 @@ public struct OAuthClient: Sendable {
             if response.status >= 500 || response.status == 429 { throw .httpStatus(endpoint: endpoint, status: response.status) }
             throw .invalidResponse(endpoint: endpoint, reason: "HTTP \(response.status), \(problem.reason)")
         }
-        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: []) }
+        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [], duringDeviceFlow: true) }
         guard (200..<300).contains(response.status) else { throw .httpStatus(endpoint: endpoint, status: response.status) }
         return try DeviceAuthorization.decode(fields, endpoint: endpoint, requestedAt: requestedAt, requestedAtUnixSeconds: requestedAtUnix)
     }
@@ -201,7 +201,7 @@ public struct OAuthClient: Sendable {
             case OAuthErrorCode.expiredToken:
                 return PollResult(answer: .expired)
             case _ where OAuthErrorCode.isTransient(error):
-                return PollResult(answer: .transientFailure, transientError: providerError(endpoint, error, fields.errorDescription, secrets: secrets))
+                return PollResult(answer: .transientFailure, transientError: providerError(endpoint, error, fields.errorDescription, secrets: secrets, duringDeviceFlow: true))
             default:
                 return PollResult(answer: .failed(error: ProviderText(secrets: secrets + factory.secrets).clean(error) ?? "error", description: description))
             }
@@ -243,7 +243,7 @@ public struct OAuthClient: Sendable {
                 let description = text.clean(fields.errorDescription)
                 throw .loginNeeded(reason: "the provider no longer accepts the refresh token (\(text.clean(error) ?? "")\(description.map { ": \($0)" } ?? ""))")
             }
-            throw providerError(endpoint, error, fields.errorDescription, secrets: secrets)
+            throw providerError(endpoint, error, fields.errorDescription, secrets: secrets, duringDeviceFlow: false)
         }
         guard (200..<300).contains(response.status) else { throw .httpStatus(endpoint: endpoint, status: response.status) }
         var fresh = try TokenGrant.decode(fields, endpoint: endpoint, issuedAt: issuedAt, requestedScopes: scopes ?? grant.scopes,
@@ -278,12 +278,12 @@ public struct OAuthClient: Sendable {
             // Some providers put errors in HTTP 200 answers (PROVIDERS.md, deviation 2). RFC 7009 §2.2:
             // an invalid token is no error, since what revocation wants is already so.
             if case .success(let fields) = ResponseFields.parse(response), let error = fields.error, error != "invalid_token" {
-                throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others)
+                throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others, duringDeviceFlow: false)
             }
             return
         }
         let fields = try fieldsOrStatusError(response, endpoint: endpoint)
-        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others) }
+        if let error = fields.error { throw providerError(endpoint, error, fields.errorDescription, secrets: [token] + others, duringDeviceFlow: false) }
         throw .httpStatus(endpoint: endpoint, status: response.status)
     }
 
@@ -321,12 +321,14 @@ public struct OAuthClient: Sendable {
     }
 
     /// A provider error with its description cleaned and, for "device flow not enabled" errors, a setup hint.
-    func providerError(_ endpoint: OAuthEndpoint, _ error: String, _ description: String?, secrets: [String]) -> OAuthError {
+    func providerError(_ endpoint: OAuthEndpoint, _ error: String, _ description: String?, secrets: [String],
+                       duringDeviceFlow: Bool) -> OAuthError {
         let text = ProviderText(secrets: secrets + factory.secrets)
         let code = text.clean(error) ?? "error"
         let description = text.clean(description)
         return .provider(endpoint: endpoint, error: code, description: description,
-                         hint: SetupHint.forError(code, description: description, configured: settings.deviceFlowSetupHint))
+                         hint: SetupHint.forError(code, description: description, configured: settings.deviceFlowSetupHint,
+                                                  duringDeviceFlow: duringDeviceFlow))
     }
 }
 
@@ -334,7 +336,11 @@ public struct OAuthClient: Sendable {
 enum SetupHint {
     static let genericDeviceFlow = "the OAuth application may not allow the device authorization grant; enable it in the application's settings at the provider"
 
-    static func forError(_ code: String, description: String?, configured: String?) -> String? {
+    static let refreshGrant = "the OAuth application may not be allowed the refresh_token grant; enable refresh tokens for it at the provider"
+
+    /// A device-flow refusal and a refresh refusal both say `unauthorized_client`; only the first is
+    /// about the device grant.
+    static func forError(_ code: String, description: String?, configured: String?, duringDeviceFlow: Bool) -> String? {
         let description = description ?? ""
         if description.contains("AADSTS7000218") {
             return "enable \"Allow public client flows\" in the Entra app registration (Authentication page)"
@@ -343,8 +349,10 @@ enum SetupHint {
             return "this Entra app is a public client: remove client_secret from the config"
         }
         switch code {
-        case "device_flow_disabled", "unauthorized_client":
+        case "device_flow_disabled":
             return configured ?? genericDeviceFlow
+        case "unauthorized_client":
+            return duringDeviceFlow ? configured ?? genericDeviceFlow : refreshGrant
         case "incorrect_client_credentials", "invalid_client":
             return "check client_id (and client_secret) in the config against the provider's application"
         default:

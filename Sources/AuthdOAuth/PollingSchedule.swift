@@ -117,7 +117,14 @@ public struct PollingSchedule: Sendable, Equatable {
         case .expired:
             outcome = .expired
         case let .failed(error, description):
-            outcome = .failed(error: error, description: description)
+            // Auth0 says expired_token once and invalid_grant afterwards: when that one answer was lost
+            // (a timeout, a retried poll), invalid_grant within an interval of the code's end still
+            // means the code expired, not that something is broken.
+            if error == "invalid_grant" && now + interval >= deadline {
+                outcome = .expired
+            } else {
+                outcome = .failed(error: error, description: description)
+            }
         }
     }
 

@@ -243,7 +243,8 @@ struct DevServer: ParsableCommand {
             guard let gitPath = GitBackend.findGit() else {
                 throw ValidationError("--git-root needs git on PATH")
             }
-            git = GitBackend(root: root, git: gitPath, acceptsBearer: config.profile.gitAcceptsBearer)
+            git = GitBackend(root: root, git: gitPath, acceptsBearer: config.profile.gitAcceptsBearer,
+                             requiredUsername: config.profile.gitUsername)
         }
         let clock = MonotonicClock()
         let log = RequestLog(quiet: config.quiet)

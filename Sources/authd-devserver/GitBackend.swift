@@ -10,11 +10,14 @@ final class GitBackend: Sendable {
     private let running = Mutex<Set<Int32>>([])
     /// GitHub and GitLab refuse `Authorization: Bearer` for git over HTTPS; their profiles do too.
     private let acceptsBearer: Bool
+    /// The Basic user name the profile's provider insists on (GitLab: `oauth2`), or nil for any.
+    private let requiredUsername: String?
 
-    init(root: String, git: URL, acceptsBearer: Bool = true) {
+    init(root: String, git: URL, acceptsBearer: Bool = true, requiredUsername: String? = nil) {
         self.root = root
         self.git = git
         self.acceptsBearer = acceptsBearer
+        self.requiredUsername = requiredUsername
     }
 
     /// The git executable on PATH, checked at start-up so a missing git is an error then, not a 500 later.
@@ -32,9 +35,10 @@ final class GitBackend: Sendable {
         var presented = credentials(req.headers)
         if let presented { log.fp = fingerprint(presented.token) }
         let refusedBearer = presented?.bearer == true && !acceptsBearer
-        if refusedBearer { presented = nil }
+        let refusedUser = presented.map { !$0.bearer && requiredUsername != nil && $0.user != requiredUsername } ?? false
+        if refusedBearer || refusedUser { presented = nil }
         guard let presented, let owner = provider.activeAccessToken(presented.token) else {
-            log.result = refusedBearer ? "bearer_refused" : presented == nil ? "unauthorized" : "invalid_token"
+            log.result = refusedBearer ? "bearer_refused" : refusedUser ? "wrong_username" : presented == nil ? "unauthorized" : "invalid_token"
             // Both challenges: git (2.39) answers the Basic one with its credential helpers; Bearer-aware clients see theirs.
             var r = Response.text("authentication required: an access token from this devserver\n", status: .unauthorized)
             r.headers.append(("WWW-Authenticate", "Basic realm=\"authd-devserver\""))

@@ -159,6 +159,9 @@ struct Profile: Sendable {
     /// GitHub and GitLab take tokens for git only as the Basic password.
     var gitAcceptsBearer: Bool { name != .github && name != .gitlab }
 
+    /// GitLab wants `oauth2` as the user name with an OAuth token; GitHub takes any.
+    var gitUsername: String? { name == .gitlab ? "oauth2" : nil }
+
     /// Google allows only a short list of scopes for the device flow.
     func disallowedScope(_ scopes: [String]) -> String? {
         guard name == .google else { return nil }

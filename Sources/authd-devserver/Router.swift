@@ -147,7 +147,7 @@ final class Router: Sendable {
         switch endpoint {
         case .discovery: outcome = discovery(req, segment: route?.segment)
         case .deviceAuthorization: outcome = deviceAuthorization(req)
-        case .token: outcome = token(req)
+        case .token: outcome = token(req, issuer: config.profile.issuer(base: req.base, segment: route?.segment))
         case .revoke: outcome = revoke(req)
         case .introspect: outcome = introspect(req)
         case .jwks:
@@ -275,7 +275,8 @@ final class Router: Sendable {
 
     // MARK: token endpoint
 
-    private func token(_ req: Request) -> Outcome {
+    /// `issuer` is the profile's (a tenant's or realm's), so ID tokens name what discovery names.
+    private func token(_ req: Request, issuer: String) -> Outcome {
         var log = LogFields(endpoint: "token", result: "")
         let form: Form
         switch checkedForm(req) {
@@ -305,7 +306,7 @@ final class Router: Sendable {
             guard let deviceCode = form["device_code"], !deviceCode.isEmpty else {
                 return failure(OAuthError("invalid_request", "device_code is required"), log, req)
             }
-            let outcome = provider.poll(deviceCode: deviceCode, clientId: clientId, issuer: req.base)
+            let outcome = provider.poll(deviceCode: deviceCode, clientId: clientId, issuer: issuer)
             log.userCode = outcome.userCode
             log.poll = outcome.poll
             log.interval = outcome.interval
@@ -318,7 +319,7 @@ final class Router: Sendable {
             let scope = form["scope"].map(Scope.parse).flatMap { $0.isEmpty ? nil : $0 }
             let result = provider.refresh(
                 refreshToken: refreshToken, clientId: clientId, scopes: scope, resources: form.all("resource"),
-                issuer: req.base)
+                issuer: issuer)
             return finish(result, log, req)
         default:
             return failure(OAuthError("unsupported_grant_type", "grant_type '\(grantType)' is not supported"), log, req)

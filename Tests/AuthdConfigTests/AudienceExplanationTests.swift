@@ -31,7 +31,7 @@ private func line(of key: String, in text: String) -> Int? {
         #expect(rows["token_endpoint"]?.value == "https://github.com/login/oauth/access_token")
         #expect(rows["revocation_endpoint"] == ExplainedSetting(
             key: "revocation_endpoint",
-            value: "none: GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at https://github.com/settings/applications",
+            value: "none: GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at https://github.com/settings/applications (OAuth apps) or https://github.com/settings/apps/authorizations (GitHub Apps)",
             origin: .preset(.github)))
         #expect(rows["scopes"] == ExplainedSetting(key: "scopes", value: "repo", origin: .preset(.github)))
         #expect(rows["git_username"] == ExplainedSetting(key: "git_username", value: "x-access-token", origin: .preset(.github)))

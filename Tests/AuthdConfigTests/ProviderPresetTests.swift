@@ -11,7 +11,7 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         let a = try endpoints("provider = \"github\"")
         #expect(a.endpoints == ResolvedEndpoints(deviceAuthorization: url("https://github.com/login/device/code"),
                                                  token: url("https://github.com/login/oauth/access_token")))
-        #expect(a.revocationHint == "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at https://github.com/settings/applications")
+        #expect(a.revocationHint == "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at https://github.com/settings/applications (OAuth apps) or https://github.com/settings/apps/authorizations (GitHub Apps)")
         #expect(a.gitUsername == "x-access-token")
         #expect(a.scopes == ["repo"])
         #expect(try endpoints("provider = \"github\"\nclient_secret = \"s\"").tokenAuthMethod == .clientSecretPost)

@@ -11,6 +11,18 @@ import Testing
         PollingSchedule(interval: .seconds(interval), deadline: t0 + .seconds(expiresIn), startedAt: t0, safetyMargin: margin)
     }
 
+    @Test func invalidGrantAtTheCodesEndMeansExpiredButEarlierItIsAFailure() {
+        // Auth0: expired_token once, invalid_grant after; the first answer may have been lost.
+        var late = schedule(interval: 5, expiresIn: 12)
+        late.pollStarted(at: at(10.4))
+        late.record(.failed(error: "invalid_grant", description: nil), at: at(10.5))
+        #expect(late.nextAction(now: at(10.5)) == .finish(.expired))
+        var early = schedule(interval: 5, expiresIn: 900)
+        early.pollStarted(at: at(5.2))
+        early.record(.failed(error: "invalid_grant", description: nil), at: at(5.3))
+        #expect(early.nextAction(now: at(5.3)) == .finish(.failed(error: "invalid_grant", description: nil)))
+    }
+
     @Test func firstPollWaitsOneIntervalPlusMargin() {
         let s = schedule()
         #expect(s.nextAction(now: t0) == .wait(until: at(5.2)))

@@ -503,11 +503,21 @@ enum Providers {
         ])
         let error = await expectFailure { try await client.revoke(Secret.accessToken, hint: .accessToken) }
         #expect(error == .provider(endpoint: OAuthEndpoint(.revocation, Fixture.revokeURL), error: "invalid_client",
-                                   description: "client authentication failed for [redacted]", hint: SetupHint.forError("invalid_client", description: nil, configured: nil)))
+                                   description: "client authentication failed for [redacted]", hint: SetupHint.forError("invalid_client", description: nil, configured: nil, duringDeviceFlow: false)))
         // RFC 7009 §2.2: a token the provider does not know is already as good as revoked.
         let (gone, _, _) = Fixture.client([.json(#"{"error":"invalid_token"}"#, status: 200), .status(200, body: "")])
         try await gone.revoke(Secret.accessToken, hint: .accessToken)
         try await gone.revoke(Secret.accessToken, hint: .accessToken)
+    }
+
+    @Test("Fix (deviation 13): unauthorized_client on a refresh names the refresh grant, not the device grant")
+    func unauthorizedClientOnRefresh() async {
+        let (client, _, _) = Fixture.client([
+            .json(#"{"error":"unauthorized_client","error_description":"Client not allowed the refresh_token grant"}"#, status: 400),
+        ], settings: Fixture.settings(hint: "enable the device grant in the admin console"))
+        let error = await expectFailure { try await client.refresh(Fixture.grant()) }
+        guard case .provider(_, "unauthorized_client", _, let hint?)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(hint == SetupHint.refreshGrant)
     }
 
     @Test("Fix (deviation 10): GitHub's bad_refresh_token means a new login, like invalid_grant")
