@@ -102,7 +102,7 @@ public final class Daemon: Sendable {
         logger.info("serving \(configuration.audiences.count) audiences on \(where_)")
         _ = try? notifier.ready(status: statusLine(configuration))
 
-        let watchdog = startWatchdog()
+        let watchdog = startWatchdog(server: server)
         defer { watchdog?.cancel() }
 
         for await signal in signals {
@@ -251,13 +251,18 @@ public final class Daemon: Sendable {
         router.install(entries)
     }
 
-    /// Feeds the watchdog at half its interval; nothing else wakes an idle daemon.
-    private func startWatchdog() -> Task<Void, Never>? {
+    /// Feeds the watchdog at half its interval, but only after a round trip through what serves
+    /// clients: every socket event loop runs a task and every audience agent answers. A wedged loop
+    /// or actor stops the feeding, and systemd restarts the daemon, which is the watchdog's point.
+    private func startWatchdog(server: SocketServer) -> Task<Void, Never>? {
         guard let interval = notifier.watchdogInterval else { return nil }
         let notifier = self.notifier
         let clock = options.clock
+        let router = self.router
         return Task {
             while !Task.isCancelled {
+                do { try await server.probe() } catch { return }
+                for entry in router.current { _ = await entry.agent.status() }
                 _ = try? notifier.watchdog()
                 do { try await clock.sleep(until: clock.monotonicNow() + interval / 2) } catch { return }
             }

@@ -332,6 +332,14 @@ public final class SocketServer: Sendable {
         }
     }
 
+    /// Returns once every event loop has run a task: a loop that is stuck never returns, which is
+    /// what the watchdog wants to notice.
+    public func probe() async throws {
+        for loop in group.makeIterator() {
+            try await loop.submit {}.get()
+        }
+    }
+
     /// Stops accepting, closes open connections, and stops the event loops.
     public func shutdown() async {
         try? await serverChannel.close()

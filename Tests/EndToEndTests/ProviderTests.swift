@@ -152,16 +152,23 @@ private struct PresetRig {
     let server: DevServer
     let daemon: DaemonUnderTest
 
-    init(_ name: String, profile: String, serverArguments: [String], config: String) throws {
+    /// Everything that blocks (processes, waits) runs off the test pool, so this long suite never starves
+    /// the async tests that share the process.
+    static func start(_ name: String, profile: String, serverArguments: [String], config: String,
+                      autoApprove: Bool = true) async throws -> PresetRig {
         try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
-        scratch = Scratch("preset-" + name.filter { $0.isLetter || $0.isNumber })
-        server = try DevServer(scratch, arguments: ["--profile", profile, "--interval", "1", "--auto-approve"] + serverArguments)
-        daemon = try DaemonUnderTest(scratch, config: "[audience.p]\n" + config.replacing("BASE", with: server.baseURL) + "\n")
-        try daemon.start()
+        return try await offPoolValue {
+            let scratch = Scratch("preset-" + name.filter { $0.isLetter || $0.isNumber })
+            let server = try DevServer(scratch, arguments: ["--profile", profile, "--interval", "1"]
+                                       + (autoApprove ? ["--auto-approve"] : []) + serverArguments)
+            let daemon = try DaemonUnderTest(scratch, config: "[audience.p]\n" + config.replacing("BASE", with: server.baseURL) + "\n")
+            try daemon.start()
+            return PresetRig(scratch: scratch, server: server, daemon: daemon)
+        }
     }
 
-    func authctl(_ arguments: [String]) throws -> Command.Result {
-        try daemon.client("authctl", arguments)
+    func authctl(_ arguments: [String]) async throws -> Command.Result {
+        try await daemon.clientOffPool("authctl", arguments)
     }
 
     func requests(path: String) -> [[String: Any]] {
@@ -172,37 +179,38 @@ private struct PresetRig {
         server.requests.filter { $0["grant_type"] as? String == "refresh_token" && $0["result"] as? String == "issued" }
     }
 
-    func waitForRefreshes(_ count: Int, timeout: TimeInterval = 20) {
+    func waitForRefreshes(_ count: Int, timeout: TimeInterval = 20) async throws {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && refreshes.count < count { usleep(100_000) }
+        while Date() < deadline && refreshes.count < count { try await Task.sleep(for: .milliseconds(100)) }
     }
 
     /// Whether the provider considers the token live; a Bool, so a failing expectation never prints the token.
-    func isLive(_ token: String) throws -> Bool {
-        try introspect(token)["active"] as? Bool == true
+    func isLive(_ token: String) async throws -> Bool {
+        try await introspect(token)["active"] as? Bool == true
     }
 
     /// RFC 7662 at the devserver's own introspection endpoint, common to every profile.
-    func introspect(_ token: String) throws -> [String: Any] {
-        let result = try HTTP.post(server.baseURL + "/introspect", form: ["token": token])
+    func introspect(_ token: String) async throws -> [String: Any] {
+        let url = server.baseURL + "/introspect"
+        let result = try await offPoolValue { try HTTP.post(url, form: ["token": token]) }
         return try #require(try JSONSerialization.jsonObject(with: result.body) as? [String: Any])
     }
 
-    func gitFill(capabilities: Bool) throws -> Command.Result {
+    func gitFill(capabilities: Bool) async throws -> Command.Result {
         let input = (capabilities ? "capability[]=authtype\n" : "") + "protocol=https\nhost=git.example.com\npath=team/repo.git\n\n"
-        return try daemon.client("git-credential-authctl", ["get"], stdin: input)
+        return try await daemon.clientOffPool("git-credential-authctl", ["get"], stdin: input)
     }
 }
 
 @Suite("provider presets against their emulations", .serialized)
 struct ProviderPresetEndToEndTests {
     @Test("device flow, refresh, git answer and logout", arguments: PresetCase.all)
-    func presetEndToEnd(_ preset: PresetCase) throws {
-        let rig = try PresetRig(preset.name, profile: preset.profile, serverArguments: preset.serverArguments, config: preset.config)
+    func presetEndToEnd(_ preset: PresetCase) async throws {
+        let rig = try await PresetRig.start(preset.name, profile: preset.profile, serverArguments: preset.serverArguments, config: preset.config)
         defer { rig.daemon.stop() }
 
         // The device flow, on the provider's own paths and in its own wire dialect.
-        let login = try rig.authctl(["get", "p", "--interactive"])
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 0, "\(preset.name): \(login.stderr)")
         let first = login.stdout.trimmingCharacters(in: .newlines)
         let oneLine = !first.isEmpty && !first.contains("\n")
@@ -210,30 +218,30 @@ struct ProviderPresetEndToEndTests {
         #expect(login.stderr.contains(rig.server.baseURL + "/device"), "the prompt names the verification page")
         #expect(rig.requests(path: preset.devicePath).count == 1)
         #expect(rig.requests(path: preset.tokenPath).contains { $0["result"] as? String == "issued" })
-        let firstLive = try rig.isLive(first)
+        let firstLive = try await rig.isLive(first)
         #expect(firstLive)
 
         var current = first
         switch preset.refresh {
         case .never:
-            let status = try rig.authctl(["status", "--json"])
+            let status = try await rig.authctl(["status", "--json"])
             #expect(status.status == 0)
             #expect(status.stdout.contains(#""has_refresh_token":false"#), "\(status.stdout)")
         case .rotating, .reused:
             // Lifetime 4 s: the daemon refreshes on its own; a second refresh proves the stored refresh token
             // is the right one (the new one after rotation, the old one when the provider keeps it).
-            rig.waitForRefreshes(2)
+            try await rig.waitForRefreshes(2)
             #expect(rig.refreshes.count >= 2, "\(preset.name): expected two refreshes, saw \(rig.refreshes.count)")
-            let later = try rig.authctl(["get", "p", "--min-valid", "1"])
+            let later = try await rig.authctl(["get", "p", "--min-valid", "1"])
             #expect(later.status == 0, "\(later.stderr)")
             current = later.stdout.trimmingCharacters(in: .newlines)
             let changed = current != first
             #expect(changed, "the refreshed token is the first one")
-            let currentLive = try rig.isLive(current)
+            let currentLive = try await rig.isLive(current)
             #expect(currentLive)
             if preset.profile == "gitlab" {
                 // GitLab: a refresh kills the old access token too; the daemon must not serve it any more.
-                let firstStillLive = try rig.isLive(first)
+                let firstStillLive = try await rig.isLive(first)
                 #expect(!firstStillLive)
             }
             #expect(rig.requests(path: preset.devicePath).count == 1, "a refresh must not need a new device flow")
@@ -246,7 +254,7 @@ struct ProviderPresetEndToEndTests {
         // git: the preset's user name, and Basic unless the audience asks for Bearer. The token may have been
         // refreshed meanwhile, so it is checked at the provider rather than compared; its text never reaches
         // a failure message.
-        let git = try rig.gitFill(capabilities: true)
+        let git = try await rig.gitFill(capabilities: true)
         #expect(git.status == 0, "\(git.stderr)")
         let answer = Dictionary(git.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
             guard let eq = line.firstIndex(of: "=") else { return nil }
@@ -263,25 +271,26 @@ struct ProviderPresetEndToEndTests {
             #expect(answer["username"] == preset.gitUsername)
             served = answer["password"]
         }
-        let servedIsLive = try served.map { try rig.isLive($0) } ?? false
+        var servedIsLive = false
+        if let served { servedIsLive = try await rig.isLive(served) }
         #expect(servedIsLive, "git was not given a live token")
         if let served { current = served }
 
         let requestsBeforeLogout = rig.server.requests.count
-        let logout = try rig.authctl(["logout", "p"])
+        let logout = try await rig.authctl(["logout", "p"])
         #expect(logout.status == 0, "\(logout.stderr)")
         switch preset.logout {
         case .revokedAt(let path):
             #expect(!rig.requests(path: path).isEmpty)
             #expect(logout.stdout.contains("the provider revoked the tokens"), "\(logout.stdout)")
-            let stillLive = try rig.isLive(current)
+            let stillLive = try await rig.isLive(current)
             #expect(!stillLive)
         case .hint(let place):
             #expect(logout.stdout.contains(place.replacing("BASE", with: rig.server.baseURL)), "\(logout.stdout)")
             // Nothing at all reaches the provider: no revocation, and no discovery looking for one.
             #expect(rig.server.requests.count == requestsBeforeLogout)
         }
-        let after = try rig.authctl(["get", "p"])
+        let after = try await rig.authctl(["get", "p"])
         #expect(after.status == 3, "logged out: a new login is needed")
 
         // Nothing the provider issued reaches the daemon's log.
@@ -291,41 +300,41 @@ struct ProviderPresetEndToEndTests {
     }
 
     @Test("GitHub: form-encoded answers unless JSON is asked for; comma-separated scopes are read as a list")
-    func githubWire() throws {
-        let rig = try PresetRig("github-wire", profile: "github", serverArguments: [],
+    func githubWire() async throws {
+        let rig = try await PresetRig.start("github-wire", profile: "github", serverArguments: [],
                                 config: PresetCase.named("github").config + "\nscopes = [\"repo\", \"gist\"]")
         defer { rig.daemon.stop() }
-        let form = try Command.run("/usr/bin/curl", ["-s", "-i", "-d", "client_id=x", "-d", "scope=repo gist",
+        let form = try await offPool("/usr/bin/curl", ["-s", "-i", "-d", "client_id=x", "-d", "scope=repo gist",
                                                      rig.server.baseURL + "/login/device/code"])
         #expect(form.stdout.contains("Content-Type: application/x-www-form-urlencoded"))
         #expect(form.stdout.contains("device_code=") && !form.stdout.contains("verification_uri_complete"))
-        let login = try rig.authctl(["get", "p", "--interactive"])
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 0, "\(login.stderr)")
         // The engine asked for JSON and got it; the scope came back as "repo,gist" and is two scopes.
         let issued = rig.requests(path: "/login/oauth/access_token").filter { $0["result"] as? String == "issued" }
         #expect(issued.count == 1)
-        let status = try rig.authctl(["status", "--json"])
+        let status = try await rig.authctl(["status", "--json"])
         let rows = (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["audiences"] as? [[String: Any]]
         #expect(rows?.first?["scopes"] as? [String] == ["repo", "gist"], "\(status.stdout)")
     }
 
     @Test("Auth0: extra_params.audience selects the API the token is for")
-    func auth0Audience() throws {
+    func auth0Audience() async throws {
         let preset = PresetCase.named("auth0")
-        let rig = try PresetRig("auth0-aud", profile: "auth0", serverArguments: [], config: preset.config)
+        let rig = try await PresetRig.start("auth0-aud", profile: "auth0", serverArguments: [], config: preset.config)
         defer { rig.daemon.stop() }
-        let login = try rig.authctl(["get", "p", "--interactive"])
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 0, "\(login.stderr)")
-        let answer = try rig.introspect(login.stdout.trimmingCharacters(in: .newlines))
+        let answer = try await rig.introspect(login.stdout.trimmingCharacters(in: .newlines))
         #expect(answer["aud"] as? [String] == ["https://api.example.com"])
     }
 
     @Test("Entra: a denial (authorization_declined) exits 4")
-    func entraDenial() throws {
+    func entraDenial() async throws {
         let preset = PresetCase.named("entra")
-        let rig = try PresetRig("entra-deny", profile: "entra", serverArguments: ["--deny"], config: preset.config)
+        let rig = try await PresetRig.start("entra-deny", profile: "entra", serverArguments: ["--deny"], config: preset.config)
         defer { rig.daemon.stop() }
-        let login = try rig.authctl(["get", "p", "--interactive"])
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 4, "\(login.stderr)")
         #expect(login.stderr.contains("authorization_declined"))
         #expect(login.stdout.isEmpty)
@@ -334,14 +343,12 @@ struct ProviderPresetEndToEndTests {
     // The emulation's expired_token-then-invalid_grant answers are checked on the wire by devserver-smoke.sh
     // and in the engine by ProviderDeviationTests; here the local deadline ends the flow first.
     @Test("Auth0: a code that expires unapproved exits 4")
-    func auth0Expiry() throws {
+    func auth0Expiry() async throws {
         let preset = PresetCase.named("auth0")
-        let scratch = Scratch("preset-auth0-expiry")
-        let server = try DevServer(scratch, arguments: ["--profile", "auth0", "--interval", "1", "--device-code-ttl", "2"])
-        let daemon = try DaemonUnderTest(scratch, config: "[audience.p]\n" + preset.config.replacing("BASE", with: server.baseURL) + "\n")
-        try daemon.start()
-        defer { daemon.stop() }
-        let login = try daemon.client("authctl", ["get", "p", "--interactive"])
+        let rig = try await PresetRig.start("auth0-expiry", profile: "auth0", serverArguments: ["--device-code-ttl", "2"],
+                                            config: preset.config, autoApprove: false)
+        defer { rig.daemon.stop() }
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 4, "\(login.stderr)")
         #expect(login.stderr.contains("expired"))
     }
@@ -370,11 +377,11 @@ struct ProviderPresetEndToEndTests {
     ]
 
     @Test("setup errors come with a hint naming the provider's setting", arguments: setupCases)
-    func setupHints(_ setup: SetupCase) throws {
-        let rig = try PresetRig("setup-" + setup.preset, profile: setup.profile, serverArguments: setup.serverArguments,
+    func setupHints(_ setup: SetupCase) async throws {
+        let rig = try await PresetRig.start("setup-" + setup.preset, profile: setup.profile, serverArguments: setup.serverArguments,
                                 config: setup.config)
         defer { rig.daemon.stop() }
-        let login = try rig.authctl(["get", "p", "--interactive"])
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 1, "\(login.stderr)")
         #expect(login.stdout.isEmpty)
         let lines = login.stderr.split(separator: "\n").filter { !$0.isEmpty }
@@ -384,13 +391,13 @@ struct ProviderPresetEndToEndTests {
     }
 
     @Test("GitLab without the preset: discovery lacks the device endpoint, and the error says so")
-    func gitlabDiscoveryWithoutPreset() throws {
-        let rig = try PresetRig("gitlab-discovery", profile: "gitlab", serverArguments: [], config: """
+    func gitlabDiscoveryWithoutPreset() async throws {
+        let rig = try await PresetRig.start("gitlab-discovery", profile: "gitlab", serverArguments: [], config: """
             issuer    = "BASE"
             client_id = "0123456789abcdef"
             """)
         defer { rig.daemon.stop() }
-        let login = try rig.authctl(["get", "p", "--interactive"])
+        let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status != 0)
         #expect(login.stderr.contains("device_authorization_endpoint"), "\(login.stderr)")
         #expect(rig.requests(path: "/oauth/authorize_device").isEmpty)
