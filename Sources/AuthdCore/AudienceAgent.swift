@@ -134,6 +134,8 @@ public actor AudienceAgent {
                     return try serve(login, to: client)
                 }
             }
+            // Stopping: a valid token is still served above, but nothing new is started.
+            if isShutDown { throw ProtocolFailure(.cancelled, "\(name): authd is stopping") }
             if let task = refreshing {
                 let outcome = await task.value
                 // Whoever sees the refresh finished first clears it; otherwise this loop would find
@@ -151,15 +153,13 @@ public actor AudienceAgent {
                 continue
             }
             let canRefresh = login.map { renewal == .possible && $0.refreshTokenIsUsable(now: now) && !sessionExpired(now) } ?? false
-            if let run = flow {
-                if canPrompt {
-                    try await join(run, client: client, events: events)
-                    renewedInThisRequest = true
-                    continue
-                }
-                // Someone's new login is waiting for approval; a client that cannot prompt is still
-                // served from the current login when a refresh can renew it.
-                guard canRefresh && !renewedInThisRequest else { throw loginNeededFailure(for: client) }
+            // Someone's new login may be waiting for approval: the current login is still refreshed and
+            // served when it can be; only a request that needs the new login joins (or is refused).
+            if let run = flow, !(canRefresh && !renewedInThisRequest) {
+                guard canPrompt else { throw loginNeededFailure(for: client) }
+                try await join(run, client: client, events: events)
+                renewedInThisRequest = true
+                continue
             }
             if canRefresh, !renewedInThisRequest {
                 switch await refreshNow(reason: "requested", client: client) {
@@ -505,11 +505,16 @@ public actor AudienceAgent {
     /// Runs one refresh (joining one in progress) and reports how it went.
     private func refreshNow(reason: String, client: ClientIdentity) async -> Result<Void, ProviderError> {
         if let task = refreshing { return await task.value }
+        // A stopping daemon must not rotate a refresh token it may never get to save.
+        guard !isShutDown else { return .failure(ProviderError(.cancelled, "authd is stopping")) }
         guard let current = login, let sealed = current.refreshToken else {
             return .failure(ProviderError(.loginNeeded, "no refresh token"))
         }
+        // The generation goes with the token it belongs to: a device flow approved before the task
+        // first runs must make this refresh's answer stale, not the other way round.
+        let started = generation
         let task = Task { () -> Result<Void, ProviderError> in
-            await self.performRefresh(sealed: sealed, client: client)
+            await self.performRefresh(sealed: sealed, generation: started, client: client)
         }
         refreshing = task
         let result = await task.value
@@ -517,18 +522,22 @@ public actor AudienceAgent {
         return result
     }
 
-    private func performRefresh(sealed: SealedSecret, client: ClientIdentity) async -> Result<Void, ProviderError> {
+    private func performRefresh(sealed: SealedSecret, generation started: Int,
+                                client: ClientIdentity) async -> Result<Void, ProviderError> {
+        let superseded = ProviderError(.cancelled, "superseded by a newer login or logout")
+        guard generation == started else { return .failure(superseded) }
         let refreshToken: String
         do {
             guard let text = try environment.vault.open(sealed, context: VaultContext.refresh(name)).copyString() else {
+                // Marked, so the next turn of `get` prompts or reports instead of trying again forever.
+                markLoginNeeded(reason: "the stored refresh token is not text")
                 return .failure(ProviderError(.loginNeeded, "stored refresh token is not text"))
             }
             refreshToken = text
         } catch {
+            markLoginNeeded(reason: "the in-memory vault failed to open the refresh token")
             return .failure(ProviderError(.loginNeeded, "the in-memory vault failed to open the refresh token"))
         }
-        let started = generation
-        let superseded = ProviderError(.cancelled, "superseded by a newer login or logout")
         do {
             let tokens = try await provider.refresh(refreshToken: refreshToken)
             guard generation == started else { return .failure(superseded) }
@@ -574,7 +583,8 @@ public actor AudienceAgent {
         renewal = .loginNeeded(reason: reason)
         environment.audit.record(AuditRecord(.loginNeeded, "\(name): login needed: \(reason)", audience: name,
                                              scopes: login?.scopes ?? [], detail: reason))
-        if !notifiedLoginNeeded {
+        // Someone is already logging in when a flow is pending: no nagging notification then.
+        if !notifiedLoginNeeded && flow == nil {
             notifiedLoginNeeded = true
             environment.notifyDesktop("authd: login needed for \(name)", "Run `authctl login \(name)` to keep access.")
         }
@@ -682,6 +692,7 @@ public actor AudienceAgent {
     private func timerFired() async {
         refreshTimer = nil
         nextRefreshAt = nil
+        guard !isShutDown else { return }
         let now = clock.monotonicNow()
         if sessionExpired(now) {
             markLoginNeeded(reason: "the session reached max_session")

@@ -125,6 +125,9 @@ public final class Daemon: Sendable {
 
         _ = try? notifier.stopping()
         logger.info("stopping")
+        // Before the event loops stop: a probe submitted to a stopped loop would never complete.
+        watchdog?.cancel()
+        await watchdog?.value
         await server.shutdown()
         for entry in router.current { await entry.agent.shutdown() }
         return 0
@@ -263,6 +266,7 @@ public final class Daemon: Sendable {
             while !Task.isCancelled {
                 do { try await server.probe() } catch { return }
                 for entry in router.current { _ = await entry.agent.status() }
+                guard !Task.isCancelled else { return }
                 _ = try? notifier.watchdog()
                 do { try await clock.sleep(until: clock.monotonicNow() + interval / 2) } catch { return }
             }

@@ -82,7 +82,13 @@ public final class RequestRouter: RequestHandling {
         case .logoutAll:
             // In parallel: each revocation may wait up to the HTTP timeout, and one slow provider must
             // not keep the others' tokens alive or the client waiting past its silence limit.
-            let entries = current
+            var entries: [Entry] = []
+            for entry in current {
+                // An audience reserved for another program with nothing logged in has nothing to refuse:
+                // leaving it out keeps `logout --all` from failing for ever because of it.
+                if refusalReason(entry.policy, client: client) != nil, await entry.agent.status().state == .loggedOut { continue }
+                entries.append(entry)
+            }
             let results = await withTaskGroup(of: (Int, JSONValue).self) { group in
                 for (index, entry) in entries.enumerated() {
                     if let refusal = check(entry.policy, client: client) {
@@ -141,6 +147,15 @@ public final class RequestRouter: RequestHandling {
     /// The per-audience client policy. Both facts come from the kernel (the pinned process), not
     /// from anything the client said.
     func check(_ policy: AudiencePolicy, client: ClientIdentity) -> ProtocolFailure? {
+        guard let reason = refusalReason(policy, client: client) else { return nil }
+        audit.record(AuditRecord(.clientRefused, "\(policy.name): refused: \(reason)", audience: policy.name,
+                                 client: client, detail: reason))
+        return ProtocolFailure(.refused, "\(policy.name): refused by policy: \(reason)",
+                               hint: "see allowed_clients and require_tty in the config")
+    }
+
+    /// Why the policy refuses this client, without recording anything.
+    func refusalReason(_ policy: AudiencePolicy, client: ClientIdentity) -> String? {
         var reason: String?
         if !policy.allowedClients.isEmpty {
             let executable = client.executable ?? ""
@@ -151,11 +166,7 @@ public final class RequestRouter: RequestHandling {
         if reason == nil, policy.requireTTY, !client.hasControllingTerminal {
             reason = "require_tty is set and the client has no controlling terminal"
         }
-        guard let reason else { return nil }
-        audit.record(AuditRecord(.clientRefused, "\(policy.name): refused: \(reason)", audience: policy.name,
-                                 client: client, detail: reason))
-        return ProtocolFailure(.refused, "\(policy.name): refused by policy: \(reason)",
-                               hint: "see allowed_clients and require_tty in the config")
+        return reason
     }
 }
 

@@ -45,9 +45,10 @@ enum LogoutCommand {
         }
         Console.out(report)
         if !refused.isEmpty {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy, "not logged out of \(refused.joined(separator: ", ")): this program is not allowed to use "
-                           + (refused.count == 1 ? "that audience" : "those audiences")
-                           + " (allowed_clients or require_tty); run authctl logout from a permitted terminal", protocolCode: .refused)
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy, "not logged out of \(refused.joined(separator: ", ")): "
+                           + "the daemon's policy refuses this program there (the reason is on its line above); "
+                           + "log out from a program the audience allows, or change its allowed_clients or require_tty",
+                           protocolCode: .refused)
         }
         return 0
     }

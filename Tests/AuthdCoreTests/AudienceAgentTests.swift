@@ -394,17 +394,22 @@ import Testing
         #expect(scripted == "access-token-secret-2")
         #expect(await provider.refreshRequests == ["refresh-token-secret-1"])
 
+        // A terminal too is served by a refresh rather than made to wait for someone else's approval.
+        let interactive = try await agent.get(minimumValidity: .seconds(900), canPrompt: true, client: alice) { _ in }.text
+        #expect(interactive == "access-token-secret-3")
+        #expect(await provider.refreshRequests == ["refresh-token-secret-1", "refresh-token-secret-2"])
+
         // The refresh timer keeps running under the pending flow too (due 60 s before the new token's expiry).
         #expect(await agent.status().refreshAt != nil)
         clock.advance(by: .seconds(540))
-        try await eventually("scheduled refresh during the flow") { await provider.refreshRequests.count == 2 }
+        try await eventually("scheduled refresh during the flow") { await provider.refreshRequests.count == 3 }
         #expect(await provider.pollWaiters == 1, "the pending flow is untouched")
 
         // Approval replaces the login with the new one; nothing of the old one is served after.
         await provider.approve()
         _ = try await relogin.value
         let after = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }.text
-        #expect(after == "access-token-secret-4")
+        #expect(after == "access-token-secret-5")
         #expect(await provider.deviceCodeRequests == 2)
     }
 
@@ -425,5 +430,22 @@ import Testing
         }
         #expect(await provider.refreshRequests.count == 1)
         relogin.cancel()
+    }
+
+    @Test func noRefreshStartsOnceTheAgentIsShutDown() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock)
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        await agent.shutdown()
+        // Past the refresh time and past expiry: a stopping daemon rotates nothing it might not save.
+        clock.advance(by: .seconds(700))
+        _ = try? await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(await provider.refreshRequests.isEmpty)
     }
 }

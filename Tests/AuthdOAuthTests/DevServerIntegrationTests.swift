@@ -14,6 +14,7 @@ final class DevServer: @unchecked Sendable {
     let stderr = Pipe()
     private let lock = NSLock()
     private var logData = Data()
+    private let readerDone = DispatchSemaphore(value: 0)
 
     /// nil (with the reason printed) when the binary is not available, so the suite skips.
     static func binary() -> String? {
@@ -47,11 +48,18 @@ final class DevServer: @unchecked Sendable {
             line.append(chunk)
         }
         baseURL = String(decoding: line.prefix { $0 != 0x0A }, as: UTF8.self)
-        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.lock(); self.logData.append(data); self.lock.unlock()
-        }
+        // A plain thread reading to EOF, not a readabilityHandler: corelibs-foundation backs that with a
+        // dispatch source, and cancelling it while the pipe closes has crashed libdispatch's manager
+        // thread (a null dereference in _dispatch_event_loop_drain) under a loaded parallel run.
+        let reader = stderr.fileHandleForReading
+        Thread { [self] in
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                lock.lock(); logData.append(data); lock.unlock()
+            }
+            readerDone.signal()
+        }.start()
     }
 
     deinit { stop() }
@@ -61,7 +69,9 @@ final class DevServer: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
-        stderr.fileHandleForReading.readabilityHandler = nil
+        // The server has exited, so its stderr reaches EOF and the reader ends; bounded in case a
+        // grandchild still holds the pipe.
+        if readerDone.wait(timeout: .now() + 5) == .success { readerDone.signal() }
     }
 
     /// The request log so far, one JSON object per line.

@@ -584,21 +584,39 @@ struct AuthctlRealStackTests {
     func logoutAllReportsRefusals() async throws {
         let scratch = Scratch("rs-6-all")
         let server = try await offPoolValue { try DevServer(scratch, arguments: Self.fastFlow) }
-        let config = demoConfig(server.baseURL) + demoConfig(server.baseURL, audience: "locked", extra: #"allowed_clients = ["/nonexistent/*"]"#)
-        let daemon = try DaemonUnderTest(scratch, config: config)
+        let locked = #"allowed_clients = ["/nonexistent/*"]"#
+        // "unused" is reserved for another program and nobody logged in there: nothing to refuse.
+        let open = demoConfig(server.baseURL) + demoConfig(server.baseURL, audience: "locked")
+            + demoConfig(server.baseURL, audience: "unused", extra: locked)
+        let daemon = try DaemonUnderTest(scratch, config: open)
         try await offPoolValue { try daemon.start() }
-        let login = try await daemon.clientOffPool("authctl", ["get", "demo", "--interactive"])
-        #expect(login.status == 0, "\(login.stderr)")
+        for audience in ["demo", "locked"] {
+            let login = try await daemon.clientOffPool("authctl", ["get", audience, "--interactive"])
+            #expect(login.status == 0, "\(login.stderr)")
+        }
+        // The policy changes under a live login (same provider identity, so the login is kept).
+        try scratch.write("config/authd/config.toml", demoConfig(server.baseURL) + demoConfig(server.baseURL, audience: "locked", extra: locked)
+            + demoConfig(server.baseURL, audience: "unused", extra: locked))
+        daemon.running?.signal(SIGHUP)
+        var refusedNow = false
+        for _ in 0..<100 where !refusedNow {
+            refusedNow = try await daemon.clientOffPool("authctl", ["get", "locked"]).status == 6
+            if !refusedNow { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(refusedNow, "the reload did not apply allowed_clients")
+
         let result = try await daemon.clientOffPool("authctl", ["logout", "--all"])
         #expect(result.status == 6, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
-        #expect(lines.count == 2)
+        #expect(lines.count == 2, "\(result.stdout)")
         #expect(lines.first?.hasPrefix("demo: logged out") == true)
         #expect(lines.last?.hasPrefix("locked: not logged out: refused") == true)
         #expect(result.stderrLines.count == 1)
-        #expect(result.stderr.contains("locked"))
+        #expect(result.stderr.contains("locked") && !result.stderr.contains("unused"))
         let after = try await daemon.clientOffPool("authctl", ["get", "demo"])
         #expect(after.status == 3, "demo was logged out")
+        let status = try await daemon.clientOffPool("authctl", ["status", "--json"])
+        #expect(status.stdout.contains(#""audience":"locked","state":"valid""#), "locked stays logged in: \(status.stdout)")
     }
 
     @Test("exit 2 for an audience the daemon does not know")

@@ -268,7 +268,9 @@ enum Command {
         process.standardInput = input
         let started = Date()
         try EnvironmentLock.withLock { try process.run() }
-        input.fileHandleForWriting.write(Data(stdin.utf8))
+        // The throwing write: a child that exits without reading its input (EPIPE) is the child's
+        // business, while the old non-throwing `write(_:)` traps on it and takes the test process down.
+        try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
         try? input.fileHandleForWriting.close()
         let outData = Locked(Data()), errData = Locked(Data())
         let group = DispatchGroup()
