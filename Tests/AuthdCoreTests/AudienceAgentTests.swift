@@ -375,14 +375,7 @@ import Testing
         #expect(clock.earliestDeadline == .seconds(2))
     }
     @Test func aPendingLoginDoesNotStopRefreshesForClientsThatCannotPrompt() async throws {
-        let provider = ScriptedProvider()
-        await provider.setAccessLifetime(600)
-        let clock = ManualDaemonClock()
-        let agent = makeAgent(provider, clock: clock)
-        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
-        try await eventually { await provider.pollWaiters == 1 }
-        await provider.approve()
-        #expect(try await first.value == "access-token-secret-1")
+        let (agent, provider, clock) = try await loggedIn()
 
         // Someone runs `authctl login` again; the new flow waits for approval.
         let relogin = Task { try await agent.login(client: alice) { _ in } }
@@ -414,14 +407,8 @@ import Testing
     }
 
     @Test func withoutARefreshTokenAPendingLoginStillMeansLoginNeededForScripts() async throws {
-        let provider = ScriptedProvider()
-        await provider.setAccessLifetime(600)
-        let agent = makeAgent(provider)
-        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
-        try await eventually { await provider.pollWaiters == 1 }
+        let (agent, provider, _) = try await loggedIn()
         await provider.queueRefreshOutcome(.failure(ProviderError(.loginNeeded, "invalid_grant")))
-        await provider.approve()
-        _ = try await first.value
         let relogin = Task { try await agent.login(client: alice) { _ in } }
         try await eventually("second flow polling") { await provider.pollWaiters == 1 }
         // The refresh is refused; the script is told to log in instead of waiting for someone else's flow.
@@ -433,14 +420,7 @@ import Testing
     }
 
     @Test func noRefreshStartsOnceTheAgentIsShutDown() async throws {
-        let provider = ScriptedProvider()
-        await provider.setAccessLifetime(600)
-        let clock = ManualDaemonClock()
-        let agent = makeAgent(provider, clock: clock)
-        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
-        try await eventually { await provider.pollWaiters == 1 }
-        await provider.approve()
-        _ = try await first.value
+        let (agent, provider, clock) = try await loggedIn()
         await agent.shutdown()
         // Past the refresh time and past expiry: a stopping daemon rotates nothing it might not save.
         clock.advance(by: .seconds(700))
