@@ -402,3 +402,49 @@ struct ProviderPresetEndToEndTests {
         #expect(rig.requests(path: "/oauth/authorize_device").isEmpty)
     }
 }
+
+/// Real git through `git-credential-authctl`, against emulations whose git refuses what the real
+/// provider refuses (Bearer at GitHub and GitLab; any user name but `oauth2` at GitLab).
+@Suite("git with provider presets", .enabled(if: realStackAvailable()), .serialized)
+struct ProviderGitTests {
+    @Test("clone and push with the preset's git answer", arguments: [
+        ("github", "", true), ("gitlab", "", true), ("gitlab", "git_username = \"x-access-token\"", false),
+    ])
+    func cloneAndPush(profile: String, extra: String, succeeds: Bool) async throws {
+        let scratch = Scratch("preset-git-" + profile)
+        let root = scratch.path("repos")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let initialise = try await offPool("/usr/bin/git", ["-c", "init.defaultBranch=main", "init", "--bare", "-q", root + "/repo.git"])
+        #expect(initialise.status == 0)
+        let rig = try await PresetRig.start("git-" + profile + (succeeds ? "" : "-wrong"), profile: profile,
+                                            serverArguments: ["--git-root", root],
+                                            config: """
+                                                provider  = "\(profile)"
+                                                base_url  = "BASE"
+                                                client_id = "Ov23liTESTCLIENT0000"
+                                                git_urls  = ["BASE/git/"]
+                                                \(extra)
+                                                """)
+        defer { rig.daemon.stop() }
+        let login = try await rig.authctl(["get", "p", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+
+        let work = scratch.path("work")
+        let clone = try await GitRealStackTests.git(["clone", "-q", rig.server.baseURL + "/git/repo.git", work], rig.daemon)
+        #expect((clone.status == 0) == succeeds, "\(clone.stderr)")
+        guard succeeds else {
+            // The provider's refusal is git's 401, not a hang or a prompt.
+            #expect(clone.stderr.contains("Authentication failed") || clone.stderr.contains("401"), "\(clone.stderr)")
+            #expect(rig.server.requests.contains { $0["endpoint"] as? String == "git" && $0["result"] as? String == "wrong_username" })
+            return
+        }
+        try "hello\n".write(toFile: work + "/README", atomically: true, encoding: .utf8)
+        #expect(try await GitRealStackTests.git(["add", "README"], in: work, rig.daemon).status == 0)
+        #expect(try await GitRealStackTests.git(["commit", "-q", "-m", "first"], in: work, rig.daemon).status == 0)
+        let push = try await GitRealStackTests.git(["push", "-q", "origin", "HEAD:main"], in: work, rig.daemon)
+        #expect(push.status == 0, "\(push.stderr)")
+        let gitRequests = rig.server.requests.filter { $0["endpoint"] as? String == "git" }
+        #expect(gitRequests.contains { $0["result"] as? String == "ok" })
+        #expect(!gitRequests.contains { $0["result"] as? String == "bearer_refused" })
+    }
+}
