@@ -124,6 +124,39 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         #expect(github.revocationHint == nil)
     }
 
+    @Test("every value a preset fills in gives way to an explicit key", arguments: ProviderKind.allCases)
+    func everyPresetValueGivesWayToAnExplicitKey(_ kind: ProviderKind) throws {
+        let preset = ProviderPreset.preset(for: kind)
+        var body = "provider = \"\(kind.rawValue)\"\n"
+        if preset.usesBaseURL { body += "base_url = \"https://idp.example.com/realms/x\"\n" }
+        if preset.usesTenant { body += "tenant = \"contoso\"\n" }
+        body += """
+            issuer = "https://explicit.example.com"
+            device_authorization_endpoint = "https://explicit.example.com/device"
+            token_endpoint = "https://explicit.example.com/token"
+            revocation_endpoint = "https://explicit.example.com/revoke"
+            scopes = ["explicit"]
+            git_username = "explicit-user"
+            token_auth_method = "client_secret_basic"
+            client_secret_file = "/run/secrets/explicit"
+            """
+        // Bearer is a config error where the provider's git refuses it (GitHub, GitLab): that is the
+        // one preset fact an explicit key cannot overrule, because it would only fail later.
+        if preset.gitAcceptsBearer { body += "\ngit_auth = \"bearer\"" }
+        let a = try endpoints(body)
+        #expect(a.endpoints.issuer == url("https://explicit.example.com"))
+        #expect(a.endpoints.deviceAuthorization == url("https://explicit.example.com/device"))
+        #expect(a.endpoints.token == url("https://explicit.example.com/token"))
+        #expect(a.endpoints.revocation == url("https://explicit.example.com/revoke"))
+        #expect(a.endpoints.needsDiscovery == false)
+        #expect(a.revocationHint == nil)
+        #expect(a.scopes == ["explicit"])
+        #expect(a.gitUsername == "explicit-user")
+        #expect(a.tokenAuthMethod == .clientSecretBasic)
+        #expect(a.clientSecret == .file("/run/secrets/explicit"))
+        #expect(a.gitAuth == (preset.gitAcceptsBearer ? .bearer : .basic))
+    }
+
     @Test func everyPresetHasAHintAndBuildsHTTPSURLs() throws {
         let base = try EndpointURL(parsing: "https://host.example/realms/r")
         for preset in ProviderPreset.all {
