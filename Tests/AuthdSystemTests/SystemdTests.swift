@@ -183,14 +183,27 @@ import Testing
 }
 
 @Suite struct HardeningTests {
-    /// Applied in a child would be cleaner; in this process it only makes the test runner non-dumpable.
+    /// Applied in a forked child, never in the test runner: `M_PERTURB` there fills every freed block
+    /// with 0xA5, which turned latent use-after-free races in Foundation's Process and libdispatch
+    /// (harmless with stale data) into crashes of the whole parallel test run.
     @Test func applyMakesTheProcessNonDumpable() throws {
-        try Hardening.apply()
-        #expect(Hardening.isNonDumpable)
-        var limit = rlimit()
-        getrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
-        #expect(limit.rlim_cur == 0 && limit.rlim_max == 0)
-        let previous = umask(0o077)
-        #expect(previous == 0o077)
+        let pid = fork()
+        if pid == 0 {
+            // The child reports through its exit status: one bit per protection that is missing.
+            var missing: Int32 = 0
+            if (try? Hardening.apply()) == nil { missing |= 1 }
+            if !Hardening.isNonDumpable { missing |= 2 }
+            var limit = rlimit()
+            getrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
+            if !(limit.rlim_cur == 0 && limit.rlim_max == 0) { missing |= 4 }
+            if umask(0o077) != 0o077 { missing |= 8 }
+            _exit(missing)
+        }
+        #expect(pid > 0)
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid)
+        let exitedNormally = status & 0x7F == 0
+        #expect(exitedNormally, "the child died of signal \(status & 0x7F)")
+        #expect((status >> 8) & 0xFF == 0, "missing protections (bits: apply 1, dumpable 2, core 4, umask 8)")
     }
 }
