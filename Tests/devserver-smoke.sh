@@ -327,7 +327,16 @@ GOT=$(req -d client_id=x -d audience=https://api.example.com "$URL/oauth/device/
 sleep 1.2
 GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 400 expired_token "auth0: expired once"
 GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 400 invalid_grant "auth0: then invalid_grant"
-ok "auth0: expired_token once, then invalid_grant"
+start a0b --profile auth0 --interval 0 --auto-approve=0
+for audience in "" https://api.example.com; do
+  GOT=$(req -d client_id=x ${audience:+-d audience=$audience} "$URL/oauth/device/code"); DC=$(field device_code)
+  GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/oauth/token"); expect 200 "" "auth0 token"
+  AT=$(field access_token)
+  GOT=$(req -d token="$AT" "$URL/introspect")
+  want=${audience:-$URL/userinfo}
+  [[ $(field aud) == "[\"$want\"]" ]] || fail "auth0: aud is $(field aud), expected $want"
+done
+ok "auth0: expired_token once, then invalid_grant; audience selects the API, without it /userinfo only"
 
 # --- G: loopback only ---------------------------------------------------------------------------
 "$BIN" --host 0.0.0.0 --port 0 >/dev/null 2>&1 && fail "--host 0.0.0.0 accepted"

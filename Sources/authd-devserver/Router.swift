@@ -264,8 +264,13 @@ final class Router: Sendable {
             return failure(OAuthError("invalid_scope", "Some requested scopes were invalid: {invalid=[\(scope)]}"), log, req)
         }
         let known: Set = ["client_id", "client_secret", "scope", "resource"]
+        var resources = form.all("resource")
+        if config.profile.audienceSelectsResource && form["audience"] == nil {
+            // Auth0 without `audience`: a token good only for its own /userinfo, not for any API.
+            resources.append(req.base + "/userinfo")
+        }
         let auth = provider.startDeviceAuthorization(
-            clientId: clientId, scopes: scopes, resources: form.all("resource"),
+            clientId: clientId, scopes: scopes, resources: resources,
             extras: form.pairs.filter { !known.contains($0.0) })
         log.userCode = auth.userCode
         log.result = "issued"
