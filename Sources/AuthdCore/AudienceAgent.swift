@@ -250,13 +250,15 @@ public actor AudienceAgent {
 
     public func status() -> AudienceStatus {
         let now = clock.monotonicNow()
+        // The login in use comes first: while someone's new login waits for approval, the current
+        // one may still be valid and served, and status must say so (`loginPending` says the rest).
         let state: AudienceStatus.State
-        if flow != nil {
-            state = .pending
-        } else if refreshing != nil {
+        if refreshing != nil {
             state = .refreshing
         } else if let login, login.accessTokenIsUnexpired(now: now) {
             state = .valid
+        } else if flow != nil {
+            state = .pending
         } else if login != nil || renewal != .possible {
             state = .loginNeeded
         } else {
@@ -268,7 +270,7 @@ public actor AudienceAgent {
             accessTokenExpiresAt: login?.accessToken == nil ? nil : login?.accessExpiresAtWall,
             refreshAt: nextRefreshAt.map { wallNow + Int64(($0 - now).components.seconds) },
             hasRefreshToken: login?.refreshToken != nil, loginAt: login?.loginAtWall, persist: policy.persist,
-            subject: login?.subject)
+            subject: login?.subject, loginPending: flow != nil)
     }
 
     /// Applies a reloaded config. A changed provider identity drops the login (it belongs to the old one).

@@ -255,9 +255,12 @@ public struct AudienceStatus: Sendable, Equatable {
     public var persist: Bool
     /// Who is logged in, from an OpenID Connect id_token (display only, not trusted).
     public var subject: String?
+    /// A device flow is waiting for approval while `state` describes the login still in use.
+    public var loginPending: Bool
 
     public init(audience: String, state: State, issuer: String?, scopes: [String], accessTokenExpiresAt: Int64?,
-                refreshAt: Int64?, hasRefreshToken: Bool, loginAt: Int64?, persist: Bool, subject: String?) {
+                refreshAt: Int64?, hasRefreshToken: Bool, loginAt: Int64?, persist: Bool, subject: String?,
+                loginPending: Bool = false) {
         self.audience = audience
         self.state = state
         self.issuer = issuer
@@ -268,6 +271,7 @@ public struct AudienceStatus: Sendable, Equatable {
         self.loginAt = loginAt
         self.persist = persist
         self.subject = subject
+        self.loginPending = loginPending
     }
 
     public func json() -> JSONValue {
@@ -279,6 +283,7 @@ public struct AudienceStatus: Sendable, Equatable {
             ("expires_at", opt(accessTokenExpiresAt)), ("refresh_at", opt(refreshAt)),
             ("has_refresh_token", .bool(hasRefreshToken)), ("login_at", opt(loginAt)),
             ("persist", .bool(persist)), ("subject", subject.map { .string($0) } ?? .null),
+            ("login_pending", .bool(loginPending)),
         ])
     }
 
@@ -289,7 +294,8 @@ public struct AudienceStatus: Sendable, Equatable {
                   scopes: v["scopes"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                   accessTokenExpiresAt: v["expires_at"]?.integerValue, refreshAt: v["refresh_at"]?.integerValue,
                   hasRefreshToken: v["has_refresh_token"]?.boolValue ?? false, loginAt: v["login_at"]?.integerValue,
-                  persist: v["persist"]?.boolValue ?? true, subject: v["subject"]?.stringValue)
+                  persist: v["persist"]?.boolValue ?? true, subject: v["subject"]?.stringValue,
+                  loginPending: v["login_pending"]?.boolValue ?? false)
     }
 }
 

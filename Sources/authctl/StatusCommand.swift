@@ -36,7 +36,8 @@ enum StatusCommand {
             let expires = row.accessTokenExpiresAt.map { $0 > now ? HumanDuration.format(seconds: $0 - now) : "expired" } ?? "-"
             let refresh = row.refreshAt.map { $0 > now ? HumanDuration.format(seconds: $0 - now) : "now" } ?? "-"
             let age = row.loginAt.map { HumanDuration.format(seconds: now - $0) } ?? "-"
-            cells.append([row.audience, stateText(row.state), expires, refresh,
+            let state = stateText(row.state) + (row.loginPending && row.state != .pending ? " (new login waiting for approval)" : "")
+            cells.append([row.audience, state, expires, refresh,
                           row.scopes.isEmpty ? "-" : row.scopes.joined(separator: " "),
                           row.issuer ?? "-", age])
         }

@@ -380,7 +380,9 @@ import Testing
         // Someone runs `authctl login` again; the new flow waits for approval.
         let relogin = Task { try await agent.login(client: alice) { _ in } }
         try await eventually("second flow polling") { await provider.pollWaiters == 1 }
-        #expect(await agent.status().state == .pending)
+        // Status shows the login still in use, and that a new one waits.
+        let waiting = await agent.status()
+        #expect(waiting.state == .valid && waiting.loginPending)
 
         // A script that cannot prompt needs more validity than is left: the current login is refreshed.
         let scripted = try await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in }.text
