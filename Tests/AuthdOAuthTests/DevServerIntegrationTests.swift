@@ -9,9 +9,12 @@ import Testing
 
 /// A running `authd-devserver`, found in `AUTHD_BIN_DIR`; its request log is collected from stderr.
 final class DevServer: @unchecked Sendable {
-    let process = Process()
+    /// Started with the project's `posix_spawn` wrapper: Foundation's `Process.run` overreads while
+    /// scanning /proc/self/fd and has crashed the test runner now and then.
+    let child: AuthdPosix.SpawnedProcess
     let baseURL: String
-    let stderr = Pipe()
+    private let stopped = NSLock()
+    private var reaped = false
     private let lock = NSLock()
     private var logData = Data()
     private let readerDone = DispatchSemaphore(value: 0)
@@ -32,32 +35,40 @@ final class DevServer: @unchecked Sendable {
 
     init(_ binary: String, _ arguments: [String]) throws {
         CurrentProcess.ignoreBrokenPipe()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--port", "0"] + arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        // Foundation copies the environment table when it starts a child; other tests may change it.
-        let process = self.process
-        try EnvironmentLock.withLock { try process.run() }
-        var line = Data()
-        let handle = stdout.fileHandleForReading
-        while !line.contains(0x0A) {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard pipe(&out) == 0 else { throw Errno.current }
+        guard pipe(&err) == 0 else { close(out[0]); close(out[1]); throw Errno.current }
+        // The spawned child closes every descriptor above 2; close-on-exec keeps the read ends away
+        // from children other tests start meanwhile.
+        for fd in out + err { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        do {
+            child = try AuthdPosix.SpawnedProcess.spawn(
+                executable: binary, arguments: ["--port", "0"] + arguments,
+                standardOutput: .descriptor(AuthdPosix.FileDescriptor(rawValue: out[1])),
+                standardError: .descriptor(AuthdPosix.FileDescriptor(rawValue: err[1])))
+        } catch {
+            (out + err).forEach { close($0) }
+            throw error
         }
-        baseURL = String(decoding: line.prefix { $0 != 0x0A }, as: UTF8.self)
-        // A plain thread reading to EOF, not a readabilityHandler: corelibs-foundation backs that with a
-        // dispatch source, and cancelling it while the pipe closes has crashed libdispatch's manager
-        // thread (a null dereference in _dispatch_event_loop_drain) under a loaded parallel run.
-        let reader = stderr.fileHandleForReading
+        close(out[1])
+        close(err[1])
+        var line = Data()
+        var byte: UInt8 = 0
+        while read(out[0], &byte, 1) == 1 && byte != 0x0A { line.append(byte) }
+        close(out[0])
+        baseURL = String(decoding: line, as: UTF8.self)
+        // A plain thread reading to EOF, not a FileHandle readabilityHandler: corelibs-foundation backs
+        // that with a dispatch source, and cancelling it while the pipe closes has crashed libdispatch.
+        let reader = err[0]
         Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 16_384)
             while true {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                lock.lock(); logData.append(data); lock.unlock()
+                let n = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                lock.lock(); logData.append(contentsOf: buffer[0..<n]); lock.unlock()
             }
+            close(reader)
             readerDone.signal()
         }.start()
     }
@@ -65,10 +76,13 @@ final class DevServer: @unchecked Sendable {
     deinit { stop() }
 
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        stopped.lock()
+        if !reaped {
+            reaped = true
+            try? child.send(.terminate)
+            _ = try? child.wait()
         }
+        stopped.unlock()
         // The server has exited, so its stderr reaches EOF and the reader ends; bounded in case a
         // grandchild still holds the pipe.
         if readerDone.wait(timeout: .now() + 5) == .success { readerDone.signal() }

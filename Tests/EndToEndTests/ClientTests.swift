@@ -138,13 +138,50 @@ final class ClientTestKit: @unchecked Sendable {
     func authctl(_ arguments: String...) async throws -> Command.Result { try await run("authctl", arguments) }
 }
 
-/// Runs blocking work on a thread of its own and awaits it. `Command.run` and the harness's
+/// Runs blocking work on a worker thread outside the test pool and awaits it. `Command.run` and the harness's
 /// start-up waits block their thread until a child exits, and Foundation learns of that exit on
 /// the same dispatch pool Swift Testing runs tests on: blocking the pool's few threads (one per
 /// core) with such waits deadlocks the whole run.
 func offPoolValue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
+        BlockingWorkers.shared.run { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Threads for blocking work that never end. Foundation's `Process.run` registers with the run
+/// loop of the thread that calls it and touches that run loop again when the child exits; a
+/// thread that has ended by then leaves a freed run loop behind, and that use-after-free crashed
+/// the test runner (inside `Process.run` and libdispatch) when each call had a thread of its own.
+/// A job never waits for another job, so a thread is added whenever none is idle.
+final class BlockingWorkers: @unchecked Sendable {
+    static let shared = BlockingWorkers()
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var idle = 0
+
+    func run(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        if jobs.count > idle {
+            Thread { [self] in work() }.start()
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            while jobs.isEmpty {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+            condition.lock()
+        }
     }
 }
 

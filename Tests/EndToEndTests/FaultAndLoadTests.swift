@@ -434,13 +434,15 @@ private func timedCachedGet(_ daemon: DaemonUnderTest, _ audience: String) throw
         try daemon.start()
         #expect(try get(daemon, "fast", interactive: true)["access_token"] != nil)
         let result = Locked<Command.Result?>(nil)
-        let client = Thread {
+        // On a long-lived worker: Foundation's Process keeps the starting thread's run loop.
+        let finished = Locked(false)
+        BlockingWorkers.shared.run {
             result.set(try? daemon.client("authctl", ["get", "stuck", "--interactive"], timeout: 60))
+            finished.set(true)
         }
-        client.start()
         usleep(300_000)
         var slowest: TimeInterval = 0
-        while client.isExecuting {
+        while !finished.get() {
             let (ok, seconds) = try timedCachedGet(daemon, "fast")
             #expect(ok)
             slowest = max(slowest, seconds)

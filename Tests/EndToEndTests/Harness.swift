@@ -54,45 +54,128 @@ final class Scratch: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: root) }
 }
 
+/// Children are started with the project's own `posix_spawn` wrapper, not Foundation's `Process`:
+/// on Linux `Process.run` copies whole fixed-size `d_name` fields while scanning `/proc/self/fd`,
+/// which reads past the end of the directory buffer and crashed the test runner now and then.
+enum Spawn {
+    /// A close-on-exec pipe: (read end, write end).
+    static func pipe() throws -> (Int32, Int32) {
+        // Close-on-exec matters only to children started elsewhere; ours close every descriptor above 2.
+        var fds: [Int32] = [0, 0]
+        guard Foundation.pipe(&fds) == 0 else { throw HarnessError("pipe: errno \(errno)") }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    static func environment(_ dictionary: [String: String]?) -> [String]? {
+        dictionary.map { $0.map { "\($0.key)=\($0.value)" } }
+    }
+
+    /// Foundation's numbers: the exit code, or the signal that ended the child.
+    static func code(_ status: AuthdPosix.ExitStatus) -> Int32 {
+        switch status {
+        case .exited(let code): return code
+        case .signalled(let signal): return signal
+        }
+    }
+
+    /// Reads `fd` to end of file and closes it.
+    static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        close(fd)
+        return data
+    }
+
+    /// Writes all of `bytes` to `fd` and closes it; a reader that went away (EPIPE) ends it quietly.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        close(fd)
+    }
+}
+
 /// A running child process whose stderr goes to a file the test can read while it runs.
 final class RunningProcess: @unchecked Sendable {
-    let process = Process()
+    let child: AuthdPosix.SpawnedProcess
     let stderrPath: String
-    let stdoutPipe = Pipe()
+    /// The read end of the child's stdout when captured, else -1.
+    let stdoutDescriptor: Int32
+    private let ended = Locked<AuthdPosix.ExitStatus?>(nil)
+    private let stdoutClosed = Locked(false)
 
     init(executable: String, arguments: [String], environment: [String: String], stderrPath: String,
          captureStdout: Bool = true) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
         self.stderrPath = stderrPath
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardOutput = captureStdout ? stdoutPipe : FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        // Foundation copies the environment table when it starts a child; other tests may change it.
-        try EnvironmentLock.withLock { try process.run() }
+        let errFD = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard errFD >= 0 else { throw HarnessError("open \(stderrPath): errno \(errno)") }
+        defer { close(errFD) }
+        var stdoutRead: Int32 = -1, stdoutWrite: Int32 = -1
+        if captureStdout { (stdoutRead, stdoutWrite) = try Spawn.pipe() }
+        defer { if stdoutWrite >= 0 { close(stdoutWrite) } }
+        do {
+            child = try AuthdPosix.SpawnedProcess.spawn(
+                executable: executable, arguments: arguments, environment: Spawn.environment(environment),
+                standardInput: .null,
+                standardOutput: captureStdout ? .descriptor(AuthdPosix.FileDescriptor(rawValue: stdoutWrite)) : .null,
+                standardError: .descriptor(AuthdPosix.FileDescriptor(rawValue: errFD)))
+        } catch {
+            if stdoutRead >= 0 { close(stdoutRead) }
+            throw HarnessError("spawn \(executable): \(error)")
+        }
+        stdoutDescriptor = stdoutRead
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { child.processID }
+
+    /// Reaps the child once it has ended; the status is kept for later questions.
+    private func status() -> AuthdPosix.ExitStatus? {
+        if let done = ended.get() { return done }
+        guard let now = try? child.poll() else { return nil }
+        ended.set(now)
+        return now
+    }
+
+    var isRunning: Bool { status() == nil }
+    var terminationStatus: Int32 { status().map(Spawn.code) ?? -1 }
     var stderrText: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func signal(_ signal: Int32) {
+        guard isRunning else { return }
+        kill(child.processID, signal)
+    }
 
     /// Waits for exit up to `timeout`; returns the status or nil.
     func waitForExit(timeout: TimeInterval = 10) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        while isRunning && Date() < deadline { usleep(10_000) }
+        return status().map(Spawn.code)
     }
 
     func stop() {
-        guard process.isRunning else { return }
-        signal(SIGTERM)
-        if waitForExit(timeout: 5) == nil {
-            signal(SIGKILL)
-            _ = waitForExit(timeout: 5)
+        if isRunning {
+            signal(SIGTERM)
+            if waitForExit(timeout: 5) == nil {
+                signal(SIGKILL)
+                _ = waitForExit(timeout: 5)
+            }
+        }
+        // Once only: stop() runs again from deinit, and a descriptor number closed twice may by then
+        // belong to someone else.
+        if stdoutDescriptor >= 0 && !stdoutClosed.get() {
+            stdoutClosed.set(true)
+            close(stdoutDescriptor)
         }
     }
 
@@ -109,12 +192,8 @@ final class DevServer: @unchecked Sendable {
                                      environment: ["PATH": "/usr/bin:/bin"], stderrPath: scratch.path("devserver.log"))
         // The base URL is the first line of stdout.
         var line = Data()
-        let handle = running.stdoutPipe.fileHandleForReading
-        while true {
-            let byte = handle.readData(ofLength: 1)
-            if byte.isEmpty || byte.first == 0x0A { break }
-            line.append(byte)
-        }
+        var byte: UInt8 = 0
+        while read(running.stdoutDescriptor, &byte, 1) == 1 && byte != 0x0A { line.append(byte) }
         baseURL = String(decoding: line, as: UTF8.self)
         guard baseURL.hasPrefix("http://127.0.0.1:") else {
             throw HarnessError("devserver did not print its URL: \(baseURL) \(running.stderrText)")
@@ -215,7 +294,7 @@ final class DaemonUnderTest: @unchecked Sendable {
                 return
             }
             if let running, !running.isRunning {
-                throw HarnessError("authd exited with \(running.process.terminationStatus): \(running.stderrText)")
+                throw HarnessError("authd exited with \(running.terminationStatus): \(running.stderrText)")
             }
             usleep(20_000)
         }
@@ -252,40 +331,43 @@ enum Command {
     static func run(_ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String]? = nil,
                     timeout: TimeInterval = 60, newSession: Bool = true) throws -> Result {
         brokenPipesAreErrors
-        let process = Process()
         // setsid detaches from the test runner's terminal, so "no controlling terminal" is real.
-        if newSession {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-            process.arguments = ["-w", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        }
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
+        let (path, argv) = newSession ? ("/usr/bin/setsid", ["-w", executable] + arguments) : (executable, arguments)
+        let (inRead, inWrite) = try Spawn.pipe()
+        let (outRead, outWrite) = try Spawn.pipe()
+        let (errRead, errWrite) = try Spawn.pipe()
         let started = Date()
-        try EnvironmentLock.withLock { try process.run() }
-        // The throwing write: a child that exits without reading its input (EPIPE) is the child's
-        // business, while the old non-throwing `write(_:)` traps on it and takes the test process down.
-        try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
-        try? input.fileHandleForWriting.close()
+        let child: AuthdPosix.SpawnedProcess
+        do {
+            child = try AuthdPosix.SpawnedProcess.spawn(
+                executable: path, arguments: argv, environment: Spawn.environment(environment),
+                standardInput: .descriptor(AuthdPosix.FileDescriptor(rawValue: inRead)),
+                standardOutput: .descriptor(AuthdPosix.FileDescriptor(rawValue: outWrite)),
+                standardError: .descriptor(AuthdPosix.FileDescriptor(rawValue: errWrite)))
+        } catch {
+            [inRead, inWrite, outRead, outWrite, errRead, errWrite].forEach { close($0) }
+            throw HarnessError("spawn \(path): \(error)")
+        }
+        [inRead, outWrite, errWrite].forEach { close($0) }
         let outData = Locked(Data()), errData = Locked(Data())
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData.set(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        DispatchQueue.global().async { outData.set(Spawn.readAll(outRead)); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData.set(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        DispatchQueue.global().async { errData.set(Spawn.readAll(errRead)); group.leave() }
+        Spawn.writeAll(Array(stdin.utf8), to: inWrite)
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(2_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        var ended = try? child.poll()
+        while ended == nil && Date() < deadline {
+            usleep(2_000)
+            ended = try? child.poll()
+        }
+        if ended == nil {
+            kill(child.processID, SIGKILL)
+            ended = try? child.wait()
         }
         group.wait()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+        return Result(status: ended.map(Spawn.code) ?? -1, stdout: String(decoding: outData.get(), as: UTF8.self),
                       stderr: String(decoding: errData.get(), as: UTF8.self), duration: Date().timeIntervalSince(started))
     }
 }
