@@ -124,12 +124,12 @@ public actor AudienceAgent {
         while true {
             try checkCancelled()
             let now = clock.monotonicNow()
+            let canRefresh = login.map { renewal == .possible && $0.refreshTokenIsUsable(now: now) && !sessionExpired(now) } ?? false
             if let login {
                 // A token renewed for this very request is served even if shorter-lived than asked:
                 // nothing better can be had.
                 let needed = renewedInThisRequest ? Duration.zero : minimumValidity
-                let loginCannotRenew = renewal != .possible || !login.refreshTokenIsUsable(now: now) || sessionExpired(now)
-                let nearsExpiry = loginCannotRenew && canPrompt && isNearExpiry(login, now: now)
+                let nearsExpiry = !canRefresh && canPrompt && isNearExpiry(login, now: now)
                 if login.accessTokenIsValid(now: now, minimumValidity: needed), !(nearsExpiry && !renewedInThisRequest) {
                     return try serve(login, to: client)
                 }
@@ -152,7 +152,6 @@ public actor AudienceAgent {
                 }
                 continue
             }
-            let canRefresh = login.map { renewal == .possible && $0.refreshTokenIsUsable(now: now) && !sessionExpired(now) } ?? false
             // Someone's new login may be waiting for approval: the current login is still refreshed and
             // served when it can be; only a request that needs the new login joins (or is refused).
             if let run = flow, !(canRefresh && !renewedInThisRequest) {

@@ -100,7 +100,7 @@ final class HTTPHandler: ChannelInboundHandler {
                           path: path, t: t)
         if tooLarge {
             send(Outcome(response: .text("request body too large\n", status: .payloadTooLarge),
-                         log: LogFields(endpoint: Endpoint(path: path).rawValue, result: "too_large")),
+                         log: LogFields(endpoint: router.endpoint(path: path).rawValue, result: "too_large")),
                  ex, context: context)
             return
         }

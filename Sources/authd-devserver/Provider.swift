@@ -132,10 +132,6 @@ final class Provider: Sendable {
         clientId: String, scopes requested: [String], resources: [String], extras: [(String, String)]
     ) -> DeviceAuthorization {
         let granted = grantedScopes(clientId: clientId, requested: requested)
-        var resources = resources
-        if config.profile.audienceSelectsResource, let audience = extras.first(where: { $0.0 == "audience" })?.1 {
-            resources.append(audience)
-        }
         let deviceCode = Random.token()
         let now = clock.now()
         return state.withLock { s in

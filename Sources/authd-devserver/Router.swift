@@ -61,15 +61,8 @@ enum Endpoint: String, Sendable {
 
     var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
 
-    /// The endpoints whose paths a `--profile` lays out; introspection, the page and git are common to all.
-    var isProfileLaid: Bool { [.discovery, .deviceAuthorization, .token, .revoke].contains(self) }
-
     init(path: String) {
         switch path {
-        case "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration": self = .discovery
-        case "/device_authorization": self = .deviceAuthorization
-        case "/token": self = .token
-        case "/revoke": self = .revoke
         case "/introspect": self = .introspect
         case "/jwks": self = .jwks
         case "/device", "/device/": self = .devicePage
@@ -106,11 +99,14 @@ final class Router: Sendable {
         self.git = git
     }
 
+    /// OAuth paths come from the profile's layout; introspection, the page and git are common to all.
+    func endpoint(path: String) -> Endpoint {
+        config.profile.route(path: path)?.endpoint ?? Endpoint(path: path)
+    }
+
     func route(_ req: Request) -> Reply {
         let route = config.profile.route(path: req.path)
-        var endpoint = route?.endpoint ?? Endpoint(path: req.path)
-        // The standard OAuth paths exist only under the standard profile; the common ones under every profile.
-        if route == nil && endpoint.isProfileLaid && config.profile.name != .standard { endpoint = .notFound }
+        let endpoint = route?.endpoint ?? Endpoint(path: req.path)
         if endpoint == .notFound {
             return .now(Outcome(
                 response: .json(.object([("error", .string("not_found")), ("error_description", .string("no such endpoint"))]),
@@ -265,9 +261,9 @@ final class Router: Sendable {
         }
         let known: Set = ["client_id", "client_secret", "scope", "resource"]
         var resources = form.all("resource")
-        if config.profile.audienceSelectsResource && form["audience"] == nil {
-            // Auth0 without `audience`: a token good only for its own /userinfo, not for any API.
-            resources.append(req.base + "/userinfo")
+        if config.profile.audienceSelectsResource {
+            // Auth0: `audience` names the API the token is for; without it, only its own /userinfo.
+            resources.append(form["audience"] ?? req.base + "/userinfo")
         }
         let auth = provider.startDeviceAuthorization(
             clientId: clientId, scopes: scopes, resources: resources,

@@ -305,8 +305,11 @@ struct ProviderPresetEndToEndTests {
         defer { rig.daemon.stop() }
         let form = try await offPool("/usr/bin/curl", ["-s", "-i", "-d", "client_id=x", "-d", "scope=repo gist",
                                                      rig.server.baseURL + "/login/device/code"])
-        #expect(form.stdout.contains("Content-Type: application/x-www-form-urlencoded"))
-        #expect(form.stdout.contains("device_code=") && !form.stdout.contains("verification_uri_complete"))
+        // Bools, so a failure never prints the device code the answer carries.
+        let formEncoded = form.stdout.contains("Content-Type: application/x-www-form-urlencoded")
+        let githubFields = form.stdout.contains("device_code=") && !form.stdout.contains("verification_uri_complete")
+        #expect(formEncoded)
+        #expect(githubFields)
         let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 0, "\(login.stderr)")
         // The engine asked for JSON and got it; the scope came back as "repo,gist" and is two scopes.
