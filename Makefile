@@ -71,7 +71,9 @@ release:
 test: deps build
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	@# A bound on the whole run, so that a leaked child holding the runner's output can never hang CI.
-	AUTHD_BIN_DIR="$(BIN_DIR)" timeout --kill-after=30 1500 $(SWIFT) test --skip-build --parallel $(BUILD_FLAGS)
+	@# scripts/run-tests.sh repeats each failing test's name and issues at the end of the output.
+	AUTHD_BIN_DIR="$(BIN_DIR)" scripts/run-tests.sh .build/test.log -- \
+	  timeout --kill-after=30 1500 $(SWIFT) test --skip-build --parallel $(BUILD_FLAGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 
 unit-test: deps

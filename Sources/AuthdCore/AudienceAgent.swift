@@ -206,7 +206,7 @@ public actor AudienceAgent {
         refreshTimer = nil
         nextRefreshAt = nil
         guard let current = login else {
-            return (.revoked, status())
+            return (.notLoggedIn, status())
         }
         login = nil
         renewal = .possible
@@ -218,6 +218,7 @@ public actor AudienceAgent {
         let detail: String
         switch outcome {
         case .revoked: detail = "revoked at the provider"
+        case .notLoggedIn: detail = "nothing to revoke"
         case .unsupported(let hint): detail = "provider has no revocation endpoint" + (hint.map { "; \($0)" } ?? "")
         case .failed(let why): detail = "revocation failed: \(why)"
         }

@@ -101,6 +101,8 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
 /// What revocation at the provider achieved.
 public enum RevocationOutcome: Sendable, Equatable {
     case revoked
+    /// Nothing was logged in, so nothing was sent to the provider (a waiting login is still cancelled).
+    case notLoggedIn
     /// The provider offers no RFC 7009 endpoint; the hint says where the person can revoke.
     case unsupported(hint: String?)
     case failed(String)

@@ -102,7 +102,8 @@ public final class RequestRouter: RequestHandling {
                     }
                 }
                 var collected: [(Int, JSONValue)] = []
-                for await result in group { collected.append(result) }
+                // An audience with nothing logged in had nothing revoked: it is left out of the report.
+                for await result in group where result.1["revocation"]?.stringValue != "not_logged_in" { collected.append(result) }
                 return collected.sorted { $0.0 < $1.0 }.map(\.1)
             }
             return .line(.success(.object([("results", .array(results))])))
@@ -129,6 +130,8 @@ public final class RequestRouter: RequestHandling {
         switch outcome {
         case .revoked:
             members.append(("revocation", .string("revoked")))
+        case .notLoggedIn:
+            members.append(("revocation", .string("not_logged_in")))
         case .unsupported(let hint):
             members.append(("revocation", .string("unsupported")))
             if let hint { members.append(("hint", .string(hint))) }

@@ -70,9 +70,10 @@ enum CommandTable {
                 OptionSpec(name: "--min-valid", valueName: "DUR", summary: "serve a token valid for at least this long (default 60s; e.g. 90, 5m, 1h)"),
                 OptionSpec(name: "--interactive", valueName: nil, summary: "prompt on stderr for a device flow even without a terminal"),
                 OptionSpec(name: "--json", valueName: nil, summary: "print {\"access_token\",\"token_type\",\"expires_at\",\"scope\"} as JSON"),
+                OptionSpec(name: "--header", valueName: nil, summary: "print an HTTP header line, Authorization: Bearer TOKEN (for curl -H @- or -H @<(...))"),
             ],
             summary: "print a valid access token for an audience",
-            details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works. The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3."),
+            details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works; with --header it prints the whole header line instead, so the token can reach curl through a pipe rather than through curl's argv, which every local user can read (curl -H @- URL, or curl -H @<(authctl get AUD --header) URL). The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3."),
         CommandSpec(
             id: .login, words: ["login"],
             operands: [OperandSpec(name: "AUD", optional: false, completion: .audiences)], options: [],

@@ -7,6 +7,9 @@ import AuthdWire
 enum GetCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let audience = try Authctl.audience(command)
+        if command.flag("--json") && command.flag("--header") {
+            throw .usage("give --json or --header, not both")
+        }
         var minimumValidity = 60
         if let text = command.values["--min-valid"] {
             do {
@@ -25,7 +28,10 @@ enum GetCommand {
             .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive),
             on: connection, observer: observer)
         let token = try TokenAnswer.accessToken(payload, audience: audience)
-        if command.flag("--json") {
+        if command.flag("--header") {
+            // The scheme is the token type the daemon served; authd accepts only Bearer tokens.
+            Console.out("Authorization: \(payload["token_type"]?.stringValue ?? "Bearer") \(token)\n")
+        } else if command.flag("--json") {
             let expiresAt: JSONValue = payload["expires_at"]?.integerValue.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
             let json = JSONValue.object([
                 ("access_token", .string(token)),

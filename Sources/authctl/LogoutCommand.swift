@@ -16,7 +16,7 @@ enum LogoutCommand {
         let payload = try RequestExchange.run(request, on: connection)
         let results = payload["results"]?.arrayValue ?? []
         if results.isEmpty {
-            Console.out("No audiences to log out of.\n")
+            Console.out("No audience was logged in; nothing to revoke.\n")
             return 0
         }
         var report = ""
@@ -26,6 +26,8 @@ enum LogoutCommand {
             switch result["revocation"]?.stringValue {
             case "revoked":
                 report += "\(audience): logged out; the provider revoked the tokens\n"
+            case "not_logged_in":
+                report += "\(audience): not logged in; nothing to revoke\n"
             case "unsupported":
                 report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire or you revoke them there"
                 if let hint = result["hint"]?.stringValue { report += " (\(hint))" }

@@ -14,7 +14,8 @@ enum StatusCommand {
         } else if rows.isEmpty {
             Console.out("No audiences configured; add one to the config (see: authctl config check).\n")
         } else {
-            Console.out(table(rows, now: SystemClock.wallClockSeconds()))
+            let columns = (try? FileDescriptor.standardOutput.windowSize())??.columns
+            Console.out(table(rows, now: SystemClock.wallClockSeconds(), columns: columns))
         }
         return 0
     }
@@ -29,19 +30,48 @@ enum StatusCommand {
         }
     }
 
-    static func table(_ rows: [AudienceStatus], now: Int64) -> String {
-        let header = ["AUDIENCE", "STATE", "EXPIRES IN", "REFRESH IN", "SCOPES", "ISSUER", "SESSION AGE"]
-        var cells: [[String]] = [header]
+    /// The table for people. Every column when it fits in `columns` (or when the width is unknown,
+    /// e.g. a pipe); otherwise the five a person needs first, so that 80 columns never wrap.
+    static func table(_ rows: [AudienceStatus], now: Int64, columns: Int? = nil) -> String {
+        let wide = ["AUDIENCE", "STATE", "ACCOUNT", "EXPIRES IN", "REFRESH IN", "SCOPES", "ISSUER", "SESSION AGE"]
+        var cells: [[String]] = [wide]
         for row in rows {
-            let expires = row.accessTokenExpiresAt.map { $0 > now ? HumanDuration.format(seconds: $0 - now) : "expired" } ?? "-"
+            let expires: String
+            if let at = row.accessTokenExpiresAt {
+                expires = at > now ? HumanDuration.format(seconds: at - now) : "expired"
+            } else {
+                // A live login whose token has no expiry (GitHub OAuth apps) never expires by itself.
+                expires = row.state == .valid ? "never" : "-"
+            }
             let refresh = row.refreshAt.map { $0 > now ? HumanDuration.format(seconds: $0 - now) : "now" } ?? "-"
             let age = row.loginAt.map { HumanDuration.format(seconds: now - $0) } ?? "-"
             let state = stateText(row.state) + (row.loginPending && row.state != .pending ? " (new login waiting for approval)" : "")
-            cells.append([row.audience, state, expires, refresh,
+            cells.append([row.audience, state, account(row, width: nil), expires, refresh,
                           row.scopes.isEmpty ? "-" : row.scopes.joined(separator: " "),
                           row.issuer ?? "-", age])
         }
-        var widths = [Int](repeating: 0, count: header.count)
+        let full = render(cells)
+        guard let columns, full.split(separator: "\n").contains(where: { $0.count > columns }) else { return full }
+        // Narrow: AUDIENCE, STATE, ACCOUNT, EXPIRES IN, REFRESH IN; the account is shortened last.
+        var narrow = cells.map { Array($0.prefix(5)) }
+        let others = (0..<5).filter { $0 != 2 }.map { column in narrow.map { $0[column].count }.max() ?? 0 }
+        let room = columns - others.reduce(0, +) - 2 * 4
+        for (i, row) in rows.enumerated() { narrow[i + 1][2] = account(row, width: max(room, 20)) }
+        return render(narrow)
+    }
+
+    /// Who is logged in: the id_token's subject, which authd shows but has not verified; the
+    /// subject is shortened to fit `width`, the mark never.
+    static func account(_ row: AudienceStatus, width: Int?) -> String {
+        guard let subject = row.subject, !subject.isEmpty else { return "-" }
+        let mark = " (unverified)"
+        guard let width, subject.count + mark.count > width else { return subject + mark }
+        return String(subject.prefix(max(width - mark.count - 1, 3))) + "…" + mark
+    }
+
+    private static func render(_ cells: [[String]]) -> String {
+        guard let first = cells.first else { return "" }
+        var widths = [Int](repeating: 0, count: first.count)
         for line in cells { for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) } }
         var text = ""
         for line in cells {

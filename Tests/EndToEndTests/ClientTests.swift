@@ -136,6 +136,15 @@ final class ClientTestKit: @unchecked Sendable {
     }
 
     func authctl(_ arguments: String...) async throws -> Command.Result { try await run("authctl", arguments) }
+
+    /// Runs authctl on a pseudo-terminal of the given size (util-linux `script`), as a person at that
+    /// terminal would see it: the screen's bytes come back as stdout, with CRLF line ends made LF.
+    func authctlInTerminal(rows: Int, columns: Int, _ arguments: String...) async throws -> Command.Result {
+        let command = "stty rows \(rows) cols \(columns); exec \(Binaries.path("authctl")) " + arguments.joined(separator: " ")
+        var result = try await offPool("/usr/bin/script", ["-qec", command, "/dev/null"], environment: environment, timeout: 30)
+        result.stdout = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        return result
+    }
 }
 
 /// Runs blocking work on a worker thread outside the test pool and awaits it. `Command.run` and the harness's
@@ -268,6 +277,17 @@ struct AuthctlProtocolTests {
         #expect(object["fingerprint"] == nil)
     }
 
+    @Test("get --header prints one Authorization line, usable by curl -H @-; with --json it is a usage error")
+    func getHeader() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token("tok-header")] }
+        let result = try await kit.authctl("get", "demo", "--header")
+        #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
+        #expect(result.stdout == "Authorization: Bearer tok-header\n")
+        let both = try await kit.authctl("get", "demo", "--header", "--json")
+        #expect(both.status == 2 && both.stdout.isEmpty && both.stderr.contains("not both"))
+        #expect(kit.daemon?.requests.count == 1, "a usage error sends nothing")
+    }
+
     @Test("--interactive without a terminal: the prompt goes to stderr, the token to stdout")
     func interactivePromptOnStderr() async throws {
         let kit = try ClientTestKit { request in
@@ -322,6 +342,35 @@ struct AuthctlProtocolTests {
         let audiences = try #require(object["audiences"] as? [[String: Any]])
         #expect(audiences.first?["audience"] as? String == "demo")
         #expect(audiences.first?["state"] as? String == "valid")
+    }
+
+    @Test("status at 80 columns fits without wrapping and names the account; a wider terminal gets every column")
+    func statusLayout() async throws {
+        let now = Int(Date().timeIntervalSince1970)
+        func row(_ name: String, _ state: String, expires: Int?, subject: String?) -> String {
+            let expiry = expires.map { "\(now + $0)" } ?? "null"
+            let who = subject.map { "\"\($0)\"" } ?? "null"
+            return #"{"audience":"\#(name)","state":"\#(state)","issuer":"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0","scopes":["openid","offline_access","api://my-api/access"],"expires_at":\#(expiry),"refresh_at":null,"has_refresh_token":true,"login_at":\#(now - 60),"persist":true,"subject":\#(who)}"#
+        }
+        let rows = [row("work", "valid", expires: 3500, subject: "first.last@corp.example.com"),
+                    row("github", "valid", expires: nil, subject: nil),
+                    row("gone", "logged_out", expires: nil, subject: nil)]
+        let kit = try ClientTestKit { _ in [#"{"ok":true,"audiences":[\#(rows.joined(separator: ","))]}"#] }
+        let narrow = try await kit.authctlInTerminal(rows: 24, columns: 80, "status")
+        #expect(narrow.status == 0, "\(narrow.stdout)\(narrow.stderr)")
+        let lines = narrow.stdout.split(separator: "\n")
+        #expect(lines.count == 4, "\(narrow.stdout)")
+        #expect(lines.allSatisfy { $0.count <= 80 }, "\(narrow.stdout)")
+        #expect(lines.first?.hasPrefix("AUDIENCE") == true && lines.first?.contains("ACCOUNT") == true)
+        #expect(lines.first?.contains("ISSUER") == false)
+        #expect(lines[1].contains("first.last@corp") && lines[1].contains("unverified"), "\(lines[1])")
+        #expect(lines[2].contains("never"), "a token without expiry: \(lines[2])")
+        #expect(lines[3].contains("logged out") && !lines[3].contains("never"), "\(lines[3])")
+
+        let wide = try await kit.authctlInTerminal(rows: 40, columns: 250, "status")
+        let wideLines = wide.stdout.split(separator: "\n")
+        #expect(wideLines.first?.contains("ISSUER") == true && wideLines.first?.contains("SESSION AGE") == true, "\(wide.stdout)")
+        #expect(wideLines.count == 4 && wideLines[1].contains("first.last@corp.example.com (unverified)"))
     }
 
     @Test("logout reports each audience's revocation")
@@ -552,6 +601,14 @@ struct AuthctlRealStackTests {
         let logout = try await daemon.clientOffPool("authctl", ["logout", "demo"])
         #expect(logout.status == 0 && logout.stdout.contains("revoked"), "\(logout.stdout)\(logout.stderr)")
         #expect(try !server.isActive(token))
+
+        // Nothing is logged in any more: the report says so and nothing reaches the provider.
+        let revocations = server.requests(endpoint: "revoke").count
+        let again = try await daemon.clientOffPool("authctl", ["logout", "demo"])
+        #expect(again.status == 0 && again.stdout == "demo: not logged in; nothing to revoke\n", "\(again.stdout)\(again.stderr)")
+        let all = try await daemon.clientOffPool("authctl", ["logout", "--all"])
+        #expect(all.status == 0 && all.stdout == "No audience was logged in; nothing to revoke.\n", "\(all.stdout)\(all.stderr)")
+        #expect(server.requests(endpoint: "revoke").count == revocations)
     }
 
     @Test("exit 3 at once without a terminal, naming authctl login")
