@@ -1,9 +1,9 @@
 // "Did you mean ...?" for misspelt keys and values, by edit distance.
 
-enum Suggestion {
+public enum Suggestion {
     /// The closest candidate when it is close enough to be a typo, else nil.
     /// Swapped neighbours count as one edit, so `scpoes` suggests `scopes`.
-    static func closest(to word: String, among candidates: [String]) -> String? {
+    public static func closest(to word: String, among candidates: [String]) -> String? {
         let typed = Array(word.lowercased().unicodeScalars)
         guard !typed.isEmpty, typed.count <= 64 else { return nil }
         var best: (candidate: String, distance: Int)?
@@ -14,6 +14,11 @@ enum Suggestion {
         guard let best else { return nil }
         let allowed = max(1, min(3, max(typed.count, best.candidate.count) / 3))
         return best.distance <= allowed ? best.candidate : nil
+    }
+
+    /// ` (did you mean "x"?)` for a message, or the empty string.
+    public static func didYouMean(_ word: String, among candidates: [String]) -> String {
+        closest(to: word, among: candidates).map { " (did you mean \"\($0)\"?)" } ?? ""
     }
 
     /// Optimal string alignment distance (Damerau–Levenshtein without repeated edits of a substring).

@@ -1,4 +1,6 @@
 // Routes each decoded request to the audience that owns it, after the per-audience client policy.
+import AuthdConfig
+import AuthdPosix
 import AuthdWire
 import Synchronization
 
@@ -45,6 +47,7 @@ public final class RequestRouter: RequestHandling {
         case .version:
             return .line(.success(.object([
                 ("version", .string(AuthdProtocol.softwareVersion)), ("protocol", .integer(Int64(AuthdProtocol.version))),
+                ("pid", .integer(Int64(CurrentProcess.processID))),
             ])))
         case .status:
             var rows: [JSONValue] = []
@@ -143,8 +146,10 @@ public final class RequestRouter: RequestHandling {
     }
 
     private func unknown(_ audience: String) -> Reply {
-        .line(.failure(ProtocolFailure(.unknownAudience, "no audience named \"\(audience)\" in the daemon's config",
-                                       hint: "check with: authctl status")))
+        let names = current.map(\.policy.name)
+        return .line(.failure(ProtocolFailure(.unknownAudience, "no audience named \"\(audience)\" in the daemon's config"
+                                              + Suggestion.didYouMean(audience, among: names),
+                                              hint: "check with: authctl status")))
     }
 
     /// The per-audience client policy. Both facts come from the kernel (the pinned process), not

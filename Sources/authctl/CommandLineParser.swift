@@ -1,5 +1,6 @@
 // Turns argv into a command, its operands and options, using the command table.
 import AuthdClient
+import AuthdConfig
 
 struct ParsedCommand {
     let spec: CommandSpec
@@ -72,14 +73,16 @@ enum CommandLineParser {
                 throw .usage(words.count == 1 ? "config: missing subcommand; usage: authctl config check"
                                               : "unknown command config \(words[1]); usage: authctl config check")
             }
-            throw .usage("unknown command \(first); usage: authctl COMMAND [OPTIONS]; see: authctl --help")
+            let names = CommandTable.visibleCommands.map(\.name).filter { !$0.contains(" ") } + ["config"]
+            throw .usage("unknown command \(first)\(Suggestion.didYouMean(first, among: names)); usage: authctl COMMAND [OPTIONS]; see: authctl --help")
         }
         var parsed = ParsedCommand(spec: spec)
         parsed.operands = Array(words.dropFirst(spec.words.count))
         for (name, value) in options {
             if name == "--help" { parsed.wantsHelp = true; continue }
             guard let option = spec.options.first(where: { $0.isNamed(name) }) else {
-                throw .usage("unknown option \(name) for \(spec.name); usage: \(spec.synopsis)")
+                let known = spec.options.flatMap { [$0.name] + $0.aliases }
+                throw .usage("unknown option \(name) for \(spec.name)\(Suggestion.didYouMean(name, among: known)); usage: \(spec.synopsis)")
             }
             if option.valueName != nil {
                 guard let value else { throw .usage("option \(name) needs a value; usage: \(spec.synopsis)") }

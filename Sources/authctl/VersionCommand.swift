@@ -10,7 +10,8 @@ enum VersionCommand {
                 let payload = try RequestExchange.run(.version, on: connection)
                 let version = payload["version"]?.stringValue ?? "unknown"
                 let proto = payload["protocol"]?.integerValue.map { " (protocol \($0))" } ?? ""
-                text += "authd \(version)\(proto) at \(connection.path)\n"
+                let pid = payload["pid"]?.integerValue.map { ", pid \($0)" } ?? ""
+                text += "authd \(version)\(proto)\(pid) at \(connection.path)\n"
             } else {
                 text += "authd: not running\n"
             }

@@ -418,6 +418,17 @@ struct AuthctlCommandLineTests {
         #expect(result.stderr.hasPrefix("authctl: "))
     }
 
+    @Test("a misspelt command or option gets a did-you-mean", arguments: [
+        (["stauts"], #"unknown command stauts (did you mean "status"?)"#),
+        (["confgi", "check"], #"(did you mean "config"?)"#),
+        (["get", "demo", "--min-vaild", "5m"], #"unknown option --min-vaild for get (did you mean "--min-valid"?)"#),
+    ])
+    func didYouMean(arguments: [String], expected: String) async throws {
+        let kit = try ClientTestKit()
+        let result = try await kit.run("authctl", arguments)
+        #expect(result.status == 2 && result.stderr.contains(expected), "\(result.stderr)")
+    }
+
     @Test("config check finds a misspelt key with its line and suggests the right one")
     func configCheckMisspelling() async throws {
         let kit = try ClientTestKit(config: """
@@ -721,5 +732,10 @@ struct AuthctlRealStackTests {
         try await offPoolValue { try daemon.start() }
         let result = try await daemon.clientOffPool("authctl", ["get", "nosuch"])
         #expect(result.status == 2, "\(result.stderr)")
+        let typo = try await daemon.clientOffPool("authctl", ["get", "dmeo"])
+        #expect(typo.status == 2 && typo.stderr.contains(#"(did you mean "demo"?)"#), "\(typo.stderr)")
+        let version = try await daemon.clientOffPool("authctl", ["version"])
+        let pid = try #require(daemon.running?.pid)
+        #expect(version.stdout.contains("pid \(pid) at "), "\(version.stdout)")
     }
 }
