@@ -9,11 +9,17 @@ public struct PromptStyle: Sendable {
     public var qrCode: Bool
     /// Terminal width in columns, when known.
     public var columns: Int?
+    /// Terminal height in rows, when known: a QR code that would push the code off the screen is left out.
+    public var rows: Int?
+    /// Mark the links as OSC 8 hyperlinks (terminals without them show the text alone).
+    public var hyperlinks: Bool
 
-    public init(emphasis: Bool, qrCode: Bool, columns: Int?) {
+    public init(emphasis: Bool, qrCode: Bool, columns: Int?, rows: Int? = nil, hyperlinks: Bool = false) {
         self.emphasis = emphasis
         self.qrCode = qrCode
         self.columns = columns
+        self.rows = rows
+        self.hyperlinks = hyperlinks
     }
 }
 
@@ -21,17 +27,36 @@ public enum DevicePromptText {
     /// The whole prompt, ending with a newline.
     public static func render(_ prompt: DevicePrompt, style: PromptStyle) -> String {
         let code = style.emphasis ? "\u{1B}[1m\(prompt.userCode)\u{1B}[0m" : prompt.userCode
-        var text = "To sign in to \(prompt.audience), open\n  \(sanitized(prompt.verificationURI))\nand enter the code \(code)\n"
+        func link(_ uri: String) -> String {
+            let shown = sanitized(uri)
+            return style.hyperlinks ? "\u{1B}]8;;\(shown)\u{1B}\\\(shown)\u{1B}]8;;\u{1B}\\" : shown
+        }
+        var text = "To sign in to \(prompt.audience), open\n  \(link(prompt.verificationURI))\nand enter the code \(code)\n"
         if let complete = prompt.verificationURIComplete, complete != prompt.verificationURI {
-            text += "or open this link, which carries the code:\n  \(sanitized(complete))\n"
+            text += "or open this link, which carries the code:\n  \(link(complete))\n"
         }
         if let message = prompt.providerMessage, !message.isEmpty {
             text += "(\(sanitized(message)))\n"
         }
-        if style.qrCode, let qr = qrCode(prompt.qrRows, columns: style.columns) {
-            text += "\n" + qr
+        if style.qrCode, let qr = qrCode(prompt.qrRows, columns: style.columns, colours: style.emphasis) {
+            // The text, the QR code, a blank line and the countdown must fit: the code to type
+            // matters more than the picture of the link.
+            let needed = text.split(separator: "\n", omittingEmptySubsequences: false).count + qr.split(separator: "\n").count + 2
+            if needed <= style.rows ?? Int.max { text += "\n" + qr }
         }
         return text
+    }
+
+    /// The line rewritten once a second while the person approves: it repeats the code, so the
+    /// code stays on screen even when the text above has scrolled away, and is shortened to fit
+    /// the terminal's width (a line that wraps cannot be rewritten in place).
+    public static func countdown(userCode: String, secondsLeft: Int64, columns: Int?) -> String {
+        let time = secondsLeft > 0 ? "expires in \(HumanDuration.clock(seconds: secondsLeft))" : "has expired"
+        let code = sanitized(userCode)
+        let forms = ["Waiting for approval... the code \(code) \(time)", "Code \(code) \(time)", "Code \(time)", time]
+        // The last column is left free: writing it makes some terminals wrap at once.
+        let width = max((columns ?? 80) - 1, 1)
+        return forms.first { $0.count <= width } ?? String(time.prefix(width))
     }
 
     /// A provider's text must not carry escape sequences to the terminal.
@@ -42,7 +67,7 @@ public enum DevicePromptText {
     /// Two module rows per text line with half blocks, black on an explicit white background
     /// so phone cameras read it on dark and light terminal themes alike; nil when the code
     /// does not fit the terminal or the rows are malformed.
-    public static func qrCode(_ rows: [String], columns: Int?) -> String? {
+    public static func qrCode(_ rows: [String], columns: Int?, colours: Bool = true) -> String? {
         guard let size = rows.first?.utf8.count, size > 0,
               rows.count == size, rows.allSatisfy({ $0.utf8.count == size }) else { return nil }
         let width = columns ?? 80
@@ -56,8 +81,11 @@ public enum DevicePromptText {
         }
         var text = ""
         var row = 0
+        // Without colours (NO_COLOR) the dark modules are drawn in the terminal's own foreground:
+        // right on a light theme, inverted on a dark one (which phone cameras read too).
+        let (start, end) = colours ? ("\u{1B}[30;107m", "\u{1B}[0m\n") : ("", "\n")
         while row < total {
-            text += "\u{1B}[30;107m"
+            text += start
             for column in 0..<total {
                 switch (isDark(row, column), row + 1 < total && isDark(row + 1, column)) {
                 case (true, true): text += "█"
@@ -66,7 +94,7 @@ public enum DevicePromptText {
                 case (false, false): text += " "
                 }
             }
-            text += "\u{1B}[0m\n"
+            text += end
             row += 2
         }
         return text

@@ -10,9 +10,14 @@ public final class InteractivePrompt: DeviceFlowObserver {
     private let keyboard: FileDescriptor?
     private let isLive: Bool
     private let plain: Bool
+    /// `TERM=dumb`: no cursor controls, so the countdown is rewritten with spaces.
+    private let dumb: Bool
     private let browserOpener: String?
     private var browserURI: String?
     private var expiresAtMonotonic: UInt64?
+    private var userCode = ""
+    private var columns: Int?
+    private var echoSuppressed = false
     private var countdownShown = false
     private var lastCountdownLength = 0
     private var lastSecondShown: Int64 = -1
@@ -24,6 +29,7 @@ public final class InteractivePrompt: DeviceFlowObserver {
         self.output = terminal ?? .standardError
         self.isLive = terminal != nil || FileDescriptor.standardError.isTerminal
         self.plain = Console.plainOutputRequested
+        self.dumb = CurrentProcess.environment("TERM") == "dumb"
         let desktop = [CurrentProcess.environment("DISPLAY"), CurrentProcess.environment("WAYLAND_DISPLAY")]
             .contains { $0.map { !$0.isEmpty } == true }
         self.browserOpener = desktop && terminal != nil ? ExecutableSearch.find("xdg-open") : nil
@@ -37,14 +43,21 @@ public final class InteractivePrompt: DeviceFlowObserver {
         // Ctrl-C must leave the shell prompt on a fresh line; the daemon sees the disconnect.
         try? InterruptHandling.installNewlineAndExit()
         endCountdownLine()
-        let columns = isLive ? (try? output.windowSize())??.columns : nil
-        let style = PromptStyle(emphasis: isLive && !plain, qrCode: isLive && !plain, columns: columns)
+        let size = isLive ? (try? output.windowSize()) ?? nil : nil
+        columns = size?.columns
+        userCode = prompt.userCode
+        // NO_COLOR keeps the QR code, drawn without colours; TERM=dumb gets neither it nor escapes.
+        let style = PromptStyle(emphasis: isLive && !plain, qrCode: isLive && !dumb, columns: size?.columns,
+                                rows: size?.rows, hyperlinks: isLive && !dumb && CurrentProcess.environment("TERM") != "linux")
         var text = DevicePromptText.render(prompt, style: style)
         if let opener = browserOpener, !opener.isEmpty {
             browserURI = prompt.verificationURIComplete ?? prompt.verificationURI
             text += "Press Enter to open it in your browser.\n"
         }
         write(text)
+        if let keyboard, !echoSuppressed {
+            echoSuppressed = (try? Terminal.EchoSuppression.begin(on: keyboard)) != nil
+        }
         expiresAtMonotonic = SystemClock.monotonicNanoseconds() + UInt64(max(prompt.expiresIn, 0)) * 1_000_000_000
         lastSecondShown = -1
         if isLive {
@@ -56,8 +69,8 @@ public final class InteractivePrompt: DeviceFlowObserver {
 
     public func progress(stage: String, intervalSeconds: Int64?) {
         if stage == "approved" {
-            endCountdownLine()
-            write(plain ? "Approved.\n" : "✓ Approved\n")
+            // The result replaces the countdown line.
+            replaceCountdownLine(with: plain ? "Approved." : "✓ Approved")
             expiresAtMonotonic = nil
             browserURI = nil
         }
@@ -81,6 +94,15 @@ public final class InteractivePrompt: DeviceFlowObserver {
 
     public func finish(approved: Bool) {
         endCountdownLine()
+        restoreTerminal()
+    }
+
+    deinit { restoreTerminal() }
+
+    private func restoreTerminal() {
+        guard echoSuppressed else { return }
+        echoSuppressed = false
+        Terminal.EchoSuppression.end()
     }
 
     private func openBrowser() {
@@ -101,12 +123,25 @@ public final class InteractivePrompt: DeviceFlowObserver {
         let left = expiresAt > now ? Int64((expiresAt - now + 999_999_999) / 1_000_000_000) : 0
         guard left != lastSecondShown else { return }
         lastSecondShown = left
-        let line = left > 0 ? "Waiting for approval... the code expires in \(HumanDuration.clock(seconds: left))"
-                            : "Waiting for approval... the code has expired"
-        let padding = String(repeating: " ", count: max(lastCountdownLength - line.utf8.count, 0))
-        write("\r" + line + padding)
-        lastCountdownLength = line.utf8.count
+        let line = DevicePromptText.countdown(userCode: userCode, secondsLeft: left, columns: columns)
+        write("\r" + line + clearRest(after: line))
+        lastCountdownLength = line.count
         countdownShown = true
+    }
+
+    /// Clears what a longer previous countdown left on the line.
+    private func clearRest(after line: String) -> String {
+        dumb ? String(repeating: " ", count: max(lastCountdownLength - line.count, 0)) : "\u{1B}[K"
+    }
+
+    private func replaceCountdownLine(with text: String) {
+        if countdownShown {
+            write("\r" + text + clearRest(after: text) + "\n")
+            countdownShown = false
+            lastCountdownLength = 0
+        } else {
+            write(text + "\n")
+        }
     }
 
     private func endCountdownLine() {

@@ -202,13 +202,3 @@ public struct SpawnedProcess: Sendable, Hashable {
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
     }
 }
-
-/// Signal handling for interactive clients.
-public enum InterruptHandling {
-    /// On SIGINT and SIGTERM, write a newline to stderr (so the shell prompt starts on a fresh line
-    /// after a prompt left open) and exit at once with status 128 + signal.
-    public static func installNewlineAndExit() throws(Errno) {
-        _ = try once { authd_install_newline_exit_handler(SIGINT) }
-        _ = try once { authd_install_newline_exit_handler(SIGTERM) }
-    }
-}

@@ -51,9 +51,42 @@ static inline int authd_pidfd_send_signal(int pidfd, int sig) {
 #endif
 }
 
-// A SIGINT/SIGTERM handler for interactive clients: end the line the prompt left open and
-// exit with the conventional 128+signal status. Only async-signal-safe calls.
+// The terminal settings to put back when a prompt that turned echo off ends, also from the
+// signal handler below: a signal handler has no context, so this one process-wide slot is it.
+// A static inline function's static is per object file, so every caller of these functions
+// lives in one Swift file, AuthdPosix/Terminal.swift.
+struct authd_saved_terminal { struct termios settings; volatile sig_atomic_t fd; };
+static inline struct authd_saved_terminal *authd_saved_terminal(void) {
+    static struct authd_saved_terminal slot = { .fd = -1 };
+    return &slot;
+}
+
+static inline int authd_terminal_echo_off(int fd) {
+    struct authd_saved_terminal *saved = authd_saved_terminal();
+    struct termios settings;
+    if (tcgetattr(fd, &settings) != 0) return -1;
+    saved->settings = settings;
+    settings.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    if (tcsetattr(fd, TCSANOW, &settings) != 0) return -1;
+    saved->fd = fd;
+    return 0;
+}
+
+// Discards what was typed meanwhile and restores the saved settings; a no-op when none are saved.
+static inline int authd_terminal_restore(void) {
+    struct authd_saved_terminal *saved = authd_saved_terminal();
+    int fd = saved->fd;
+    if (fd < 0) return 0;
+    saved->fd = -1;
+    (void)tcflush(fd, TCIFLUSH);
+    return tcsetattr(fd, TCSANOW, &saved->settings);
+}
+
+// A SIGINT/SIGTERM handler for interactive clients: give the terminal its echo back, end the
+// line the prompt left open and exit with the conventional 128+signal status. Only
+// async-signal-safe calls (tcflush and tcsetattr are).
 static inline void authd_newline_and_exit(int sig) {
+    (void)authd_terminal_restore();
     (void)!write(2, "\n", 1);
     _exit(128 + sig);
 }

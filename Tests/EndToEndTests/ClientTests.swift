@@ -7,7 +7,8 @@ import Testing
 /// A stand-in daemon on a Unix socket that answers each request with scripted lines, so the
 /// clients' side of the protocol is tested without the real daemon's timing.
 final class ScriptedDaemon: @unchecked Sendable {
-    /// Reply lines for a request line; `"pause:MS"` waits, and no final line closes the connection unanswered.
+    /// Reply lines for a request line; `"pause:MS"` waits, `"waitfile:PATH"` waits (up to 60 s) until
+    /// PATH exists, and no final line closes the connection unanswered.
     typealias Script = @Sendable (_ request: [String: Any]) -> [String]
 
     let path: String
@@ -58,6 +59,12 @@ final class ScriptedDaemon: @unchecked Sendable {
         for reply in script(request) {
             if reply.hasPrefix("pause:") {
                 usleep(UInt32(reply.dropFirst(6))! * 1000)
+                continue
+            }
+            if reply.hasPrefix("waitfile:") {
+                let path = String(reply.dropFirst(9))
+                let deadline = Date().addingTimeInterval(60)
+                while !FileManager.default.fileExists(atPath: path) && Date() < deadline { usleep(20_000) }
                 continue
             }
             try? SocketClient.send(connection, Array((reply + "\n").utf8))
@@ -140,8 +147,14 @@ final class ClientTestKit: @unchecked Sendable {
     /// Runs authctl on a pseudo-terminal of the given size (util-linux `script`), as a person at that
     /// terminal would see it: the screen's bytes come back as stdout, with CRLF line ends made LF.
     func authctlInTerminal(rows: Int, columns: Int, _ arguments: String...) async throws -> Command.Result {
-        let command = "stty rows \(rows) cols \(columns); exec \(Binaries.path("authctl")) " + arguments.joined(separator: " ")
-        var result = try await offPool("/usr/bin/script", ["-qec", command, "/dev/null"], environment: environment, timeout: 30)
+        try await inTerminal(rows: rows, columns: columns, "exec \(Binaries.path("authctl")) " + arguments.joined(separator: " "))
+    }
+
+    /// Runs a shell command line on a pseudo-terminal of the given size.
+    func inTerminal(rows: Int, columns: Int, _ commandLine: String, environment extra: [String: String] = [:]) async throws -> Command.Result {
+        let command = "stty rows \(rows) cols \(columns); " + commandLine
+        var result = try await offPool("/usr/bin/script", ["-qec", command, "/dev/null"],
+                                       environment: environment.merging(extra) { $1 }, timeout: 60)
         result.stdout = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
         return result
     }
@@ -286,6 +299,37 @@ struct AuthctlProtocolTests {
         let both = try await kit.authctl("get", "demo", "--header", "--json")
         #expect(both.status == 2 && both.stdout.isEmpty && both.stderr.contains("not both"))
         #expect(kit.daemon?.requests.count == 1, "a usage error sends nothing")
+    }
+
+    @Test("at 80x24 the code stays on screen, typed keys are not echoed, and the result replaces the countdown")
+    func promptOnASmallTerminal() async throws {
+        let now = Int(Date().timeIntervalSince1970)
+        let qr = Array(repeating: #""\#(String(repeating: "10", count: 16))1""#, count: 33).joined(separator: ",")
+        let prompt = #"{"event":"prompt","audience":"demo","verification_uri":"http://127.0.0.1:9/device","user_code":"SGDF-CCPB","verification_uri_complete":"http://127.0.0.1:9/device?user_code=SGDF-CCPB","expires_at":\#(now + 600),"expires_in":600,"qr":[\#(qr)]}"#
+        let scratch = Scratch("authctl-pty")
+        let go = scratch.path("go")
+        let kit = try ClientTestKit { _ in
+            [prompt, #"{"event":"progress","stage":"polling"}"#, "waitfile:\(go)",
+             #"{"event":"progress","stage":"approved"}"#, ScriptedDaemon.token("tok-pty")]
+        }
+        // While authctl waits, the shell beside it reads the terminal's echo setting, then lets the flow end.
+        let during = scratch.path("echo-during"), after = scratch.path("echo-after")
+        let line = """
+            \(Binaries.path("authctl")) get demo > \(scratch.path("token")) & client=$!
+            for i in $(seq 1200); do stty -a | grep -q -- ' -echo ' && break; sleep 0.05; done
+            stty -a | grep -o -- ' -\\?echo ' | head -n 1 > \(during); touch \(go); wait $client; echo "exit $?"
+            stty -a | grep -o -- ' -\\?echo ' | head -n 1 > \(after)
+            """
+        let result = try await kit.inTerminal(rows: 24, columns: 80, line, environment: ["NO_COLOR": "", "TERM": "xterm-256color"])
+        #expect(result.stdout.contains("exit 0"), "\(result.stdout)")
+        #expect(try String(contentsOfFile: scratch.path("token"), encoding: .utf8) == "tok-pty\n")
+        #expect(try String(contentsOfFile: during, encoding: .utf8) == " -echo \n", "echo was on during the wait")
+        #expect(try String(contentsOfFile: after, encoding: .utf8) == " echo \n", "echo was not restored")
+        let screen = result.stdout
+        #expect(screen.contains("and enter the code \u{1B}[1mSGDF-CCPB"), "\(screen)")
+        #expect(!screen.contains("\u{1B}[30;107m"), "a 33-module QR code does not fit 24 rows with the text: \(screen)")
+        #expect(screen.contains("\rWaiting for approval... the code SGDF-CCPB expires in "), "the code repeats on the countdown")
+        #expect(screen.contains("\r✓ Approved\u{1B}[K\n"), "the result replaces the countdown line: \(screen)")
     }
 
     @Test("--interactive without a terminal: the prompt goes to stderr, the token to stdout")
