@@ -70,8 +70,8 @@ enum CommandLineParser {
         }
         guard let spec = lookUp(words) else {
             if first == "config" {
-                throw .usage(words.count == 1 ? "config: missing subcommand; usage: authctl config check"
-                                              : "unknown command config \(words[1]); usage: authctl config check")
+                throw .usage(words.count == 1 ? "config: missing subcommand; usage: authctl config check | authctl config init"
+                                              : "unknown command config \(words[1])\(Suggestion.didYouMean(words[1], among: ["check", "init"])); usage: authctl config check | authctl config init")
             }
             let names = CommandTable.visibleCommands.map(\.name).filter { !$0.contains(" ") } + ["config"]
             throw .usage("unknown command \(first)\(Suggestion.didYouMean(first, among: names)); usage: authctl COMMAND [OPTIONS]; see: authctl --help")

@@ -1,4 +1,5 @@
 // The one description of authctl's command line: parsing, help, the man page and shell completion read it.
+import AuthdConfig
 
 /// What a shell should offer for an operand or an option's value.
 enum CompletionKind {
@@ -31,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, version, help, completion, listAudiences
+    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences
 }
 
 struct CommandSpec {
@@ -97,6 +98,13 @@ enum CommandTable {
                                  aliases: ["-v", "--verbose"])],
             summary: "validate the config file",
             details: "Prints every problem as FILE:LINE: KEY: MESSAGE on stderr and exits with status 2 when there is an error; otherwise prints the number of audiences. With --explain it then prints, per audience, every effective setting and its origin: config (with the line), the provider preset, authd's default, or discovery at run time (the URLs are named; config check itself connects to nothing), followed by what authd does differently for the provider. Client secrets are never printed, only whether they are inline or read from a file."),
+        CommandSpec(
+            id: .configInit, words: ["config", "init"], operands: [],
+            options: [OptionSpec(name: "--provider", valueName: "NAME",
+                                 summary: "the provider preset to start from (github, gitlab, google, entra, azure-devops, keycloak, okta, auth0, oidc)",
+                                 completion: .words(ProviderKind.allCases.map(\.rawValue)))],
+            summary: "write a commented starting config file",
+            details: "Writes the config file (mode 0600, its directory 0700) with one audience for the provider: the keys it needs, with placeholders to fill in, and the preset's optional ones commented out. Without --provider the audience is commented out. Never overwrites an existing file."),
         CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
             summary: "print the versions of authctl and of the running daemon",

@@ -13,7 +13,31 @@ enum CompletionCommand {
     }
 
     static var commands: [CommandSpec] { CommandTable.visibleCommands }
-    static var commandNames: [String] { commands.map { $0.words[0] } }
+    static var commandNames: [String] { groups.map(\.name) }
+
+    /// What a shell completes after the first word: `config` stands for `config check` and
+    /// `config init`, so its subcommands are its operands and its options are theirs together.
+    struct Group {
+        let name: String
+        let specs: [CommandSpec]
+        var subcommands: [String] { specs.compactMap { $0.words.count > 1 ? $0.words[1] : nil } }
+        var options: [OptionSpec] {
+            var seen = Set<String>()
+            return specs.flatMap(\.options).filter { seen.insert($0.name).inserted }
+        }
+        var summary: String { specs.count == 1 ? specs[0].summary : specs.map(\.summary).joined(separator: "; ") }
+        var operand: OperandSpec? { subcommands.isEmpty ? specs.first?.operands.first : nil }
+    }
+
+    static var groups: [Group] {
+        var names: [String] = []
+        var specs: [String: [CommandSpec]] = [:]
+        for spec in commands {
+            if specs[spec.words[0]] == nil { names.append(spec.words[0]) }
+            specs[spec.words[0], default: []].append(spec)
+        }
+        return names.map { Group(name: $0, specs: specs[$0]!) }
+    }
 
     static func shellWords(_ kind: CompletionKind) -> String? {
         if case .words(let words) = kind { return words.joined(separator: " ") }
@@ -45,17 +69,17 @@ enum CompletionCommand {
                 "") COMPREPLY=($(compgen -W "\(commandNames.joined(separator: " ")) \(globals)" -- "$cur")) ;;
 
         """
-        for spec in commands {
-            let options = ((spec.options + CommandTable.globalOptions).flatMap { [$0.name] + $0.aliases }).joined(separator: " ")
+        for group in groups {
+            let options = ((group.options + CommandTable.globalOptions).flatMap { [$0.name] + $0.aliases }).joined(separator: " ")
             var operands = ""
-            switch spec.operands.first?.completion ?? .none {
+            switch group.operand?.completion ?? .none {
             case .audiences: operands = "$(authctl __audiences 2>/dev/null)"
             case .words(let words): operands = words.joined(separator: " ")
             case .files, .none: break
             }
-            if spec.words.count > 1 { operands = spec.words[1] }
+            if !group.subcommands.isEmpty { operands = group.subcommands.joined(separator: " ") }
             script += """
-                    \(spec.words[0])) if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "\(options)" -- "$cur")); else COMPREPLY=($(compgen -W "\(operands)" -- "$cur")); fi ;;
+                    \(group.name)) if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "\(options)" -- "$cur")); else COMPREPLY=($(compgen -W "\(operands)" -- "$cur")); fi ;;
 
             """
         }
@@ -109,7 +133,7 @@ enum CompletionCommand {
             commands=(
 
         """
-        for spec in commands { script += "        '\(spec.words[0]):\(zshEscaped(spec.summary))'\n" }
+        for group in groups { script += "        '\(group.name):\(zshEscaped(group.summary))'\n" }
         script += """
             )
             if (( CURRENT == 2 )); then
@@ -123,11 +147,11 @@ enum CompletionCommand {
 
         """
         let globals = CommandTable.globalOptions.map(zshOption).joined(separator: " ")
-        for spec in commands {
-            var arguments = spec.options.map(zshOption)
-            if spec.words.count > 1 {
-                arguments.append("'1:subcommand:(\(spec.words[1]))'")
-            } else if let operand = spec.operands.first {
+        for group in groups {
+            var arguments = group.options.map(zshOption)
+            if !group.subcommands.isEmpty {
+                arguments.append("'1:subcommand:(\(group.subcommands.joined(separator: " ")))'")
+            } else if let operand = group.operand {
                 switch operand.completion {
                 case .audiences: arguments.append("'\(operand.optional ? ":" : "")1:audience:_authctl_audiences'")
                 case .words(let words): arguments.append("'1:\(operand.name.lowercased()):(\(words.joined(separator: " ")))'")
@@ -135,7 +159,7 @@ enum CompletionCommand {
                 case .none: break
                 }
             }
-            script += "        \(spec.words[0])) _arguments \(arguments.joined(separator: " ")) \(globals) ;;\n"
+            script += "        \(group.name)) _arguments \(arguments.joined(separator: " ")) \(globals) ;;\n"
         }
         script += """
             esac
@@ -155,17 +179,17 @@ enum CompletionCommand {
         for option in CommandTable.globalOptions {
             script += "complete -c authctl -l \(option.name.dropFirst(2))\(option.valueName != nil ? " -r -F" : "") -d \(fishEscaped(option.summary))\n"
         }
-        for spec in commands {
-            let name = spec.words[0]
-            script += "complete -c authctl -n __fish_use_subcommand -a \(name) -d \(fishEscaped(spec.summary))\n"
+        for group in groups {
+            let name = group.name
+            script += "complete -c authctl -n __fish_use_subcommand -a \(name) -d \(fishEscaped(group.summary))\n"
             let seen = "'__fish_seen_subcommand_from \(name)'"
-            for option in spec.options {
+            for option in group.options {
                 let names = ([option.name] + option.aliases).map { $0.hasPrefix("--") ? "-l \($0.dropFirst(2))" : "-s \($0.dropFirst())" }
                 script += "complete -c authctl -n \(seen) \(names.joined(separator: " "))\(option.valueName != nil ? " -r" : "") -d \(fishEscaped(option.summary))\n"
             }
-            if spec.words.count > 1 {
-                script += "complete -c authctl -n \(seen) -a \(spec.words[1])\n"
-            } else if let operand = spec.operands.first {
+            if !group.subcommands.isEmpty {
+                script += "complete -c authctl -n \(seen) -a \(fishEscaped(group.subcommands.joined(separator: " ")))\n"
+            } else if let operand = group.operand {
                 switch operand.completion {
                 case .audiences: script += "complete -c authctl -n \(seen) -a '(authctl __audiences 2>/dev/null)'\n"
                 case .words(let words): script += "complete -c authctl -n \(seen) -a \(fishEscaped(words.joined(separator: " ")))\n"

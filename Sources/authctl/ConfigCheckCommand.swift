@@ -7,7 +7,7 @@ enum ConfigCheckCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let (path, text) = try context.configText()
         guard let text else {
-            throw .usage("there is no config file at \(path); create it (see docs/clients.md) or pass --config PATH")
+            throw .usage("there is no config file at \(path); create one with: authctl config init --provider NAME (keys: docs/configuration.md), or pass --config PATH")
         }
         var (configuration, diagnostics) = AuthdConfiguration.validate(
             text: text, path: path, homeDirectory: CurrentProcess.environment("HOME"))

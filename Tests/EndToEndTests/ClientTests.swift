@@ -473,6 +473,37 @@ struct AuthctlCommandLineTests {
         #expect(result.status == 2 && result.stderr.contains(expected), "\(result.stderr)")
     }
 
+    @Test("config init writes a 0600 template that config check accepts, and never overwrites", arguments: ProviderNames.all)
+    func configInit(provider: String) async throws {
+        let kit = try ClientTestKit()
+        try FileManager.default.removeItem(atPath: kit.configPath)
+        let missing = try await kit.authctl("config", "check")
+        #expect(missing.status == 2 && missing.stderr.contains("authctl config init --provider NAME"), "\(missing.stderr)")
+        let written = try await kit.authctl("config", "init", "--provider", provider.uppercased())
+        #expect(written.status == 0 && written.stdout.hasPrefix("wrote \(kit.configPath)"), "\(written.stdout)\(written.stderr)")
+        let mode = try FileManager.default.attributesOfItem(atPath: kit.configPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let check = try await kit.authctl("config", "check")
+        #expect(check.status == 0 && check.stdout == "config OK: 1 audience\n", "\(check.stderr)")
+        let before = try String(contentsOfFile: kit.configPath, encoding: .utf8)
+        let again = try await kit.authctl("config", "init", "--provider", provider)
+        #expect(again.status == 2 && again.stderr.contains("already exists"))
+        #expect(try String(contentsOfFile: kit.configPath, encoding: .utf8) == before)
+    }
+
+    @Test("config init without a provider comments the audience out; a misspelt provider gets a suggestion")
+    func configInitWithoutProvider() async throws {
+        let kit = try ClientTestKit()
+        try FileManager.default.removeItem(atPath: kit.configPath)
+        let typo = try await kit.authctl("config", "init", "--provider", "githib")
+        #expect(typo.status == 2 && typo.stderr.contains(#"(did you mean "github"?)"#), "\(typo.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: kit.configPath))
+        let written = try await kit.authctl("config", "init")
+        #expect(written.status == 0)
+        let check = try await kit.authctl("config", "check")
+        #expect(check.status == 0 && check.stdout == "config OK: 0 audiences\n", "\(check.stderr)")
+    }
+
     @Test("config check finds a misspelt key with its line and suggests the right one")
     func configCheckMisspelling() async throws {
         let kit = try ClientTestKit(config: """
@@ -782,4 +813,9 @@ struct AuthctlRealStackTests {
         let pid = try #require(daemon.running?.pid)
         #expect(version.stdout.contains("pid \(pid) at "), "\(version.stdout)")
     }
+}
+
+/// The provider presets `authctl config init --provider` knows (ProviderKind's raw values).
+enum ProviderNames {
+    static let all = ["github", "gitlab", "google", "entra", "azure-devops", "keycloak", "okta", "auth0", "oidc"]
 }
