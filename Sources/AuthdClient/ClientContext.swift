@@ -55,11 +55,12 @@ public struct ClientContext: Sendable {
     public func configText() throws(ClientFailure) -> (path: String, text: String?) {
         let path = try configPath()
         do {
-            let bytes = try FileSystem.readFile(path, maximumBytes: Self.maximumConfigBytes)
+            // Never blocks: a FIFO or device named as the config is refused, not waited on.
+            let bytes = try FileSystem.readRegularFile(path, RegularFileRequirements(maximumBytes: Self.maximumConfigBytes)).bytes
             return (path, String(decoding: bytes, as: UTF8.self))
-        } catch .noSuchFileOrDirectory {
+        } catch where error.isMissing {
             return (path, nil)
-        } catch .fileTooLarge {
+        } catch where error.reason == .tooLarge(maximumBytes: Self.maximumConfigBytes) {
             throw .usage("\(path) is larger than 1 MiB; is it really the authd config?")
         } catch {
             throw .usage("cannot read \(path): \(error)")

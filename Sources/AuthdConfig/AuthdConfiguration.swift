@@ -31,6 +31,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var autostart: Bool
     /// Derive the store key with Argon2id from the passphrase in this file instead of the key file.
     public var storePassphraseFile: String?
+    /// The config line that set `store_passphrase_file`, for diagnostics about the file it names.
+    public var storePassphraseFileLine: Int?
     public var audit: AuditDestination
 
     public init(refreshMargin: Duration? = nil, maxSession: Duration? = nil, autostart: Bool = true,

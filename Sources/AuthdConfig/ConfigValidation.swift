@@ -128,6 +128,7 @@ private struct ConfigValidator {
                 if let value = bool(entry, keyPath) { settings.autostart = value }
             case "store_passphrase_file":
                 settings.storePassphraseFile = absolutePath(entry, keyPath)
+                settings.storePassphraseFileLine = entry.keyPosition.line
             case "audit":
                 if let value = choice(entry, keyPath, AuditDestination.self) { settings.audit = value }
             default:
@@ -485,7 +486,7 @@ private struct ConfigValidator {
                     }
                     written.gitURLs.append((prefix, position))
                 } catch {
-                    self.error(position, keyPath, "invalid git URL \"\(text)\": \(error.message)")
+                    self.error(position, keyPath, "invalid git URL \"\(URLRedaction.redactingUserinfo(text))\": \(error.message)")
                 }
             }
         case "git_username":
@@ -648,7 +649,7 @@ private struct ConfigValidator {
         do {
             url = try EndpointURL(parsing: text)
         } catch {
-            self.error(entry.node.position, keyPath, "invalid URL \"\(text)\": \(error.message)")
+            self.error(entry.node.position, keyPath, "invalid URL \"\(URLRedaction.redactingUserinfo(text))\": \(error.message)")
             return nil
         }
         guard url.isSecureOrLoopback else {

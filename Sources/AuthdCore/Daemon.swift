@@ -143,17 +143,20 @@ public final class Daemon: Sendable {
             logger.warning("no config file at \(path): serving no audiences (see docs/configuration.md)")
             return AuthdConfiguration()
         }
-        let bytes: [UInt8]
+        let contents: RegularFileContents
         do {
-            bytes = try FileSystem.readFile(path, maximumBytes: 1 << 20)
+            contents = try FileSystem.readRegularFile(path, .configFile)
         } catch {
             throw DaemonStartError(description: "cannot read the config \(path): \(error)", exitCode: 2)
         }
+        let bytes = contents.bytes
         let home = CurrentProcess.environment("HOME")
         do {
             let (configuration, warnings) = try AuthdConfiguration.load(text: String(decoding: bytes, as: UTF8.self), path: path,
                                                                         homeDirectory: home)
-            for warning in warnings { logger.warning("\(warning.description)") }
+            let exposure = configuration.inlineSecretExposure(
+                file: path, permissions: contents.status.permissions, chmodCommand: FileReadError.chmodCommand(path))
+            for warning in warnings + exposure { logger.warning("\(warning.description)") }
             return configuration
         } catch {
             throw DaemonStartError(description: "invalid config:\n\(error.description)\n(check it with: authctl config check)",
@@ -192,11 +195,12 @@ public final class Daemon: Sendable {
         case .keyFile:
             if let passphraseFile = configuration.daemon.storePassphraseFile {
                 do {
-                    var bytes = try FileSystem.readFile(passphraseFile, maximumBytes: 4096)
+                    // Refused unless it is ours and mode 0600 or tighter, as ssh treats a private key.
+                    var bytes = try FileSystem.readRegularFile(passphraseFile, .secretFile).bytes
                     while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
                     keySource = .passphrase(SecretBytes(zeroing: &bytes))
                 } catch {
-                    throw DaemonStartError(description: "cannot read store_passphrase_file \(passphraseFile): \(error)", exitCode: 2)
+                    throw DaemonStartError(description: "cannot use store_passphrase_file \(passphraseFile): \(error)", exitCode: 2)
                 }
             } else {
                 keySource = .keyFile
@@ -206,7 +210,9 @@ public final class Daemon: Sendable {
         }
         let store: TokenStore
         do {
-            store = try TokenStore.open(directory: options.paths.stateDirectory, keySource: keySource)
+            let logger = self.logger
+            store = try TokenStore.open(directory: options.paths.stateDirectory, keySource: keySource,
+                                        warn: { message in logger.warning("\(message)") })
         } catch .locked(let lockFile) {
             throw DaemonStartError(description: "another authd is using the state directory (lock \(lockFile) is held)", exitCode: 1)
         } catch {

@@ -24,11 +24,14 @@ public struct OAuthAudienceProvider: AudienceProvider {
         case .inline(let value): secret = value
         case .file(let path):
             do {
-                let bytes = try FileSystem.readFile(path, maximumBytes: 64 * 1024)
+                // Refused unless it is ours and mode 0600 or tighter; never blocks (a FIFO is refused).
+                // A refusal breaks this audience only: every call reports it.
+                var bytes = try FileSystem.readRegularFile(path, .secretFile).bytes
+                defer { SecretBytes.zero(&bytes) }
                 let firstLine = bytes.split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? []
                 secret = String(decoding: firstLine.filter { $0 != 0x0D }, as: UTF8.self)
             } catch {
-                problem = "\(audience.name): cannot read client_secret_file \(path): \(error)"
+                problem = "\(audience.name): cannot use client_secret_file \(path): \(error)"
             }
         case nil: break
         }

@@ -1,5 +1,6 @@
 // Which URLs the engine may send to (https anywhere, http only to loopback) and how each request is dressed.
 
+import AuthdConfig
 import AuthdWire
 
 /// The parts of an absolute http(s) URL the policy needs. Internal: AuthdConfig has the public URL type.
@@ -77,15 +78,10 @@ struct ParsedEndpointURL: Equatable {
         if parsed.scheme == "http", !parsed.isLoopback { throw .insecureEndpoint(url: url) }
     }
 
-    /// The URL for messages: without userinfo, and without control characters (a URL from
-    /// discovery metadata is provider text).
+    /// The URL for messages: userinfo hidden (`URLRedaction`, the one rule for every message),
+    /// and without control characters (a URL from discovery metadata is provider text).
     static func withoutUserinfo(_ url: String) -> String {
-        let clean = { (text: String) in ProviderText(secrets: []).clean(text) ?? "" }
-        guard let schemeEnd = url.firstRange(of: "://") else { return clean(url) }
-        let rest = url[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return clean(url) }
-        return clean(String(url[..<schemeEnd.upperBound]) + String(rest[rest.index(after: at)...]))
+        ProviderText(secrets: []).clean(URLRedaction.redactingUserinfo(url)) ?? ""
     }
 }
 

@@ -4,8 +4,22 @@ import Glibc
 /// The parts of `struct stat` the daemon and clients check.
 public struct FileStatus: Sendable, Equatable {
     /// What kind of file it is (`S_IFMT` bits).
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable, CustomStringConvertible {
         case regular, directory, symbolicLink, socket, fifo, characterDevice, blockDevice, unknown
+
+        /// The kind with an article, for messages: "a FIFO", "a directory".
+        public var description: String {
+            switch self {
+            case .regular: "a regular file"
+            case .directory: "a directory"
+            case .symbolicLink: "a symbolic link"
+            case .socket: "a socket"
+            case .fifo: "a FIFO (named pipe)"
+            case .characterDevice: "a character device"
+            case .blockDevice: "a block device"
+            case .unknown: "a special file"
+            }
+        }
     }
 
     /// The owner's uid (`st_uid`).
@@ -41,4 +55,16 @@ public struct FileStatus: Sendable, Equatable {
 
     /// Whether group or others have any permission bit (`0o077`).
     public var isAccessibleByOthers: Bool { permissions & 0o077 != 0 }
+
+    /// Whether group or others may read it (`0o044`).
+    public var isReadableByOthers: Bool { permissions & 0o044 != 0 }
+
+    /// The permission bits as `chmod` writes them: `0644`.
+    public var octalPermissions: String { Self.octal(permissions) }
+
+    /// Permission bits as `chmod` writes them: `0644`.
+    public static func octal(_ permissions: UInt32) -> String {
+        let digits = String(permissions, radix: 8)
+        return "0" + String(repeating: "0", count: max(0, 3 - digits.count)) + digits
+    }
 }

@@ -34,6 +34,8 @@ public struct FileOpenOptions: OptionSet, Sendable {
     public static let directory = FileOpenOptions(rawValue: O_DIRECTORY)
     /// `O_NOCTTY`
     public static let noControllingTerminal = FileOpenOptions(rawValue: O_NOCTTY)
+    /// `O_NONBLOCK`: opening a FIFO does not wait for a writer.
+    public static let nonBlocking = FileOpenOptions(rawValue: O_NONBLOCK)
 }
 
 extension FileDescriptor {
@@ -97,6 +99,7 @@ public enum FileSystem {
     }
 
     /// Reads a whole file; throws `Errno.fileTooLarge` when it has more than `maximumBytes`.
+    /// Blocks on a FIFO: for config and secret files use `readRegularFile`.
     public static func readFile(_ path: String, maximumBytes: Int) throws(Errno) -> [UInt8] {
         let file = try FileDescriptor.open(path, .readOnly)
         return try file.closeAfter { () throws(Errno) -> [UInt8] in
@@ -120,6 +123,184 @@ public enum FileSystem {
         }.get()
         guard length < buffer.count else { throw .nameTooLong }
         return String(decoding: buffer[..<length], as: UTF8.self)
+    }
+}
+
+/// What `FileSystem.readRegularFile` demands of a file before it reads it.
+public struct RegularFileRequirements: Sendable {
+    /// Files larger than this are refused (`FileReadError.Reason.tooLarge`).
+    public var maximumBytes: Int
+    /// False: a symbolic link as the last component is refused (`O_NOFOLLOW`).
+    public var followSymbolicLinks: Bool
+    /// True: the file must be owned by the current user and give group and others no
+    /// permission at all (what ssh demands of a private key).
+    public var privateToOwner: Bool
+
+    public init(maximumBytes: Int, followSymbolicLinks: Bool = true, privateToOwner: Bool = false) {
+        self.maximumBytes = maximumBytes
+        self.followSymbolicLinks = followSymbolicLinks
+        self.privateToOwner = privateToOwner
+    }
+
+    /// A config file: at most 1 MiB, links followed, any owner and mode (the caller may warn).
+    public static let configFile = RegularFileRequirements(maximumBytes: 1 << 20)
+    /// A file holding a secret (client secret, passphrase): at most 64 KiB, ours, mode 0600 or tighter.
+    public static let secretFile = RegularFileRequirements(maximumBytes: 64 * 1024, privateToOwner: true)
+}
+
+/// A file's bytes and what `fstat` said about the descriptor they were read from.
+public struct RegularFileContents: Sendable {
+    /// The whole file. For a secret, move it into `SecretBytes(zeroing:)`.
+    public var bytes: [UInt8]
+    /// The open file's status (not the path's, which may have changed since).
+    public var status: FileStatus
+}
+
+/// Why `FileSystem.readRegularFile` refused or failed; `description` says what to do.
+public struct FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Reason: Sendable, Equatable {
+        /// `open`, `fstat` or `read` failed.
+        case system(Errno)
+        /// The last component is a symbolic link and the caller asked for `O_NOFOLLOW`.
+        case symbolicLink
+        /// A FIFO, device, directory or socket: reading it could block or never end.
+        case notRegularFile(FileStatus.Kind)
+        /// More than the caller's bound.
+        case tooLarge(maximumBytes: Int)
+        /// Owned by another user (`privateToOwner`).
+        case notOwnedByUser(ownerUserID: UInt32, userID: UInt32)
+        /// Group or others have a permission bit (`privateToOwner`).
+        case accessibleByOthers(permissions: UInt32)
+    }
+
+    /// The path as the caller gave it.
+    public var path: String
+    public var reason: Reason
+
+    public init(path: String, reason: Reason) {
+        self.path = path
+        self.reason = reason
+    }
+
+    /// Whether the file simply is not there (`ENOENT`).
+    public var isMissing: Bool { reason == .system(.noSuchFileOrDirectory) }
+
+    public var description: String {
+        switch reason {
+        case .system(let errno):
+            return errno.description
+        case .symbolicLink:
+            return "it is a symbolic link, which is not followed here; replace it with the file itself"
+        case .notRegularFile(let kind):
+            return "it is \(kind), not a regular file (reading it could block or never end); use a regular file"
+        case .tooLarge(let maximumBytes):
+            return "it is larger than \(maximumBytes) bytes; is it the right file?"
+        case .notOwnedByUser(let owner, let user):
+            return "it is owned by uid \(owner), not by uid \(user) that authd runs as, so uid \(owner) could change or read it; "
+                + "use a file of your own (or, as root: chown \(user) \(FileReadError.shellQuoted(path)))"
+        case .accessibleByOthers(let permissions):
+            let mode = FileStatus.octal(permissions)
+            let who = permissions & 0o044 != 0 ? "lets other users read it" : "gives other users access to it"
+            return "its mode \(mode) \(who); run: \(FileReadError.chmodCommand(path))"
+        }
+    }
+
+    /// The command that makes `path` private to its owner: `chmod 600 PATH`, quoted for a shell.
+    public static func chmodCommand(_ path: String) -> String { "chmod 600 " + shellQuoted(path) }
+
+    /// `path` as a shell word: bare when it has only safe characters, else in single quotes.
+    public static func shellQuoted(_ path: String) -> String {
+        let safe = path.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "/._-+:@%,=".utf8.contains(byte)
+        }
+        if safe && !path.isEmpty { return path }
+        return "'" + path.replacing("'", with: "'\\''") + "'"
+    }
+}
+
+extension FileSystem {
+    /// Reads a config or secret file without ever blocking on it: opens it
+    /// `O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC` (plus `O_NOFOLLOW` when asked), checks the open
+    /// descriptor with `fstat` (a regular file; owner and mode when `privateToOwner`), and reads
+    /// at most `maximumBytes`. Checking the descriptor, not the path, leaves no window in which
+    /// the file could be swapped. Growing buffers are wiped before they are freed, so a secret
+    /// leaves no stray copies behind.
+    public static func readRegularFile(_ path: String, _ requirements: RegularFileRequirements) throws(FileReadError) -> RegularFileContents {
+        var options: FileOpenOptions = [.nonBlocking, .noControllingTerminal]
+        if !requirements.followSymbolicLinks { options.insert(.noFollow) }
+        let file: FileDescriptor
+        do throws(Errno) {
+            file = try FileDescriptor.open(path, .readOnly, options: options)
+        } catch {
+            throw FileReadError(path: path, reason: error.rawValue == ELOOP && !requirements.followSymbolicLinks ? .symbolicLink : .system(error))
+        }
+        return try file.closeAfter { () throws(FileReadError) -> RegularFileContents in
+            let status: FileStatus
+            do throws(Errno) { status = try file.status() } catch { throw FileReadError(path: path, reason: .system(error)) }
+            guard status.kind == .regular else { throw FileReadError(path: path, reason: .notRegularFile(status.kind)) }
+            if requirements.privateToOwner {
+                let user = CurrentProcess.userID
+                guard status.ownerUserID == user else {
+                    throw FileReadError(path: path, reason: .notOwnedByUser(ownerUserID: status.ownerUserID, userID: user))
+                }
+                guard !status.isAccessibleByOthers else {
+                    throw FileReadError(path: path, reason: .accessibleByOthers(permissions: status.permissions))
+                }
+            }
+            guard status.size <= Int64(requirements.maximumBytes) else {
+                throw FileReadError(path: path, reason: .tooLarge(maximumBytes: requirements.maximumBytes))
+            }
+            let bytes: [UInt8]
+            do throws(Errno) {
+                bytes = try file.readToEnd(expectedCount: Int(status.size), maximumBytes: requirements.maximumBytes)
+            } catch .fileTooLarge {
+                throw FileReadError(path: path, reason: .tooLarge(maximumBytes: requirements.maximumBytes))
+            } catch {
+                throw FileReadError(path: path, reason: .system(error))
+            }
+            return RegularFileContents(bytes: bytes, status: status)
+        }
+    }
+}
+
+extension FileDescriptor {
+    /// Reads until end of file into one buffer sized for `expectedCount`; a buffer outgrown (the
+    /// file grew) is wiped before it is freed. Throws `Errno.fileTooLarge` past `maximumBytes`.
+    fileprivate func readToEnd(expectedCount: Int, maximumBytes: Int) throws(Errno) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: min(max(expectedCount, 0), maximumBytes) + 1)
+        var filled = 0
+        while true {
+            if filled == buffer.count {
+                guard buffer.count <= maximumBytes else {
+                    Self.wipe(&buffer)
+                    throw .fileTooLarge
+                }
+                var larger = [UInt8](repeating: 0, count: min(maximumBytes + 1, max(buffer.count * 2, 4096)))
+                larger.withUnsafeMutableBytes { destination in
+                    buffer.withUnsafeBytes { source in destination.copyMemory(from: source) }
+                }
+                Self.wipe(&buffer)
+                buffer = larger
+            }
+            let start = filled
+            let count = try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in
+                    try retryingInterrupts { Glibc.read(rawValue, raw.baseAddress! + start, raw.count - start) }
+                }
+            }.get()
+            if count == 0 { break }
+            filled += count
+        }
+        // The unread tail is still zero; dropping it keeps the storage, so nothing is copied.
+        buffer.removeLast(buffer.count - filled)
+        return buffer
+    }
+
+    fileprivate static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { raw in
+            if let base = raw.baseAddress { explicit_bzero(base, raw.count) }
+        }
     }
 }
 

@@ -49,8 +49,9 @@ public enum StoreKeySource: Sendable {
 struct StoreKeyMaterial {
     static let keyFileName = "store.key"
 
-    /// The 32-byte key for a raw source.
-    static func rawKey(_ source: StoreKeySource, directory: String, fileSystem: any StoreFileSystem) throws(StoreError) -> SecretBytes {
+    /// The 32-byte key for a raw source. `warn` hears about a key file that others could read.
+    static func rawKey(_ source: StoreKeySource, directory: String, fileSystem: any StoreFileSystem,
+                       warn: (String) -> Void = { _ in }) throws(StoreError) -> SecretBytes {
         switch source {
         case .key(let key):
             guard key.count == XChaCha20Poly1305.keyByteCount else {
@@ -58,11 +59,11 @@ struct StoreKeyMaterial {
             }
             return key
         case .credentialKey(let path):
-            return try readKey(path)
+            return try readKey(path, isKeyFile: false, warn: warn)
         case .keyFile:
             let path = directory + "/" + keyFileName
             if !FileSystem.exists(path) { try createKeyFile(path, directory: directory, fileSystem: fileSystem) }
-            return try readKey(path, fixPermissions: true)
+            return try readKey(path, isKeyFile: true, warn: warn)
         case .passphrase, .credentialPassphrase:
             preconditionFailure("a passphrase is not a raw key")
         }
@@ -75,9 +76,11 @@ struct StoreKeyMaterial {
             guard passphrase.count > 0 else { throw .keyUnavailable(path: "(given passphrase)", reason: "the passphrase is empty") }
             return passphrase
         case .credentialPassphrase(let path, _):
+            // systemd made this file, in a directory only this service can read: its owner
+            // and mode are systemd's business, so only the type and the size are checked.
             var bytes: [UInt8]
             do {
-                bytes = try FileSystem.readFile(path, maximumBytes: 4096)
+                bytes = try FileSystem.readRegularFile(path, RegularFileRequirements(maximumBytes: 4096)).bytes
             } catch {
                 throw .keyUnavailable(path: path, reason: "\(error)")
             }
@@ -96,29 +99,49 @@ struct StoreKeyMaterial {
         }
     }
 
-    private static func readKey(_ path: String, fixPermissions: Bool = false) throws(StoreError) -> SecretBytes {
+    /// Reads a raw key. The key file must be ours; one that group or others could read is
+    /// tightened to 0600 and reported through `warn`, since its key may already have been copied.
+    /// A credential (systemd's file, in systemd's private directory) is only checked for type and size.
+    private static func readKey(_ path: String, isKeyFile: Bool, warn: (String) -> Void) throws(StoreError) -> SecretBytes {
+        let contents: RegularFileContents
         do {
-            let status = try FileSystem.status(path)
-            guard status.kind == .regular else { throw StoreError.keyUnavailable(path: path, reason: "not a regular file") }
-            if fixPermissions {
-                guard status.ownerUserID == CurrentProcess.userID else {
-                    throw StoreError.keyUnavailable(path: path, reason: "owned by uid \(status.ownerUserID), not by us")
-                }
-                // Others could read it until now; still better than leaving it open.
-                if status.isAccessibleByOthers { try FileSystem.setPermissions(path, 0o600) }
-            }
-            var bytes = try FileSystem.readFile(path, maximumBytes: 4096)
-            guard bytes.count == XChaCha20Poly1305.keyByteCount else {
-                SecretBytes.zero(&bytes)
-                throw StoreError.keyUnavailable(
-                    path: path, reason: "must hold exactly \(XChaCha20Poly1305.keyByteCount) bytes, holds \(bytes.count)")
-            }
-            return SecretBytes(zeroing: &bytes)
-        } catch let error as StoreError {
-            throw error
+            contents = try FileSystem.readRegularFile(path, RegularFileRequirements(maximumBytes: 4096))
         } catch {
             throw .keyUnavailable(path: path, reason: "\(error)")
         }
+        var bytes = contents.bytes
+        if isKeyFile {
+            let status = contents.status
+            guard status.ownerUserID == CurrentProcess.userID else {
+                SecretBytes.zero(&bytes)
+                let refusal = FileReadError(path: path, reason: .notOwnedByUser(ownerUserID: status.ownerUserID, userID: CurrentProcess.userID))
+                throw .keyUnavailable(path: path, reason: refusal.description)
+            }
+            if status.isAccessibleByOthers {
+                do {
+                    try FileSystem.setPermissions(path, 0o600)
+                } catch {
+                    SecretBytes.zero(&bytes)
+                    throw .keyUnavailable(path: path, reason: "its mode \(status.octalPermissions) gives other users access and chmod 600 failed: \(error)")
+                }
+                warn(keyFileExposedWarning(path: path, permissions: status.permissions))
+            }
+        }
+        guard bytes.count == XChaCha20Poly1305.keyByteCount else {
+            let count = bytes.count
+            SecretBytes.zero(&bytes)
+            throw StoreError.keyUnavailable(
+                path: path, reason: "must hold exactly \(XChaCha20Poly1305.keyByteCount) bytes, holds \(count)")
+        }
+        return SecretBytes(zeroing: &bytes)
+    }
+
+    /// What the daemon logs after tightening a key file that was open to others.
+    static func keyFileExposedWarning(path: String, permissions: UInt32) -> String {
+        "the store key \(path) had mode \(FileStatus.octal(permissions)), so other users could read it; authd set it to 0600, "
+            + "but the key may already have been copied, and with it anyone holding a copy of tokens.store can read your logins. "
+            + "Rotate the key (see \"Rotating the store key\" in docs/operations.md): stop authd, move tokens.store aside, "
+            + "delete store.key, start authd, and log in again"
     }
 
     // Written to a temporary name and renamed, so a crash never leaves a short key file behind.

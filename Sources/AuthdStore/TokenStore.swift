@@ -34,19 +34,24 @@ public final class TokenStore: Sendable {
     private let keySource: StoreKeySource
     private let fileSystem: any StoreFileSystem
     private let lock: ExclusiveFileLock
+    private let warn: @Sendable (String) -> Void
     private let state = Mutex(State())
 
-    private init(directory: String, keySource: StoreKeySource, fileSystem: any StoreFileSystem, lock: ExclusiveFileLock) {
+    private init(directory: String, keySource: StoreKeySource, fileSystem: any StoreFileSystem, lock: ExclusiveFileLock,
+                 warn: @escaping @Sendable (String) -> Void) {
         self.directory = directory
         self.keySource = keySource
         self.fileSystem = fileSystem
         self.lock = lock
+        self.warn = warn
     }
 
     /// Opens the store in `directory` (creating it with mode 0700; tightening a directory that
-    /// group or others can enter) and takes its lock. `fileSystem` is for tests.
+    /// group or others can enter) and takes its lock. `fileSystem` is for tests. `warn` hears what
+    /// the owner should act on although the store works (a key file others could read).
     public static func open(
-        directory: String, keySource: StoreKeySource = .keyFile, fileSystem: any StoreFileSystem = PosixStoreFileSystem()
+        directory: String, keySource: StoreKeySource = .keyFile, fileSystem: any StoreFileSystem = PosixStoreFileSystem(),
+        warn: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(StoreError) -> TokenStore {
         try prepareDirectory(directory)
         let lockPath = directory + "/" + lockFileName
@@ -56,7 +61,7 @@ public final class TokenStore: Sendable {
         for attempt in 0..<50 {
             switch Result(catching: { () throws(Errno) in try ExclusiveFileLock(path: lockPath) }) {
             case .success(let lock):
-                return TokenStore(directory: directory, keySource: keySource, fileSystem: fileSystem, lock: lock)
+                return TokenStore(directory: directory, keySource: keySource, fileSystem: fileSystem, lock: lock, warn: warn)
             case .failure(.wouldBlock) where attempt < 49:
                 SystemClock.sleep(milliseconds: 10)
             case .failure(.wouldBlock):
@@ -96,7 +101,7 @@ public final class TokenStore: Sendable {
         let key: SecretBytes
         switch (header.keyDerivation, keySource.usesPassphrase) {
         case (.rawKey, false):
-            key = try StoreKeyMaterial.rawKey(keySource, directory: directory, fileSystem: fileSystem)
+            key = try StoreKeyMaterial.rawKey(keySource, directory: directory, fileSystem: fileSystem, warn: warn)
         case (.argon2id(let parameters, let salt), true):
             let passphrase = try StoreKeyMaterial.passphrase(keySource)
             guard let derived = try? PassphraseKeyDerivation.deriveKey(from: passphrase, salt: salt, parameters: parameters) else {
@@ -163,7 +168,7 @@ public final class TokenStore: Sendable {
                 throw .keyUnavailable(path: "(passphrase)", reason: "\(error)")
             }
         }
-        return (try StoreKeyMaterial.rawKey(keySource, directory: directory, fileSystem: fileSystem), .rawKey)
+        return (try StoreKeyMaterial.rawKey(keySource, directory: directory, fileSystem: fileSystem, warn: warn), .rawKey)
     }
 
     /// Renames the damaged store to `<name>.corrupt-<UTC time>` and returns the error naming it.

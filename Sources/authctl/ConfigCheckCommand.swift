@@ -12,7 +12,8 @@ enum ConfigCheckCommand {
         var (configuration, diagnostics) = AuthdConfiguration.validate(
             text: text, path: path, homeDirectory: CurrentProcess.environment("HOME"))
         if let configuration {
-            diagnostics = sortedByLine(diagnostics + unreadableFiles(configuration, file: path))
+            diagnostics = sortedByLine(diagnostics + unreadableFiles(configuration, file: path)
+                                       + exposedSecrets(configuration, file: path))
         }
         if !diagnostics.isEmpty {
             Console.error(diagnostics.map { $0.description + "\n" }.joined())
@@ -30,17 +31,33 @@ enum ConfigCheckCommand {
         return 0
     }
 
+    /// An inline client secret in a config file that others can read (the daemon logs the same).
+    /// The mode comes from a second `stat`: a warning, so a file changed in between costs nothing.
+    static func exposedSecrets(_ configuration: AuthdConfiguration, file: String) -> [ConfigDiagnostic] {
+        guard let status = try? FileSystem.status(file) else { return [] }
+        return configuration.inlineSecretExposure(file: file, permissions: status.permissions,
+                                                  chmodCommand: FileReadError.chmodCommand(file))
+    }
+
     /// The daemon reads these files only when it first talks to the provider, so a missing one
     /// would otherwise surface at the first login. A warning, not an error: the file may be
-    /// put in place (by a secrets manager, say) before that.
+    /// put in place (by a secrets manager, say) before that. Secret files are checked as the
+    /// daemon checks them (ours, mode 0600 or tighter, a regular file).
     static func unreadableFiles(_ configuration: AuthdConfiguration, file: String) -> [ConfigDiagnostic] {
         var warnings: [ConfigDiagnostic] = []
+        if let passphraseFile = configuration.daemon.storePassphraseFile,
+           let problem = readProblem(passphraseFile, .secretFile) {
+            warnings.append(ConfigDiagnostic(
+                severity: .warning, file: file, line: configuration.daemon.storePassphraseFileLine ?? 1, column: 1,
+                keyPath: "daemon.store_passphrase_file",
+                message: "cannot use \(passphraseFile): \(problem); authd will not start until it can"))
+        }
         for audience in configuration.audiences {
-            var files: [(AudienceKey, String)] = []
-            if case .file(let secretPath) = audience.clientSecret { files.append((.clientSecretFile, secretPath)) }
-            if let caFile = audience.caFile { files.append((.caFile, caFile)) }
-            for (key, filePath) in files {
-                guard let problem = readProblem(filePath) else { continue }
+            var files: [(AudienceKey, String, RegularFileRequirements)] = []
+            if case .file(let secretPath) = audience.clientSecret { files.append((.clientSecretFile, secretPath, .secretFile)) }
+            if let caFile = audience.caFile { files.append((.caFile, caFile, RegularFileRequirements(maximumBytes: 1 << 30))) }
+            for (key, filePath, requirements) in files {
+                guard let problem = readProblem(filePath, requirements) else { continue }
                 var line = audience.position.line
                 if case .config(let keyLine) = audience.origin(of: key) { line = keyLine }
                 warnings.append(ConfigDiagnostic(
@@ -52,12 +69,12 @@ enum ConfigCheckCommand {
         return warnings
     }
 
-    /// Why `path` cannot be read, or nil when it can. Only regular files are opened: opening
-    /// a FIFO would wait for a writer.
-    static func readProblem(_ path: String) -> String? {
+    /// Why the daemon could not use `path`, or nil when it could: the daemon's own read
+    /// (`FileSystem.readRegularFile`), which never waits on a FIFO. The bytes are wiped at once.
+    static func readProblem(_ path: String, _ requirements: RegularFileRequirements) -> String? {
         do {
-            guard try FileSystem.status(path).kind == .regular else { return "not a regular file" }
-            try FileDescriptor.open(path, .readOnly).close()
+            var bytes = try FileSystem.readRegularFile(path, requirements).bytes
+            bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             return nil
         } catch {
             return error.description

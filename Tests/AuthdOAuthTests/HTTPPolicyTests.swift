@@ -129,6 +129,6 @@ import Testing
         let error = OAuthError.httpStatus(endpoint: OAuthEndpoint(.token, "http://127.0.0.1:8765/token"), status: 502)
         #expect(error.description == "token endpoint http://127.0.0.1:8765/token: HTTP 502")
         let withUser = OAuthError.httpStatus(endpoint: OAuthEndpoint(.token, "https://u:hunter2-SECRET@h/token"), status: 500)
-        #expect(withUser.description == "token endpoint https://h/token: HTTP 500")
+        #expect(withUser.description == "token endpoint https://***@h/token: HTTP 500")
     }
 }
