@@ -51,12 +51,13 @@ public struct ClientContext: Sendable {
     /// Config files are small; anything larger is not one.
     public static let maximumConfigBytes = 1 << 20
 
-    /// The config file's text; nil when there is no file (a daemon then runs with no audiences).
-    public func configText() throws(ClientFailure) -> (path: String, text: String?) {
+    /// The config file's bytes, undecoded so that the parser reports invalid UTF-8 where it
+    /// is; nil when there is no file (a daemon then runs with no audiences).
+    public func configBytes() throws(ClientFailure) -> (path: String, bytes: [UInt8]?) {
         let path = try configPath()
         do {
             let bytes = try FileSystem.readFile(path, maximumBytes: Self.maximumConfigBytes)
-            return (path, String(decoding: bytes, as: UTF8.self))
+            return (path, bytes)
         } catch .noSuchFileOrDirectory {
             return (path, nil)
         } catch .fileTooLarge {
@@ -68,10 +69,10 @@ public struct ClientContext: Sendable {
 
     /// The validated configuration (empty when there is no file), or every diagnostic as one failure.
     public func loadConfiguration() throws(ClientFailure) -> AuthdConfiguration {
-        let (path, text) = try configText()
-        guard let text else { return AuthdConfiguration() }
+        let (path, bytes) = try configBytes()
+        guard let bytes else { return AuthdConfiguration() }
         let (configuration, diagnostics) = AuthdConfiguration.validate(
-            text: text, path: path, homeDirectory: CurrentProcess.environment("HOME"))
+            utf8: bytes, path: path, homeDirectory: CurrentProcess.environment("HOME"))
         guard let configuration else {
             let errors = diagnostics.filter { $0.severity == .error }
             let first = errors.first.map { ": " + $0.description } ?? ""

@@ -151,7 +151,7 @@ public final class Daemon: Sendable {
         }
         let home = CurrentProcess.environment("HOME")
         do {
-            let (configuration, warnings) = try AuthdConfiguration.load(text: String(decoding: bytes, as: UTF8.self), path: path,
+            let (configuration, warnings) = try AuthdConfiguration.load(utf8: bytes, path: path,
                                                                         homeDirectory: home)
             for warning in warnings { logger.warning("\(warning.description)") }
             return configuration
