@@ -1,4 +1,5 @@
 // JSONValue.parse accept/reject, case by case, over every category JSONTestSuite exercises (docs/conformance.md).
+import Foundation
 import Testing
 @testable import AuthdWire
 
@@ -147,5 +148,38 @@ enum JSONCases {
         #expect(try JSONValue.parse("9223372036854775808") == .double(9223372036854775808))
         #expect(try JSONValue.parse("1e-400") == .double(0))
         #expect(try JSONValue.parse("-0") == .integer(0))
+    }
+}
+
+/// JSONTestSuite itself, when a checkout is given (it is not packaged for Debian, so CI skips this).
+enum JSONTestSuiteCheckout {
+    static var directory: String? { ProcessInfo.processInfo.environment["AUTHD_JSONTESTSUITE_DIR"] }
+
+    /// y_ cases authd refuses on purpose: repeated member names (docs/conformance.md).
+    static let deliberatelyRefused: Set<String> = ["y_object_duplicated_key.json", "y_object_duplicated_key_and_value.json"]
+}
+
+@Suite(.enabled(if: JSONTestSuiteCheckout.directory != nil,
+                "set AUTHD_JSONTESTSUITE_DIR to a JSONTestSuite checkout's test_parsing/ to run it"))
+struct JSONTestSuiteTests {
+    @Test func testParsing() throws {
+        let directory = try #require(JSONTestSuiteCheckout.directory)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
+        try #require(names.count > 100, "only \(names.count) cases in \(directory)")
+        var tally: [String: (accepted: Int, refused: Int)] = [:]
+        for name in names {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+            let accepted = (try? JSONValue.parse(bytes)) != nil
+            let prefix = String(name.prefix(2))
+            tally[prefix, default: (0, 0)].accepted += accepted ? 1 : 0
+            tally[prefix, default: (0, 0)].refused += accepted ? 0 : 1
+            if prefix == "y_" && !accepted && !JSONTestSuiteCheckout.deliberatelyRefused.contains(name) { Issue.record("\(name): refused") }
+            if prefix == "y_" && accepted && JSONTestSuiteCheckout.deliberatelyRefused.contains(name) { Issue.record("\(name): accepted") }
+            if prefix == "n_" && accepted { Issue.record("\(name): accepted") }
+        }
+        for prefix in ["y_", "n_", "i_"] {
+            let (accepted, refused) = tally[prefix] ?? (0, 0)
+            print("JSONTestSuite \(prefix): \(accepted) accepted, \(refused) refused")
+        }
     }
 }
