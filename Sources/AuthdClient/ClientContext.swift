@@ -51,13 +51,14 @@ public struct ClientContext: Sendable {
     /// Config files are small; anything larger is not one.
     public static let maximumConfigBytes = 1 << 20
 
-    /// The config file's text; nil when there is no file (a daemon then runs with no audiences).
-    public func configText() throws(ClientFailure) -> (path: String, text: String?) {
+    /// The config file's bytes, undecoded so that the parser reports invalid UTF-8 where it
+    /// is; nil when there is no file (a daemon then runs with no audiences).
+    public func configBytes() throws(ClientFailure) -> (path: String, bytes: [UInt8]?) {
         let path = try configPath()
         do {
             // Never blocks: a FIFO or device named as the config is refused, not waited on.
             let bytes = try FileSystem.readRegularFile(path, RegularFileRequirements(maximumBytes: Self.maximumConfigBytes)).bytes
-            return (path, String(decoding: bytes, as: UTF8.self))
+            return (path, bytes)
         } catch where error.isMissing {
             return (path, nil)
         } catch where error.reason == .tooLarge(maximumBytes: Self.maximumConfigBytes) {
@@ -69,10 +70,10 @@ public struct ClientContext: Sendable {
 
     /// The validated configuration (empty when there is no file), or every diagnostic as one failure.
     public func loadConfiguration() throws(ClientFailure) -> AuthdConfiguration {
-        let (path, text) = try configText()
-        guard let text else { return AuthdConfiguration() }
+        let (path, bytes) = try configBytes()
+        guard let bytes else { return AuthdConfiguration() }
         let (configuration, diagnostics) = AuthdConfiguration.validate(
-            text: text, path: path, homeDirectory: CurrentProcess.environment("HOME"))
+            utf8: bytes, path: path, homeDirectory: CurrentProcess.environment("HOME"))
         guard let configuration else {
             let errors = diagnostics.filter { $0.severity == .error }
             let first = errors.first.map { ": " + $0.description } ?? ""

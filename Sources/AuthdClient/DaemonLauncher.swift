@@ -26,8 +26,8 @@ public enum DaemonLauncher {
         let allowed: Bool
         if let autostart {
             allowed = autostart
-        } else if let text = try? context.configText().text {
-            allowed = AuthdConfiguration.autostart(configText: text)
+        } else if let bytes = try? context.configBytes().bytes {
+            allowed = AuthdConfiguration.autostart(configBytes: bytes)
         } else {
             allowed = true
         }

@@ -24,9 +24,10 @@ public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `config.toml:12: audience.demo.scpoes: unknown key (did you mean "scopes"?)`;
-    /// warnings say so before the message.
+    /// warnings say so before the message. A syntax error has no key to name, so it gives
+    /// its column instead: `config.toml:3:26: invalid UTF-8`.
     public var description: String {
-        var text = "\(file):\(line): "
+        var text = keyPath == nil ? "\(file):\(line):\(column): " : "\(file):\(line): "
         if let keyPath { text += keyPath + ": " }
         if severity == .warning { text += "warning: " }
         return text + message

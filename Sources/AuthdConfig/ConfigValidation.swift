@@ -1,17 +1,18 @@
 // Turns a parsed config file into AuthdConfiguration, reporting every problem it finds in one pass.
 
 extension AuthdConfiguration {
-    /// Validates a whole config file. The configuration is returned only when there is no
-    /// error; warnings alone do not stop it. Diagnostics come sorted by line.
+    /// Validates a whole config file, read as bytes: invalid UTF-8 is an error with its line
+    /// and column, never silently repaired. The configuration is returned only when there is
+    /// no error; warnings alone do not stop it. Diagnostics come sorted by line.
     ///
     /// - Parameters:
     ///   - path: the file name used in diagnostics.
     ///   - homeDirectory: when given, paths written as `~/...` are expanded with it;
     ///     otherwise they are reported as not absolute.
-    public static func validate(text: String, path: String, homeDirectory: String? = nil) -> (AuthdConfiguration?, [ConfigDiagnostic]) {
+    public static func validate(utf8 bytes: [UInt8], path: String, homeDirectory: String? = nil) -> (AuthdConfiguration?, [ConfigDiagnostic]) {
         let root: TOMLTable
         do {
-            root = try TOMLParser.parse(text)
+            root = try TOMLParser.parse(utf8: bytes)
         } catch {
             let diagnostic = ConfigDiagnostic(severity: .error, file: path, line: error.line, column: error.column,
                                               keyPath: nil, message: error.message)
@@ -22,22 +23,35 @@ extension AuthdConfiguration {
         return (configuration, validator.sortedDiagnostics)
     }
 
+    /// `validate(utf8:)` for text already in memory (tests, examples).
+    public static func validate(text: String, path: String, homeDirectory: String? = nil) -> (AuthdConfiguration?, [ConfigDiagnostic]) {
+        validate(utf8: Array(text.utf8), path: path, homeDirectory: homeDirectory)
+    }
+
     /// `validate` for callers that only need the result: throws every diagnostic when
     /// there is an error, and returns the warnings alongside the configuration.
-    public static func load(text: String, path: String, homeDirectory: String? = nil) throws(ConfigError) -> (AuthdConfiguration, warnings: [ConfigDiagnostic]) {
-        let (configuration, diagnostics) = validate(text: text, path: path, homeDirectory: homeDirectory)
+    public static func load(utf8 bytes: [UInt8], path: String, homeDirectory: String? = nil) throws(ConfigError) -> (AuthdConfiguration, warnings: [ConfigDiagnostic]) {
+        let (configuration, diagnostics) = validate(utf8: bytes, path: path, homeDirectory: homeDirectory)
         guard let configuration else { throw ConfigError(diagnostics: diagnostics) }
         return (configuration, diagnostics)
+    }
+
+    public static func load(text: String, path: String, homeDirectory: String? = nil) throws(ConfigError) -> (AuthdConfiguration, warnings: [ConfigDiagnostic]) {
+        try load(utf8: Array(text.utf8), path: path, homeDirectory: homeDirectory)
     }
 
     /// `[daemon] autostart` without validating anything else, for clients deciding whether
     /// to start the daemon. A file that does not parse gives the default (true): the
     /// daemon then reports the problem properly.
-    public static func autostart(configText text: String) -> Bool {
-        guard let root = try? TOMLParser.parse(text),
+    public static func autostart(configBytes bytes: [UInt8]) -> Bool {
+        guard let root = try? TOMLParser.parse(utf8: bytes),
               case .table(let daemon)? = root["daemon"]?.node.value,
               case .boolean(let autostart)? = daemon["autostart"]?.node.value else { return true }
         return autostart
+    }
+
+    public static func autostart(configText text: String) -> Bool {
+        autostart(configBytes: Array(text.utf8))
     }
 
     public static let daemonKeys = ["refresh_margin", "max_session", "autostart", "store_passphrase_file", "audit"]

@@ -152,7 +152,7 @@ public final class Daemon: Sendable {
         let bytes = contents.bytes
         let home = CurrentProcess.environment("HOME")
         do {
-            let (configuration, warnings) = try AuthdConfiguration.load(text: String(decoding: bytes, as: UTF8.self), path: path,
+            let (configuration, warnings) = try AuthdConfiguration.load(utf8: bytes, path: path,
                                                                         homeDirectory: home)
             let exposure = configuration.inlineSecretExposure(
                 file: path, permissions: contents.status.permissions, chmodCommand: FileReadError.chmodCommand(path))

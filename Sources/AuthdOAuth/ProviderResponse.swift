@@ -23,7 +23,8 @@ struct ResponseFields: Sendable {
         return .unknown
     }
 
-    /// Parses the body, or says why it cannot be read. The reason never quotes the body.
+    /// Parses the body, or says why it cannot be read. The reason quotes no value from the
+    /// body; at most a member name the body repeats.
     static func parse(_ response: HTTPResponse) -> Result<ResponseFields, ResponseProblem> {
         switch format(of: response) {
         case .json:

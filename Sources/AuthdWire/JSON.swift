@@ -24,7 +24,8 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// The member named `key` of an object (the first, if a provider repeats it).
+    /// The member named `key` of an object. `parse` refuses repeated names, so there is
+    /// at most one in a parsed document.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
@@ -85,7 +86,9 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 
 extension JSONValue {
     /// Parses one JSON document. Nesting deeper than `maximumDepth` is refused so that
-    /// hostile input cannot exhaust the stack.
+    /// hostile input cannot exhaust the stack. An object that repeats a member name is
+    /// refused too: RFC 8259 leaves its meaning open (first wins, last wins, or an error),
+    /// and two readers of one message must not see different values.
     public static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int = 64) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: Array(bytes), maximumDepth: maximumDepth)
         return try parser.parseDocument()
@@ -153,6 +156,9 @@ struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
         var members: [(String, JSONValue)] = []
+        // String's == (canonical equivalence) is what `subscript(key)` matches with, so
+        // names equal under it are repeats too: "\u00e9" and "e\u0301" would be one lookup.
+        var names: Set<String> = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -161,7 +167,11 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+            let keyOffset = index
             let key = try parseString()
+            guard names.insert(key).inserted else {
+                throw JSONParseError(offset: keyOffset, reason: "member name \(JSONValue.quotedForMessage(key)) appears twice in one object")
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
@@ -338,6 +348,16 @@ extension JSONValue {
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// A name as JSON text, cut to 64 characters, for error messages: escapes keep control
+    /// characters out of logs and terminals.
+    static func quotedForMessage(_ name: String) -> String {
+        let shown = name.count > 64 ? String(name.prefix(64)) : name
+        var out: [UInt8] = []
+        writeString(shown, into: &out)
+        if shown.count < name.count { out.insert(contentsOf: Array("…".utf8), at: out.count - 1) }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))

@@ -116,7 +116,7 @@ public enum Request: Sendable, Equatable {
         do {
             value = try JSONValue.parse(line, maximumDepth: 8)
         } catch {
-            throw ProtocolFailure(.badRequest, "request is not JSON: \(error.reason) at byte \(error.offset)")
+            throw ProtocolFailure(.badRequest, "cannot read the request as JSON: \(error.reason) at byte \(error.offset)")
         }
         guard case .object = value else { throw ProtocolFailure(.badRequest, "request must be a JSON object") }
         if let v = value["v"] {

@@ -5,12 +5,12 @@ import AuthdPosix
 
 enum ConfigCheckCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
-        let (path, text) = try context.configText()
-        guard let text else {
+        let (path, bytes) = try context.configBytes()
+        guard let bytes else {
             throw .usage("there is no config file at \(path); create one with: authctl config init --provider NAME (keys: docs/configuration.md), or pass --config PATH")
         }
         var (configuration, diagnostics) = AuthdConfiguration.validate(
-            text: text, path: path, homeDirectory: CurrentProcess.environment("HOME"))
+            utf8: bytes, path: path, homeDirectory: CurrentProcess.environment("HOME"))
         if let configuration {
             diagnostics = sortedByLine(diagnostics + unreadableFiles(configuration, file: path)
                                        + exposedSecrets(configuration, file: path))

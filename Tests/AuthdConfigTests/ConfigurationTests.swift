@@ -130,9 +130,25 @@ func audience(_ text: String, _ name: String = "a") throws -> AudienceConfigurat
         #expect(AuthdConfiguration.validate(text: text, path: "config.toml").0 == nil)
     }
 
+    @Test func invalidUTF8IsAnErrorWithLineAndColumnNotARepair() {
+        // A Latin-1 ö (0xF6): decoding it as UTF-8 would have turned it into U+FFFD and passed.
+        let bytes = Array("[daemon]\nautostart = true\nstore_passphrase_file = \"/home/j".utf8) + [0xF6] + Array("rg/pass\"\n".utf8)
+        let (configuration, found) = AuthdConfiguration.validate(utf8: bytes, path: "config.toml")
+        #expect(configuration == nil)
+        #expect(found.map(\.description) == ["config.toml:3:33: invalid UTF-8"])
+        #expect(throws: ConfigError.self) { try AuthdConfiguration.load(utf8: bytes, path: "config.toml") }
+    }
+
+    @Test func aLeadingByteOrderMarkIsNotAnError() throws {
+        let (configuration, warnings) = try AuthdConfiguration.load(utf8: [0xEF, 0xBB, 0xBF] + Array("[daemon]\nautostart = false\n".utf8), path: "c")
+        #expect(warnings.isEmpty)
+        #expect(configuration.daemon.autostart == false)
+        #expect(!AuthdConfiguration.autostart(configBytes: [0xEF, 0xBB, 0xBF] + Array("[daemon]\nautostart = false\n".utf8)))
+    }
+
     @Test func syntaxErrorsBecomeOneDiagnostic() {
         let found = diagnostics("[daemon]\nautostart = yes\n", file: "/home/u/.config/authd/config.toml")
-        #expect(found.map(\.description) == ["/home/u/.config/authd/config.toml:2: expected a value; strings need quotes: \"yes\""])
+        #expect(found.map(\.description) == ["/home/u/.config/authd/config.toml:2:13: expected a value; strings need quotes: \"yes\""])
         #expect(found.first?.column == 13)
     }
 

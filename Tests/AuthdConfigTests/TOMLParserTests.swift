@@ -219,12 +219,22 @@ private func failure(_ text: String) -> TOMLError? {
         ("a = 1__0", 1, 5, "invalid number"),
         ("a = _1", 1, 5, "expected a value"),
         ("a = 1_", 1, 5, "invalid number"),
-        ("a = 9223372036854775808", 1, 5, "invalid number"),
+        ("a = 9223372036854775808", 1, 5, "integer 9223372036854775808 is out of range"),
+        ("a = -9223372036854775809", 1, 5, "integer -9223372036854775809 is out of range"),
+        ("a = 0xffffffffffffffff", 1, 5, "integer 0xffffffffffffffff is out of range"),
         ("a = 1.", 1, 5, "invalid number"),
         ("a = .5", 1, 5, "expected a value"),
         ("a = 1e", 1, 5, "invalid number"),
         ("a = -0x10", 1, 5, "invalid number"),
-        ("a = 1e999", 1, 5, "invalid number"),
+        ("a = 1e999", 1, 5, "float 1e999 is out of range"),
+        ("a = -1e999", 1, 5, "float -1e999 is out of range"),
+        ("a = \"\\ \"", 1, 6, "invalid escape sequence '\\' followed by byte 0x20;"),
+        ("a = \"\\q\"", 1, 6, "invalid escape sequence \\q;"),
+        ("\"k\\\n\" = 1", 1, 3, "invalid escape sequence '\\' followed by byte 0x0A;"),
+        ("\u{FEFF}a = ", 1, 5, "expected a value"),
+        ("a = 1\n\u{FEFF}b = 2", 2, 1, "expected a key, found a byte order mark (U+FEFF), which TOML allows only at the very start"),
+        ("a = \u{FEFF}1", 1, 5, "found a byte order mark"),
+        ("\u{FEFF}\u{FEFF}a = 1", 1, 1, "byte order mark"),
         ("[a\nb = 1", 1, 3, "missing ']'"),
         ("[[a]\n", 1, 5, "']]'"),
         ("[a.]", 1, 4, "expected a key after '.'"),
@@ -248,6 +258,29 @@ private func failure(_ text: String) -> TOMLError? {
         #expect(throws: TOMLError("invalid UTF-8", at: TOMLPosition(line: 2, column: 6))) {
             try TOMLParser.parse(utf8: bytes)
         }
+    }
+
+    @Test func leadingByteOrderMarkIsSkippedOnBothEntryPoints() throws {
+        let text = "\u{FEFF}a = 1\n[t]\nb = \"x\"\n"
+        for table in [try TOMLParser.parse(text), try TOMLParser.parse(utf8: Array(text.utf8))] {
+            #expect(table.keys == ["a", "t"])
+            #expect(value(table, "a") == .integer(1))
+            #expect(value(table, "t", "b") == .string("x"))
+            // Positions count from the first byte after the mark.
+            #expect(table["a"]?.keyPosition == TOMLPosition(line: 1, column: 1))
+        }
+        // Invalid UTF-8 after a mark is located without counting the mark as a column.
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("k = \"".utf8) + [0xFF] + Array("\"".utf8)
+        #expect(throws: TOMLError("invalid UTF-8", at: TOMLPosition(line: 1, column: 6))) { try TOMLParser.parse(utf8: bytes) }
+    }
+
+    @Test func numericLimitsStillParse() throws {
+        let table = try parse("max = 9223372036854775807\nmin = -9223372036854775808\nhex = 0x7fffffffffffffff\nbig = 1.7976931348623157e308\ntiny = 1e-400")
+        #expect(value(table, "max") == .integer(.max))
+        #expect(value(table, "min") == .integer(.min))
+        #expect(value(table, "hex") == .integer(.max))
+        #expect(value(table, "big") == .float(.greatestFiniteMagnitude))
+        #expect(value(table, "tiny") == .float(0))
     }
 
     @Test func absurdNestingIsRejected() {

@@ -96,6 +96,16 @@ import Testing
         }
     }
 
+    @Test func aRepeatedMemberIsRefusedWithoutQuotingAValue() {
+        let result = decode(.json(#"{"access_token":"first-\#(Secret.accessToken)","token_type":"Bearer","access_token":"second-\#(Secret.accessToken)"}"#))
+        guard case .failure(.invalidResponse(_, let reason)) = result else {
+            Issue.record("accepted a token response with two access_token members: \(result)")
+            return
+        }
+        #expect(reason.contains(#"member name "access_token" appears twice"#), "\(reason)")
+        #expect(!reason.contains(Secret.accessToken))
+    }
+
     @Test func formEncodedGitHubTokenWithCommaScopesAndNoExpiry() throws {
         let grant = try decode(.form("access_token=\(Secret.accessToken)&scope=repo%2Cgist%2Cread%3Aorg&token_type=bearer")).get()
         #expect(grant.accessToken == Secret.accessToken)

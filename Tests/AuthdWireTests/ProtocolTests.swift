@@ -25,11 +25,22 @@ import Testing
         (#"{"op":"fly"}"#, .badRequest), (#"{"op":"get"}"#, .badRequest), (#"{"op":"get","audience":"../x"}"#, .badRequest),
         (#"{"op":"get","audience":"a","min_valid":-1}"#, .badRequest), (#"{"op":"get","audience":"a","interactive":"yes"}"#, .badRequest),
         (#"{"op":"erase","fingerprint":"xyz"}"#, .badRequest), (#"{"op":"logout","all":true,"audience":"a"}"#, .badRequest),
-        (#"{"v":"1","op":"status"}"#, .badRequest),
+        (#"{"v":"1","op":"status"}"#, .badRequest), (#"{"op":"status","op":"logout","all":true}"#, .badRequest),
     ])
     func malformedRequestsAreRefused(_ text: String, _ code: ProtocolFailure.Code) {
         #expect(throws: ProtocolFailure.self) { try Request.decode(Array(text.utf8)) }
         do { _ = try Request.decode(Array(text.utf8)) } catch { #expect(error.code == code) }
+    }
+
+    @Test func aRepeatedMemberIsRefusedByName() {
+        // First-wins would read "status" here and another reader "logout": neither may guess.
+        do {
+            _ = try Request.decode(Array(#"{"op":"status","audience":"a","op":"logout"}"#.utf8))
+            Issue.record("accepted a request that repeats \"op\"")
+        } catch {
+            #expect(error.code == .badRequest)
+            #expect(error.message == #"cannot read the request as JSON: member name "op" appears twice in one object at byte 30"#)
+        }
     }
 
     @Test func repliesRoundTrip() throws {

@@ -530,6 +530,19 @@ struct AuthctlCommandLineTests {
         #expect(missing.stderr.contains("nope.toml"))
     }
 
+    @Test("config check reports a byte that is not UTF-8 with its line and column instead of repairing it")
+    func configCheckInvalidUTF8() async throws {
+        let kit = try ClientTestKit()
+        // A client_id saved as Latin-1: "clié" with é as the single byte 0xE9.
+        let bytes = Array("[daemon]\nautostart = false\n\n[audience.demo]\nclient_id = \"cli".utf8) + [0xE9]
+            + Array("\"\ndevice_authorization_endpoint = \"http://127.0.0.1:9/d\"\ntoken_endpoint = \"http://127.0.0.1:9/t\"\n".utf8)
+        #expect(FileManager.default.createFile(atPath: kit.configPath, contents: Data(bytes)))
+        let result = try await kit.authctl("config", "check")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(kit.configPath):5:17: invalid UTF-8\n"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("help, the man page and completion scripts come from the same command table")
     func helpManAndCompletion() async throws {
         let kit = try ClientTestKit()

@@ -1,5 +1,5 @@
 // libFuzzer target: the config file: TOMLParser.parse(utf8:), TOMLParser.parse(_:) and
-// AuthdConfiguration.validate(text:path:) (every key rule, presets, endpoint URLs, durations),
+// AuthdConfiguration.validate(utf8:path:) (what the daemon and authctl call) (every key rule, presets, endpoint URLs, durations),
 // then git URL matching on whatever configuration validated.
 //
 // Oracles besides "no crash, no sanitizer report":
@@ -35,7 +35,10 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let text = String(validating: bytes, as: UTF8.self) else {
         if case .success = raw { fatalError("parse(utf8:) accepted invalid UTF-8") }
         // What a client does with any file: decide autostart without validating.
-        _ = AuthdConfiguration.autostart(configText: String(decoding: bytes, as: UTF8.self))
+        _ = AuthdConfiguration.autostart(configBytes: bytes)
+        // What the daemon and authctl do: validate the bytes, which must refuse them.
+        let (configuration, diagnostics) = AuthdConfiguration.validate(utf8: bytes, path: "fuzz.toml")
+        precondition(configuration == nil && diagnostics.count == 1, "validate(utf8:) accepted invalid UTF-8")
         return 0
     }
     let fromString = Result { () throws(TOMLError) in try TOMLParser.parse(text) }
@@ -45,8 +48,8 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     default: fatalError("parse(utf8:) and parse(_:) disagree: \(raw) / \(fromString)")
     }
 
-    _ = AuthdConfiguration.autostart(configText: text)
-    let (configuration, diagnostics) = AuthdConfiguration.validate(text: text, path: "fuzz.toml", homeDirectory: "/home/fuzz")
+    _ = AuthdConfiguration.autostart(configBytes: bytes)
+    let (configuration, diagnostics) = AuthdConfiguration.validate(utf8: bytes, path: "fuzz.toml", homeDirectory: "/home/fuzz")
     let lineCount = bytes.count { $0 == 0x0A } + 1
     for diagnostic in diagnostics {
         precondition((1...lineCount + 1).contains(diagnostic.line), "diagnostic outside the file: \(diagnostic)")

@@ -56,6 +56,9 @@ private let colon = UInt8(ascii: ":")
     (byte < 0x20 && byte != tab) || byte == 0x7F
 }
 
+/// U+FEFF in UTF-8. TOML allows it only as the first thing in a file (editors on Windows write it).
+private let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
 private func describeByte(_ byte: UInt8) -> String {
     if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
     let hex = String(byte, radix: 16, uppercase: true)
@@ -75,6 +78,11 @@ private struct Parser {
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
+        // A leading byte order mark is not content: line 1, column 1 is the byte after it.
+        if bytes.starts(with: byteOrderMark) {
+            offset = byteOrderMark.count
+            lineStart = offset
+        }
     }
 
     // MARK: - Positions and errors
@@ -102,11 +110,20 @@ private struct Parser {
         TOMLError(message, at: here())
     }
 
+    /// The unexpected thing at `offset`, for "found ..." messages: a misplaced byte order
+    /// mark is named as one, since it is invisible in an editor.
+    func describeNext() -> String {
+        if bytes[offset...].starts(with: byteOrderMark) {
+            return "a byte order mark (U+FEFF), which TOML allows only at the very start of the file"
+        }
+        return describeByte(bytes[offset])
+    }
+
     /// Validates UTF-8 up front so that every later `String(decoding:)` is lossless.
     mutating func checkEncoding() throws(TOMLError) {
-        var index = 0
+        var index = offset
         var lineNumber = 1
-        var lineBegin = 0
+        var lineBegin = offset
         while index < bytes.count {
             let lead = bytes[index]
             if lead < 0x80 {
@@ -195,7 +212,7 @@ private struct Parser {
         if atEnd { return }
         guard atNewline else {
             if peek() == carriageReturn { throw failure("carriage return without a line feed") }
-            throw failure("unexpected \(describeByte(peek()!)) after \(what); put each key = value on its own line")
+            throw failure("unexpected \(describeNext()) after \(what); put each key = value on its own line")
         }
         try consumeNewline()
     }
@@ -230,7 +247,7 @@ private struct Parser {
         skipWhitespace()
         let key = try parseKey()
         guard peek() == closeBracket else {
-            throw failure(atEnd || atNewline ? "missing ']' at the end of the table header" : "expected '.' or ']' in the table header, found \(describeByte(peek()!))")
+            throw failure(atEnd || atNewline ? "missing ']' at the end of the table header" : "expected '.' or ']' in the table header, found \(describeNext())")
         }
         offset += 1
         if isArrayElement {
@@ -246,7 +263,7 @@ private struct Parser {
             if atEnd || atNewline || peek() == hash {
                 throw failure("expected '=' and a value after the key \(TOMLDocumentBuilder.render(key[...]))")
             }
-            throw failure("expected '=' after the key \(TOMLDocumentBuilder.render(key[...])), found \(describeByte(peek()!))")
+            throw failure("expected '=' after the key \(TOMLDocumentBuilder.render(key[...])), found \(describeNext())")
         }
         offset += 1
         skipWhitespace()
@@ -272,8 +289,8 @@ private struct Parser {
                 let start = offset
                 while let next = peek(), isBareKeyByte(next) { offset += 1 }
                 name = String(decoding: bytes[start..<offset], as: UTF8.self)
-            case let byte?:
-                throw failure(parts.isEmpty ? "expected a key, found \(describeByte(byte))" : "expected a key after '.', found \(describeByte(byte))")
+            case _?:
+                throw failure(parts.isEmpty ? "expected a key, found \(describeNext())" : "expected a key after '.', found \(describeNext())")
             case nil:
                 throw failure("expected a key at the end of the file")
             }
@@ -327,7 +344,7 @@ private struct Parser {
                 let word = String(decoding: bytes[start..<offset], as: UTF8.self)
                 throw TOMLError("expected a value; strings need quotes: \"\(word)\"", at: position)
             }
-            throw failure("expected a value (string, number, boolean, array or inline table), found \(describeByte(byte))")
+            throw failure("expected a value (string, number, boolean, array or inline table), found \(describeNext())")
         }
         return TOMLPendingNode(value: value, position: position)
     }
@@ -362,8 +379,8 @@ private struct Parser {
                 return .array(elements)
             case nil:
                 throw failure("unterminated array: missing ']'")
-            case let byte?:
-                throw failure("expected ',' or ']' in the array, found \(describeByte(byte))")
+            case _?:
+                throw failure("expected ',' or ']' in the array, found \(describeNext())")
             }
         }
     }
@@ -392,8 +409,8 @@ private struct Parser {
                 return .inlineTable(table)
             case nil, lineFeed, carriageReturn, hash:
                 throw failure("an inline table must be on one line and closed with '}' (TOML 1.0)")
-            case let byte?:
-                throw failure("expected ',' or '}' in the inline table, found \(describeByte(byte))")
+            case _?:
+                throw failure("expected ',' or '}' in the inline table, found \(describeNext())")
             }
         }
     }
@@ -503,7 +520,8 @@ private struct Parser {
             offset += 2 + digits
             return
         default:
-            throw failure("invalid escape sequence \\\(describeByte(code).trimmingQuotes); valid: \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX \\UXXXXXXXX")
+            let sequence = code >= 0x21 && code < 0x7F ? "\\\(Character(Unicode.Scalar(code)))" : "'\\' followed by \(describeByte(code))"
+            throw failure("invalid escape sequence \(sequence); valid: \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX \\UXXXXXXXX")
         }
         offset += 2
     }
@@ -576,7 +594,12 @@ private struct Parser {
             while let byte = peek(), isNumberTokenByte(byte) { offset += 1 }
         }
         let token = bytes[start..<offset]
-        if let value = NumberSyntax.parse(token) { return value }
+        switch NumberSyntax.parse(token) {
+        case .value(let value): return value
+        case .outOfRange(let kind):
+            throw TOMLError("\(kind) \(String(decoding: token.prefix(40), as: UTF8.self)) is out of range (\(kind.range))", at: position)
+        case .notANumber: break
+        }
         if isLetter(token[start]) {
             throw TOMLError("expected a value; strings need quotes: \"\(String(decoding: token.prefix(64), as: UTF8.self))\"", at: position)
         }
@@ -595,17 +618,28 @@ private struct Parser {
     }
 }
 
-private extension String {
-    var trimmingQuotes: String {
-        guard count >= 2, first == "'", last == "'" else { return self }
-        return String(dropFirst().dropLast())
+/// What a number token turned out to be.
+private enum NumberReading {
+    enum Kind: CustomStringConvertible {
+        case integer, float
+        var description: String { self == .integer ? "integer" : "float" }
+        var range: String {
+            self == .integer ? "TOML integers are 64-bit: -9223372036854775808 to 9223372036854775807"
+                             : "beyond the largest 64-bit float, about 1.8e308"
+        }
     }
+
+    case value(TOMLValue)
+    /// Well-formed, but not representable.
+    case outOfRange(Kind)
+    /// Not TOML number syntax (it may still be a date-time).
+    case notANumber
 }
 
 /// TOML's integer and float grammar, checked exactly before any conversion.
 private enum NumberSyntax {
-    static func parse(_ token: ArraySlice<UInt8>) -> TOMLValue? {
-        guard let first = token.first else { return nil }
+    static func parse(_ token: ArraySlice<UInt8>) -> NumberReading {
+        guard let first = token.first else { return .notANumber }
         var body = token
         var negative = false
         if first == plus || first == minus {
@@ -613,8 +647,8 @@ private enum NumberSyntax {
             body = token.dropFirst()
         }
         switch Array(body) {
-        case Array("inf".utf8): return .float(negative ? -.infinity : .infinity)
-        case Array("nan".utf8): return .float(.nan)
+        case Array("inf".utf8): return .value(.float(negative ? -.infinity : .infinity))
+        case Array("nan".utf8): return .value(.float(.nan))
         default: break
         }
         if body.count > 2, body.first == UInt8(ascii: "0") {
@@ -628,15 +662,15 @@ private enum NumberSyntax {
             }
             if radix != 0 {
                 // Prefixed integers take no sign.
-                guard body.count == token.count else { return nil }
-                return integer(body.dropFirst(2), radix: radix, negative: false).map { .integer($0) }
+                guard body.count == token.count else { return .notANumber }
+                return integer(body.dropFirst(2), radix: radix, negative: false)
             }
         }
         if body.contains(where: { $0 == dot || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
             return float(token, body: body)
         }
-        guard isDecimalIntegerPart(body) else { return nil }
-        return integer(body, radix: 10, negative: negative).map { .integer($0) }
+        guard isDecimalIntegerPart(body) else { return .notANumber }
+        return integer(body, radix: 10, negative: negative)
     }
 
     /// `0` or a non-zero digit followed by digits, with single underscores between digits.
@@ -671,43 +705,45 @@ private enum NumberSyntax {
         return value < radix ? value : nil
     }
 
-    static func integer(_ digits: ArraySlice<UInt8>, radix: Int64, negative: Bool) -> Int64? {
-        guard isDigitRun(digits, radix: radix) else { return nil }
+    static func integer(_ digits: ArraySlice<UInt8>, radix: Int64, negative: Bool) -> NumberReading {
+        guard isDigitRun(digits, radix: radix) else { return .notANumber }
         var result: Int64 = 0
         for byte in digits where byte != underscore {
             let digit = digitValue(byte, radix: radix)!
             // Accumulating towards the sign keeps Int64.min representable.
             let (shifted, overflow1) = result.multipliedReportingOverflow(by: radix)
             let (next, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
-            guard !overflow1 && !overflow2 else { return nil }
+            guard !overflow1 && !overflow2 else { return .outOfRange(.integer) }
             result = next
         }
-        return result
+        return .value(.integer(result))
     }
 
-    static func float(_ token: ArraySlice<UInt8>, body: ArraySlice<UInt8>) -> TOMLValue? {
+    static func float(_ token: ArraySlice<UInt8>, body: ArraySlice<UInt8>) -> NumberReading {
         var integerEnd = body.startIndex
         while integerEnd < body.endIndex, body[integerEnd] != dot, body[integerEnd] != UInt8(ascii: "e"), body[integerEnd] != UInt8(ascii: "E") {
             integerEnd += 1
         }
-        guard isDecimalIntegerPart(body[body.startIndex..<integerEnd]) else { return nil }
+        guard isDecimalIntegerPart(body[body.startIndex..<integerEnd]) else { return .notANumber }
         var rest = body[integerEnd...]
         if rest.first == dot {
             rest = rest.dropFirst()
             var fractionEnd = rest.startIndex
             while fractionEnd < rest.endIndex, rest[fractionEnd] != UInt8(ascii: "e"), rest[fractionEnd] != UInt8(ascii: "E") { fractionEnd += 1 }
-            guard isDigitRun(rest[rest.startIndex..<fractionEnd], radix: 10) else { return nil }
+            guard isDigitRun(rest[rest.startIndex..<fractionEnd], radix: 10) else { return .notANumber }
             rest = rest[fractionEnd...]
         }
         if let marker = rest.first {
-            guard marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") else { return nil }
+            guard marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") else { return .notANumber }
             rest = rest.dropFirst()
             if rest.first == plus || rest.first == minus { rest = rest.dropFirst() }
-            guard isDigitRun(rest, radix: 10) else { return nil }
+            guard isDigitRun(rest, radix: 10) else { return .notANumber }
         }
         let text = String(decoding: token.filter { $0 != underscore }, as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { return nil }
-        return .float(value)
+        guard let value = Double(text) else { return .notANumber }
+        // The syntax is checked above, so a non-finite result means the exponent overflowed.
+        guard value.isFinite else { return .outOfRange(.float) }
+        return .value(.float(value))
     }
 }
 
