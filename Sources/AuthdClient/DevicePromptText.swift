@@ -20,8 +20,9 @@ public struct PromptStyle: Sendable {
 public enum DevicePromptText {
     /// The whole prompt, ending with a newline.
     public static func render(_ prompt: DevicePrompt, style: PromptStyle) -> String {
-        let code = style.emphasis ? "\u{1B}[1m\(prompt.userCode)\u{1B}[0m" : prompt.userCode
-        var text = "To sign in to \(prompt.audience), open\n  \(sanitized(prompt.verificationURI))\nand enter the code \(code)\n"
+        let userCode = sanitized(prompt.userCode)
+        let code = style.emphasis ? "\u{1B}[1m\(userCode)\u{1B}[0m" : userCode
+        var text = "To sign in to \(sanitized(prompt.audience)), open\n  \(sanitized(prompt.verificationURI))\nand enter the code \(code)\n"
         if let complete = prompt.verificationURIComplete, complete != prompt.verificationURI {
             text += "or open this link, which carries the code:\n  \(sanitized(complete))\n"
         }
@@ -34,9 +35,9 @@ public enum DevicePromptText {
         return text
     }
 
-    /// A provider's text must not carry escape sequences to the terminal.
+    /// A provider's text must not carry escape sequences or bidi tricks to the terminal.
     static func sanitized(_ text: String) -> String {
-        String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+        TerminalText.clean(text)
     }
 
     /// Two module rows per text line with half blocks, black on an explicit white background

@@ -37,9 +37,10 @@ enum StatusCommand {
             let refresh = row.refreshAt.map { $0 > now ? HumanDuration.format(seconds: $0 - now) : "now" } ?? "-"
             let age = row.loginAt.map { HumanDuration.format(seconds: now - $0) } ?? "-"
             let state = stateText(row.state) + (row.loginPending && row.state != .pending ? " (new login waiting for approval)" : "")
-            cells.append([row.audience, state, expires, refresh,
-                          row.scopes.isEmpty ? "-" : row.scopes.joined(separator: " "),
-                          row.issuer ?? "-", age])
+            // Daemon-supplied text (the issuer and scopes come from the config and the provider).
+            cells.append([TerminalText.clean(row.audience), state, expires, refresh,
+                          row.scopes.isEmpty ? "-" : TerminalText.clean(row.scopes.joined(separator: " ")),
+                          TerminalText.clean(row.issuer ?? "-"), age])
         }
         var widths = [Int](repeating: 0, count: header.count)
         for line in cells { for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) } }
