@@ -48,9 +48,9 @@ public struct ClientFailure: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    /// Control characters from a provider's error text must not reach the terminal, and the
-    /// contract promises one line.
+    /// Control and format characters from a provider's error text must not reach the terminal
+    /// (`TerminalText`, the engine's rule too), and the contract promises one line.
     static func singleLine(_ text: String) -> String {
-        String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+        TerminalText.clean(text)
     }
 }

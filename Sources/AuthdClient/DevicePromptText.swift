@@ -26,12 +26,14 @@ public struct PromptStyle: Sendable {
 public enum DevicePromptText {
     /// The whole prompt, ending with a newline.
     public static func render(_ prompt: DevicePrompt, style: PromptStyle) -> String {
-        let code = style.emphasis ? "\u{1B}[1m\(prompt.userCode)\u{1B}[0m" : prompt.userCode
+        let userCode = sanitized(prompt.userCode)
+        let code = style.emphasis ? "\u{1B}[1m\(userCode)\u{1B}[0m" : userCode
         func link(_ uri: String) -> String {
+            // Cleaned first, so that a URI cannot end the OSC 8 sequence early either.
             let shown = sanitized(uri)
             return style.hyperlinks ? "\u{1B}]8;;\(shown)\u{1B}\\\(shown)\u{1B}]8;;\u{1B}\\" : shown
         }
-        var text = "To sign in to \(prompt.audience), open\n  \(link(prompt.verificationURI))\nand enter the code \(code)\n"
+        var text = "To sign in to \(sanitized(prompt.audience)), open\n  \(link(prompt.verificationURI))\nand enter the code \(code)\n"
         if let complete = prompt.verificationURIComplete, complete != prompt.verificationURI {
             text += "or open this link, which carries the code:\n  \(link(complete))\n"
         }
@@ -59,9 +61,9 @@ public enum DevicePromptText {
         return forms.first { $0.count <= width } ?? String(time.prefix(width))
     }
 
-    /// A provider's text must not carry escape sequences to the terminal.
+    /// A provider's text must not carry escape sequences or bidi tricks to the terminal.
     static func sanitized(_ text: String) -> String {
-        String(decoding: text.utf8.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+        TerminalText.clean(text)
     }
 
     /// Two module rows per text line with half blocks, black on an explicit white background

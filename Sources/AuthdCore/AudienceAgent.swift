@@ -9,6 +9,9 @@ public struct ServedToken: Sendable {
     public var expiresAtWall: Int64?
     public var scopes: [String]
     public var fingerprint: String
+    /// The token is valid for less than the `min_valid` asked: nothing better could be had
+    /// (renewed for this request, or the provider issues shorter lifetimes; `MinimumValidity`).
+    public var shortOfMinimumValidity: Bool = false
 }
 
 /// Where streamed events (prompt, progress) for one waiting client go.
@@ -128,10 +131,11 @@ public actor AudienceAgent {
             if let login {
                 // A token renewed for this very request is served even if shorter-lived than asked:
                 // nothing better can be had.
-                let needed = renewedInThisRequest ? Duration.zero : minimumValidity
+                let needed = renewedInThisRequest ? Duration.zero
+                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: policy.margin(forLifetime:))
                 let nearsExpiry = !canRefresh && canPrompt && isNearExpiry(login, now: now)
                 if login.accessTokenIsValid(now: now, minimumValidity: needed), !(nearsExpiry && !renewedInThisRequest) {
-                    return try serve(login, to: client)
+                    return try serve(login, to: client, asked: minimumValidity)
                 }
             }
             // Stopping: a valid token is still served above, but nothing new is started.
@@ -174,13 +178,13 @@ public actor AudienceAgent {
             }
             guard canPrompt else {
                 if let login, login.accessTokenIsValid(now: now, minimumValidity: minimumValidity) {
-                    return try serve(login, to: client)
+                    return try serve(login, to: client, asked: minimumValidity)
                 }
                 throw loginNeededFailure(for: client)
             }
             if renewedInThisRequest, let login, login.accessToken != nil {
                 // Issued for this very request: serve it rather than prompt again, however short it is.
-                return try serve(login, to: client)
+                return try serve(login, to: client, asked: minimumValidity)
             }
             let run = startDeviceFlow(client: client)
             try await join(run, client: client, events: events)
@@ -318,7 +322,7 @@ public actor AudienceAgent {
 
     // MARK: Serving
 
-    private func serve(_ login: Login, to client: ClientIdentity) throws(ProtocolFailure) -> ServedToken {
+    private func serve(_ login: Login, to client: ClientIdentity, asked: Duration) throws(ProtocolFailure) -> ServedToken {
         guard let sealed = login.accessToken, let fingerprint = login.accessTokenFingerprint else {
             throw ProtocolFailure(.internalError, "\(name): no access token to serve")
         }
@@ -331,7 +335,9 @@ public actor AudienceAgent {
         environment.audit.record(AuditRecord(.tokenServed, "\(name): token served", audience: name, client: client,
                                              scopes: login.scopes, tokenFingerprint: fingerprint))
         return ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiresAtWall,
-                           scopes: login.scopes, fingerprint: fingerprint)
+                           scopes: login.scopes, fingerprint: fingerprint,
+                           shortOfMinimumValidity: MinimumValidity.fallsShort(
+                               remaining: login.accessExpiresAt.map { $0 - clock.monotonicNow() }, asked: asked))
     }
 
     private func loginNeededFailure(for client: ClientIdentity) -> ProtocolFailure {
@@ -621,7 +627,8 @@ public actor AudienceAgent {
             scopes: tokens.scopes ?? (freshLogin ? policy.requestedScopes : (login?.scopes ?? policy.requestedScopes)),
             loginAtWall: freshLogin ? wallNow : (login?.loginAtWall ?? wallNow),
             loginAt: freshLogin ? now : (login?.loginAt ?? now),
-            subject: tokens.subject ?? (freshLogin ? nil : login?.subject))
+            subject: tokens.subject ?? (freshLogin ? nil : login?.subject),
+            issuedLifetime: tokens.expiresIn.map { .seconds($0) })
         login = updated
         if freshLogin {
             generation += 1

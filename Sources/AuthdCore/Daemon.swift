@@ -182,9 +182,30 @@ public final class Daemon: Sendable {
         return result
     }
 
+    /// The issuer (or the token endpoint when there is none) and the client id, plus the origin of
+    /// every configured endpoint the login's tokens are sent to (token, revocation) that is not the
+    /// issuer's own origin. A reload or restart that points one of them at another origin is then a new
+    /// identity: the stored login is not used and not sent there (security review, finding 8).
+    /// Endpoints found by discovery are not part of it: the issuer vouches for those.
     static func identity(of audience: AudienceConfiguration) -> LoginIdentity {
-        let issuer = audience.endpoints.issuer?.description ?? audience.endpoints.token?.description ?? audience.name
+        let endpoints = audience.endpoints
+        let primary = endpoints.issuer ?? endpoints.token
+        var issuer = primary?.description ?? audience.name
+        let primaryOrigin = primary.map(origin)
+        var sendsTo: [String] = []
+        for url in [endpoints.token, endpoints.revocation].compactMap({ $0 }) {
+            let other = origin(url)
+            if other != primaryOrigin, !sendsTo.contains(other) { sendsTo.append(other) }
+        }
+        // Spaces cannot occur in an EndpointURL, so the stored text splits back unambiguously; an
+        // audience whose endpoints all share the issuer's origin keeps the identity older stores hold.
+        for other in sendsTo.sorted() { issuer += " " + other }
         return LoginIdentity(issuer: issuer, clientID: audience.clientID)
+    }
+
+    /// `scheme://host:port`, with the port always written, so `https://h` and `https://h:443` agree.
+    static func origin(_ url: EndpointURL) -> String {
+        "\(url.scheme.rawValue)://\(url.host):\(url.effectivePort)"
     }
 
     /// Opens the encrypted store. A damaged store is set aside and the daemon starts empty; a store

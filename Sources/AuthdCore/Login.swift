@@ -22,6 +22,9 @@ public struct Login: Sendable {
     var loginAtWall: Int64
     var loginAt: Duration
     var subject: String?
+    /// The lifetime the provider gave the access token when this daemon received it (a login or a
+    /// refresh); nil for a login restored from the store. What a renewal is expected to give.
+    var issuedLifetime: Duration? = nil
 
     /// Lifetime of the current access token, when known.
     var accessLifetime: Duration? {

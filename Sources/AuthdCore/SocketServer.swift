@@ -265,6 +265,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 ("scope", .string(served.scopes.joined(separator: " "))),
                 ("fingerprint", .string(served.fingerprint)),
             ]
+            if served.shortOfMinimumValidity { tail.append(("short_of_min_valid", .bool(true))) }
             var rest = JSONValue.object(tail).serializedBytes()
             rest[0] = UInt8(ascii: ",")
             buffer.writeString("\"")

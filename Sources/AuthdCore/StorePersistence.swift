@@ -4,8 +4,11 @@ import AuthdSystem
 import AuthdWire
 
 /// Who a login belongs to: a stored login is restored only into an audience with the same
-/// issuer and client id, so a config edit that points an audience elsewhere never reuses it.
+/// issuer, client id and token/revocation origins (`Daemon.identity(of:)`), so a config edit that
+/// points an audience elsewhere never reuses it.
 public struct LoginIdentity: Sendable, Equatable {
+    /// The issuer, then the other origins the tokens are sent to, space-separated (stored as the
+    /// record's issuer field; docs/store-format.md).
     public var issuer: String
     public var clientID: String
 

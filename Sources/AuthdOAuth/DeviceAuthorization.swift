@@ -63,10 +63,15 @@ public struct DeviceAuthorization: Sendable, Equatable, CustomStringConvertible 
         guard let expiresIn = fields.integer("expires_in") else { throw invalid("expires_in is not a number") }
         guard expiresIn > 0 else { throw invalid("expires_in is not positive") }
         // A person copies these from the terminal: escapes or line breaks would be an injection.
-        guard !containsControl(userCode) else { throw invalid("user_code contains control characters") }
+        guard !containsControl(userCode) else { throw invalid("user_code contains control or format characters") }
+        guard !containsControl(uri) else { throw invalid("verification_uri contains control or format characters") }
         guard isDisplayableURL(uri) else { throw invalid("verification_uri is not an http(s) URL") }
-        let complete = (fields.string("verification_uri_complete") ?? fields.string("verification_url_complete"))
-            .flatMap { isDisplayableURL($0) ? $0 : nil }
+        let completeText = fields.string("verification_uri_complete") ?? fields.string("verification_url_complete")
+        // A link that would display as something else is a spoofing attempt, not a slip to shrug off.
+        if let completeText, containsControl(completeText) {
+            throw invalid("verification_uri_complete contains control or format characters")
+        }
+        let complete = completeText.flatMap { isDisplayableURL($0) ? $0 : nil }
         // Absent, unreadable or negative: RFC 8628's default. Zero (test servers) is raised to one
         // second, so that a provider's slip cannot turn the client into a busy loop.
         let interval = fields.integer("interval").flatMap { $0 >= 0 ? max(1, min($0, 3600)) : nil } ?? defaultInterval
@@ -77,8 +82,10 @@ public struct DeviceAuthorization: Sendable, Equatable, CustomStringConvertible 
             requestedAt: requestedAt, requestedAtUnixSeconds: requestedAtUnixSeconds)
     }
 
+    /// Control characters, and format characters such as a bidi override that makes
+    /// `https://good.example/\u{202E}…` read as another site (`TerminalText`'s rule).
     static func containsControl(_ s: String) -> Bool {
-        s.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+        !TerminalText.isClean(s)
     }
 
     static func isDisplayableURL(_ s: String) -> Bool {

@@ -130,7 +130,7 @@ struct MetadataFetcher: Sendable {
 
     func fetch(issuer: String) async -> Result<AuthorizationServerMetadata, OAuthError> {
         do throws(OAuthError) {
-            try ParsedEndpointURL.checkSendable(issuer)
+            _ = try EndpointPolicy.sendable(issuer)
             var firstFailure: OAuthError?
             for url in IssuerIdentifier.discoveryURLs(issuer: issuer) {
                 do throws(OAuthError) {
@@ -151,11 +151,9 @@ struct MetadataFetcher: Sendable {
 
     func fetchDocument(_ url: String, issuer: String) async throws(OAuthError) -> AuthorizationServerMetadata {
         let endpoint = OAuthEndpoint(.discovery, url)
-        try ParsedEndpointURL.checkSendable(url)
-        let request = HTTPRequest(method: .get, url: url, headers: [("Accept", "application/json"), ("User-Agent", userAgent)],
-                                  connectTimeoutMilliseconds: limits.connectTimeoutMilliseconds,
-                                  totalTimeoutMilliseconds: limits.totalTimeoutMilliseconds,
-                                  maximumResponseBytes: limits.maximumResponseBytes, caFile: caFile)
+        let request = HTTPRequest(method: .get, to: try EndpointPolicy.sendable(url),
+                                  headers: [("Accept", "application/json"), ("User-Agent", userAgent)], body: [],
+                                  limits: limits, caFile: caFile)
         let response = try await exchange.send(request, to: endpoint)
         guard response.status == 200 else { throw .httpStatus(endpoint: endpoint, status: response.status) }
         let value: JSONValue

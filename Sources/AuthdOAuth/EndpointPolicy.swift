@@ -3,79 +3,20 @@
 import AuthdConfig
 import AuthdWire
 
-/// The parts of an absolute http(s) URL the policy needs. Internal: AuthdConfig has the public URL type.
-struct ParsedEndpointURL: Equatable {
-    var scheme: String
-    var host: String
-    /// Everything after the authority, "" when absent.
-    var pathAndQuery: String
-
-    init(_ text: String) throws(OAuthError) {
-        guard let schemeEnd = text.firstRange(of: "://") else {
-            throw .invalidEndpoint(url: text, reason: "not an absolute URL")
+/// The one check before anything is sent: the URL is parsed by `EndpointURL`, the config's strict
+/// parser (so the host judged here is the host libcurl connects to: `localhost.` or `127.0.0.08`
+/// are refused, not handed to DNS), and plain http is refused unless the host is loopback.
+/// Configured and discovered endpoints alike go through here.
+enum EndpointPolicy {
+    static func sendable(_ text: String) throws(OAuthError) -> EndpointURL {
+        let url: EndpointURL
+        do {
+            url = try EndpointURL(parsing: text)
+        } catch {
+            throw .invalidEndpoint(url: text, reason: error.message)
         }
-        scheme = text[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "https" || scheme == "http" else {
-            throw .invalidEndpoint(url: text, reason: "the scheme must be https (or http on loopback)")
-        }
-        guard !text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
-            throw .invalidEndpoint(url: text, reason: "contains spaces or control characters")
-        }
-        // URL parsers disagree on "\" (WHATWG reads it as "/"): the host checked here could differ
-        // from the host connected to, so it is refused outright.
-        guard !text.contains("\\") else { throw .invalidEndpoint(url: text, reason: "contains a backslash") }
-        let rest = text[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        pathAndQuery = String(rest[authorityEnd...])
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw .invalidEndpoint(url: text, reason: "unterminated IPv6 address") }
-            host = String(authority[authority.index(after: authority.startIndex)..<close]).lowercased()
-        } else {
-            host = String(authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]).lowercased()
-        }
-        guard !host.isEmpty else { throw .invalidEndpoint(url: text, reason: "no host") }
-    }
-
-    /// 127.0.0.0/8, ::1 and `localhost`: the only hosts where plain http cannot be read or altered on the way.
-    var isLoopback: Bool {
-        if host == "localhost" || host == "localhost." { return true }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        if octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }), octets[0] == "127" { return true }
-        if let bytes = Self.ipv6Bytes(host) { return bytes == [UInt8](repeating: 0, count: 15) + [1] }
-        return false
-    }
-
-    static func ipv6Bytes(_ text: String) -> [UInt8]? {
-        guard text.contains(":") else { return nil }
-        func groups(_ part: Substring) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var out: [UInt16] = []
-            for g in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard g.count <= 4, let v = UInt16(g, radix: 16) else { return nil }
-                out.append(v)
-            }
-            return out
-        }
-        let halves = text.components(separatedByDoubleColon: ())
-        var all: [UInt16]
-        if halves.count == 1 {
-            guard let g = groups(halves[0]), g.count == 8 else { return nil }
-            all = g
-        } else if halves.count == 2 {
-            guard let head = groups(halves[0]), let tail = groups(halves[1]), head.count + tail.count < 8 else { return nil }
-            all = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
-        } else {
-            return nil
-        }
-        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
-    }
-
-    /// Refuses what the policy forbids before anything is sent.
-    static func checkSendable(_ url: String) throws(OAuthError) {
-        let parsed = try ParsedEndpointURL(url)
-        if parsed.scheme == "http", !parsed.isLoopback { throw .insecureEndpoint(url: url) }
+        guard url.isSecureOrLoopback else { throw .insecureEndpoint(url: text) }
+        return url
     }
 
     /// The URL for messages: userinfo hidden (`URLRedaction`, the one rule for every message),
@@ -85,23 +26,13 @@ struct ParsedEndpointURL: Equatable {
     }
 }
 
-extension String {
-    fileprivate func components(separatedByDoubleColon: ()) -> [Substring] {
-        var parts: [Substring] = []
-        var start = startIndex
-        var i = startIndex
-        while i < endIndex {
-            let next = index(after: i)
-            if self[i] == ":", next < endIndex, self[next] == ":" {
-                parts.append(self[start..<i])
-                start = index(after: next)
-                i = start
-            } else {
-                i = next
-            }
-        }
-        parts.append(self[start...])
-        return parts
+extension HTTPRequest {
+    /// A request to `url` as the policy parsed it: the canonical text is what is sent.
+    init(method: Method, to url: EndpointURL, headers: [(name: String, value: String)], body: [UInt8], limits: HTTPLimits, caFile: String?) {
+        self.init(method: method, url: url.description, headers: headers, body: body,
+                  connectTimeoutMilliseconds: limits.connectTimeoutMilliseconds,
+                  totalTimeoutMilliseconds: limits.totalTimeoutMilliseconds,
+                  maximumResponseBytes: limits.maximumResponseBytes, caFile: caFile, loopbackOnly: url.isLoopback)
     }
 }
 
@@ -110,7 +41,7 @@ struct RequestFactory: Sendable {
     var settings: OAuthClientSettings
 
     func form(to endpoint: OAuthEndpoint, _ parameters: [(String, String)], authenticate: Bool = true) throws(OAuthError) -> HTTPRequest {
-        try ParsedEndpointURL.checkSendable(endpoint.url)
+        let url = try EndpointPolicy.sendable(endpoint.url)
         var pairs: [(String, String)] = []
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/x-www-form-urlencoded"),
@@ -131,19 +62,14 @@ struct RequestFactory: Sendable {
             }
         }
         pairs.append(contentsOf: parameters)
-        return request(.post, endpoint.url, headers: headers, body: Array(FormURLEncoding.encode(pairs).utf8))
+        return HTTPRequest(method: .post, to: url, headers: headers, body: Array(FormURLEncoding.encode(pairs).utf8),
+                           limits: settings.limits, caFile: settings.caFile)
     }
 
     func get(_ endpoint: OAuthEndpoint) throws(OAuthError) -> HTTPRequest {
-        try ParsedEndpointURL.checkSendable(endpoint.url)
-        return request(.get, endpoint.url, headers: [("Accept", "application/json"), ("User-Agent", settings.userAgent)], body: [])
-    }
-
-    func request(_ method: HTTPRequest.Method, _ url: String, headers: [(name: String, value: String)], body: [UInt8]) -> HTTPRequest {
-        HTTPRequest(method: method, url: url, headers: headers, body: body,
-                    connectTimeoutMilliseconds: settings.limits.connectTimeoutMilliseconds,
-                    totalTimeoutMilliseconds: settings.limits.totalTimeoutMilliseconds,
-                    maximumResponseBytes: settings.limits.maximumResponseBytes, caFile: settings.caFile)
+        let url = try EndpointPolicy.sendable(endpoint.url)
+        return HTTPRequest(method: .get, to: url, headers: [("Accept", "application/json"), ("User-Agent", settings.userAgent)], body: [],
+                           limits: settings.limits, caFile: settings.caFile)
     }
 
     /// Secrets that may appear in what a provider echoes back; cut from every message.

@@ -82,7 +82,7 @@ public struct OAuthClient: Sendable {
                 // Bitbucket-like providers publish no metadata at all: for a device flow "HTTP 404" at a
                 // well-known URL hides the real news, that there may be no device flow to be had.
                 if operation == .deviceFlow, resolved.deviceAuthorization == nil, case let .httpStatus(document, 404) = error {
-                    throw .noEndpoint(.deviceAuthorization, reason: "\(ParsedEndpointURL.withoutUserinfo(issuer)) publishes no discovery metadata "
+                    throw .noEndpoint(.deviceAuthorization, reason: "\(EndpointPolicy.withoutUserinfo(issuer)) publishes no discovery metadata "
                         + "(\(document.displayURL) answered HTTP 404) and none is configured; " + Self.noDeviceFlowAdvice)
                 }
                 throw error
@@ -96,7 +96,7 @@ public struct OAuthClient: Sendable {
             guard let url = value(role) else {
                 throw .noEndpoint(role, reason: Self.missingEndpointReason(role, issuer: explicit.issuer, metadata: resolved.metadata))
             }
-            try ParsedEndpointURL.checkSendable(url)
+            _ = try EndpointPolicy.sendable(url)
         }
         return resolved
     }
@@ -110,7 +110,7 @@ public struct OAuthClient: Sendable {
 
     static func missingEndpointReason(_ role: OAuthEndpoint.Role, issuer: String?, metadata: AuthorizationServerMetadata?) -> String {
         guard let issuer else { return "none is configured and there is no issuer to discover it from" }
-        let names = "the discovery metadata of \(ParsedEndpointURL.withoutUserinfo(issuer)) names none"
+        let names = "the discovery metadata of \(EndpointPolicy.withoutUserinfo(issuer)) names none"
         switch role {
         case .deviceAuthorization:
             let grantTypes = metadata?.grantTypes ?? []

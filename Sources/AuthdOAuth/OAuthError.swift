@@ -20,7 +20,7 @@ public struct OAuthEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL without userinfo: a `user:password@` part is a secret even when someone put it in a URL.
-    public var displayURL: String { ParsedEndpointURL.withoutUserinfo(url) }
+    public var displayURL: String { EndpointPolicy.withoutUserinfo(url) }
 
     public var description: String { "\(role.rawValue) \(displayURL)" }
 }
@@ -85,9 +85,9 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .invalidResponse(endpoint, reason):
             return "\(endpoint): unusable answer: \(reason)"
         case .insecureEndpoint(let url):
-            return "refusing the plain-http endpoint \(ParsedEndpointURL.withoutUserinfo(url)): http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); use https://"
+            return "refusing the plain-http endpoint \(EndpointPolicy.withoutUserinfo(url)): http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); use https://"
         case let .invalidEndpoint(url, reason):
-            return "invalid endpoint URL \(ParsedEndpointURL.withoutUserinfo(url)): \(reason)"
+            return "invalid endpoint URL \(EndpointPolicy.withoutUserinfo(url)): \(reason)"
         case let .noEndpoint(role, reason):
             return "no \(role.rawValue): \(reason)"
         case let .issuerMismatch(expected, found):
@@ -124,8 +124,9 @@ enum OAuthErrorCode {
     }
 }
 
-/// Provider text is shown on a person's terminal and may echo what we sent: control characters
-/// (terminal escapes) are replaced, the length is bounded, and the secrets of the exchange are cut out.
+/// Provider text is shown on a person's terminal and may echo what we sent: control and format
+/// characters are replaced (`TerminalText`, the one rule the clients apply too), the length is
+/// bounded, and the secrets of the exchange are cut out.
 struct ProviderText {
     var secrets: [String]
 
@@ -137,11 +138,8 @@ struct ProviderText {
             text = text.replacing(secret, with: "[redacted]")
         }
         var scalars = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars.prefix(Self.maximumLength) {
-            let v = scalar.value
-            scalars.append(v < 0x20 || (0x7F...0x9F).contains(v) ? " " : scalar)
-        }
-        let cleaned = String(scalars)
+        scalars.append(contentsOf: text.unicodeScalars.prefix(Self.maximumLength))
+        let cleaned = TerminalText.clean(String(scalars))
         return cleaned.isEmpty ? nil : cleaned
     }
 }

@@ -42,7 +42,8 @@ struct ResponseFields: Sendable {
             }
             return .success(ResponseFields(members: FormURLEncoding.decode(text).map { ($0.0, .string($0.1)) }))
         case .unknown:
-            let type = response.header("content-type").map { "Content-Type \($0)" } ?? "no Content-Type"
+            // The header is provider text: it reaches terminals (authctl logout) through this reason.
+            let type = response.header("content-type").map { "Content-Type " + (ProviderText(secrets: []).clean($0) ?? "") } ?? "no Content-Type"
             return .failure(ResponseProblem(response.body.isEmpty ? "empty body" : "neither JSON nor form-encoded (\(type))"))
         }
     }

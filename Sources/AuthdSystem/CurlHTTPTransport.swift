@@ -6,7 +6,9 @@ import Synchronization
 
 /// Sends `HTTPRequest`s with libcurl: http and https only, no redirects, the request's timeouts,
 /// response-size cap and extra CA file; proxies from `HTTPS_PROXY`/`https_proxy`/`NO_PROXY` as
-/// libcurl reads them. A transfer runs on a dedicated thread (it blocks) and is aborted when the
+/// libcurl reads them, except for loopback endpoints (`HTTPRequest.loopbackOnly`), which never go
+/// through a proxy. Plain http and loopback endpoints are sent only when the connected address
+/// is a loopback address (checked after connecting, before any byte of the request). A transfer runs on a dedicated thread (it blocks) and is aborted when the
 /// calling task is cancelled. Errors never contain the request body.
 public struct CurlHTTPTransport: HTTPTransport {
     /// Where the system trust anchors are, as hashed links; searched in addition to a request's `caFile`.
@@ -64,6 +66,8 @@ private final class CurlTransfer {
     var headers: [(name: String, value: String)] = []
     var headerBytes = 0
     var exceededLimit = false
+    /// The non-loopback address a loopback-only transfer connected to; the request was not sent.
+    var refusedPeer: String?
     // The request body in memory we wipe ourselves: libcurl reads it in place (CURLOPT_POSTFIELDS)
     // instead of copying it into a buffer it frees without wiping.
     let requestBody: UnsafeMutableRawBufferPointer
@@ -146,6 +150,13 @@ private final class CurlTransfer {
             set(CURLOPT_NOPROGRESS, 0)
             if setup == CURLE_OK { setup = authd_curl_setopt_xferinfo(handle, Self.progress) }
             set(CURLOPT_XFERINFODATA, pointer: context)
+            if mustConnectToLoopback {
+                // A proxy would carry the device code, refresh token and client secret off the host
+                // (security review, finding 5): loopback is never proxied, whatever http_proxy says.
+                set(CURLOPT_NOPROXY, "*")
+                if setup == CURLE_OK { setup = authd_curl_setopt_prereq(handle, Self.checkPeer) }
+                set(CURLOPT_PREREQDATA, pointer: context)
+            }
             guard setup == CURLE_OK else { return setup }
             return curl_easy_perform(handle)
         }
@@ -159,7 +170,29 @@ private final class CurlTransfer {
         return .success(HTTPResponse(status: status, headers: headers, body: body))
     }
 
+    /// Plain http travels in clear, so it goes to loopback only, whoever built the request; and a
+    /// request the policy judged loopback must really reach a loopback address (a name can resolve anywhere).
+    var mustConnectToLoopback: Bool {
+        request.loopbackOnly || request.url.utf8.prefix(7).map { $0 | 0x20 } == Array("http://".utf8)
+    }
+
+    /// 127.0.0.0/8, ::1 and IPv4-mapped 127.x, as libcurl prints the connected address.
+    static func isLoopbackAddress(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address == "::1" || address.lowercased().hasPrefix("::ffff:127.")
+    }
+
+    fileprivate func connected(to address: String) -> Bool {
+        guard Self.isLoopbackAddress(address) else {
+            refusedPeer = address
+            return false
+        }
+        return true
+    }
+
     private func error(for code: CURLcode, detail: String) -> HTTPError {
+        if let refusedPeer {
+            return .connectFailed("the loopback endpoint's host connected to \(refusedPeer), which is not a loopback address; nothing was sent")
+        }
         if cancellation.isCancelled { return .cancelled }
         if exceededLimit { return .responseTooLarge(limit: request.maximumResponseBytes) }
         switch code {
@@ -231,6 +264,14 @@ extension CurlTransfer {
         let transfer = Unmanaged<CurlTransfer>.fromOpaque(context!).takeUnretainedValue()
         let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
         return transfer.receiveHeader(bytes) ? size * count : 0
+    }
+
+    // Called once connected, before the request is sent; CURL_PREREQFUNC_ABORT (1) stops the transfer.
+    static let checkPeer: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?, Int32, Int32) -> Int32 = {
+        context, primaryAddress, _, _, _ in
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(context!).takeUnretainedValue()
+        let address = primaryAddress.map { String(cString: $0) } ?? ""
+        return transfer.connected(to: address) ? 0 : 1
     }
 
     // Called about once a second and on every chunk; non-zero aborts with CURLE_ABORTED_BY_CALLBACK.

@@ -19,11 +19,14 @@ public struct HTTPRequest: Sendable {
     public var maximumResponseBytes: Int
     /// Extra PEM trust anchors added to the system trust store (per-audience `ca_file`).
     public var caFile: String?
+    /// The engine's URL policy judged the host loopback: the transport uses no proxy for it and
+    /// refuses to send unless the connected address is a loopback address.
+    public var loopbackOnly: Bool
 
     public init(
         method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
         connectTimeoutMilliseconds: Int = 10_000, totalTimeoutMilliseconds: Int = 30_000,
-        maximumResponseBytes: Int = 1 << 20, caFile: String? = nil
+        maximumResponseBytes: Int = 1 << 20, caFile: String? = nil, loopbackOnly: Bool = false
     ) {
         self.method = method
         self.url = url
@@ -33,6 +36,7 @@ public struct HTTPRequest: Sendable {
         self.totalTimeoutMilliseconds = totalTimeoutMilliseconds
         self.maximumResponseBytes = maximumResponseBytes
         self.caFile = caFile
+        self.loopbackOnly = loopbackOnly
     }
 }
 

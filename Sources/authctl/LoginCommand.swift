@@ -20,7 +20,8 @@ enum LoginCommand {
             if let subject = status.subject { facts.append("as " + subject) }
             if !facts.isEmpty { line += " (" + facts.joined(separator: ", ") + ")" }
         }
-        Console.error(line + "\n")
+        // The subject and scopes come from the provider.
+        Console.error(TerminalText.clean(line) + "\n")
         return 0
     }
 }

@@ -22,7 +22,8 @@ enum LogoutCommand {
         var report = ""
         var refused: [String] = []
         for result in results {
-            let audience = result["audience"]?.stringValue ?? "?"
+            // Daemon-supplied text, and the message quotes the provider: cleaned before printing.
+            let audience = TerminalText.clean(result["audience"]?.stringValue ?? "?")
             switch result["revocation"]?.stringValue {
             case "revoked":
                 report += "\(audience): logged out; the provider revoked the tokens\n"
@@ -30,16 +31,16 @@ enum LogoutCommand {
                 report += "\(audience): not logged in; nothing to revoke\n"
             case "unsupported":
                 report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire or you revoke them there"
-                if let hint = result["hint"]?.stringValue { report += " (\(hint))" }
+                if let hint = result["hint"]?.stringValue { report += " (\(TerminalText.clean(hint)))" }
                 report += "\n"
             case "refused":
                 refused.append(audience)
                 report += "\(audience): not logged out: refused by the daemon's policy"
-                if let message = result["message"]?.stringValue { report += " (\(message))" }
+                if let message = result["message"]?.stringValue { report += " (\(TerminalText.clean(message)))" }
                 report += "\n"
             case "failed":
                 report += "\(audience): logged out here, but revocation at the provider failed"
-                if let message = result["message"]?.stringValue { report += " (\(message))" }
+                if let message = result["message"]?.stringValue { report += " (\(TerminalText.clean(message)))" }
                 report += "; the tokens stay valid there until they expire or you revoke them there\n"
             default:
                 report += "\(audience): logged out\n"

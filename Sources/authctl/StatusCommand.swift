@@ -46,9 +46,10 @@ enum StatusCommand {
             let refresh = row.refreshAt.map { $0 > now ? HumanDuration.format(seconds: $0 - now) : "now" } ?? "-"
             let age = row.loginAt.map { HumanDuration.format(seconds: now - $0) } ?? "-"
             let state = stateText(row.state) + (row.loginPending && row.state != .pending ? " (new login waiting for approval)" : "")
-            cells.append([row.audience, state, account(row, width: nil), expires, refresh,
-                          row.scopes.isEmpty ? "-" : row.scopes.joined(separator: " "),
-                          row.issuer ?? "-", age])
+            // Daemon-supplied text (the issuer and scopes come from the config and the provider).
+            cells.append([TerminalText.clean(row.audience), state, account(row, width: nil), expires, refresh,
+                          row.scopes.isEmpty ? "-" : TerminalText.clean(row.scopes.joined(separator: " ")),
+                          TerminalText.clean(row.issuer ?? "-"), age])
         }
         let full = render(cells)
         guard let columns, full.split(separator: "\n").contains(where: { $0.count > columns }) else { return full }
@@ -63,7 +64,8 @@ enum StatusCommand {
     /// Who is logged in: the id_token's subject, which authd shows but has not verified; the
     /// subject is shortened to fit `width`, the mark never.
     static func account(_ row: AudienceStatus, width: Int?) -> String {
-        guard let subject = row.subject, !subject.isEmpty else { return "-" }
+        guard let raw = row.subject, !raw.isEmpty else { return "-" }
+        let subject = TerminalText.clean(raw)
         let mark = " (unverified)"
         guard let width, subject.count + mark.count > width else { return subject + mark }
         return String(subject.prefix(max(width - mark.count - 1, 3))) + "…" + mark

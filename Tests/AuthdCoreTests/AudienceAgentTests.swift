@@ -173,12 +173,13 @@ import Testing
         try await eventually { await provider.pollWaiters == 1 }
         await provider.approve()
         _ = try await first.value
-        // Ask for more validity than is left: every request needs a refresh, and they share one
-        // (held open until all twenty are waiting for it).
+        // Ask for more validity than is left (but no more than a refresh gives): every request needs
+        // a refresh, and they share one (held open until all twenty are waiting for it).
+        clock.advance(by: .seconds(10))
         await provider.setHoldRefreshes(true)
         let tokens = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<20 {
-                group.addTask { try await agent.get(minimumValidity: .seconds(200), canPrompt: false, client: alice) { _ in }.text }
+                group.addTask { try await agent.get(minimumValidity: .seconds(100), canPrompt: false, client: alice) { _ in }.text }
             }
             try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
             try await Task.sleep(for: .milliseconds(50))
@@ -262,6 +263,26 @@ import Testing
     }
 
     /// Logs in with a 600 s token and returns the agent, its provider and clock.
+    /// Security review, finding 12: `get --min-valid 2h` against 1 h tokens refreshed on every call.
+    @Test func aMinValidBeyondWhatTheProviderIssuesDoesNotRefreshOnEveryCall() async throws {
+        let (agent, provider, clock) = try await loggedIn()
+        for _ in 0..<5 {
+            let served = try await agent.get(minimumValidity: .seconds(1200), canPrompt: false, client: alice) { _ in }
+            #expect(served.text == "access-token-secret-1")
+            #expect(served.shortOfMinimumValidity)
+            clock.advance(by: .seconds(1))
+        }
+        #expect(await provider.refreshRequests.isEmpty)
+        // Once the token is worse than a refresh would give (past the margin), one refresh is worth it.
+        clock.advance(by: .seconds(100))
+        let renewed = try await agent.get(minimumValidity: .seconds(1200), canPrompt: false, client: alice) { _ in }
+        #expect(renewed.text == "access-token-secret-2")
+        #expect(renewed.shortOfMinimumValidity)
+        #expect(await provider.refreshRequests.count == 1)
+        // A min_valid the token meets says nothing extra.
+        #expect(try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }.shortOfMinimumValidity == false)
+    }
+
     private func loggedIn(_ provider: ScriptedProvider = ScriptedProvider(), audit: RecordingAuditSink = RecordingAuditSink(),
                           persistence: MemoryPersistence = MemoryPersistence())
         async throws -> (AudienceAgent, ScriptedProvider, ManualDaemonClock) {
@@ -311,9 +332,10 @@ import Testing
     }
 
     @Test func aRefreshThatReturnsAfterLogoutIsDiscarded() async throws {
-        let (agent, provider, _) = try await loggedIn()
+        let (agent, provider, clock) = try await loggedIn()
+        clock.advance(by: .seconds(10))
         await provider.setHoldRefreshes(true)
-        let pending = Task { try? await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in } }
+        let pending = Task { try? await agent.get(minimumValidity: .seconds(600), canPrompt: false, client: alice) { _ in } }
         try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
         _ = await agent.logout(client: alice)
         await provider.releaseRefreshes()
@@ -326,9 +348,10 @@ import Testing
 
     @Test func shutdownWaitsForARefreshInFlightSoTheRotatedTokenIsSaved() async throws {
         let persistence = MemoryPersistence()
-        let (agent, provider, _) = try await loggedIn(persistence: persistence)
+        let (agent, provider, clock) = try await loggedIn(persistence: persistence)
+        clock.advance(by: .seconds(10))
         await provider.setHoldRefreshes(true)
-        let pending = Task { try? await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in } }
+        let pending = Task { try? await agent.get(minimumValidity: .seconds(600), canPrompt: false, client: alice) { _ in } }
         try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
         let stopping = Task { await agent.shutdown() }
         try await Task.sleep(for: .milliseconds(20))
@@ -385,12 +408,14 @@ import Testing
         #expect(waiting.state == .valid && waiting.loginPending)
 
         // A script that cannot prompt needs more validity than is left: the current login is refreshed.
-        let scripted = try await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in }.text
+        clock.advance(by: .seconds(10))
+        let scripted = try await agent.get(minimumValidity: .seconds(600), canPrompt: false, client: alice) { _ in }.text
         #expect(scripted == "access-token-secret-2")
         #expect(await provider.refreshRequests == ["refresh-token-secret-1"])
 
         // A terminal too is served by a refresh rather than made to wait for someone else's approval.
-        let interactive = try await agent.get(minimumValidity: .seconds(900), canPrompt: true, client: alice) { _ in }.text
+        clock.advance(by: .seconds(10))
+        let interactive = try await agent.get(minimumValidity: .seconds(600), canPrompt: true, client: alice) { _ in }.text
         #expect(interactive == "access-token-secret-3")
         #expect(await provider.refreshRequests == ["refresh-token-secret-1", "refresh-token-secret-2"])
 
@@ -409,13 +434,14 @@ import Testing
     }
 
     @Test func withoutARefreshTokenAPendingLoginStillMeansLoginNeededForScripts() async throws {
-        let (agent, provider, _) = try await loggedIn()
+        let (agent, provider, clock) = try await loggedIn()
+        clock.advance(by: .seconds(10))
         await provider.queueRefreshOutcome(.failure(ProviderError(.loginNeeded, "invalid_grant")))
         let relogin = Task { try await agent.login(client: alice) { _ in } }
         try await eventually("second flow polling") { await provider.pollWaiters == 1 }
         // The refresh is refused; the script is told to log in instead of waiting for someone else's flow.
         await #expect(throws: ProtocolFailure.self) {
-            _ = try await agent.get(minimumValidity: .seconds(900), canPrompt: false, client: alice) { _ in }
+            _ = try await agent.get(minimumValidity: .seconds(600), canPrompt: false, client: alice) { _ in }
         }
         #expect(await provider.refreshRequests.count == 1)
         relogin.cancel()

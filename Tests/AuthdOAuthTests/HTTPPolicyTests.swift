@@ -31,24 +31,66 @@ import Testing
         #expect(transport.requests.count == 1)
     }
 
+    enum Verdict { case sent, insecure, invalid }
+
+    // One rule, EndpointURL's: the same table the config check applies (EndpointURLTests).
     @Test(arguments: [
-        ("http://127.0.0.1:8765/token", true), ("http://127.1.2.3/token", true), ("http://localhost:99/t", true),
-        ("http://LOCALHOST/t", true), ("http://[::1]:8080/t", true), ("http://[0:0:0:0:0:0:0:1]/t", true),
-        ("https://anything.example.com/t", true), ("http://user:pw@127.0.0.1/t", true),
-        ("http://example.com/t", false), ("http://128.0.0.1/t", false), ("http://127.0.0.1.evil.com/t", false),
-        ("http://localhost.evil.com/t", false), ("http://[::2]/t", false), ("http://evil.com@localhost.evil.com/t", false),
-        ("http://[::ffff:127.0.0.1]/t", false), ("http://10.0.0.1/t", false),
+        ("http://127.0.0.1:8765/token", Verdict.sent), ("http://127.1.2.3/token", .sent), ("http://localhost:99/t", .sent),
+        ("http://LOCALHOST/t", .sent), ("http://[::1]:8080/t", .sent), ("http://[0:0:0:0:0:0:0:1]/t", .sent),
+        ("http://[::ffff:127.0.0.1]/t", .sent), ("https://anything.example.com/t", .sent),
+        ("http://example.com/t", .insecure), ("http://128.0.0.1/t", .insecure), ("http://127.0.0.1.evil.com/t", .insecure),
+        ("http://localhost.evil.com/t", .insecure), ("http://[::2]/t", .insecure), ("http://10.0.0.1/t", .insecure),
+        // Spellings curl or the resolver would hand to DNS (security review, finding 4), and userinfo.
+        ("http://localhost./t", .invalid), ("http://127.0.0.08/t", .invalid), ("http://0177.0.0.1/t", .invalid),
+        ("http://127.1/t", .invalid), ("http://2130706433/t", .invalid), ("http://user:pw@127.0.0.1/t", .invalid),
+        ("http://evil.com@localhost.evil.com/t", .invalid), ("https://h/t#frag", .invalid),
     ])
-    func loopbackRule(url: String, allowed: Bool) {
-        var refused = false
-        do { try ParsedEndpointURL.checkSendable(url) } catch { refused = error == .insecureEndpoint(url: url) }
-        #expect(refused == !allowed)
+    func loopbackRule(url: String, verdict: Verdict) {
+        let outcome: Verdict
+        do {
+            _ = try EndpointPolicy.sendable(url)
+            outcome = .sent
+        } catch .insecureEndpoint(url) {
+            outcome = .insecure
+        } catch {
+            outcome = .invalid
+        }
+        #expect(outcome == verdict)
     }
 
     @Test func invalidURLsAreRefused() {
         for url in ["ftp://h/t", "not a url", "https://", "https://h/t with space", "/token", "http://evil.com\\@127.0.0.1/t"] {
-            #expect(throws: OAuthError.self) { try ParsedEndpointURL.checkSendable(url) }
+            #expect(throws: OAuthError.self) { try EndpointPolicy.sendable(url) }
         }
+    }
+
+    /// Security review, finding 4: discovery named `http://localhost.:P/device`, the engine's second
+    /// parser called it loopback, and the name went to DNS. Now nothing is sent after the document.
+    @Test(arguments: ["http://localhost.:8765/device", "http://127.0.0.08:8765/device"])
+    func discoveredEndpointWithAResolvableLoopbackLookalikeIsRefused(device: String) async {
+        let settings = Fixture.settings(endpoints: EndpointSettings(issuer: "https://id.example.com"))
+        let (client, transport, _) = Fixture.client([
+            .json(#"{"issuer":"https://id.example.com","device_authorization_endpoint":"\#(device)","token_endpoint":"https://id.example.com/token"}"#),
+        ], settings: settings)
+        let error = await expectFailure { try await client.runDeviceFlow() }
+        guard case .invalidEndpoint(let url, _)? = error else {
+            Issue.record("expected invalidEndpoint, got \(String(describing: error))")
+            return
+        }
+        #expect(url == device)
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test func requestsGoToTheCanonicalURLAndLoopbackOnesSaySo() async throws {
+        let settings = Fixture.settings(endpoints: EndpointSettings(deviceAuthorization: "http://LocalHost:8765/device?x=1",
+                                                                    token: "https://ID.example.com/token"))
+        let (client, transport, _) = Fixture.client([Fixture.deviceAuthorization()], settings: settings)
+        _ = try await client.requestDeviceAuthorization(at: "http://LocalHost:8765/device?x=1")
+        #expect(transport.requests[0].request.url == "http://localhost:8765/device?x=1")
+        #expect(transport.requests[0].request.loopbackOnly)
+        let https = try RequestFactory(settings: settings).form(to: OAuthEndpoint(.token, "https://ID.example.com/token"), [])
+        #expect(https.url == "https://id.example.com/token")
+        #expect(!https.loopbackOnly)
     }
 
     @Test func publicClientSendsClientIDInTheBody() async throws {

@@ -57,9 +57,43 @@ import Testing
         #expect(reason(await authorize(.json("{\"device_code\":"))).map { $0.contains("malformed JSON") } == true)
         #expect(reason(await authorize(.json("[1,2]"))).map { $0.contains("not an object") } == true)
         #expect(reason(await authorize(.json(#"{"device_code":"d","user_code":"U","verification_uri":"https://e/d","expires_in":"soon"}"#))) == "expires_in is not a number")
-        #expect(reason(await authorize(.json(#"{"device_code":"d","user_code":"U\u001b[2J","verification_uri":"https://e/d","expires_in":60}"#))) == "user_code contains control characters")
+        #expect(reason(await authorize(.json(#"{"device_code":"d","user_code":"U\u001b[2J","verification_uri":"https://e/d","expires_in":60}"#))) == "user_code contains control or format characters")
         #expect(reason(await authorize(.json(#"{"device_code":"d","user_code":"U","verification_uri":"javascript:alert(1)","expires_in":60}"#))) == "verification_uri is not an http(s) URL")
         #expect(reason(await authorize(.status(200, headers: [("Content-Type", "text/html")], body: "<html>"))).map { $0.contains("neither JSON nor form") } == true)
+    }
+
+    /// Security review, finding 17: a bidi override makes `https://good.example/\u{202E}gpj.moc.live//:sptth`
+    /// read as another site; zero-width and other format characters hide what a code really is.
+    @Test(arguments: [
+        ("user_code", #""AB\u200BCD""#), ("verification_uri", #""https://good.example/\u202Egpj.moc.live//:sptth""#),
+        ("verification_uri", #""https://e/d\u0085""#), ("verification_uri_complete", #""https://e/d?c=\u2066U\u2069""#),
+        ("user_code", #""U\u009b2J""#), ("verification_uri_complete", #""https://e/d\uFEFF""#),
+    ])
+    func formatAndC1CharactersInWhatAPersonReadsAreRefused(field: String, value: String) async {
+        var members = [("device_code", "\"d\""), ("user_code", "\"U\""), ("verification_uri", "\"https://e/d\""), ("expires_in", "600")]
+        members.removeAll { $0.0 == field }
+        members.append((field, value))
+        let body = "{" + members.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        #expect(reason(await authorize(.json(body))) == "\(field) contains control or format characters")
+    }
+
+    /// Security review, finding 7: the raw Content-Type reached `authctl logout` with its escapes.
+    @Test func aHostileContentTypeIsCleanedInTheReason() async {
+        let result = await authorize(.status(201, headers: [("Content-Type", "text/plain\u{1B}]0;PWNED\u{07}\u{9B}41m\u{202E}")], body: "x"))
+        let text = reason(result) ?? ""
+        #expect(text.contains("Content-Type text/plain"))
+        #expect(TerminalText.isClean(text))
+        if case .failure(let error) = result { #expect(TerminalText.isClean(error.description)) }
+    }
+
+    @Test func providerDescriptionsLoseC1AndFormCharacters() async {
+        let result = await authorize(.json(#"{"error":"invalid_scope","error_description":"bad\u009b31m scope \u202Eevil"}"#, status: 400))
+        guard case .failure(.provider(_, _, let description?, _)) = result else {
+            Issue.record("expected a provider error, got \(result)")
+            return
+        }
+        #expect(TerminalText.isClean(description))
+        #expect(description.hasPrefix("bad"))
     }
 
     @Test func badIntervalsFallBackToTheDefault() async throws {
