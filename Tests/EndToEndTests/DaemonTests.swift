@@ -132,7 +132,9 @@ func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: 
         let scratch = Scratch("hang")
         let good = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
         // A listener that accepts and never answers.
-        let hanging = try DevServer(Scratch("hang2"), arguments: ["--fault", "stall@all"])
+        // Kept alive for the whole test: its request log is read below (a dropped Scratch deletes it).
+        let hangScratch = Scratch("hang2")
+        let hanging = try DevServer(hangScratch, arguments: ["--fault", "stall@all"])
         let config = demoConfig(good.baseURL, audience: "fast") + """
             [audience.slow]
             device_authorization_endpoint = "\(hanging.baseURL)/device_authorization"

@@ -427,7 +427,9 @@ private func timedCachedGet(_ daemon: DaemonUnderTest, _ audience: String) throw
         let scratch = Scratch("stall")
         let good = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--quiet"])
         // Not --quiet: its request log says when the stalled request has arrived.
-        let stalling = try DevServer(Scratch("stall2"), arguments: ["--fault", "stall@all"])
+        // Kept alive for the whole test: its request log is read below (a dropped Scratch deletes it).
+        let stallScratch = Scratch("stall2")
+        let stalling = try DevServer(stallScratch, arguments: ["--fault", "stall@all"])
         let daemon = try DaemonUnderTest(scratch, config: demoConfig(good.baseURL, audience: "fast")
                                          + explicitAudience("stuck", stalling.baseURL))
         // A short provider timeout (the default is 30 s) keeps this test quick; it is also the length
