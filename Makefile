@@ -84,9 +84,10 @@ e2e-test: deps build
 	AUTHD_BIN_DIR="$(BIN_DIR)" $(SWIFT) test --filter EndToEndTests
 
 # libFuzzer targets under AddressSanitizer (docs/fuzzing.md): `make test` runs each for FUZZ_SECONDS,
-# `make fuzz` for FUZZ_LONG_SECONDS. FUZZ_JOBS=2 fuzzes two targets at once.
+# `make fuzz` for FUZZ_LONG_SECONDS. FUZZ_JOBS=2 fuzzes two targets at once. The smoke run is
+# reproducible (FUZZ_SMOKE=1: fixed seed, committed seeds only, no leak check); `make fuzz` is random.
 fuzz-smoke: deps
-	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+	FUZZ_SMOKE=1 FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) fuzz/run.sh

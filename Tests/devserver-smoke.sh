@@ -36,8 +36,10 @@ start() {
   "$BIN" --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=($!)
   LAST_PID=$!
-  for _ in $(seq 100); do
+  # Up to 60 s: a loaded CI machine can take seconds to start a debug binary; a server that died says so at once.
+  for _ in $(seq 1200); do
     [[ -s $WORK/$name.out ]] && break
+    kill -0 "$LAST_PID" 2>/dev/null || break
     sleep 0.05
   done
   URL=$(head -n1 "$WORK/$name.out")
@@ -101,11 +103,17 @@ polls=$(grep -c "\"user_code\":\"$UC\",\"result\":\"authorization_pending\"" "$L
 grep -q "\"user_code\":\"$UC\",\"result\":\"issued\",\"status\":200,\"poll\":3" "$LOG" || fail "log: issued line"
 ok "request log counts polls"
 
+# On a server of its own with a 30 s interval: "too fast" is then any second poll within 29.8 s,
+# which a loaded machine cannot miss (with server a's 1 s interval it could, by being slow).
+A_URL=$URL A_LOG=$LOG A_PID=$LAST_PID
+start slow --interval 30
 authorize demo "openid offline_access"
 DC2=$DC
 poll "$DC2"; expect 400 authorization_pending "slow_down: first poll"
 poll "$DC2"; expect 400 slow_down "slow_down: immediate second poll"
-grep -q '"result":"slow_down","status":400,"poll":2,"interval":6' "$LOG" || fail "log: slow_down raises interval to 6"
+grep -q '"result":"slow_down","status":400,"poll":2,"interval":35' "$LOG" || fail "log: slow_down raises interval to 35"
+grep -qF -- "$DC2" "$LOG" && fail "a device code appears in the request log"
+URL=$A_URL LOG=$A_LOG LAST_PID=$A_PID
 ok "slow_down when polled too fast (interval +5)"
 
 GOT=$(req -d client_id=demo -d grant_type=refresh_token -d refresh_token="$RT" "$URL/token"); expect 200 "" "refresh"
@@ -181,9 +189,12 @@ ok "verification page approve/deny, escaping, --client-scope"
 # --- C: --deny, D: expiry -----------------------------------------------------------------------
 start c --interval 0 --deny
 authorize demo openid; poll "$DC"; expect 400 access_denied "--deny"
-start d --interval 0 --device-code-ttl 1 --no-refresh-token --auto-approve=0
+# The first poll must come before the code expires, so that check runs on a server with the
+# default lifetime; only the expiry check uses the 1 s one (and waits past it).
+start d --interval 0 --no-refresh-token --auto-approve=0
 authorize demo openid; poll "$DC"; expect 200 "" "--auto-approve=0 first poll"
 [[ -z $(field refresh_token) ]] || fail "--no-refresh-token"
+start d2 --interval 0 --device-code-ttl 1 --auto-approve=0
 authorize demo openid; sleep 1.2; poll "$DC"; expect 400 expired_token "expired device code"
 ok "--deny, --auto-approve=0, --no-refresh-token, expired_token"
 

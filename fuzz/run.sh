@@ -8,7 +8,8 @@
 #   fuzz/run.sh --repro TARGET FILE  run one input through TARGET once (a crash artifact, a seed)
 #
 # Environment: FUZZ_SECONDS (per target), FUZZ_JOBS (targets fuzzed at once; default 1),
-# FUZZ_OPT (-Onone, default, or -O), FUZZ_FLAGS (extra libFuzzer flags), SWIFTC.
+# FUZZ_OPT (-Onone, default, or -O), FUZZ_FLAGS (extra libFuzzer flags), SWIFTC,
+# FUZZ_SMOKE=1 (the reproducible run of `make test`: see run_target), FUZZ_SEED (its seed; default 1).
 #
 # Builds go to .build-fuzz/ and are reused while the sources, harnesses, flags and compiler are
 # unchanged. libFuzzer grows a scratch corpus in .build-fuzz/corpus/TARGET (the committed seeds in
@@ -24,6 +25,8 @@ SWIFTC=${SWIFTC:-swiftc}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 FUZZ_OPT=${FUZZ_OPT:--Onone}
+FUZZ_SMOKE=${FUZZ_SMOKE:-0}
+FUZZ_SEED=${FUZZ_SEED:-1}
 ALL_TARGETS=(request git-credential config oauth store)
 
 # ---------------------------------------------------------------------------------------------
@@ -138,6 +141,16 @@ build_target() {
 
 run_target() {  # prints one summary line; returns 1 on a crash
     local t=$1 log=$OUT/logs/$t.log corpus=$OUT/corpus/$t
+    # The smoke run of `make test` must give the same answer on every run of a commit: a fixed seed,
+    # only the committed seeds (not a scratch corpus grown by earlier runs on this machine), no leak
+    # check (the Swift runtime's and libdispatch's one-time allocations are reported depending on
+    # thread timing) and a per-input timeout no loaded machine reaches. `make fuzz` stays random.
+    local mode=(-timeout=5)
+    if [[ $FUZZ_SMOKE == 1 ]]; then
+        corpus=$OUT/smoke-corpus/$t
+        rm -rf "$corpus"
+        mode=(-seed="$FUZZ_SEED" -detect_leaks=0 -timeout=60)
+    fi
     mkdir -p "$corpus" "$ARTIFACTS" "$OUT/logs"
     # Seeds are copied (never linked): libFuzzer only ever writes into the scratch corpus.
     if [[ -d fuzz/corpus/$t ]]; then cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true; fi
@@ -147,7 +160,7 @@ run_target() {  # prints one summary line; returns 1 on a crash
     # SWIFT_BACKTRACE=enable=no: the Swift runtime's own crash handler would otherwise catch a trap
     # first, and ASan flags its memory reads (a heap-buffer-overflow in CrashHandlerLinux.cpp).
     # shellcheck disable=SC2086
-    SWIFT_BACKTRACE=enable=no "$BUILD/bin/fuzz-$t" "$corpus" "${dict[@]}" -max_total_time="$FUZZ_SECONDS" -timeout=5 -rss_limit_mb=2048 \
+    SWIFT_BACKTRACE=enable=no "$BUILD/bin/fuzz-$t" "$corpus" "${dict[@]}" -max_total_time="$FUZZ_SECONDS" "${mode[@]}" -rss_limit_mb=2048 \
         -max_len="$(target_max_len "$t")" -artifact_prefix="$ARTIFACTS/$t-" -print_final_stats=1 \
         ${FUZZ_FLAGS:-} > "$log" 2>&1 || status=$?
     local runs rate cov

@@ -141,7 +141,7 @@ public actor AudienceAgent {
             // Stopping: a valid token is still served above, but nothing new is started.
             if isShutDown { throw ProtocolFailure(.cancelled, "\(name): authd is stopping") }
             if let task = refreshing {
-                let outcome = await task.value
+                let outcome = await awaitRefresh(task)
                 // Whoever sees the refresh finished first clears it; otherwise this loop would find
                 // the same finished task again without ever suspending.
                 if refreshing == task { refreshing = nil }
@@ -309,7 +309,7 @@ public actor AudienceAgent {
         refreshTimer = nil
         nextRefreshAt = nil
         cancelFlow()
-        if let task = refreshing { _ = await task.value }
+        if let task = refreshing { _ = await awaitRefresh(task) }
         generation += 1
     }
 
@@ -512,7 +512,7 @@ public actor AudienceAgent {
 
     /// Runs one refresh (joining one in progress) and reports how it went.
     private func refreshNow(reason: String, client: ClientIdentity) async -> Result<Void, ProviderError> {
-        if let task = refreshing { return await task.value }
+        if let task = refreshing { return await awaitRefresh(task) }
         // A stopping daemon must not rotate a refresh token it may never get to save.
         guard !isShutDown else { return .failure(ProviderError(.cancelled, "authd is stopping")) }
         guard let current = login, let sealed = current.refreshToken else {
@@ -525,9 +525,19 @@ public actor AudienceAgent {
             await self.performRefresh(sealed: sealed, generation: started, client: client)
         }
         refreshing = task
-        let result = await task.value
+        let result = await awaitRefresh(task)
         if refreshing == task { refreshing = nil }
         return result
+    }
+
+    /// Requests (and a shutdown) waiting for the refresh in flight: tests wait for a count
+    /// instead of sleeping and hoping every request has joined.
+    private(set) var refreshWaiters = 0
+
+    private func awaitRefresh(_ task: Task<Result<Void, ProviderError>, Never>) async -> Result<Void, ProviderError> {
+        refreshWaiters += 1
+        defer { refreshWaiters -= 1 }
+        return await task.value
     }
 
     private func performRefresh(sealed: SealedSecret, generation started: Int,

@@ -3,18 +3,44 @@ import AuthdPosix
 import CSystemd
 import Glibc
 
-/// Sends service state to systemd (`sd_notify` to `$NOTIFY_SOCKET`). Without systemd (no
-/// `NOTIFY_SOCKET`) every call is a no-op that returns false.
+/// Sends service state to systemd (the `sd_notify` protocol: one datagram to `$NOTIFY_SOCKET`).
+/// Without systemd (no `NOTIFY_SOCKET`) every call is a no-op that returns false.
 public struct SystemdNotifier: Sendable {
-    /// A notifier for this process.
-    public init() {}
+    /// Where `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` are read: the process environment,
+    /// or a test's own table (a test that called `setenv` would race every thread reading the
+    /// environment in a parallel test run).
+    private let environment: @Sendable (String) -> String?
+
+    /// A notifier for this process, or one that reads `environment` instead of the process's.
+    public init(environment: (@Sendable (String) -> String?)? = nil) {
+        self.environment = environment ?? { CurrentProcess.environment($0) }
+    }
 
     /// Sends raw `KEY=value` lines; returns whether a notification socket received them.
+    /// The datagram goes where `sd_notify` would send it: a path, or `@name` in the abstract namespace.
     @discardableResult
     public func notify(_ state: String) throws(Errno) -> Bool {
-        let result = sd_notify(0, state)
-        if result < 0 { throw Errno(rawValue: -result) }
-        return result > 0
+        guard let target = environment("NOTIFY_SOCKET"), !target.isEmpty else { return false }
+        var path = Array(target.utf8)
+        guard path.first == UInt8(ascii: "/") || path.first == UInt8(ascii: "@") else { throw Errno(rawValue: EAFNOSUPPORT) }
+        if path[0] == UInt8(ascii: "@") { path[0] = 0 }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else { throw Errno(rawValue: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path) }
+        // An abstract name's length is exact; a path's includes its terminating NUL.
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count + (path[0] == 0 ? 0 : 1))
+        let socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard socket >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(socket) }
+        let bytes = Array(state.utf8)
+        let sent = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
+                bytes.withUnsafeBytes { sendto(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), target, length) }
+            }
+        }
+        guard sent >= 0 else { throw Errno(rawValue: errno) }
+        return true
     }
 
     /// `READY=1` with an optional `STATUS=` line: start-up is complete.
@@ -48,10 +74,11 @@ public struct SystemdNotifier: Sendable {
         try notify("STOPPING=1")
     }
 
-    /// The watchdog timeout systemd set for this process (`sd_watchdog_enabled`), or nil when none.
+    /// The watchdog timeout systemd set for this process, or nil when none: `sd_watchdog_enabled`'s
+    /// rule (`WATCHDOG_USEC` above zero, and `WATCHDOG_PID`, when set, naming this process).
     public var watchdogInterval: Duration? {
-        var microseconds: UInt64 = 0
-        guard sd_watchdog_enabled(0, &microseconds) > 0 else { return nil }
+        guard let text = environment("WATCHDOG_USEC"), let microseconds = UInt64(text), microseconds > 0 else { return nil }
+        if let pid = environment("WATCHDOG_PID"), Int32(pid) != CurrentProcess.processID { return nil }
         return .microseconds(Int64(clamping: microseconds))
     }
 

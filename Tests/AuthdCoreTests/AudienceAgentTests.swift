@@ -96,7 +96,8 @@ import Testing
         // Default margin: max(60 s, 10 % of 600 s) = 60 s, so the refresh is due at 540 s.
         try await eventually("timer armed") { clock.earliestDeadline == .seconds(540) }
         clock.advance(by: .seconds(539))
-        try await Task.sleep(for: .milliseconds(20))
+        // Still asleep at 539 s (the manual clock wakes only sleepers that are due, synchronously).
+        #expect(clock.earliestDeadline == .seconds(540))
         #expect(await provider.refreshRequests.isEmpty)
         clock.advance(by: .seconds(1))
         try await eventually("refreshed") { await provider.refreshRequests == ["refresh-token-secret-1"] }
@@ -182,7 +183,7 @@ import Testing
                 group.addTask { try await agent.get(minimumValidity: .seconds(100), canPrompt: false, client: alice) { _ in }.text }
             }
             try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
-            try await Task.sleep(for: .milliseconds(50))
+            try await eventually("all twenty waiting for it") { await agent.refreshWaiters == 20 }
             await provider.releaseRefreshes()
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
@@ -354,7 +355,7 @@ import Testing
         let pending = Task { try? await agent.get(minimumValidity: .seconds(600), canPrompt: false, client: alice) { _ in } }
         try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
         let stopping = Task { await agent.shutdown() }
-        try await Task.sleep(for: .milliseconds(20))
+        try await eventually("shutdown waiting for the refresh") { await agent.refreshWaiters == 2 }
         await provider.releaseRefreshes()
         await stopping.value
         _ = await pending.value
@@ -371,7 +372,7 @@ import Testing
         let background = Task { try? await agent.get(minimumValidity: .seconds(400), canPrompt: false, client: alice) { _ in } }
         try await eventually("refresh in flight") { await provider.refreshesWaiting == 1 }
         let joined = Task { try await agent.get(minimumValidity: .seconds(400), canPrompt: false, client: alice) { _ in } }
-        try await Task.sleep(for: .milliseconds(20))
+        try await eventually("second request joined") { await agent.refreshWaiters == 2 }
         await provider.releaseRefreshes()
         _ = await background.value
         do {
@@ -392,10 +393,10 @@ import Testing
         await provider.approve()
         // Served, not re-prompted, although it is already at its expiry.
         #expect(try await first.value == "access-token-secret-1")
-        try await Task.sleep(for: .milliseconds(50))
+        // The retry timer is armed (waited for, not slept on); until the clock moves nothing refreshes.
+        try await eventually("timer armed") { clock.earliestDeadline == .seconds(2) }
         #expect(await provider.refreshRequests.count == 0)
         #expect(await provider.deviceCodeRequests == 1)
-        #expect(clock.earliestDeadline == .seconds(2))
     }
     @Test func aPendingLoginDoesNotStopRefreshesForClientsThatCannotPrompt() async throws {
         let (agent, provider, clock) = try await loggedIn()

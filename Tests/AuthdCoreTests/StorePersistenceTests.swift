@@ -32,10 +32,15 @@ import Testing
         // A new process: new vault, the store reopened from disk.
         let vault = TokenVault()
         // The first store's lock goes with its last reference (a cancelled timer task may hold it briefly).
+        // Waited for up to 60 s: a fixed number of tries is too few on a loaded machine.
         var store: TokenStore?
-        for _ in 0..<200 where store == nil {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while store == nil {
             store = try? TokenStore.open(directory: directory)
-            if store == nil { try await Task.sleep(for: .milliseconds(10)) }
+            if store == nil {
+                guard ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
         let reopened = try StorePersistence(store: try #require(store), identities: ["demo": identity])
         let restored = await reopened.restorable(vault: vault, clock: clock)

@@ -168,7 +168,9 @@ actor ScriptedProvider: AudienceProvider {
 /// Lets a test wait until a condition holds, yielding to other tasks meanwhile (no wall-clock sleeps
 /// that decide the outcome; the bound only stops a broken test from hanging).
 func eventually(_ what: String = "condition", _ condition: () async -> Bool) async throws {
-    for _ in 0..<20_000 {
+    // A time ceiling, not a count of tries: on a loaded machine each try can take far longer than it sleeps.
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
         if await condition() { return }
         await Task.yield()
         try await Task.sleep(for: .microseconds(200))

@@ -295,6 +295,14 @@ extension FailingFileSystem: @unchecked Sendable {}
         var random = SystemRandomNumberGenerator()
         for round in 0..<100 {
             let child = try SpawnedProcess.spawn(executable: torture, arguments: [directory.path], standardError: .inherit)
+            // The first round lets the writer finish a save (however slowly a loaded machine starts it),
+            // so the rounds after it always have a store to damage and the last check cannot fail by timing.
+            if round == 0 {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !FileSystem.exists(directory.path + "/" + TokenStore.fileName), ContinuousClock.now < deadline {
+                    usleep(5_000)
+                }
+            }
             // Vary the moment of death across the write, fsync, rename and directory fsync.
             usleep(UInt32.random(in: 2_000...25_000, using: &random))
             try child.send(.kill)

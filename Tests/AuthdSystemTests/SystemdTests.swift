@@ -19,9 +19,7 @@ import Testing
         }
         #expect(bound == 0)
 
-        try CurrentProcess.setEnvironment("NOTIFY_SOCKET", path)
-        defer { try? CurrentProcess.setEnvironment("NOTIFY_SOCKET", nil) }
-        let notifier = SystemdNotifier()
+        let notifier = SystemdNotifier(environment: { $0 == "NOTIFY_SOCKET" ? path : nil })
         #expect(try notifier.ready(status: "serving 2 audiences\nsecond line"))
         #expect(try notifier.reloading())
         #expect(try notifier.stopping())
@@ -37,18 +35,22 @@ import Testing
     }
 
     @Test func withoutNotifySocketNothingIsSent() throws {
-        #expect(try SystemdNotifier().ready() == false)
-        #expect(SystemdNotifier().watchdogInterval == nil)
+        let none = SystemdNotifier(environment: { _ in nil })
+        #expect(try none.ready() == false)
+        #expect(none.watchdogInterval == nil)
     }
 
     @Test func watchdogIntervalComesFromTheEnvironment() throws {
-        try CurrentProcess.setEnvironment("WATCHDOG_USEC", "30000000")
-        try CurrentProcess.setEnvironment("WATCHDOG_PID", "\(getpid())")
-        defer {
-            try? CurrentProcess.setEnvironment("WATCHDOG_USEC", nil)
-            try? CurrentProcess.setEnvironment("WATCHDOG_PID", nil)
-        }
-        #expect(SystemdNotifier().watchdogInterval == .seconds(30))
+        let ours = ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "\(getpid())"]
+        #expect(SystemdNotifier(environment: { ours[$0] }).watchdogInterval == .seconds(30))
+        #expect(SystemdNotifier(environment: { ["WATCHDOG_USEC": "30000000"][$0] }).watchdogInterval == .seconds(30))
+        // Another process's watchdog (inherited by a child of the service), or none set.
+        #expect(SystemdNotifier(environment: { ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"][$0] }).watchdogInterval == nil)
+        #expect(SystemdNotifier(environment: { ["WATCHDOG_USEC": "0"][$0] }).watchdogInterval == nil)
+    }
+
+    @Test func aNotifySocketThatIsNeitherAPathNorAbstractIsAnError() throws {
+        #expect(throws: Errno.self) { try SystemdNotifier(environment: { _ in "vsock:2:1" }).ready() }
     }
 
     @Test func journalSendWithoutJournaldDoesNotFail() throws {

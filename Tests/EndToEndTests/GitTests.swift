@@ -64,7 +64,7 @@ struct GitHelperProtocolTests {
         let kit = try ClientTestKit(config: ClientTestKit.defaultConfig.replacingOccurrences(of: "autostart = false", with: "autostart = true"))
         let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=https\nhost=example.com\n\n")
         #expect(result.status == 0 && result.stdout.isEmpty)
-        #expect(result.duration < 3.0)
+        #expect(result.duration < Bounds.atOnce)
         #expect(!FileManager.default.fileExists(atPath: kit.scratch.path("state/authd.log")))
     }
 
@@ -112,7 +112,7 @@ struct GitHelperProtocolTests {
         let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=127.0.0.1:9\npath=git/r.git\n\n")
         #expect(result.stdout.isEmpty)
         #expect(result.stderrLines == ["authd: login needed for demo; run: authctl login demo"])
-        #expect(result.duration < 3.0)
+        #expect(result.duration < Bounds.atOnce)
     }
 
     @Test("real git: credential fill returns the token, reject erases it, unmatched hosts fall through")

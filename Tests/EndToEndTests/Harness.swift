@@ -350,11 +350,14 @@ enum Command {
         }
         [inRead, outWrite, errWrite].forEach { close($0) }
         let outData = Locked(Data()), errData = Locked(Data())
+        // Each pipe is drained on a thread of its own: blocking reads on the shared dispatch pool
+        // could wait behind other tests' blocking work (2 cores, parallel suites) while the child
+        // blocks on a full pipe, and a timed-out run would then be reported as the child's fault.
         let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData.set(Spawn.readAll(outRead)); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { errData.set(Spawn.readAll(errRead)); group.leave() }
+        for (fd, sink) in [(outRead, outData), (errRead, errData)] {
+            group.enter()
+            Thread { sink.set(Spawn.readAll(fd)); group.leave() }.start()
+        }
         Spawn.writeAll(Array(stdin.utf8), to: inWrite)
         let deadline = Date().addingTimeInterval(timeout)
         var ended = try? child.poll()
@@ -363,12 +366,36 @@ enum Command {
             ended = try? child.poll()
         }
         if ended == nil {
-            kill(child.processID, SIGKILL)
+            // The whole process group: with setsid the child leads its own group, and a grandchild
+            // (a shell's curl, an autostarted helper) that still holds the output pipes would keep
+            // the readers below, and so the test, waiting forever.
+            if !newSession || kill(-child.processID, SIGKILL) != 0 { kill(child.processID, SIGKILL) }
             ended = try? child.wait()
         }
-        group.wait()
+        // A descendant in a session of its own could still hold a pipe: what was read by then is the output.
+        _ = group.wait(timeout: .now() + 30)
         return Result(status: ended.map(Spawn.code) ?? -1, stdout: String(decoding: outData.get(), as: UTF8.self),
                       stderr: String(decoding: errData.get(), as: UTF8.self), duration: Date().timeIntervalSince(started))
+    }
+}
+
+/// Bounds for "at once" in end-to-end tests: far below any wait a regression would add (a device
+/// flow's minutes, the clients' 60 s ceiling, a provider's 30 s timeout), and far above what a
+/// loaded 2-core CI machine running the suites in parallel needs. `make bench` measures the real latency.
+enum Bounds {
+    /// A reply that must not wait for anything (a cached token, a refused request, a local error).
+    static let atOnce: TimeInterval = 20
+    /// How long a test waits for a condition before it gives up (the ceiling of a poll loop).
+    static let condition: TimeInterval = 60
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+    static func waitUntil(timeout: TimeInterval = condition, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if try condition() { return true }
+            if Date() >= deadline { return false }
+            usleep(20_000)
+        }
     }
 }
 
