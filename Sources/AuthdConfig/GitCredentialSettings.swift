@@ -214,12 +214,21 @@ extension AuthdConfiguration {
                     case .plaintextFile: what = "which writes it in plain text to ~/.git-credentials (or its --file)"
                     case .unknown: what = "which authd does not know; if it saves credentials, it keeps a copy of the token"
                     }
-                    let place = helper.file.map { "\($0)" } ?? "\(helper.origin) (git -c or GIT_CONFIG_PARAMETERS)"
-                    let removal = helper.file.map {
-                        "remove it with: git config --file \(shellQuoted($0)) --fixed-value --unset-all \(shellQuoted(helper.key)) \(shellQuoted(value))"
-                    } ?? "remove it from there"
+                    let place: String
+                    let removal: String
+                    if let helperFile = helper.file {
+                        place = "\(helper.key) in \(helperFile)"
+                        removal = "remove it with: git config --file \(shellQuoted(helperFile)) --fixed-value --unset-all "
+                            + "\(shellQuoted(helper.key)) \(shellQuoted(value))"
+                    } else if helper.origin.hasPrefix("command line") {
+                        place = "\(helper.key), set with git -c or GIT_CONFIG_COUNT/GIT_CONFIG_PARAMETERS"
+                        removal = "drop it from there"
+                    } else {
+                        place = "\(helper.key) from \(helper.origin)"
+                        removal = "drop it from there"
+                    }
                     warn("git hands the token for \(prefix) to every helper configured for it\(bearerNote), including "
-                         + "\"\(value)\" (\(helper.key) in \(place)), \(what); \(removal), "
+                         + "\"\(value)\" (\(place)), \(what); \(removal), "
                          + "or keep it for other hosts as docs/clients.md describes (\"Other credential helpers\")")
                 }
             }

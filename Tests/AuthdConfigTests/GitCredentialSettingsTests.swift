@@ -111,6 +111,12 @@ import Testing
         #expect(lines.last?.contains("git config --file '/h/it'\\''s' --fixed-value --unset-all credential.https://git.example.com.helper osxkeychain") == true)
     }
 
+    @Test func helpersFromTheCommandLineSaySo() {
+        let entries = [GitConfigEntry(origin: "command line:", urlPattern: nil, variable: "helper", value: "store"),
+                       Self.entry("credential.helper", "authctl"), Self.entry("credential.usehttppath", "true")]
+        #expect(warnings(entries).first?.contains("(credential.helper, set with git -c or GIT_CONFIG_COUNT/GIT_CONFIG_PARAMETERS), which writes it in plain text to ~/.git-credentials (or its --file); drop it from there,") == true)
+    }
+
     @Test func noWarningWithoutAuthctlOrWithOnlyAuthctl() {
         #expect(warnings([Self.entry("credential.helper", "store"), Self.entry("credential.usehttppath", "1")]).isEmpty)
         #expect(warnings([Self.entry("credential.helper", "store"), Self.entry("credential.helper", ""),
