@@ -38,7 +38,8 @@ enum GitCredentialHelper {
             let configuration = try context.loadConfiguration()
             guard let scheme = input.scheme, let host = input.host else { return 0 }
             if let path = input.path, GitPath.hasDotSegment(path) {
-                Console.error("authd: git-credential-authctl: the path \(path) has a . or .. segment; not answering for it\n")
+                // The path is not echoed: it is the remote's text, and may carry terminal escapes.
+                Console.error("authd: git-credential-authctl: the repository path git sent has a . or .. segment; not answering for it (use the path without them)\n")
                 return 1
             }
             guard let audience = configuration.audience(forGitProtocol: scheme, host: host, path: input.path) else {
