@@ -9,8 +9,17 @@ public struct GitURLPrefix: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws(EndpointURLError) {
         let url = try EndpointURL(parsing: text)
         guard url.query == nil else { throw EndpointURLError("a git URL prefix cannot have a ?query") }
+        guard !GitPath.hasDotSegment(url.path) else {
+            throw EndpointURLError("a git URL prefix cannot have . or .. path segments (write the path they stand for)")
+        }
         self.url = url
         self.pathSegments = GitPath.segments(url.path)
+    }
+
+    /// The command that makes git send the path for this prefix's host: without it a prefix
+    /// with a path never matches.
+    public var useHttpPathCommand: String {
+        "git config --global credential.\(url.scheme.rawValue)://\(url.authority).useHttpPath true"
     }
 
     /// Prefixes are equal when they match the same URLs: `https://H:443/org/` equals `https://h/org`.
@@ -48,7 +57,9 @@ public struct GitRequestURL: Sendable, Hashable {
     public var pathSegments: [String]
 
     /// `host` may carry a port (`example.com:8443`, `[::1]:8080`); `path` is present only
-    /// when git runs with `credential.useHttpPath`. Anything but http(s) gives nil.
+    /// when git runs with `credential.useHttpPath`. Anything but http(s) gives nil, and so does
+    /// a path with a `.` or `..` segment (also percent-encoded): `org/../other` must not match
+    /// the prefix `org`, and resolving it would guess at what the server does with it.
     public init?(protocol scheme: String, host: String, path: String?) {
         guard let parsedScheme = EndpointURL.Scheme(rawValue: scheme.lowercased()),
               !host.isEmpty, !host.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }),
@@ -56,7 +67,13 @@ public struct GitRequestURL: Sendable, Hashable {
         self.scheme = parsedScheme
         self.hostKind = url.hostKind
         self.port = url.effectivePort
+        if let path, GitPath.hasDotSegment(path) { return nil }
         self.pathSegments = path.map(GitPath.segments) ?? []
+    }
+
+    /// Whether `prefix` is on this request's scheme, host and port, whatever the paths.
+    func sameOrigin(as prefix: GitURLPrefix) -> Bool {
+        prefix.url.scheme == scheme && prefix.url.hostKind == hostKind && prefix.url.effectivePort == port
     }
 }
 
@@ -82,11 +99,70 @@ extension AuthdConfiguration {
         }
         return best?.audience
     }
+
+    /// The `git_urls` entries with a path on the request's host, when git sent no path and so
+    /// none of them can match: git asks helpers for a path only with `credential.useHttpPath`.
+    /// Empty when the request has a path or another entry answers it.
+    public func gitPrefixesNeedingPath(forGitProtocol scheme: String, host: String, path: String?) -> [GitURLPrefix] {
+        guard path == nil, let request = GitRequestURL(protocol: scheme, host: host, path: nil),
+              audience(forGitRequest: request) == nil else { return [] }
+        return audiences.flatMap(\.gitURLs).filter { !$0.pathSegments.isEmpty && request.sameOrigin(as: $0) }
+    }
 }
 
-enum GitPath {
+/// git's `url=` attribute, split as RFC 3986 (and git and curl) split it: the authority ends at
+/// the first `/`, `?` or `#`, and user information is what precedes an `@` inside it. Anything
+/// that two readers could split differently is refused rather than guessed at.
+public struct GitCredentialURL: Sendable, Equatable {
+    public var scheme: String
+    /// `host` or `host:port`, as git's `host=` attribute carries it.
+    public var host: String
+    /// Without the leading `/`, percent-encoding as written; nil when the URL has none.
+    public var path: String?
+    public var username: String?
+
+    public init(parsing text: String) throws(EndpointURLError) {
+        guard let separator = text.utf8.firstRange(of: "://".utf8) else {
+            throw EndpointURLError("url= has no scheme://")
+        }
+        let scheme = String(text[..<separator.lowerBound])
+        let rest = text[separator.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var hostPort = authority
+        var username: String?
+        let ats = authority.indices.filter { authority[$0] == "@" }
+        guard ats.count <= 1 else { throw EndpointURLError("url= has more than one @ before the host") }
+        if let at = ats.first {
+            let userinfo = authority[..<at]
+            // RFC 3986 userinfo characters only: a `\` or space there is where readers disagree
+            // (WHATWG URLs read `https://a.example\@b.example/` as host a.example).
+            guard userinfo.utf8.allSatisfy({ GitPath.isUserinfoByte($0) }) else {
+                throw EndpointURLError("url= has a character before the @ that RFC 3986 does not allow there")
+            }
+            username = GitPath.percentDecoded(String(userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]))
+            hostPort = authority[authority.index(after: at)...]
+        }
+        // The one URL parser refuses what is left to refuse: bad hosts and ports, fragments,
+        // characters outside RFC 3986, schemes other than http(s).
+        let url = try EndpointURL(parsing: scheme + "://" + hostPort + rest[authorityEnd...])
+        guard url.query == nil else { throw EndpointURLError("url= has a ?query") }
+        self.scheme = url.scheme.rawValue
+        self.host = url.authority
+        let path = url.path.drop(while: { $0 == "/" })
+        self.path = path.isEmpty ? nil : String(path)
+        self.username = username
+    }
+}
+
+public enum GitPath {
     static func segments<S: StringProtocol>(_ path: S) -> [String] {
         path.split(separator: "/", omittingEmptySubsequences: true).map { percentDecoded(String($0)) }
+    }
+
+    /// Whether a segment of `path` is `.` or `..`, written plainly or percent-encoded (`%2e%2E`).
+    public static func hasDotSegment<S: StringProtocol>(_ path: S) -> Bool {
+        segments(path).contains { $0 == "." || $0 == ".." }
     }
 
     /// git decodes the path before handing it to helpers, so prefixes are compared decoded too.
@@ -107,6 +183,12 @@ enum GitPath {
             }
         }
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// unreserved, sub-delims, `:` and `%` (of percent-encoding), per RFC 3986's `userinfo`.
+    static func isUserinfoByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || "-._~!$&'()*+,;=:%".utf8.contains(byte)
     }
 
     static func hexValue(_ byte: UInt8) -> UInt8? {

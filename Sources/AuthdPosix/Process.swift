@@ -202,3 +202,41 @@ public struct SpawnedProcess: Sendable, Hashable {
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
     }
 }
+
+extension CurrentProcess {
+    /// The first `name` in `$PATH` that is an executable regular file, as a shell finds it; nil
+    /// when there is none (the program is not installed).
+    public static func executableOnPath(_ name: String) -> String? {
+        for directory in (environment("PATH") ?? "/usr/bin:/bin").split(separator: ":") where directory.hasPrefix("/") {
+            let candidate = directory + "/" + name
+            if (try? FileSystem.status(candidate).kind) == .regular, access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
+
+extension SpawnedProcess {
+    /// Runs `executable` to its end with standard input and error on /dev/null, and returns how
+    /// it ended with the first `maximumOutputBytes` of its standard output (the rest is read and
+    /// dropped, so a chatty child never blocks on a full pipe).
+    public static func output(executable: String, arguments: [String], maximumOutputBytes: Int) throws(Errno)
+        -> (status: ExitStatus, output: [UInt8]) {
+        let pipe = try FileDescriptor.pipe()
+        let child: SpawnedProcess
+        do {
+            child = try spawn(executable: executable, arguments: arguments, standardOutput: .descriptor(pipe.writeEnd))
+        } catch {
+            try? pipe.readEnd.close()
+            try? pipe.writeEnd.close()
+            throw error
+        }
+        try? pipe.writeEnd.close()
+        var output: [UInt8] = []
+        while let chunk = try? pipe.readEnd.read(upToCount: 65536), !chunk.isEmpty {
+            output += chunk.prefix(max(0, maximumOutputBytes - output.count))
+        }
+        try? pipe.readEnd.close()
+        return (try child.wait(), output)
+    }
+}
+

@@ -13,7 +13,8 @@ enum ConfigCheckCommand {
             utf8: bytes, path: path, homeDirectory: CurrentProcess.environment("HOME"))
         if let configuration {
             diagnostics = sortedByLine(diagnostics + unreadableFiles(configuration, file: path)
-                                       + exposedSecrets(configuration, file: path))
+                                       + exposedSecrets(configuration, file: path)
+                                       + gitWarnings(configuration, file: path))
         }
         if !diagnostics.isEmpty {
             Console.error(diagnostics.map { $0.description + "\n" }.joined())
@@ -67,6 +68,36 @@ enum ConfigCheckCommand {
             }
         }
         return warnings
+    }
+
+    /// What git's configuration does with the audiences' `git_urls`. git is asked, not its files
+    /// read, so includes, `-c` and every scope count; without git on PATH (or with no git_urls)
+    /// nothing is asked and only the static useHttpPath advice is given.
+    static func gitWarnings(_ configuration: AuthdConfiguration, file: String) -> [ConfigDiagnostic] {
+        guard configuration.audiences.contains(where: { !$0.gitURLs.isEmpty }) else { return [] }
+        var entries: [GitConfigEntry]?
+        var failure: [ConfigDiagnostic] = []
+        if let git = CurrentProcess.executableOnPath("git") {
+            do {
+                let result = try SpawnedProcess.output(
+                    executable: git, arguments: ["config", "--null", "--show-origin", "--get-regexp", #"^credential\."#],
+                    maximumOutputBytes: 1 << 20)
+                switch result.status {
+                // 1: no credential.* setting at all.
+                case .exited(0), .exited(1): entries = GitConfigEntry.parseList(result.output)
+                case .exited(let code), .signalled(let code):
+                    let ending = result.status == .exited(code) ? "exit status \(code)" : "signal \(code)"
+                    failure.append(ConfigDiagnostic(
+                        severity: .warning, file: file, line: 1, column: 1, keyPath: nil,
+                        message: "\(git) config --get-regexp failed (\(ending)), so git's credential helpers were not checked; run it to see why"))
+                }
+            } catch {
+                failure.append(ConfigDiagnostic(
+                    severity: .warning, file: file, line: 1, column: 1, keyPath: nil,
+                    message: "cannot run \(git): \(error.description), so git's credential helpers were not checked"))
+            }
+        }
+        return failure + configuration.gitSettingsWarnings(entries, file: file)
     }
 
     /// Why the daemon could not use `path`, or nil when it could: the daemon's own read

@@ -36,8 +36,16 @@ enum GitCredentialHelper {
             // No config, or a URL no audience claims: git goes on to other helpers and the
             // daemon is never contacted (so unrelated hosts never start it).
             let configuration = try context.loadConfiguration()
-            guard let scheme = input.scheme, let host = input.host,
-                  let audience = configuration.audience(forGitProtocol: scheme, host: host, path: input.path) else { return 0 }
+            guard let scheme = input.scheme, let host = input.host else { return 0 }
+            if let path = input.path, GitPath.hasDotSegment(path) {
+                // The path is not echoed: it is the remote's text, and may carry terminal escapes.
+                Console.error("authd: git-credential-authctl: the repository path git sent has a . or .. segment; not answering for it (use the path without them)\n")
+                return 1
+            }
+            guard let audience = configuration.audience(forGitProtocol: scheme, host: host, path: input.path) else {
+                if action == .get { hintUseHttpPath(configuration.gitPrefixesNeedingPath(forGitProtocol: scheme, host: host, path: input.path)) }
+                return 0
+            }
             switch action {
             case .get: try answer(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
             case .erase: try erase(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
@@ -47,6 +55,13 @@ enum GitCredentialHelper {
             Console.error("authd: \(error.message)\n")
             return error.exitCode == ClientFailure.ExitCode.interrupted ? error.exitCode : 1
         }
+    }
+
+    /// git sent no path, and only entries with a path name this host: without this line the
+    /// person is left at git's bare `Username:` prompt with no idea why.
+    static func hintUseHttpPath(_ prefixes: [GitURLPrefix]) {
+        guard let first = prefixes.first else { return }
+        Console.error("authd: git sent no path, so git_urls entry \(first) does not match; to make git send it, run: \(first.useHttpPathCommand)\n")
     }
 
     static func answer(_ input: GitCredentialInput, audience: AudienceConfiguration,

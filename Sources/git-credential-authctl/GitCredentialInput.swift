@@ -1,4 +1,5 @@
 // git's credential description on stdin: key=value lines up to a blank line, within fixed caps.
+import AuthdConfig
 import AuthdPosix
 
 /// What git tells a helper about the credential it wants, erases or stores.
@@ -19,21 +20,28 @@ struct GitCredentialInput {
 
     var announcesAuthtype: Bool { capabilities.contains("authtype") }
 
-    struct LimitExceeded: Error {
+    /// Input the helper does not answer: over the caps, or a `url=` that could name another host.
+    struct Refused: Error {
         let message: String
     }
 
     /// Reads until a blank line or end of input. Unknown keys are ignored, as git asks of helpers.
-    static func read(from input: FileDescriptor) throws(LimitExceeded) -> GitCredentialInput {
+    static func read(from input: FileDescriptor) throws(Refused) -> GitCredentialInput {
         var bytes: [UInt8] = []
         while !bytes.endsWithBlankLine {
             guard let chunk = try? input.read(upToCount: 4096), !chunk.isEmpty else { break }
             bytes += chunk
-            guard bytes.count <= maximumBytes else { throw LimitExceeded(message: "git sent more than 64 KiB") }
+            guard bytes.count <= maximumBytes else { throw Refused(message: "git sent more than 64 KiB") }
         }
+        defer { for i in bytes.indices { bytes[i] = 0 } }
+        return try parse(bytes)
+    }
+
+    static func parse(_ bytes: [UInt8]) throws(Refused) -> GitCredentialInput {
         var parsed = GitCredentialInput()
+        var url: String?
         for rawLine in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            guard rawLine.count <= maximumLineBytes else { throw LimitExceeded(message: "git sent a line longer than 8 KiB") }
+            guard rawLine.count <= maximumLineBytes else { throw Refused(message: "git sent a line longer than 8 KiB") }
             var line = rawLine
             if line.last == 0x0D { line.removeLast() }
             if line.isEmpty { break }
@@ -48,34 +56,36 @@ struct GitCredentialInput {
             case "password": parsed.password = value
             case "credential": parsed.credential = value
             case "capability[]": parsed.capabilities.append(value)
-            case "url": parsed.take(url: value)
+            case "url": url = value
             default: break
             }
         }
-        for i in bytes.indices { bytes[i] = 0 }
+        if let url { try parsed.take(url: url) }
         return parsed
     }
 
-    /// `url=` stands for protocol, host and path (and user); keys given separately win.
-    mutating func take(url: String) {
-        let parts = url.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return }
-        let rest = parts[1]
-        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") {
-            if username == nil {
-                let user = authority[..<at]
-                username = String(user.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0])
+    /// `url=` stands for protocol, host and path (and user). git itself never sends it to helpers
+    /// (it splits the URL first), so it comes from a person or a tool piping into the helper: a
+    /// URL the one parser refuses, or one that disagrees with keys given separately, is not
+    /// answered, because two readings of it could name two hosts.
+    mutating func take(url text: String) throws(Refused) {
+        let url: GitCredentialURL
+        do {
+            url = try GitCredentialURL(parsing: text)
+        } catch {
+            throw Refused(message: "url= is not a URL authd can read unambiguously (\(error.message))")
+        }
+        func agree(_ given: String?, _ fromURL: String?, _ key: String, caseMatters: Bool = false) throws(Refused) -> String? {
+            guard let given else { return fromURL }
+            guard fromURL == nil || given == fromURL || (!caseMatters && given.lowercased() == fromURL?.lowercased()) else {
+                throw Refused(message: "\(key)= and url= disagree")
             }
-            authority = authority[authority.index(after: at)...]
+            return given
         }
-        if scheme == nil { scheme = String(parts[0]) }
-        if host == nil { host = String(authority) }
-        if path == nil, authorityEnd < rest.endIndex {
-            let tail = rest[rest.index(after: authorityEnd)...]
-            if !tail.isEmpty { path = String(tail) }
-        }
+        scheme = try agree(scheme, url.scheme, "protocol")
+        host = try agree(host, url.host, "host")
+        path = try agree(path, url.path, "path", caseMatters: true)
+        if username == nil { username = url.username }
     }
 }
 

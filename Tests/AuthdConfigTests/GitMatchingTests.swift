@@ -86,4 +86,85 @@ import Testing
         #expect(config.audience(forGitProtocol: "https", host: "github.com", path: nil) == nil)
         #expect(config.audience(forGitProtocol: "https", host: "github.com", path: "org/r.git")?.name == "o")
     }
+
+    /// Finding 18: `.`/`..` segments, plain or percent-encoded, are refused outright, never matched
+    /// as written (`org/../other` would match `org`) nor resolved.
+    @Test("dot segments in the request path are refused", arguments: [
+        "org/../other/repo", "org/./repo", "./org/repo", "org/..", "..", ".", "org/%2e%2e/other",
+        "org/%2E%2E/other", "org/.%2e/other", "org/%2e/repo", "org//..//other",
+    ])
+    func dotSegmentsRefused(path: String) {
+        #expect(match("https", "git.example.com", path) == nil)
+        #expect(GitPath.hasDotSegment(path))
+    }
+
+    @Test("names that merely contain dots are ordinary segments", arguments: [
+        ("org/.hidden/repo", "org"), ("org/repo..git", "org"), ("org/...", "org"), ("org/.git", "org"), ("org/team/x.y", "team"),
+    ])
+    func dotsInsideNamesMatch(path: String, audience: String) {
+        #expect(match("https", "git.example.com", path) == audience)
+    }
+
+    @Test func prefixesWithDotSegmentsAreConfigErrors() {
+        for text in ["https://h/org/../x", "https://h/./org", "https://h/org/%2e%2e"] {
+            #expect(throws: EndpointURLError.self) { try GitURLPrefix(parsing: text) }
+        }
+    }
+
+    /// Finding 2: the authority ends at the first `/`, `?` or `#`; an `@` after that is not userinfo.
+    @Test("url= that could name two hosts is refused", arguments: [
+        "https://evil.example#@git.example.com/org/repo", "https://evil.example?@git.example.com/org/repo",
+        "https://a@b@git.example.com/org/repo", "https://git.example.com/org/repo#frag", "https://git.example.com/org/repo?x=1",
+        "https://git.example.com\\@evil.example/org", "git.example.com/org", "ssh://git.example.com/org",
+        "https:///org/repo", "https://git.example.com:99999/org", "https://git example.com/org",
+    ])
+    func ambiguousCredentialURLsRefused(text: String) {
+        #expect(throws: EndpointURLError.self) { try GitCredentialURL(parsing: text) }
+    }
+
+    @Test("url= splits into the parts git would send", arguments: [
+        ("https://git.example.com/org/repo.git", "https", "git.example.com", "org/repo.git", nil),
+        ("HTTPS://Git.Example.com", "https", "git.example.com", nil, nil),
+        ("http://127.0.0.1:9/git/x%20y", "http", "127.0.0.1:9", "git/x%20y", nil),
+        ("https://oauth2:secret@git.example.com/org", "https", "git.example.com", "org", "oauth2"),
+        ("https://me%40corp@git.example.com/", "https", "git.example.com", nil, "me@corp"),
+        ("http://[::1]:8080/r", "http", "[::1]:8080", "r", nil),
+    ] as [(String, String, String, String?, String?)])
+    func credentialURLParts(text: String, scheme: String, host: String, path: String?, user: String?) throws {
+        let url = try GitCredentialURL(parsing: text)
+        #expect(url == GitCredentialURL(testScheme: scheme, host: host, path: path, username: user))
+    }
+
+    /// A.4: git sends no path without useHttpPath; entries with a path on that host are named.
+    @Test func prefixesNeedingPathWhenGitSentNone() throws {
+        let text = """
+            [audience.o]
+            client_id = "c"
+            issuer = "https://i"
+            git_urls = ["https://github.com/org/", "https://github.com/other/x"]
+            [audience.g]
+            client_id = "c"
+            issuer = "https://i"
+            git_urls = ["https://gitlab.com/"]
+            """
+        let config = try #require(AuthdConfiguration.validate(text: text, path: "c").0)
+        #expect(config.gitPrefixesNeedingPath(forGitProtocol: "https", host: "github.com", path: nil).map(\.description)
+                == ["https://github.com/org", "https://github.com/other/x"])
+        #expect(config.gitPrefixesNeedingPath(forGitProtocol: "https", host: "github.com", path: "org/r").isEmpty)
+        #expect(config.gitPrefixesNeedingPath(forGitProtocol: "https", host: "gitlab.com", path: nil).isEmpty)
+        #expect(config.gitPrefixesNeedingPath(forGitProtocol: "http", host: "github.com", path: nil).isEmpty)
+        #expect(config.gitPrefixesNeedingPath(forGitProtocol: "https", host: "github.com:8443", path: nil).isEmpty)
+        #expect(try GitURLPrefix(parsing: "https://GitHub.com:8443/org").useHttpPathCommand
+                == "git config --global credential.https://github.com:8443.useHttpPath true")
+    }
+}
+
+extension GitCredentialURL {
+    init(testScheme: String, host: String, path: String?, username: String?) {
+        self = try! GitCredentialURL(parsing: "https://x/")
+        self.scheme = testScheme
+        self.host = host
+        self.path = path
+        self.username = username
+    }
 }

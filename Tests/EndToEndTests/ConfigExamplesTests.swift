@@ -105,7 +105,10 @@ struct ConfigExamplesTests {
             }
         }
         try scratch.write("config.toml", config)
-        let environment = ["HOME": home, "PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": scratch.path("run")]
+        // The docs tell whoever puts a path in git_urls to set useHttpPath (docs/clients.md), and
+        // config check asks git whether it is set.
+        try scratch.write("home/.gitconfig", "[credential]\n\tuseHttpPath = true\n")
+        let environment = ["HOME": home, "PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": scratch.path("run"), "GIT_CONFIG_NOSYSTEM": "1"]
 
         let names = example.audienceNames
         let result = try await offPool(Binaries.path("authctl"), ["config", "check", "--config", scratch.path("config.toml")],

@@ -104,6 +104,44 @@ struct GitHelperProtocolTests {
         #expect(kit.daemon?.requests.isEmpty == true)
     }
 
+    /// Security finding 2: the authority ends at `#` or `?`, so these name evil.example, not the
+    /// configured 127.0.0.1:9; the old parser split at the last `@` and answered with demo's token.
+    @Test("an ambiguous url= or a . or .. path segment gets no answer and the daemon is not asked",
+          arguments: ["url=http://evil.example#@127.0.0.1:9/git/repo.git\n\n", "url=http://evil.example?@127.0.0.1:9/git/repo.git\n\n",
+                      "url=http://a@b@127.0.0.1:9/git/repo.git\n\n", "url=http://evil.example\\@127.0.0.1:9/git/repo.git\n\n",
+                      "protocol=http\nhost=127.0.0.1:9\nurl=http://evil.example/git/repo.git\n\n",
+                      "url=http://127.0.0.1:9/git/repo.git\nhost=evil.example\n\n",
+                      "protocol=http\nhost=127.0.0.1:9\npath=git/../other/repo.git\n\n",
+                      "protocol=http\nhost=127.0.0.1:9\npath=git/%2e%2E/other/repo.git\n\n"])
+    func ambiguousRequestsRefused(input: String) async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token("tok-must-not-leak")] }
+        let result = try await kit.run("git-credential-authctl", ["get"], stdin: input)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(!result.stderr.contains("tok-must-not-leak"))
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("a plain url= still answers, for the host it names")
+    func plainURLAnswers() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token("tok-url", expiresAt: 1_900_000_000)] }
+        let result = try await kit.run("git-credential-authctl", ["get"], stdin: "url=http://someone@127.0.0.1:9/git/repo.git\n\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "username=oauth2\npassword=tok-url\npassword_expiry_utc=1900000000\n")
+    }
+
+    /// UX A4: the git_urls entry has a path and git sent none (no useHttpPath): one line saying so.
+    @Test("no path for a host whose entries all have one: one stderr hint naming the useHttpPath command")
+    func useHttpPathHint() async throws {
+        let kit = try ClientTestKit { _ in [ScriptedDaemon.token()] }
+        let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=127.0.0.1:9\n\n")
+        #expect(result.status == 0 && result.stdout.isEmpty)
+        #expect(result.stderrLines == ["authd: git sent no path, so git_urls entry http://127.0.0.1:9/git does not match; to make git send it, run: git config --global credential.http://127.0.0.1:9.useHttpPath true"])
+        #expect(kit.daemon?.requests.isEmpty == true)
+        let erase = try await kit.run("git-credential-authctl", ["erase"], stdin: "protocol=http\nhost=127.0.0.1:9\npassword=x\n\n")
+        #expect(erase.stderr.isEmpty)
+    }
+
     @Test("login needed without a terminal: nothing on stdout, one line naming authctl login")
     func loginNeeded() async throws {
         let kit = try ClientTestKit { _ in
@@ -219,5 +257,50 @@ struct GitRealStackTests {
 
         let fetch = try await Self.git(["ls-remote", server.baseURL + "/git/repo.git"], daemon)
         #expect(fetch.status == 0 && fetch.stdout.contains("refs/heads/main"))
+    }
+}
+
+/// Security finding 11 and UX A4: `authctl config check` asks git which helpers it runs for each
+/// git_urls entry and whether it sends the path, in a scratch HOME with its own ~/.gitconfig.
+@Suite("authctl config check reads git's credential settings", .enabled(if: clientBinariesBuilt()))
+struct ConfigCheckGitTests {
+    func check(_ kit: ClientTestKit, gitconfig: String?, path: String = "/usr/bin:/bin") async throws -> Command.Result {
+        if let gitconfig { try kit.scratch.write("home/.gitconfig", gitconfig) }
+        var environment = kit.environment
+        environment["PATH"] = path
+        return try await offPool(Binaries.path("authctl"), ["config", "check"], environment: environment)
+    }
+
+    @Test("store before or after authctl is named with the file to remove it from")
+    func storeIsNamed() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
+        let kit = try ClientTestKit()
+        let home = kit.scratch.path("home")
+        let result = try await check(kit, gitconfig: """
+            [credential]
+            \thelper = store
+            \tuseHttpPath = true
+            [credential "http://127.0.0.1:9"]
+            \thelper = authctl
+            [credential "http://localhost:9"]
+            \thelper =
+            \thelper = authctl
+            """)
+        #expect(result.status == 0)
+        #expect(result.stdout == "config OK: 2 audiences\n")
+        #expect(result.stderrLines == ["\(kit.configPath):8: audience.demo.git_urls: warning: git hands the token for http://127.0.0.1:9/git to every helper configured for it, including \"store\" (credential.helper in \(home)/.gitconfig), which writes it in plain text to ~/.git-credentials (or its --file); remove it with: git config --file \(home)/.gitconfig --fixed-value --unset-all credential.helper store, or keep it for other hosts as docs/clients.md describes (\"Other credential helpers\")"])
+    }
+
+    @Test("a git_urls entry with a path warns until git sends paths for its host")
+    func useHttpPath() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
+        let kit = try ClientTestKit()
+        let expected = "\(kit.configPath):8: audience.demo.git_urls: warning: git sends helpers no path for http://127.0.0.1:9 unless credential.useHttpPath is true for it, so http://127.0.0.1:9/git never matches and git asks for a user name; run: git config --global credential.http://127.0.0.1:9.useHttpPath true"
+        let without = try await check(kit, gitconfig: "[credential \"http://127.0.0.1:9\"]\n\thelper = authctl\n")
+        #expect(without.status == 0 && without.stderrLines == [Substring(expected)])
+        let noGit = try await check(kit, gitconfig: nil, path: kit.scratch.path("empty-bin"))
+        #expect(noGit.status == 0 && noGit.stderrLines == [Substring(expected)])
+        let with = try await check(kit, gitconfig: "[credential \"http://127.0.0.1:9\"]\n\thelper = authctl\n\tuseHttpPath = true\n")
+        #expect(with.status == 0 && with.stderr.isEmpty, "\(with.stderr)")
     }
 }

@@ -6,7 +6,7 @@
 // The input reaches the parser through a real file descriptor, as git's pipe does.
 //
 // Oracles besides "no crash, no sanitizer report": no parsed value spans a line; parsing the same
-// bytes twice gives the same result; a matched audience has git_urls.
+// bytes twice gives the same result; a matched audience has git_urls; a path with . or .. never matches.
 import AuthdConfig
 import AuthdPosix
 import Glibc
@@ -35,7 +35,7 @@ private let configuration: AuthdConfiguration = {
     return configuration
 }()
 
-private func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<GitCredentialInput, GitCredentialInput.LimitExceeded> {
+private func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<GitCredentialInput, GitCredentialInput.Refused> {
     if inputFile < 0 {
         var template = Array("/tmp/authd-fuzz-git-XXXXXX".utf8CString)
         inputFile = mkstemp(&template)
@@ -50,7 +50,7 @@ private func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<GitCredentialI
         written += n
     }
     precondition(lseek(inputFile, 0, SEEK_SET) == 0)
-    return Result { () throws(GitCredentialInput.LimitExceeded) in
+    return Result { () throws(GitCredentialInput.Refused) in
         try GitCredentialInput.read(from: FileDescriptor(rawValue: inputFile))
     }
 }
@@ -75,6 +75,7 @@ public func fuzzGitCredential(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
         if let scheme = a.scheme, let host = a.host {
             let audience = configuration.audience(forGitProtocol: scheme, host: host, path: a.path)
             if let audience { precondition(!audience.gitURLs.isEmpty, "matched an audience without git_urls") }
+            if let path = a.path, GitPath.hasDotSegment(path) { precondition(audience == nil, "matched a path with a . or .. segment") }
             _ = configuration.audience(forGitProtocol: scheme, host: host, path: nil)
         }
     case (.failure, .failure):
