@@ -445,11 +445,12 @@ final class SocketLoop {
                 unattributed = "the writer (pid \(writer.pid)) could not be pinned: \(error)"
             }
         }
-        let ownUID = self.ownUID
+        // Examined here, on the loop, right after the read: the shorter the time since the write,
+        // the smaller the chance that the writer has exec'd another program since (docs/security.md).
+        let client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID)
+        pinned = nil
         let sink: ReplySink = { event in mailbox.post(.event(key, event.line())) }
-        let (writer, process, why) = (sender, pinned, unattributed)
         connection.work = Task {
-            let client = SocketLoop.identify(writer, pinned: process, unattributed: why, ownUID: ownUID)
             let reply: Reply
             switch Result(catching: { () throws(ProtocolFailure) -> Request in try Request.decode(line) }) {
             case .success(let request): reply = await handling.handle(request, from: client, events: sink)
