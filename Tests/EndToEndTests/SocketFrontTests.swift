@@ -217,10 +217,11 @@ private func vmRSSKilobytes(_ pid: Int32) -> Int? {
             l = socket.socket(socket.AF_UNIX); l.bind(path); os.chmod(path, 0o777); l.listen(8)
             open(record + ".ready", "w").close()
             c, _ = l.accept()
-            c.sendall(b'{"event":"prompt","verification_uri":"https://phish.example/device","user_code":"ATTACKER1"}\\n')
-            c.settimeout(3)
             got = b""
             try:
+                # The client may have refused and closed before this accept.
+                c.sendall(b'{"event":"prompt","verification_uri":"https://phish.example/device","user_code":"ATTACKER1"}\\n')
+                c.settimeout(3)
                 while True:
                     b = c.recv(65536)
                     if not b: break
@@ -259,7 +260,8 @@ private func vmRSSKilobytes(_ pid: Int32) -> Int? {
             open(path + ".ready", "w").close()
             while True:
                 c, _ = l.accept()
-                c.sendall(b'{"ok":false,"error":"refused","message":"refused: this authd serves uid 4242 only","hint":"run authctl as the user who owns the daemon"}\\n')
+                try: c.sendall(b'{"ok":false,"error":"refused","message":"refused: this authd serves uid 4242 only","hint":"run authctl as the user who owns the daemon"}\\n')
+                except OSError: pass
                 c.close()
             """)
         let socketPath = scratch.path("refuser.sock")
