@@ -263,12 +263,19 @@ final class SocketLoop {
                     serviceEvent(event, on: connection)
                 }
             }
-            for message in mailbox.takeAll() {
-                switch message {
+            // Each message is moved out (popLast, consume) so an answer's bytes are wiped in place,
+            // not in a copy.
+            var pending = mailbox.takeAll()
+            pending.reverse()
+            while let message = pending.popLast() {
+                switch consume message {
                 case .event(let key, var bytes):
                     if let connection = connection(key) { queue(&bytes, on: connection) }
+                    for i in bytes.indices { bytes[i] = 0 }
                 case .finished(let key, var bytes, let closeAfter):
+                    // An answer for a connection that has gone is wiped too: it may hold a token.
                     if let connection = connection(key) { finished(connection, reply: &bytes, closeAfter: closeAfter) }
+                    for i in bytes.indices { bytes[i] = 0 }
                 case .probe(let continuation):
                     continuation.resume()
                 case .stop(let continuation):
