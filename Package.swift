@@ -87,7 +87,7 @@ let package = Package(
             "AuthdCore", "AuthdStore", "AuthdSystem", "AuthdConfig", "AuthdWire", "AuthdOAuth",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "AuthdClientTests", dependencies: ["AuthdClient", "AuthdWire"]),
+        .testTarget(name: "AuthdClientTests", dependencies: ["AuthdClient", "AuthdPosix", "AuthdWire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["AuthdWire", "AuthdPosix"]),
     ],
     swiftLanguageModes: [.v6]

@@ -32,7 +32,21 @@ public final class DaemonConnection {
         do {
             try socket.writeAll(request.line())
         } catch {
+            // The daemon may have answered and closed before the request was written (a refusal
+            // at accept): what it said is the answer, so read it before reporting the write error.
+            if let answer = answerAfterFailedWrite() { throw answer }
             throw .daemonUnreachable("authd at \(path) closed the connection (\(error)); check it with: authctl version")
+        }
+    }
+
+    /// A failure line the daemon sent before the connection broke, as the failure to report.
+    private func answerAfterFailedWrite() -> ClientFailure? {
+        while true {
+            // What is already in the socket's buffer is all there is: the daemon closed its end.
+            guard case .line(let bytes)? = try? readLine(timeoutMilliseconds: 200) else { return nil }
+            if case .failure(let failure)? = try? ReplyLine.decode(bytes) {
+                return ClientFailure(failure, audience: nil)
+            }
         }
     }
 

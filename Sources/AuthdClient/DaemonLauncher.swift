@@ -15,7 +15,7 @@ public enum DaemonLauncher {
     ///   daemon is not running, so a running daemon costs no config parse.
     public static func connect(_ context: ClientContext, autostart: Bool? = nil) throws(ClientFailure) -> DaemonConnection {
         let path = try context.socketPath()
-        switch attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
+        switch try attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
         case .connected(let connection):
             return connection
         case .failed(let error):
@@ -40,7 +40,7 @@ public enum DaemonLauncher {
     /// Connects without starting anything; nil when the daemon is not running.
     public static func connectIfRunning(_ context: ClientContext) throws(ClientFailure) -> DaemonConnection? {
         let path = try context.socketPath()
-        switch attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
+        switch try attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
         case .connected(let connection): return connection
         case .nobodyListening: return nil
         case .failed(let error): throw unreachable(path, error)
@@ -54,14 +54,32 @@ public enum DaemonLauncher {
         case failed(Errno)
     }
 
-    static func attempt(_ path: String, timeoutMilliseconds: Int) -> Attempt {
+    /// Throws when something listens at `path` that runs as another uid: nothing is sent to it
+    /// and no prompt it might send is shown (it could be a phishing listener in a shared directory).
+    static func attempt(_ path: String, timeoutMilliseconds: Int) throws(ClientFailure) -> Attempt {
+        let socket: FileDescriptor
         do {
-            return .connected(DaemonConnection(socket: try UnixSocket.connect(path: path, timeoutMilliseconds: timeoutMilliseconds), path: path))
+            socket = try UnixSocket.connect(path: path, timeoutMilliseconds: timeoutMilliseconds)
         } catch .noSuchFileOrDirectory, .connectionRefused {
             return .nobodyListening
         } catch {
             return .failed(error)
         }
+        let connection = DaemonConnection(socket: socket, path: path)
+        let listener: UInt32
+        do {
+            listener = try UnixSocket.peerCredentials(socket).uid
+        } catch {
+            return .failed(error)
+        }
+        guard listener == CurrentProcess.userID else { throw foreignListener(path, uid: listener) }
+        return .connected(connection)
+    }
+
+    static func foreignListener(_ path: String, uid: UInt32) -> ClientFailure {
+        ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy,
+                      "refused: \(path) is served by uid \(uid), not by you (uid \(CurrentProcess.userID)); nothing was sent to it. "
+                      + "Point --socket or AUTHD_SOCKET at your own authd (default: $XDG_RUNTIME_DIR/authd/socket)")
     }
 
     static func unreachable(_ path: String, _ error: Errno) -> ClientFailure {
@@ -92,7 +110,7 @@ public enum DaemonLauncher {
                 lock = try ExclusiveFileLock(path: lockPath)
             } catch .wouldBlock {
                 // Another client is starting the daemon: wait for its socket instead.
-                if case .connected(let connection) = attempt(socketPath, timeoutMilliseconds: connectTimeoutMilliseconds) { return connection }
+                if case .connected(let connection) = try attempt(socketPath, timeoutMilliseconds: connectTimeoutMilliseconds) { return connection }
                 guard SystemClock.monotonicNanoseconds() < deadline else {
                     throw .daemonUnreachable("authd did not start within \(startTimeoutMilliseconds / 1000) s (another client was starting it); check \(logPath(context) ?? "its log")")
                 }
@@ -103,7 +121,7 @@ public enum DaemonLauncher {
             }
             return try withExtendedLifetime(lock) { () throws(ClientFailure) -> DaemonConnection in
                 // The client that held the lock before us may have started it already.
-                switch attempt(socketPath, timeoutMilliseconds: connectTimeoutMilliseconds) {
+                switch try attempt(socketPath, timeoutMilliseconds: connectTimeoutMilliseconds) {
                 case .connected(let connection): return connection
                 case .failed(let error): throw unreachable(socketPath, error)
                 case .nobodyListening: break
@@ -118,7 +136,7 @@ public enum DaemonLauncher {
         let deadline = SystemClock.monotonicNanoseconds() + UInt64(startTimeoutMilliseconds) * 1_000_000
         let log = logPath(context) ?? "its output"
         while true {
-            switch attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
+            switch try attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
             case .connected(let connection): return connection
             case .failed(let error): throw unreachable(path, error)
             case .nobodyListening: break

@@ -21,9 +21,19 @@ public final class RequestRouter: RequestHandling {
 
     private let entries = Mutex<[Entry]>([])
     private let audit: any AuditSink
+    private let identifyFile: @Sendable (String) -> ExecutableFile?
 
-    public init(audit: any AuditSink) {
+    /// `identifyFile` says which file a path in `allowed_clients` names in the daemon's own mount
+    /// namespace (stat, following symbolic links); tests inject a table.
+    public init(audit: any AuditSink, identifyFile: @escaping @Sendable (String) -> ExecutableFile? = RequestRouter.fileIdentity) {
         self.audit = audit
+        self.identifyFile = identifyFile
+    }
+
+    /// The file at `path` as the daemon sees it, nil when there is none.
+    public static func fileIdentity(_ path: String) -> ExecutableFile? {
+        guard let status = try? FileSystem.status(path) else { return nil }
+        return ExecutableFile(device: status.device, inode: status.inode, isDeleted: status.linkCount == 0)
     }
 
     /// Replaces the served audiences (start-up and reload).
@@ -40,6 +50,11 @@ public final class RequestRouter: RequestHandling {
     public func refused(_ client: ClientIdentity) {
         audit.record(AuditRecord(.clientRefused, "refused a client running as uid \(client.uid) (pid \(client.pid))",
                                  client: client, detail: "peer uid differs from the daemon's"))
+    }
+
+    public func refusedSender(_ client: ClientIdentity) {
+        audit.record(AuditRecord(.clientRefused, "refused a request written by uid \(client.uid) (pid \(client.pid))",
+                                 client: client, detail: "the writer's uid differs from the daemon's"))
     }
 
     public func handle(_ request: Request, from client: ClientIdentity, events: @escaping ReplySink) async -> Reply {
@@ -164,17 +179,43 @@ public final class RequestRouter: RequestHandling {
 
     /// Why the policy refuses this client, without recording anything.
     func refusalReason(_ policy: AudiencePolicy, client: ClientIdentity) -> String? {
-        var reason: String?
+        Self.refusalReason(policy, client: client, identifyFile: identifyFile)
+    }
+
+    /// The policy decision. `allowed_clients` matches by file identity: the sender's running
+    /// executable (`stat /proc/PID/exe`) must be the very file an allowed path names in the
+    /// daemon's namespace. A glob is expanded against the path the sender's `/proc/PID/exe` shows,
+    /// and that path is then looked up here, so a program mounted over an allowed path elsewhere
+    /// does not match. A deleted executable matches nothing, nor does an unknown sender.
+    static func refusalReason(_ policy: AudiencePolicy, client: ClientIdentity,
+                              identifyFile: (String) -> ExecutableFile?) -> String? {
+        let hasPolicy = !policy.allowedClients.isEmpty || policy.requireTTY
+        if hasPolicy, let why = client.unattributed {
+            return "the process that sent the request could not be established (\(why))"
+        }
         if !policy.allowedClients.isEmpty {
-            let executable = client.executable ?? ""
-            if !policy.allowedClients.contains(where: { ExecutablePattern.matches($0, executable) }) {
-                reason = "client executable \(executable.isEmpty ? "(unknown)" : executable) is not in allowed_clients"
+            let shown = client.executable ?? "(unknown)"
+            guard let file = client.executableFile else {
+                return "client executable \(shown) could not be identified, so it matches no allowed_clients entry"
             }
+            if file.isDeleted { return "client executable \(shown) was deleted while it ran, so it matches no allowed_clients entry" }
+            let allowed = policy.allowedClients.contains { pattern in
+                let path: String
+                if pattern.utf8.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }) {
+                    guard let executable = client.executable, ExecutablePattern.matches(pattern, executable) else { return false }
+                    path = executable
+                } else {
+                    path = pattern
+                }
+                guard let named = identifyFile(path), !named.isDeleted else { return false }
+                return named.device == file.device && named.inode == file.inode
+            }
+            if !allowed { return "client executable \(shown) is not in allowed_clients" }
         }
-        if reason == nil, policy.requireTTY, !client.hasControllingTerminal {
-            reason = "require_tty is set and the client has no controlling terminal"
+        if policy.requireTTY, !client.hasControllingTerminal {
+            return "require_tty is set and the client has no controlling terminal"
         }
-        return reason
+        return nil
     }
 }
 

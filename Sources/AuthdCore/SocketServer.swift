@@ -1,21 +1,27 @@
-// The Unix-socket front: framing, peer checks at accept, deadlines, connection limit, one task per request.
+// The Unix-socket front: accept with the uid check, per-message writer credentials, framing, deadlines, back-pressure, one task per request.
 import AuthdPosix
 import AuthdSystem
 import AuthdWire
-import NIOCore
-import NIOPosix
 import Synchronization
 
 /// Limits that protect the daemon from clients; see docs/protocol.md.
 public struct ConnectionLimits: Sendable {
     /// A request line must arrive completely within this time after connecting or after the
     /// previous reply, so idle and byte-a-second clients are closed.
-    public var requestTimeout: TimeAmount
+    public var requestTimeout: Duration
     public var maximumConnections: Int
+    /// Replies waiting for a client to read them, in bytes, above which the daemon stops reading
+    /// that client's requests until it reads (a client that pipelines and never reads stays bounded).
+    public var outputHighWater: Int
+    /// Queued output (events a client does not read) beyond which the connection is closed.
+    public var outputLimit: Int
 
-    public init(requestTimeout: TimeAmount = .seconds(10), maximumConnections: Int = 1024) {
+    public init(requestTimeout: Duration = .seconds(10), maximumConnections: Int = 1024,
+                outputHighWater: Int = 64 * 1024, outputLimit: Int = 1024 * 1024) {
         self.requestTimeout = requestTimeout
         self.maximumConnections = maximumConnections
+        self.outputHighWater = outputHighWater
+        self.outputLimit = outputLimit
     }
 }
 
@@ -24,6 +30,9 @@ public protocol RequestHandling: Sendable {
     func handle(_ request: Request, from client: ClientIdentity, events: @escaping ReplySink) async -> Reply
     /// A client whose uid is not ours was refused at accept.
     func refused(_ client: ClientIdentity)
+    /// A request written by a process whose uid is not ours (on a connection that one of ours
+    /// opened and shared) was refused.
+    func refusedSender(_ client: ClientIdentity)
 }
 
 /// A final answer: a protocol line, or a token that is written straight from secret memory.
@@ -32,230 +41,547 @@ public enum Reply: Sendable {
     case token(ServedToken)
 }
 
-/// Counts open connections so a flood cannot exhaust file descriptors.
-final class ConnectionGate: Sendable {
-    private let open = Atomic<Int>(0)
-    let limit: Int
-
-    init(limit: Int) { self.limit = limit }
-
-    func enter() -> Bool {
-        let after = open.wrappingAdd(1, ordering: .relaxed).newValue
-        if after > limit {
-            open.wrappingSubtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func leave() { open.wrappingSubtract(1, ordering: .relaxed) }
-
+/// Who wrote a run of request bytes, as `SCM_CREDENTIALS` said; nil pid: no credentials came.
+struct Writer: Equatable {
+    var pid: Int32
+    var uid: UInt32
 }
 
-/// Splits the byte stream into request lines; a line longer than the protocol's cap is an error
-/// that closes the connection before more than the cap is buffered.
-struct RequestLineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    struct LineTooLong: Error {}
+/// Who wrote one request line, decided from the writers of its bytes (newline included).
+enum LineAttribution: Equatable {
+    case sender(Writer)
+    /// The sender cannot be established; the text says why, for the refusal and the audit.
+    case unattributed(String)
 
-    let maximumBytes: Int
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let newline = buffer.readableBytesView.firstIndex(of: 0x0A) else {
-            if buffer.readableBytes >= maximumBytes { throw LineTooLong() }
-            return .needMoreData
+    static func of(_ writers: [Writer?]) -> LineAttribution {
+        guard let first = writers.first else { return .unattributed("no bytes") }
+        guard let sender = first, sender.pid > 0 else {
+            return .unattributed("the kernel gave no writer for the request bytes")
         }
-        let length = newline - buffer.readerIndex
-        guard length < maximumBytes else { throw LineTooLong() }
-        let line = buffer.readSlice(length: length)!
-        buffer.moveReaderIndex(forwardBy: 1)
-        context.fireChannelRead(Self.wrapInboundOut(line))
-        return .continue
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        // A last request without its newline (e.g. `printf '{...}' | socat`) still counts.
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        if buffer.readableBytes > 0, buffer.readableBytesView.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) {
-            let line = buffer.readSlice(length: buffer.readableBytes)!
-            context.fireChannelRead(Self.wrapInboundOut(line))
+        for writer in writers.dropFirst() where writer != sender {
+            guard let writer, writer.pid > 0 else { return .unattributed("the kernel gave no writer for part of the request") }
+            return .unattributed("the request bytes came from more than one process (pids \(sender.pid) and \(writer.pid))")
         }
-        buffer.clear()
-        return .needMoreData
+        return .sender(sender)
     }
 }
 
-/// One connection: checks the peer before reading, then serves its requests one at a time.
-final class ConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+/// The bytes read from one connection but not yet taken as request lines, with the writer of
+/// each run, so a line can be attributed to the process(es) that wrote it.
+struct AttributedInput {
+    private var storage: [UInt8] = []
+    /// Bytes before this index were taken already (compacted at the next append).
+    private var start = 0
+    /// Runs in order: run i covers the storage indices from the previous run's end up to `end`.
+    private var runs: [(end: Int, writer: Writer?)] = []
 
+    var count: Int { storage.count - start }
+
+    mutating func append(_ chunk: [UInt8], from writer: Writer?) {
+        guard !chunk.isEmpty else { return }
+        if start > 0 {
+            for i in 0..<start { storage[i] = 0 }
+            storage.removeSubrange(..<start)
+            runs = runs.compactMap { run in run.end > start ? (run.end - start, run.writer) : nil }
+            start = 0
+        }
+        storage += chunk
+        if let last = runs.last, last.writer == writer {
+            runs[runs.count - 1].end = storage.count
+        } else {
+            runs.append((storage.count, writer))
+        }
+    }
+
+    /// Offset of the first newline, if a complete line is buffered.
+    var newlineIndex: Int? { storage[start...].firstIndex(of: 0x0A).map { $0 - start } }
+
+    /// Removes the first `length` bytes (a line and its newline) and returns them with the
+    /// writer of each run they span.
+    mutating func take(_ length: Int) -> (bytes: [UInt8], writers: [Writer?]) {
+        let end = start + min(length, count)
+        let taken = Array(storage[start..<end])
+        var writers: [Writer?] = []
+        for run in runs where run.end > start {
+            writers.append(run.writer)
+            if run.end >= end { break }
+        }
+        for i in start..<end { storage[i] = 0 }
+        start = end
+        if start == storage.count { clear() }
+        return (taken, writers)
+    }
+
+    /// Whether what remains is only blank (spaces, tabs, CR): a last line without its newline
+    /// must have content to count.
+    var isBlank: Bool { storage[start...].allSatisfy { $0 == 0x20 || $0 == 0x0D || $0 == 0x09 } }
+
+    mutating func clear() {
+        for i in storage.indices { storage[i] = 0 }
+        storage = []
+        start = 0
+        runs = []
+    }
+}
+
+/// The listening side: accepts on a bound socket (ours or systemd's) until shut down. One
+/// dedicated thread waits on epoll for every connection; requests are answered in tasks.
+public final class SocketServer: Sendable {
+    private let mailbox: SocketMailbox
+
+    /// Starts serving on `listeningDescriptor`, a bound and listening Unix stream socket whose
+    /// ownership passes to the server.
+    public init(listeningDescriptor: Int32, handling: any RequestHandling, limits: ConnectionLimits) async throws {
+        let listener = FileDescriptor(rawValue: listeningDescriptor)
+        let epoll = try Epoll()
+        let mailbox = SocketMailbox(wake: try WakeCounter())
+        try listener.setNonBlocking(true)
+        // Accepted sockets inherit SO_PASSCRED, so every byte, even one written before the
+        // accept, arrives with its writer's credentials.
+        try UnixSocket.setPassCredentials(listener)
+        try epoll.add(listener, for: .readable)
+        try epoll.add(mailbox.wake.descriptor, for: .readable)
+        self.mailbox = mailbox
+        let ownUID = CurrentProcess.userID
+        DedicatedThread.start {
+            SocketLoop(epoll: epoll, listener: listener, mailbox: mailbox, handling: handling,
+                       limits: limits, ownUID: ownUID).run()
+        }
+    }
+
+    /// Returns once the socket loop has gone round: a loop that is stuck never returns, which is
+    /// what the watchdog wants to notice.
+    public func probe() async throws {
+        await withCheckedContinuation { continuation in mailbox.post(.probe(continuation)) }
+    }
+
+    /// Stops accepting, closes open connections and the listening socket, and ends the loop.
+    public func shutdown() async {
+        await withCheckedContinuation { continuation in mailbox.post(.stop(continuation)) }
+    }
+}
+
+/// Identifies one connection across fd reuse.
+struct ConnectionKey: Sendable, Equatable {
+    var descriptor: Int32
+    var serial: UInt64
+}
+
+/// Messages to the socket loop from other threads; the loop drains them when woken.
+final class SocketMailbox: Sendable {
+    enum Message: Sendable {
+        /// An event line for a client (a device-flow prompt) while its request is pending.
+        case event(ConnectionKey, [UInt8])
+        /// The final reply of the pending request.
+        case finished(ConnectionKey, [UInt8], closeAfter: Bool)
+        case probe(CheckedContinuation<Void, Never>)
+        case stop(CheckedContinuation<Void, Never>)
+    }
+
+    let wake: WakeCounter
+    private let messages = Mutex<[Message]>([])
+
+    init(wake: WakeCounter) { self.wake = wake }
+
+    func post(_ message: Message) {
+        messages.withLock { $0.append(message) }
+        wake.signal()
+    }
+
+    func takeAll() -> [Message] {
+        wake.drain()
+        return messages.withLock { list in
+            let taken = list
+            list.removeAll(keepingCapacity: true)
+            return taken
+        }
+    }
+}
+
+/// One client connection; touched only by the socket loop's thread.
+final class Connection {
+    let key: ConnectionKey
+    let socket: FileDescriptor
+    var input = AttributedInput()
+    var output: [UInt8] = []
+    var outputStart = 0
+    /// A request is being answered: nothing more is read until it is.
+    var busy = false
+    var inputClosed = false
+    /// Close once the output is written (after a refusal, a too-long line, or end of input).
+    var closing = false
+    var deadline: UInt64?
+    var work: Task<Void, Never>?
+    var interest: Epoll.Interest = []
+
+    init(key: ConnectionKey, socket: FileDescriptor) {
+        self.key = key
+        self.socket = socket
+    }
+
+    var pendingOutput: Int { output.count - outputStart }
+}
+
+/// The epoll loop. Owns the connection table; runs on one dedicated thread until stopped.
+final class SocketLoop {
+    private let epoll: Epoll
+    private let listener: FileDescriptor
+    private let mailbox: SocketMailbox
     private let handling: any RequestHandling
     private let limits: ConnectionLimits
-    private let gate: ConnectionGate
     private let ownUID: UInt32
-    private var client: ClientIdentity?
-    private var queued: [ByteBuffer] = []
-    private var busy = false
-    private var inputClosed = false
-    private var deadline: Scheduled<Void>?
-    private var work: Task<Void, Never>?
+    private var connections: [Int32: Connection] = [:]
+    private var nextSerial: UInt64 = 0
 
-    init(handling: any RequestHandling, limits: ConnectionLimits, gate: ConnectionGate, ownUID: UInt32) {
+    init(epoll: Epoll, listener: FileDescriptor, mailbox: SocketMailbox, handling: any RequestHandling,
+         limits: ConnectionLimits, ownUID: UInt32) {
+        self.epoll = epoll
+        self.listener = listener
+        self.mailbox = mailbox
         self.handling = handling
         self.limits = limits
-        self.gate = gate
         self.ownUID = ownUID
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        armDeadline(context: context)
-        let channel = context.channel
-        guard let options = channel as? SocketOptionProvider else {
-            context.close(promise: nil)
-            return
-        }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let credentials: EventLoopFuture<RawPeerCredentials> = options.unsafeGetSocketOption(
-            level: SocketOptionLevel(PeerCredentials.socketOptionLevel),
-            name: SocketOptionName(PeerCredentials.peerCredentialsOption))
-        credentials.whenComplete { result in
-            guard case .success(let raw) = result else {
-                contextBound.value.close(promise: nil)
-                return
+    private var timeoutNanoseconds: UInt64 {
+        let (seconds, attoseconds) = limits.requestTimeout.components
+        return UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+    }
+
+    func run() {
+        while true {
+            let now = SystemClock.monotonicNanoseconds()
+            let nextDeadline = connections.values.compactMap(\.deadline).min()
+            let wait = nextDeadline.map { $0 <= now ? 0 : Int(($0 - now) / 1_000_000) + 1 } ?? -1
+            let events = (try? epoll.wait(timeoutMilliseconds: wait)) ?? []
+            for event in events {
+                if event.descriptor == listener {
+                    acceptWaiting()
+                } else if event.descriptor == mailbox.wake.descriptor {
+                    continue
+                } else if let connection = connections[event.descriptor.rawValue] {
+                    serviceEvent(event, on: connection)
+                }
             }
-            // Pin the process so the executable and terminal checks below are about this peer,
-            // not a process that later reused its pid.
-            let pidfd: EventLoopFuture<Int32> = options.unsafeGetSocketOption(
-                level: SocketOptionLevel(PeerCredentials.socketOptionLevel),
-                name: SocketOptionName(PeerCredentials.peerProcessDescriptorOption))
-            pidfd.whenComplete { pidfdResult in
-                let descriptor = (try? pidfdResult.get()).flatMap { $0 >= 0 ? $0 : nil }
-                loopBound.value.peerIdentified(raw, processDescriptor: descriptor, context: contextBound.value)
+            // Each message is moved out (popLast, consume) so an answer's bytes are wiped in place,
+            // not in a copy.
+            var pending = mailbox.takeAll()
+            pending.reverse()
+            while let message = pending.popLast() {
+                switch consume message {
+                case .event(let key, var bytes):
+                    if let connection = connection(key) { queue(&bytes, on: connection) }
+                    for i in bytes.indices { bytes[i] = 0 }
+                case .finished(let key, var bytes, let closeAfter):
+                    // An answer for a connection that has gone is wiped too: it may hold a token.
+                    if let connection = connection(key) { finished(connection, reply: &bytes, closeAfter: closeAfter) }
+                    for i in bytes.indices { bytes[i] = 0 }
+                case .probe(let continuation):
+                    continuation.resume()
+                case .stop(let continuation):
+                    for connection in Array(connections.values) { close(connection) }
+                    epoll.remove(listener)
+                    try? listener.close()
+                    continuation.resume()
+                    return
+                }
             }
+            expireDeadlines()
         }
     }
 
-    private func peerIdentified(_ raw: RawPeerCredentials, processDescriptor: Int32?, context: ChannelHandlerContext) {
-        // Held only while the facts are read: the pidfd closes with `pinned`, one descriptor per client.
-        let pinned = PinnedProcess(credentials: raw, adoptingProcessDescriptor: processDescriptor)
-        // Snapshot the executable and terminal now, before a byte is read: a client that connects
-        // and then execs an allowed program must still be judged as what it was when it connected.
-        let identity = ClientIdentity(uid: raw.uid, pid: raw.pid, executable: try? pinned.executablePath(),
-                                      hasControllingTerminal: (try? pinned.hasControllingTerminal()) ?? false)
-        guard raw.uid == ownUID else {
-            handling.refused(identity)
+    private func connection(_ key: ConnectionKey) -> Connection? {
+        guard let connection = connections[key.descriptor], connection.key == key else { return nil }
+        return connection
+    }
+
+    // MARK: accept
+
+    private func acceptWaiting() {
+        while let socket = try? UnixSocket.acceptNonBlocking(listener) {
+            admit(socket)
+        }
+    }
+
+    private func admit(_ socket: FileDescriptor) {
+        guard connections.count < limits.maximumConnections else {
+            // Over the limit: say so in one line and close, without reading.
+            let failure = ProtocolFailure(.busy, "authd is at its connection limit (\(limits.maximumConnections))")
+            _ = try? UnixSocket.sendAvailable(socket, ReplyLine.failure(failure).line()[...])
+            try? socket.close()
+            return
+        }
+        // The uid check comes before any byte is read.
+        guard let credentials = try? PeerCredentials.read(socket: socket) else {
+            try? socket.close()
+            return
+        }
+        guard credentials.uid == ownUID else {
+            let pinned = try? PinnedProcess.peer(of: socket)
+            let executable = try? pinned?.executablePath()
+            handling.refused(ClientIdentity(uid: credentials.uid, pid: credentials.pid, executable: executable,
+                                            hasControllingTerminal: false))
             let failure = ProtocolFailure(.refused, "refused: this authd serves uid \(ownUID) only",
                                           hint: "run authctl as the user who owns the daemon")
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: ReplyLine.failure(failure).line())))
-                .whenComplete { _ in channel.close(promise: nil) }
+            _ = try? UnixSocket.sendAvailable(socket, ReplyLine.failure(failure).line()[...])
+            try? socket.close()
             return
         }
-        client = identity
-        let channel = context.channel
-        channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() }
-        drain(context: context)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        queued.append(unwrapInboundIn(data))
-        drain(context: context)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            // The client sent everything it will send (e.g. socat after stdin ends): answer what
-            // is queued, then close.
-            inputClosed = true
-            if !busy && queued.isEmpty && client != nil { context.close(promise: nil) }
+        // Inherited from the listener; set again in case the listener came from elsewhere.
+        guard (try? UnixSocket.setPassCredentials(socket)) != nil else {
+            try? socket.close()
             return
         }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
-        // A client that goes away stops waiting; a shared device flow continues for others.
-        work?.cancel()
-        work = nil
-        gate.leave()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is RequestLineDecoder.LineTooLong || (error as? ByteToMessageDecoderError).map({ "\($0)".contains("LineTooLong") }) == true {
-            let failure = ProtocolFailure(.badRequest, "request longer than \(AuthdProtocol.maximumMessageBytes) bytes")
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: ReplyLine.failure(failure).line())))
-                .whenComplete { _ in channel.close(promise: nil) }
+        nextSerial += 1
+        let connection = Connection(key: ConnectionKey(descriptor: socket.rawValue, serial: nextSerial), socket: socket)
+        connection.deadline = SystemClock.monotonicNanoseconds() + timeoutNanoseconds
+        connection.interest = [.readable, .peerClosedWriting]
+        guard (try? epoll.add(socket, for: connection.interest)) != nil else {
+            try? socket.close()
             return
         }
-        context.close(promise: nil)
+        connections[socket.rawValue] = connection
     }
 
-    private func armDeadline(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: limits.requestTimeout) {
-            contextBound.value.close(promise: nil)
+    // MARK: reading and framing
+
+    private func serviceEvent(_ event: Epoll.Event, on connection: Connection) {
+        if event.isWritable {
+            flush(connection)
+            guard connections[connection.key.descriptor] === connection else { return }
+            if !connection.busy { nextRequest(connection) }
         }
-    }
-
-    private func drain(context: ChannelHandlerContext) {
-        guard !busy, let client else { return }
-        guard !queued.isEmpty else {
-            if inputClosed { context.close(promise: nil) }
+        guard connections[connection.key.descriptor] === connection else { return }
+        if (event.isReadable || event.peerClosedWriting) && wantsInput(connection) {
+            read(connection)
+        } else if event.isHungUp {
+            // Both directions are gone: a client that goes away stops waiting (a shared device
+            // flow continues for others).
+            close(connection)
             return
         }
-        var line = queued.removeFirst()
-        busy = true
-        deadline?.cancel()
-        deadline = nil
-        // One request at a time per connection: stop reading until it is answered.
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        let bytes = line.readBytes(length: line.readableBytes) ?? []
-        let channel = context.channel
+        guard connections[connection.key.descriptor] === connection else { return }
+        updateInterest(connection)
+    }
+
+    private func wantsInput(_ connection: Connection) -> Bool {
+        !connection.busy && !connection.inputClosed && !connection.closing
+            && connection.pendingOutput <= limits.outputHighWater && connection.input.newlineIndex == nil
+    }
+
+    private func read(_ connection: Connection) {
+        // One recvmsg: one writer's bytes. The cap keeps the buffer at most one line plus a chunk.
+        let room = AuthdProtocol.maximumMessageBytes + 1 - connection.input.count
+        switch Result(catching: { () throws(Errno) in try UnixSocket.receive(connection.socket, upToCount: max(room, 1)) }) {
+        case .success(.bytes(let chunk, let sender)):
+            connection.input.append(chunk, from: sender.map { Writer(pid: $0.pid, uid: $0.uid) })
+        case .success(.endOfFile):
+            connection.inputClosed = true
+        case .success(.wouldBlock):
+            return
+        case .failure:
+            close(connection)
+            return
+        }
+        nextRequest(connection)
+    }
+
+    /// Starts the next buffered request if the connection may have one now.
+    private func nextRequest(_ connection: Connection) {
+        guard !connection.busy, !connection.closing else { return }
+        // A client that does not read its replies gets no more answers until it does.
+        guard connection.pendingOutput <= limits.outputHighWater else { return }
+        let maximum = AuthdProtocol.maximumMessageBytes
+        if let newline = connection.input.newlineIndex {
+            guard newline < maximum else { return lineTooLong(connection) }
+            let (bytes, writers) = connection.input.take(newline + 1)
+            dispatch(Array(bytes.dropLast()), attribution: .of(writers), on: connection)
+            return
+        }
+        if connection.input.count >= maximum { return lineTooLong(connection) }
+        guard connection.inputClosed else { return }
+        // The client sent everything it will send (e.g. socat after stdin ends): a last request
+        // without its newline (`printf '{...}' | socat`) still counts; then close.
+        if !connection.input.isBlank {
+            let (bytes, writers) = connection.input.take(connection.input.count)
+            dispatch(bytes, attribution: .of(writers), on: connection)
+        } else {
+            connection.input.clear()
+            connection.closing = true
+            flush(connection)
+        }
+    }
+
+    private func lineTooLong(_ connection: Connection) {
+        connection.input.clear()
+        let failure = ProtocolFailure(.badRequest, "request longer than \(AuthdProtocol.maximumMessageBytes) bytes")
+        var line = ReplyLine.failure(failure).line()
+        connection.closing = true
+        queue(&line, on: connection)
+    }
+
+    // MARK: requests
+
+    private func dispatch(_ line: [UInt8], attribution: LineAttribution, on connection: Connection) {
+        connection.busy = true
+        connection.deadline = nil
+        let key = connection.key
+        let mailbox = self.mailbox
         let handling = self.handling
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let sink: ReplySink = { reply in
-            channel.writeAndFlush(ByteBuffer(bytes: reply.line()), promise: nil)
+        // Pin the writer now, while it is most likely still the process that wrote.
+        var pinned: PinnedProcess?
+        var unattributed: String?
+        var sender = Writer(pid: 0, uid: 0)
+        switch attribution {
+        case .unattributed(let why):
+            unattributed = why
+        case .sender(let writer):
+            sender = writer
+            if writer.uid != ownUID {
+                let identity = ClientIdentity(uid: writer.uid, pid: writer.pid, executable: nil, hasControllingTerminal: false)
+                handling.refusedSender(identity)
+                let failure = ProtocolFailure(.refused, "refused: this authd serves uid \(ownUID) only",
+                                              hint: "run authctl as the user who owns the daemon")
+                var reply = ReplyLine.failure(failure).line()
+                finished(connection, reply: &reply, closeAfter: true)
+                return
+            }
+            do throws(Errno) {
+                pinned = try PinnedProcess.open(processID: writer.pid, userID: writer.uid)
+            } catch {
+                unattributed = "the writer (pid \(writer.pid)) could not be pinned: \(error)"
+            }
         }
-        work = Task {
+        // Examined here, on the loop, right after the read: the shorter the time since the write,
+        // the smaller the chance that the writer has exec'd another program since (docs/security.md).
+        let client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID)
+        pinned = nil
+        let sink: ReplySink = { event in mailbox.post(.event(key, event.line())) }
+        connection.work = Task {
             let reply: Reply
-            switch Result(catching: { () throws(ProtocolFailure) -> Request in try Request.decode(bytes) }) {
+            switch Result(catching: { () throws(ProtocolFailure) -> Request in try Request.decode(line) }) {
             case .success(let request): reply = await handling.handle(request, from: client, events: sink)
             case .failure(let failure): reply = .line(.failure(failure))
             }
-            let buffer = ConnectionHandler.encode(reply, allocator: channel.allocator)
-            channel.eventLoop.execute {
-                loopBound.value.finished(buffer, context: contextBound.value)
-            }
+            mailbox.post(.finished(key, SocketLoop.encode(reply), closeAfter: false))
         }
     }
 
-    private func finished(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        work = nil
-        busy = false
-        guard context.channel.isActive else { return }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        armDeadline(context: context)
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        context.read()
-        drain(context: context)
+    /// What the pinned writer runs and whether it has a terminal, read through `/proc` and
+    /// confirmed against the pidfd afterwards (so the answers are about that process).
+    static func identify(_ sender: Writer, pinned: PinnedProcess?, unattributed: String?, ownUID: UInt32) -> ClientIdentity {
+        guard let pinned, unattributed == nil else {
+            return ClientIdentity(uid: sender.pid > 0 ? sender.uid : ownUID, pid: sender.pid, executable: nil,
+                                  hasControllingTerminal: false, unattributed: unattributed ?? "no writer")
+        }
+        do throws(Errno) {
+            let (path, status) = try pinned.executableFile()
+            let terminal = try pinned.hasControllingTerminal()
+            let file = ExecutableFile(device: status.device, inode: status.inode,
+                                      isDeleted: status.linkCount == 0 || path?.hasSuffix(" (deleted)") == true)
+            return ClientIdentity(uid: sender.uid, pid: sender.pid, executable: path, executableFile: file,
+                                  hasControllingTerminal: terminal)
+        } catch {
+            return ClientIdentity(uid: sender.uid, pid: sender.pid, executable: nil, hasControllingTerminal: false,
+                                  unattributed: "the writer (pid \(sender.pid)) exited before it could be examined")
+        }
     }
 
-    /// Writes a token answer straight from secret memory into the outgoing buffer (no String copy).
-    static func encode(_ reply: Reply, allocator: ByteBufferAllocator) -> ByteBuffer {
+    private func finished(_ connection: Connection, reply: inout [UInt8], closeAfter: Bool) {
+        connection.work = nil
+        connection.busy = false
+        if closeAfter { connection.closing = true }
+        queue(&reply, on: connection)
+        guard connections[connection.key.descriptor] === connection else { return }
+        connection.deadline = SystemClock.monotonicNanoseconds() + timeoutNanoseconds
+        nextRequest(connection)
+        guard connections[connection.key.descriptor] === connection else { return }
+        updateInterest(connection)
+    }
+
+    // MARK: writing
+
+    /// Appends `bytes` (wiped afterwards: it may hold a token) to the connection's output and writes what the socket takes.
+    private func queue(_ bytes: inout [UInt8], on connection: Connection) {
+        connection.output += bytes
+        for i in bytes.indices { bytes[i] = 0 }
+        if connection.pendingOutput > limits.outputLimit {
+            close(connection)
+            return
+        }
+        flush(connection)
+        if connections[connection.key.descriptor] === connection { updateInterest(connection) }
+    }
+
+    private func flush(_ connection: Connection) {
+        while connection.pendingOutput > 0 {
+            let written: Int
+            do throws(Errno) {
+                written = try UnixSocket.sendAvailable(connection.socket, connection.output[connection.outputStart...])
+            } catch {
+                close(connection)
+                return
+            }
+            if written == 0 { break }
+            connection.outputStart += written
+        }
+        if connection.pendingOutput == 0 {
+            wipeOutput(connection)
+            if connection.closing { close(connection) }
+        } else if connection.outputStart >= 64 * 1024 {
+            for i in 0..<connection.outputStart { connection.output[i] = 0 }
+            connection.output.removeSubrange(..<connection.outputStart)
+            connection.outputStart = 0
+        }
+    }
+
+    private func wipeOutput(_ connection: Connection) {
+        for i in connection.output.indices { connection.output[i] = 0 }
+        // A fresh array gives the memory back instead of keeping the largest reply's capacity.
+        connection.output = []
+        connection.outputStart = 0
+    }
+
+    private func updateInterest(_ connection: Connection) {
+        var wanted: Epoll.Interest = []
+        if wantsInput(connection) { wanted.formUnion([.readable, .peerClosedWriting]) }
+        if connection.pendingOutput > 0 { wanted.insert(.writable) }
+        guard wanted != connection.interest else { return }
+        connection.interest = wanted
+        if (try? epoll.modify(connection.socket, for: wanted)) == nil { close(connection) }
+    }
+
+    // MARK: closing
+
+    private func expireDeadlines() {
+        let now = SystemClock.monotonicNanoseconds()
+        for connection in connections.values {
+            if let deadline = connection.deadline, deadline <= now { close(connection) }
+        }
+    }
+
+    private func close(_ connection: Connection) {
+        guard connections[connection.key.descriptor] === connection else { return }
+        connections[connection.key.descriptor] = nil
+        connection.work?.cancel()
+        connection.work = nil
+        epoll.remove(connection.socket)
+        try? connection.socket.close()
+        connection.input.clear()
+        wipeOutput(connection)
+    }
+
+    // MARK: encoding
+
+    /// Encodes a reply; a token is copied straight from secret memory into the bytes (no String copy).
+    static func encode(_ reply: Reply) -> [UInt8] {
         switch reply {
         case .line(let line):
-            return ByteBuffer(bytes: line.line())
+            return line.line()
         case .token(let served):
-            var buffer = allocator.buffer(capacity: served.token.count + 256)
-            buffer.writeString(#"{"ok":true,"access_token":""#)
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(served.token.count + 256)
+            buffer += Array(#"{"ok":true,"access_token":""#.utf8)
             served.token.withBytes { span in
                 for i in span.indices { writeEscaped(span[i], into: &buffer) }
             }
@@ -268,82 +594,25 @@ final class ConnectionHandler: ChannelInboundHandler {
             if served.shortOfMinimumValidity { tail.append(("short_of_min_valid", .bool(true))) }
             var rest = JSONValue.object(tail).serializedBytes()
             rest[0] = UInt8(ascii: ",")
-            buffer.writeString("\"")
-            buffer.writeBytes(rest)
-            buffer.writeInteger(UInt8(0x0A))
+            buffer.append(UInt8(ascii: "\""))
+            buffer += rest
+            buffer.append(0x0A)
             tail.removeAll()
             return buffer
         }
     }
 
-    private static func writeEscaped(_ byte: UInt8, into buffer: inout ByteBuffer) {
+    private static func writeEscaped(_ byte: UInt8, into buffer: inout [UInt8]) {
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-            buffer.writeInteger(UInt8(ascii: "\\"))
-            buffer.writeInteger(byte)
+            buffer.append(UInt8(ascii: "\\"))
+            buffer.append(byte)
         case 0x00..<0x20:
             let hex = Array("0123456789abcdef".utf8)
-            buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                               hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            buffer += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                       hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
         default:
-            buffer.writeInteger(byte)
+            buffer.append(byte)
         }
-    }
-}
-
-/// The listening side: accepts on a bound socket (ours or systemd's) until shut down.
-public final class SocketServer: Sendable {
-    private let group: MultiThreadedEventLoopGroup
-    private let serverChannel: any Channel
-
-    /// Starts serving on `listeningDescriptor`, a bound and listening Unix stream socket whose
-    /// ownership passes to the server.
-    public init(listeningDescriptor: Int32, handling: any RequestHandling, limits: ConnectionLimits,
-                threads: Int = 1) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let gate = ConnectionGate(limit: limits.maximumConnections)
-        let ownUID = CurrentProcess.userID
-        self.group = group
-        do {
-            serverChannel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 512)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                // Nothing is read before the peer's credentials are checked.
-                .childChannelOption(.autoRead, value: false)
-                .childChannelInitializer { channel in
-                    guard gate.enter() else {
-                        // Over the limit: say so in one line and close, without reading.
-                        let failure = ProtocolFailure(.busy, "authd is at its connection limit (\(limits.maximumConnections))")
-                        return channel.writeAndFlush(ByteBuffer(bytes: ReplyLine.failure(failure).line()))
-                            .flatMap { channel.close() }
-                            .flatMapError { _ in channel.eventLoop.makeSucceededVoidFuture() }
-                    }
-                    return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(RequestLineDecoder(maximumBytes: AuthdProtocol.maximumMessageBytes)))
-                        try channel.pipeline.syncOperations.addHandler(
-                            ConnectionHandler(handling: handling, limits: limits, gate: gate, ownUID: ownUID))
-                    }
-                }
-                .withBoundSocket(listeningDescriptor)
-                .get()
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-    }
-
-    /// Returns once every event loop has run a task: a loop that is stuck never returns, which is
-    /// what the watchdog wants to notice.
-    public func probe() async throws {
-        for loop in group.makeIterator() {
-            try await loop.submit {}.get()
-        }
-    }
-
-    /// Stops accepting, closes open connections, and stops the event loops.
-    public func shutdown() async {
-        try? await serverChannel.close()
-        try? await group.shutdownGracefully()
     }
 }

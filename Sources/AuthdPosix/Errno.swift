@@ -59,6 +59,10 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let notATerminal = Errno(rawValue: ENOTTY)
     /// `ECHILD`
     public static let noChildProcess = Errno(rawValue: ECHILD)
+    /// `EOPNOTSUPP`
+    public static let operationNotSupported = Errno(rawValue: EOPNOTSUPP)
+    /// `ENOSYS`
+    public static let notImplemented = Errno(rawValue: ENOSYS)
 }
 
 /// Runs a call that returns -1 and sets `errno` on failure, retrying on `EINTR`.

@@ -34,6 +34,8 @@ public struct FileStatus: Sendable, Equatable {
     public var device: UInt64
     /// Inode number (`st_ino`).
     public var inode: UInt64
+    /// Number of hard links (`st_nlink`); 0 for a file that was deleted while open or running.
+    public var linkCount: UInt64
 
     init(_ raw: stat) {
         ownerUserID = raw.st_uid
@@ -41,6 +43,7 @@ public struct FileStatus: Sendable, Equatable {
         size = Int64(raw.st_size)
         device = UInt64(raw.st_dev)
         inode = UInt64(raw.st_ino)
+        linkCount = UInt64(raw.st_nlink)
         switch raw.st_mode & S_IFMT {
         case S_IFREG: kind = .regular
         case S_IFDIR: kind = .directory

@@ -93,6 +93,85 @@ public enum UnixSocket {
         FileDescriptor(rawValue: try integerOption(socket, SOL_SOCKET, AUTHD_SO_PEERPIDFD))
     }
 
+    /// Accepts one connection without blocking (`accept4` with `SOCK_CLOEXEC | SOCK_NONBLOCK`);
+    /// nil when none is waiting. The new socket is non-blocking.
+    public static func acceptNonBlocking(_ listener: FileDescriptor) throws(Errno) -> FileDescriptor? {
+        do throws(Errno) {
+            return FileDescriptor(rawValue: try retryingInterrupts {
+                accept4(listener.rawValue, nil, nil, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+            })
+        } catch .wouldBlock {
+            return nil
+        }
+    }
+
+    /// Asks the kernel to attach the writer's credentials to every message read from `socket`
+    /// (`SO_PASSCRED`). Set on a listening socket, accepted sockets inherit it, so even bytes
+    /// written before the accept carry their writer.
+    public static func setPassCredentials(_ socket: FileDescriptor) throws(Errno) {
+        var on: Int32 = 1
+        _ = try retryingInterrupts {
+            setsockopt(socket.rawValue, SOL_SOCKET, AUTHD_SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// What one `receive` gave.
+    public enum Received: Sendable {
+        /// Bytes of one writer; `sender` is nil when the kernel attached no credentials.
+        case bytes([UInt8], sender: (pid: Int32, uid: UInt32, gid: UInt32)?)
+        /// Nothing to read now (non-blocking).
+        case wouldBlock
+        /// The peer shut down its writing side and everything was read.
+        case endOfFile
+    }
+
+    /// One non-blocking `recvmsg` of at most `maximumCount` bytes with the writer's credentials
+    /// (`SCM_CREDENTIALS`; needs `setPassCredentials`). With credentials passing on, the kernel never
+    /// joins bytes of two writers in one call, so `sender` wrote every byte returned.
+    /// Descriptors the peer passed (`SCM_RIGHTS`) are closed unread.
+    public static func receive(_ socket: FileDescriptor, upToCount maximumCount: Int) throws(Errno) -> Received {
+        var credentials = authd_ucred()
+        var hasCredentials: Int32 = 0
+        var failure: Errno?
+        var endOfFile = false
+        let buffer = [UInt8](unsafeUninitializedCapacity: max(maximumCount, 1)) { raw, initialized in
+            initialized = 0
+            switch Result(catching: { () throws(Errno) in
+                try retryingInterrupts {
+                    authd_receive_with_credentials(socket.rawValue, raw.baseAddress, raw.count, &credentials, &hasCredentials)
+                }
+            }) {
+            case .success(let count):
+                initialized = Int(count)
+                endOfFile = count == 0
+            case .failure(let error):
+                failure = error
+            }
+        }
+        if let failure {
+            if failure == .wouldBlock { return .wouldBlock }
+            throw failure
+        }
+        if endOfFile { return .endOfFile }
+        return .bytes(buffer, sender: hasCredentials != 0 ? (credentials.pid, credentials.uid, credentials.gid) : nil)
+    }
+
+    /// Writes what the socket takes now of `bytes` (non-blocking `send` with `MSG_NOSIGNAL`, so a
+    /// closed peer is `Errno.brokenPipe`, not a signal); 0 when its buffer is full.
+    public static func sendAvailable(_ socket: FileDescriptor, _ bytes: ArraySlice<UInt8>) throws(Errno) -> Int {
+        do throws(Errno) {
+            return try bytes.withUnsafeBytes { raw in
+                Result { () throws(Errno) in
+                    try retryingInterrupts {
+                        Glibc.send(socket.rawValue, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+                    }
+                }
+            }.get()
+        } catch .wouldBlock {
+            return 0
+        }
+    }
+
     private static func makeSocket() throws(Errno) -> FileDescriptor {
         FileDescriptor(rawValue: try retryingInterrupts {
             socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

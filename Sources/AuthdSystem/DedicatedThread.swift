@@ -1,14 +1,14 @@
-// Runs blocking C calls (libcurl transfers, D-Bus calls) on their own thread, off Swift's cooperative pool.
+// Runs blocking work (libcurl transfers, D-Bus calls, the socket front's epoll loop) on its own thread, off Swift's cooperative pool.
 import Glibc
 
-enum DedicatedThread {
+public enum DedicatedThread {
     private final class Job {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
     /// Runs `body` on a new detached thread and returns its result to the awaiting task.
-    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             start { continuation.resume(returning: body()) }
         }
@@ -16,7 +16,7 @@ enum DedicatedThread {
 
     /// Starts a detached thread running `body`. Failing to create a thread is treated like
     /// failing to allocate memory: the process cannot do useful work.
-    static func start(_ body: @escaping @Sendable () -> Void) {
+    public static func start(_ body: @escaping @Sendable () -> Void) {
         let job = Unmanaged.passRetained(Job(body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { context in

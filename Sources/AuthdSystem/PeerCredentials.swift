@@ -68,9 +68,33 @@ public final class PinnedProcess: Sendable {
         do {
             let descriptor = try UnixSocket.peerProcessDescriptor(socket)
             return PinnedProcess(credentials: credentials, adoptingProcessDescriptor: descriptor.rawValue)
-        } catch .protocolOptionUnavailable {
+        } catch let error where error == .protocolOptionUnavailable || error == .operationNotSupported {
+            // Only a kernel without SO_PEERPIDFD falls back to the pid. Any other failure (the
+            // peer already exited: EINVAL on 6.5-6.15) must not lead to the reuse-prone path.
             return PinnedProcess(credentials: credentials, adoptingProcessDescriptor: nil)
         }
+    }
+
+    /// Pins the process `processID` now (`pidfd_open`), e.g. the writer of a message as
+    /// `SCM_CREDENTIALS` named it. Throws `Errno.noSuchProcess` when it has already exited.
+    /// The pid names the writer only while the writer lives: if it exited and the pid was reused
+    /// between the write and this call, this pins the newcomer (see docs/security.md).
+    public static func open(processID: Int32, userID: UInt32) throws(Errno) -> PinnedProcess {
+        guard processID > 0 else { throw .noSuchProcess }
+        let descriptor = authd_pidfd_open(processID)
+        guard descriptor >= 0 else { throw Errno.current }
+        return PinnedProcess(credentials: RawPeerCredentials(pid: processID, uid: userID), adoptingProcessDescriptor: descriptor)
+    }
+
+    /// The process's executable file as `stat("/proc/PID/exe")` sees it (the magic link leads to
+    /// the very inode the process runs, in any mount namespace), with the path `readlink` gives
+    /// (in the process's own mount namespace; for display only). Throws `Errno.noSuchProcess` if
+    /// the process ended.
+    public func executableFile() throws(Errno) -> (path: String?, status: FileStatus) {
+        let status = try FileSystem.status("/proc/\(processID)/exe")
+        let path = try? FileSystem.readLink("/proc/\(processID)/exe")
+        try confirmAlive()
+        return (path, status)
     }
 
     /// Whether the pinned process still runs (`pidfd_send_signal` with signal 0; `kill(pid, 0)` unpinned).

@@ -12,6 +12,8 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +27,8 @@
 struct authd_ucred { pid_t pid; uid_t uid; gid_t gid; };
 #define AUTHD_SO_PEERCRED 17
 #define AUTHD_SO_PEERPIDFD 77
+#define AUTHD_SO_PASSCRED 16
+#define AUTHD_SCM_CREDENTIALS 2
 // POSIX_SPAWN_SETSID is _GNU_SOURCE-only (glibc 2.26+).
 #define AUTHD_POSIX_SPAWN_SETSID 0x80
 
@@ -49,6 +53,48 @@ static inline int authd_pidfd_send_signal(int pidfd, int sig) {
 #else
     return (int)syscall(424, pidfd, sig, NULL, 0);
 #endif
+}
+
+static inline int authd_pidfd_open(int pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    return (int)syscall(434, pid, 0);
+#endif
+}
+
+// One recvmsg on a stream socket with SO_PASSCRED set: the bytes of one writer and that writer's
+// credentials (the kernel never joins bytes of different writers in one call when SO_PASSCRED is
+// on). Descriptors a peer sent with SCM_RIGHTS are closed at once: nothing here accepts them.
+// Returns recvmsg's result; *has_credentials is 1 when an SCM_CREDENTIALS message came with it.
+static inline long authd_receive_with_credentials(int fd, void *buffer, size_t length,
+                                                  struct authd_ucred *credentials, int *has_credentials) {
+    union { struct cmsghdr align; char space[CMSG_SPACE(sizeof(struct authd_ucred)) + CMSG_SPACE(sizeof(int) * 32)]; } control;
+    struct iovec vector = { buffer, length };
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    *has_credentials = 0;
+    ssize_t received = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (received < 0) return received;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == AUTHD_SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof *credentials)) {
+            memcpy(credentials, CMSG_DATA(c), sizeof *credentials);
+            *has_credentials = 1;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < count; i++) {
+                int passed;
+                memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+                close(passed);
+            }
+        }
+    }
+    return (long)received;
 }
 
 // The terminal settings to put back when a prompt that turned echo off ends, also from the

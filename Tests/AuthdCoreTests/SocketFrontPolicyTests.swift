@@ -1,0 +1,108 @@
+// The socket front's attribution of request lines to writers, and allowed_clients by file identity, as tables.
+@testable import AuthdCore
+import Testing
+
+@Suite struct LineAttributionTests {
+    static let python = Writer(pid: 100, uid: 1000)
+    static let child = Writer(pid: 101, uid: 1000)
+
+    @Test(arguments: [
+        ([python] as [Writer?], LineAttribution.sender(python)),
+        ([python, python], .sender(python)),
+        ([python, child], .unattributed("the request bytes came from more than one process (pids 100 and 101)")),
+        ([nil], .unattributed("the kernel gave no writer for the request bytes")),
+        ([python, nil], .unattributed("the kernel gave no writer for part of the request")),
+        ([Writer(pid: 0, uid: 1000)], .unattributed("the kernel gave no writer for the request bytes")),
+    ])
+    func attribution(writers: [Writer?], expected: LineAttribution) {
+        #expect(LineAttribution.of(writers) == expected)
+    }
+
+    @Test func aLineSpanningTwoWritersNamesBoth() {
+        var input = AttributedInput()
+        input.append(Array(#"{"op":"get","#.utf8), from: Self.python)
+        input.append(Array(#""audience":"demo"}"#.utf8 + [0x0A] + Array("{\"op\"".utf8)), from: Self.child)
+        let newline = try! #require(input.newlineIndex)
+        let (bytes, writers) = input.take(newline + 1)
+        #expect(bytes.last == 0x0A)
+        #expect(writers == [Self.python, Self.child])
+        // What is left was written by the child alone.
+        input.append(Array(":\"status\"}\n".utf8), from: Self.child)
+        let next = try! #require(input.newlineIndex)
+        #expect(input.take(next + 1).writers == [Self.child])
+        #expect(input.count == 0)
+    }
+
+    @Test func oneWritersLinesAreTheirsAlone() {
+        var input = AttributedInput()
+        input.append(Array("a\nb\n".utf8), from: Self.python)
+        input.append(Array("c\n".utf8), from: Self.child)
+        #expect(input.take(2).writers == [Self.python])
+        #expect(input.take(2).writers == [Self.python])
+        #expect(input.take(2).writers == [Self.child])
+    }
+}
+
+@Suite struct AllowedClientsByIdentityTests {
+    static let git = ExecutableFile(device: 8, inode: 1001)
+    static let socat = ExecutableFile(device: 8, inode: 2002)
+    /// The daemon's view of its file system.
+    static let files: [String: ExecutableFile] = [
+        "/usr/bin/git": git, "/usr/bin/socat": socat, "/opt/tools/git-helper": ExecutableFile(device: 9, inode: 7),
+    ]
+    static func identify(_ path: String) -> ExecutableFile? { files[path] }
+
+    static func client(_ path: String?, _ file: ExecutableFile?, tty: Bool = true, unattributed: String? = nil) -> ClientIdentity {
+        ClientIdentity(uid: 1000, pid: 4242, executable: path, executableFile: file, hasControllingTerminal: tty,
+                       unattributed: unattributed)
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var what: String
+        var allowed: [String]
+        var requireTTY = false
+        var client: ClientIdentity
+        /// nil: served; else a fragment of the refusal reason.
+        var refusal: String?
+        var testDescription: String { what }
+    }
+
+    static let cases: [Case] = [
+        Case(what: "the allowed file at its path", allowed: ["/usr/bin/git"], client: client("/usr/bin/git", git), refusal: nil),
+        Case(what: "another program mounted over the allowed path (private mount namespace)", allowed: ["/usr/bin/git"],
+             client: client("/usr/bin/git", socat), refusal: "is not in allowed_clients"),
+        Case(what: "the allowed file reached through another name (symlink, hard link)", allowed: ["/usr/bin/git"],
+             client: client("/usr/libexec/git-core/git", git), refusal: nil),
+        Case(what: "a deleted executable, even the allowed file", allowed: ["/usr/bin/git"],
+             client: client("/usr/bin/git (deleted)", ExecutableFile(device: 8, inode: 1001, isDeleted: true)), refusal: "deleted"),
+        Case(what: "a glob matched by the path, same file here", allowed: ["/opt/tools/*"],
+             client: client("/opt/tools/git-helper", ExecutableFile(device: 9, inode: 7)), refusal: nil),
+        Case(what: "a glob matched by the path, another file here", allowed: ["/opt/tools/*"],
+             client: client("/opt/tools/git-helper", socat), refusal: "is not in allowed_clients"),
+        Case(what: "a glob that matches a deleted file's name", allowed: ["/opt/tools/*"],
+             client: client("/opt/tools/py (deleted)", ExecutableFile(device: 9, inode: 8, isDeleted: true)), refusal: "deleted"),
+        Case(what: "an allowed path that does not exist here", allowed: ["/nonexistent/git"], client: client("/nonexistent/git", git),
+             refusal: "is not in allowed_clients"),
+        Case(what: "an executable that could not be identified", allowed: ["/usr/bin/git"], client: client("/usr/bin/git", nil),
+             refusal: "could not be identified"),
+        Case(what: "an unattributed request under allowed_clients", allowed: ["/usr/bin/git"],
+             client: client(nil, nil, unattributed: "two writers"), refusal: "could not be established (two writers)"),
+        Case(what: "an unattributed request under require_tty", allowed: [], requireTTY: true,
+             client: client(nil, nil, tty: true, unattributed: "two writers"), refusal: "could not be established"),
+        Case(what: "an unattributed request without policy", allowed: [], client: client(nil, nil, tty: false, unattributed: "two writers"),
+             refusal: nil),
+        Case(what: "require_tty without a terminal", allowed: [], requireTTY: true, client: client("/usr/bin/git", git, tty: false),
+             refusal: "no controlling terminal"),
+    ]
+
+    @Test(arguments: cases)
+    func decision(_ c: Case) {
+        let policy = AudiencePolicy(name: "a", requestedScopes: [], requireTTY: c.requireTTY, allowedClients: c.allowed)
+        let reason = RequestRouter.refusalReason(policy, client: c.client, identifyFile: Self.identify)
+        if let refusal = c.refusal {
+            #expect(reason?.contains(refusal) == true, "\(reason ?? "served")")
+        } else {
+            #expect(reason == nil, "\(reason ?? "")")
+        }
+    }
+}
