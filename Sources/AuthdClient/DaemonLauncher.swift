@@ -1,6 +1,7 @@
 // Reaching authd: connect to its socket, and start it on demand when the config allows.
 import AuthdConfig
 import AuthdPosix
+import AuthdWire
 
 /// Connects to the daemon, starting it first when nothing listens and `[daemon] autostart` allows.
 public enum DaemonLauncher {
@@ -126,13 +127,16 @@ public enum DaemonLauncher {
                 case .failed(let error): throw unreachable(socketPath, error)
                 case .nobodyListening: break
                 }
+                // Where this start's lines begin in the log, to show them if it fails.
+                let logStart = logPath(context).flatMap { try? FileSystem.status($0).size } ?? 0
                 let daemon = try spawnDaemon(context)
-                return try waitForSocket(socketPath, daemon: daemon, context: context)
+                return try waitForSocket(socketPath, daemon: daemon, context: context, logStart: logStart)
             }
         }
     }
 
-    static func waitForSocket(_ path: String, daemon: SpawnedProcess, context: ClientContext) throws(ClientFailure) -> DaemonConnection {
+    static func waitForSocket(_ path: String, daemon: SpawnedProcess, context: ClientContext,
+                              logStart: Int64 = 0) throws(ClientFailure) -> DaemonConnection {
         let deadline = SystemClock.monotonicNanoseconds() + UInt64(startTimeoutMilliseconds) * 1_000_000
         let log = logPath(context) ?? "its output"
         while true {
@@ -147,6 +151,12 @@ public enum DaemonLauncher {
                 case .exited(let code): how = "exited with status \(code)"
                 case .signalled(let signal): how = "was killed by signal \(signal)"
                 }
+                // The reason is in what it logged (an invalid [daemon] section, a taken state
+                // directory): shown here, so nobody has to go and find the log.
+                if let lines = logLines(context, from: logStart), !lines.isEmpty {
+                    Console.error(lines.map { "  " + $0 + "\n" }.joined())
+                    throw .daemonUnreachable("authd \(how) while starting, saying the above (also in \(log)); fix that, then run the command again")
+                }
                 throw .daemonUnreachable("authd \(how) while starting; see \(log)")
             }
             guard SystemClock.monotonicNanoseconds() < deadline else {
@@ -160,13 +170,24 @@ public enum DaemonLauncher {
         context.stateDirectory().map { $0 + "/authd.log" }
     }
 
+    /// The daemon's log lines written since `offset`: at most the last 20 of 8 KiB, cleaned for
+    /// the terminal (the log quotes config text).
+    static func logLines(_ context: ClientContext, from offset: Int64) -> [String]? {
+        guard let path = logPath(context),
+              let file = try? FileDescriptor.open(path, .readOnly, options: [.noFollow, .noControllingTerminal]) else { return nil }
+        defer { try? file.close() }
+        guard let bytes = try? file.read(upToCount: 8192, atOffset: offset) else { return nil }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { TerminalText.clean(String($0)) }
+        return Array(lines.suffix(20))
+    }
+
     /// `authd` next to this client (an install puts all programs in one directory), else from PATH.
     public static func daemonExecutable() -> String? {
         if let me = try? FileSystem.readLink("/proc/self/exe"), let slash = me.lastIndex(of: "/") {
             let sibling = String(me[..<slash]) + "/authd"
             if isExecutable(sibling) { return sibling }
         }
-        return ExecutableSearch.find("authd")
+        return CurrentProcess.executableOnPath("authd")
     }
 
     static func isExecutable(_ path: String) -> Bool {
@@ -196,17 +217,5 @@ public enum DaemonLauncher {
         } catch {
             throw .daemonUnreachable("cannot start \(executable): \(error)")
         }
-    }
-}
-
-/// Finds programs on PATH, as a shell would.
-public enum ExecutableSearch {
-    public static func find(_ name: String) -> String? {
-        let path = CurrentProcess.environment("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where directory.hasPrefix("/") {
-            let candidate = directory + "/" + name
-            if DaemonLauncher.isExecutable(candidate) { return candidate }
-        }
-        return nil
     }
 }

@@ -32,7 +32,7 @@ public final class InteractivePrompt: DeviceFlowObserver {
         self.dumb = CurrentProcess.environment("TERM") == "dumb"
         let desktop = [CurrentProcess.environment("DISPLAY"), CurrentProcess.environment("WAYLAND_DISPLAY")]
             .contains { $0.map { !$0.isEmpty } == true }
-        self.browserOpener = desktop && terminal != nil ? ExecutableSearch.find("xdg-open") : nil
+        self.browserOpener = desktop && terminal != nil ? CurrentProcess.executableOnPath("xdg-open") : nil
     }
 
     private func write(_ text: String) {

@@ -1,6 +1,6 @@
 // One problem found in a config file, located by file, line, column and key path.
 
-public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
+public struct ConfigDiagnostic: Sendable, Hashable, CustomStringConvertible {
     public enum Severity: String, Sendable, Hashable {
         case error
         case warning

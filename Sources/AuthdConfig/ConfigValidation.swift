@@ -20,7 +20,31 @@ extension AuthdConfiguration {
         }
         var validator = ConfigValidator(file: path, homeDirectory: homeDirectory)
         let configuration = validator.validate(root)
-        return (configuration, validator.sortedDiagnostics)
+        return (validator.hasErrors ? nil : configuration, validator.sortedDiagnostics)
+    }
+
+    /// The config as a running daemon serves it: an error inside one `[audience.NAME]` breaks
+    /// that audience alone, which then answers its own diagnostics, and the valid ones are
+    /// served. Only what the whole daemon depends on stops it: a file that does not parse, or an
+    /// error in `[daemon]`; those are thrown.
+    public static func loadServable(utf8 bytes: [UInt8], path: String, homeDirectory: String? = nil) throws(ConfigError) -> ServableConfiguration {
+        let root: TOMLTable
+        do {
+            root = try TOMLParser.parse(utf8: bytes)
+        } catch {
+            throw ConfigError(diagnostics: [ConfigDiagnostic(severity: .error, file: path, line: error.line, column: error.column,
+                                                             keyPath: nil, message: error.message)])
+        }
+        var validator = ConfigValidator(file: path, homeDirectory: homeDirectory)
+        let configuration = validator.validate(root)
+        let diagnostics = validator.sortedDiagnostics
+        let inBroken = Set(validator.brokenAudiences.flatMap(\.diagnostics))
+        let fatal = diagnostics.filter { $0.severity == .error && !inBroken.contains($0) && ServableConfiguration.stopsTheDaemon($0) }
+        guard fatal.isEmpty else { throw ConfigError(diagnostics: fatal) }
+        return ServableConfiguration(
+            configuration: configuration, brokenAudiences: validator.brokenAudiences,
+            otherErrors: diagnostics.filter { $0.severity == .error && !inBroken.contains($0) },
+            warnings: diagnostics.filter { $0.severity == .warning })
     }
 
     /// `validate(utf8:)` for text already in memory (tests, examples).
@@ -70,6 +94,8 @@ private struct ConfigValidator {
     let file: String
     let homeDirectory: String?
     var diagnostics: [ConfigDiagnostic] = []
+    /// Audiences left out because of their own errors, with those errors.
+    var brokenAudiences: [BrokenAudience] = []
 
     init(file: String, homeDirectory: String?) {
         self.file = file
@@ -96,7 +122,8 @@ private struct ConfigValidator {
 
     // MARK: - Document
 
-    mutating func validate(_ root: TOMLTable) -> AuthdConfiguration? {
+    /// Every valid audience; the broken ones are in `brokenAudiences` and `diagnostics`.
+    mutating func validate(_ root: TOMLTable) -> AuthdConfiguration {
         var configuration = AuthdConfiguration()
         for entry in root.entries {
             switch entry.key {
@@ -105,7 +132,15 @@ private struct ConfigValidator {
             case "audience":
                 guard let audiences = table(entry, "audience", hint: "write each audience as a [audience.NAME] table") else { continue }
                 for audienceEntry in audiences.entries {
-                    if let audience = audience(audienceEntry) { configuration.audiences.append(audience) }
+                    let before = diagnostics.count
+                    let audience = audience(audienceEntry)
+                    let errors = diagnostics[before...].filter { $0.severity == .error }
+                    if let audience, errors.isEmpty {
+                        configuration.audiences.append(audience)
+                    } else {
+                        brokenAudiences.append(BrokenAudience(name: audienceEntry.key, line: audienceEntry.keyPosition.line,
+                                                              diagnostics: Array(errors)))
+                    }
                 }
             default:
                 if case .table(let table) = entry.node.value, table["client_id"] != nil || table["provider"] != nil || table["issuer"] != nil {
@@ -116,7 +151,7 @@ private struct ConfigValidator {
             }
         }
         checkGitURLOverlaps(configuration.audiences)
-        return hasErrors ? nil : configuration
+        return configuration
     }
 
     mutating func unknownKey(_ entry: TOMLEntry, keyPath: String, known: [String]) {

@@ -103,6 +103,8 @@ public actor AudienceAgent {
     private var refreshTimer: Task<Void, Never>?
     private var nextRefreshAt: Duration?
     private var refreshFailures = 0
+    /// Why the last refresh failed transiently, for status while the retries go on.
+    private var lastRefreshError: String?
     private var notifiedLoginNeeded = false
     private var nextRunID = 0
     /// Bumped whenever the login is replaced or dropped (login, logout, identity change, shutdown):
@@ -263,6 +265,9 @@ public actor AudienceAgent {
             state = .valid
         } else if flow != nil {
             state = .pending
+        } else if let login, renewal == .possible, refreshFailures > 0, login.refreshTokenIsUsable(now: now) {
+            // Expired, but a person cannot help: the retries continue until the provider answers.
+            state = .refreshFailing
         } else if login != nil || renewal != .possible {
             state = .loginNeeded
         } else {
@@ -274,7 +279,8 @@ public actor AudienceAgent {
             accessTokenExpiresAt: login?.accessToken == nil ? nil : login?.accessExpiresAtWall,
             refreshAt: nextRefreshAt.map { wallNow + Int64(($0 - now).components.seconds) },
             hasRefreshToken: login?.refreshToken != nil, loginAt: login?.loginAtWall, persist: policy.persist,
-            subject: login?.subject, loginPending: flow != nil)
+            subject: login?.subject, loginPending: flow != nil,
+            refreshError: state == .refreshFailing ? lastRefreshError : nil)
     }
 
     /// Applies a reloaded config. A changed provider identity drops the login (it belongs to the old one).
@@ -561,6 +567,7 @@ public actor AudienceAgent {
             guard generation == started else { return .failure(superseded) }
             await install(tokens, freshLogin: false)
             refreshFailures = 0
+            lastRefreshError = nil
             environment.audit.record(AuditRecord(.refreshSucceeded, "\(name): token refreshed", audience: name, client: client,
                                                  scopes: login?.scopes ?? [], tokenFingerprint: login?.accessTokenFingerprint))
             return .success(())
@@ -582,6 +589,7 @@ public actor AudienceAgent {
                 }
             case .transient:
                 refreshFailures += 1
+                lastRefreshError = error.message
                 scheduleRetry()
             default:
                 // A setup problem (invalid_client, a proxy's 403, a wrong endpoint): a person must act,
@@ -592,6 +600,7 @@ public actor AudienceAgent {
         } catch {
             guard generation == started, !(error is CancellationError) else { return .failure(superseded) }
             refreshFailures += 1
+            lastRefreshError = "\(error)"
             scheduleRetry()
             return .failure(ProviderError(.transient, "\(error)"))
         }

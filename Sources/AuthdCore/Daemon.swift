@@ -69,7 +69,18 @@ public final class Daemon: Sendable {
         // Trap the signals before anything can be slow, so an early SIGTERM is not lost.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
 
-        var configuration = try loadConfiguration()
+        let clock = options.clock
+        let follower = ConfigurationFollower(path: options.paths.configFile, homeDirectory: CurrentProcess.environment("HOME"),
+                                             logger: logger, wallSeconds: { clock.wallSeconds() })
+        let initial: ServableConfiguration
+        do {
+            initial = try await follower.loadAtStart()
+        } catch {
+            throw DaemonStartError(description: error.isInvalidConfig
+                                   ? "invalid config:\n\(error.description)\n(check it with: authctl config check)" : error.description,
+                                   exitCode: 2)
+        }
+        let configuration = initial.configuration
         chooseAuditSink(configuration.daemon)
 
         let socket: ListeningSocket
@@ -89,7 +100,13 @@ public final class Daemon: Sendable {
             notifyDesktop: { summary, body in
                 Task { _ = try? await DesktopNotifier().notify(summary: summary, body: body) }
             })
-        await apply(configuration, environment: environment, persistence: persistence, previous: nil)
+        await apply(initial, environment: environment, persistence: persistence)
+        await follower.setApply { [self] servable in
+            chooseAuditSink(servable.configuration.daemon)
+            await apply(servable, environment: environment, persistence: persistence)
+            _ = try? notifier.ready(status: statusLine(servable))
+        }
+        router.follow(follower)
 
         let server: SocketServer
         do {
@@ -100,7 +117,7 @@ public final class Daemon: Sendable {
         }
         let where_ = socket.activatedBySystemd ? "systemd's socket" : options.paths.socket
         logger.info("serving \(configuration.audiences.count) audiences on \(where_)")
-        _ = try? notifier.ready(status: statusLine(configuration))
+        _ = try? notifier.ready(status: statusLine(initial))
 
         let watchdog = startWatchdog(server: server)
         defer { watchdog?.cancel() }
@@ -108,16 +125,9 @@ public final class Daemon: Sendable {
         for await signal in signals {
             if signal == .sighup {
                 _ = try? notifier.reloading()
-                do {
-                    let reloaded = try loadConfiguration()
-                    chooseAuditSink(reloaded.daemon)
-                    await apply(reloaded, environment: environment, persistence: persistence, previous: configuration)
-                    configuration = reloaded
-                    logger.info("configuration reloaded: \(reloaded.audiences.count) audiences")
-                } catch {
-                    logger.error("reload failed, keeping the previous configuration: \(error)")
+                if case .failure = await follower.reload(reason: "SIGHUP") {
+                    _ = try? notifier.ready(status: "reload failed; serving the previous configuration")
                 }
-                _ = try? notifier.ready(status: statusLine(configuration))
                 continue
             }
             break
@@ -129,39 +139,14 @@ public final class Daemon: Sendable {
         watchdog?.cancel()
         await watchdog?.value
         await server.shutdown()
-        for entry in router.current { await entry.agent.shutdown() }
+        for entry in router.current + router.suspended { await entry.agent.shutdown() }
         return 0
     }
 
-    private func statusLine(_ configuration: AuthdConfiguration) -> String {
-        "serving \(configuration.audiences.count) audience\(configuration.audiences.count == 1 ? "" : "s")"
-    }
-
-    private func loadConfiguration() throws -> AuthdConfiguration {
-        let path = options.paths.configFile
-        guard FileSystem.exists(path) else {
-            logger.warning("no config file at \(path): serving no audiences (see docs/configuration.md)")
-            return AuthdConfiguration()
-        }
-        let contents: RegularFileContents
-        do {
-            contents = try FileSystem.readRegularFile(path, .configFile)
-        } catch {
-            throw DaemonStartError(description: "cannot read the config \(path): \(error)", exitCode: 2)
-        }
-        let bytes = contents.bytes
-        let home = CurrentProcess.environment("HOME")
-        do {
-            let (configuration, warnings) = try AuthdConfiguration.load(utf8: bytes, path: path,
-                                                                        homeDirectory: home)
-            let exposure = configuration.inlineSecretExposure(
-                file: path, permissions: contents.status.permissions, chmodCommand: FileReadError.chmodCommand(path))
-            for warning in warnings + exposure { logger.warning("\(warning.description)") }
-            return configuration
-        } catch {
-            throw DaemonStartError(description: "invalid config:\n\(error.description)\n(check it with: authctl config check)",
-                                   exitCode: 2)
-        }
+    private func statusLine(_ servable: ServableConfiguration) -> String {
+        let count = servable.configuration.audiences.count
+        let broken = servable.brokenAudiences.count
+        return "serving \(count) audience\(count == 1 ? "" : "s")" + (broken == 0 ? "" : "; \(broken) with config errors")
     }
 
     private func chooseAuditSink(_ settings: DaemonSettings) {
@@ -252,11 +237,16 @@ public final class Daemon: Sendable {
         }
     }
 
-    /// Installs agents for `configuration`, keeping the logins of audiences whose identity is unchanged.
-    private func apply(_ configuration: AuthdConfiguration, environment: AgentEnvironment,
-                       persistence: StorePersistence?, previous: AuthdConfiguration?) async {
+    /// Installs agents for the valid audiences, keeping the logins of those whose identity is
+    /// unchanged. A broken audience that was served keeps its agent (and login) aside, unserved,
+    /// until its section is fixed; a new broken one only answers its error.
+    private func apply(_ servable: ServableConfiguration, environment: AgentEnvironment,
+                       persistence: StorePersistence?) async {
+        let configuration = servable.configuration
         await persistence?.setIdentities(identities(configuration))
         let restorable = await persistence?.restorable(vault: vault, clock: options.clock) ?? [:]
+        var existing: [String: RequestRouter.Entry] = [:]
+        for entry in router.current + router.suspended { existing[entry.policy.name] = entry }
         var entries: [RequestRouter.Entry] = []
         for audience in configuration.audiences {
             let policy = AudiencePolicy(
@@ -266,19 +256,20 @@ public final class Daemon: Sendable {
                 identity: Daemon.identity(of: audience))
             let provider = options.providerFactory(audience, configuration.daemon)
             let issuer = audience.endpoints.issuer?.description
-            if let existing = router.entry(named: audience.name), let old = previous?.audience(named: audience.name) {
-                let changed = Daemon.identity(of: old) != Daemon.identity(of: audience)
-                await existing.agent.reconfigure(policy: policy, provider: provider, identityChanged: changed)
-                entries.append(RequestRouter.Entry(agent: existing.agent, policy: policy, issuer: issuer))
+            if let old = existing[audience.name] {
+                let changed = old.policy.identity != policy.identity
+                await old.agent.reconfigure(policy: policy, provider: provider, identityChanged: changed)
+                entries.append(RequestRouter.Entry(agent: old.agent, policy: policy, issuer: issuer))
                 continue
             }
             let agent = AudienceAgent(policy: policy, provider: provider, environment: environment)
             if audience.persist, let login = restorable[audience.name] { await agent.restore(login) }
             entries.append(RequestRouter.Entry(agent: agent, policy: policy, issuer: issuer))
         }
-        let kept = Set(entries.map(\.policy.name))
-        for old in router.current where !kept.contains(old.policy.name) { await old.agent.shutdown() }
-        router.install(entries)
+        let suspended = servable.brokenAudiences.compactMap { existing[$0.name] }
+        let kept = Set((entries + suspended).map(\.policy.name))
+        for old in existing.values where !kept.contains(old.policy.name) { await old.agent.shutdown() }
+        router.install(entries, suspended: suspended, broken: servable.brokenAudiences)
     }
 
     /// Feeds the watchdog at half its interval, but only after a round trip through what serves

@@ -19,7 +19,17 @@ public final class RequestRouter: RequestHandling {
         }
     }
 
-    private let entries = Mutex<[Entry]>([])
+    /// What is installed: the served audiences, the broken ones' kept agents (unserved until their
+    /// section is fixed), and the broken ones' errors.
+    private struct Installed {
+        var entries: [Entry] = []
+        var suspended: [Entry] = []
+        var broken: [BrokenAudience] = []
+    }
+
+    private let installed = Mutex(Installed())
+    /// Set once at start: consulted before every request, so an edited config is served at once.
+    private let follower = Mutex<ConfigurationFollower?>(nil)
     private let audit: any AuditSink
     private let identifyFile: @Sendable (String) -> ExecutableFile?
 
@@ -37,14 +47,22 @@ public final class RequestRouter: RequestHandling {
     }
 
     /// Replaces the served audiences (start-up and reload).
-    public func install(_ newEntries: [Entry]) {
-        entries.withLock { $0 = newEntries }
+    public func install(_ newEntries: [Entry], suspended: [Entry] = [], broken: [BrokenAudience] = []) {
+        installed.withLock { $0 = Installed(entries: newEntries, suspended: suspended, broken: broken) }
     }
 
-    public var current: [Entry] { entries.withLock { $0 } }
+    /// Follow this config file: reload it before answering when it changed.
+    public func follow(_ follower: ConfigurationFollower) {
+        self.follower.withLock { $0 = follower }
+    }
+
+    public var current: [Entry] { installed.withLock { $0.entries } }
+    /// Agents of broken audiences, kept with their logins but not served.
+    public var suspended: [Entry] { installed.withLock { $0.suspended } }
+    public var broken: [BrokenAudience] { installed.withLock { $0.broken } }
 
     public func entry(named name: String) -> Entry? {
-        entries.withLock { list in list.first { $0.policy.name == name } }
+        installed.withLock { $0.entries.first { $0.policy.name == name } }
     }
 
     public func refused(_ client: ClientIdentity) {
@@ -58,6 +76,8 @@ public final class RequestRouter: RequestHandling {
     }
 
     public func handle(_ request: Request, from client: ClientIdentity, events: @escaping ReplySink) async -> Reply {
+        // One stat and a compare; the reload itself only when the file was written since.
+        if let follower = follower.withLock({ $0 }), follower.fileChanged() { await follower.follow() }
         switch request {
         case .version:
             return .line(.success(.object([
@@ -71,7 +91,30 @@ public final class RequestRouter: RequestHandling {
                 row.issuer = entry.issuer
                 rows.append(row.json())
             }
-            return .line(.success(.object([("audiences", .array(rows))])))
+            for broken in broken {
+                let row = AudienceStatus(audience: broken.name, state: .configError, issuer: nil, scopes: [],
+                                         accessTokenExpiresAt: nil, refreshAt: nil, hasRefreshToken: false, loginAt: nil,
+                                         persist: false, subject: nil, configError: broken.summary)
+                rows.append(row.json())
+            }
+            var members: [(String, JSONValue)] = [("audiences", .array(rows))]
+            if let follower = follower.withLock({ $0 }) { members.append(("config", follower.status().json())) }
+            return .line(.success(.object(members)))
+        case .reload:
+            guard let follower = follower.withLock({ $0 }) else {
+                return .line(.failure(ProtocolFailure(.internalError, "this daemon does not follow a config file")))
+            }
+            switch await follower.reload(reason: "authctl reload") {
+            case .success(let servable):
+                return .line(.success(.object([
+                    ("audiences", .integer(Int64(servable.configuration.audiences.count))),
+                    ("broken", .array(servable.brokenAudiences.map { .string($0.summary) })),
+                    ("config", follower.status().json()),
+                ])))
+            case .failure(let failure):
+                return .line(.failure(ProtocolFailure(.configError, "the config could not be reloaded: \(failure.description)",
+                                                      hint: "fix it (authctl config check); authd keeps serving the previous config")))
+            }
         case let .get(audience, minValid, interactive):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
@@ -160,8 +203,19 @@ public final class RequestRouter: RequestHandling {
         return .object(members)
     }
 
+    /// The answer for a name that is not served: its config error when its section is broken; else
+    /// "no such audience", saying so when the config could not be reloaded (the name may be in the file).
     private func unknown(_ audience: String) -> Reply {
-        let names = current.map(\.policy.name)
+        if let broken = broken.first(where: { $0.name == audience }) {
+            return .line(.failure(ProtocolFailure(.configError, "\(audience) is not served because of its config: \(broken.summary)",
+                                                  hint: "fix it (authctl config check); authd reloads the file when it changes")))
+        }
+        let names = current.map(\.policy.name) + broken.map(\.name)
+        if let status = follower.withLock({ $0 })?.status(), let failure = status.failure {
+            let first = failure.split(separator: "\n").first.map(String.init) ?? failure
+            return .line(.failure(ProtocolFailure(.configError, "no audience named \"\(audience)\" is served: the config could not be reloaded (\(first))",
+                                                  hint: "fix it (authctl config check); authd keeps serving the previous config")))
+        }
         return .line(.failure(ProtocolFailure(.unknownAudience, "no audience named \"\(audience)\" in the daemon's config"
                                               + Suggestion.didYouMean(audience, among: names),
                                               hint: "check with: authctl status")))

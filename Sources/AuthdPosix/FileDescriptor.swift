@@ -43,6 +43,19 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         return buffer
     }
 
+    /// Reads up to `maximumCount` bytes at `offset` without moving the file position (`pread`).
+    public func read(upToCount maximumCount: Int, atOffset offset: Int64) throws(Errno) -> [UInt8] {
+        var failure: Errno?
+        let buffer = [UInt8](unsafeUninitializedCapacity: max(maximumCount, 0)) { raw, initialized in
+            switch Result(catching: { () throws(Errno) in try retryingInterrupts { Glibc.pread(rawValue, raw.baseAddress, raw.count, off_t(offset)) } }) {
+            case .success(let count): initialized = count
+            case .failure(let error): failure = error; initialized = 0
+            }
+        }
+        if let failure { throw failure }
+        return buffer
+    }
+
     /// Waits until the descriptor is readable (`poll`) for at most `timeoutMilliseconds`
     /// (negative: no limit), then reads like `read(upToCount:)`. Throws `Errno.timedOut` when
     /// nothing arrived in time.

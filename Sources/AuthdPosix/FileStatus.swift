@@ -36,6 +36,9 @@ public struct FileStatus: Sendable, Equatable {
     public var inode: UInt64
     /// Number of hard links (`st_nlink`); 0 for a file that was deleted while open or running.
     public var linkCount: UInt64
+    /// Last modification (`st_mtim`) and status change (`st_ctim`), in nanoseconds since the epoch.
+    public var modifiedNanoseconds: Int64
+    public var changedNanoseconds: Int64
 
     init(_ raw: stat) {
         ownerUserID = raw.st_uid
@@ -44,6 +47,8 @@ public struct FileStatus: Sendable, Equatable {
         device = UInt64(raw.st_dev)
         inode = UInt64(raw.st_ino)
         linkCount = UInt64(raw.st_nlink)
+        modifiedNanoseconds = Int64(raw.st_mtim.tv_sec) * 1_000_000_000 + Int64(raw.st_mtim.tv_nsec)
+        changedNanoseconds = Int64(raw.st_ctim.tv_sec) * 1_000_000_000 + Int64(raw.st_ctim.tv_nsec)
         switch raw.st_mode & S_IFMT {
         case S_IFREG: kind = .regular
         case S_IFDIR: kind = .directory

@@ -65,6 +65,8 @@ public enum Request: Sendable, Equatable {
     case status
     /// Stop serving the token with this fingerprint (git saw it rejected).
     case erase(audience: String?, fingerprint: String)
+    /// Read the config file again now (as SIGHUP does), and answer how it went.
+    case reload
 
     public var operation: String {
         switch self {
@@ -74,6 +76,7 @@ public enum Request: Sendable, Equatable {
         case .logout, .logoutAll: return "logout"
         case .status: return "status"
         case .erase: return "erase"
+        case .reload: return "reload"
         }
     }
 
@@ -81,14 +84,14 @@ public enum Request: Sendable, Equatable {
         switch self {
         case .get(let a, _, _), .login(let a), .logout(let a): return a
         case .erase(let a, _): return a
-        case .version, .logoutAll, .status: return nil
+        case .version, .logoutAll, .status, .reload: return nil
         }
     }
 
     public func json() -> JSONValue {
         var m: [(String, JSONValue)] = [("v", .integer(Int64(AuthdProtocol.version))), ("op", .string(operation))]
         switch self {
-        case .version, .status: break
+        case .version, .status, .reload: break
         case let .get(audience, minValid, interactive):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
         case .login(let audience), .logout(let audience):
@@ -136,6 +139,7 @@ public enum Request: Sendable, Equatable {
         switch op {
         case "version": return .version
         case "status": return .status
+        case "reload": return .reload
         case "get":
             let a = try audience()
             var minValid = 60
@@ -239,6 +243,11 @@ public struct AudienceStatus: Sendable, Equatable {
         case valid
         case refreshing
         case loginNeeded = "login_needed"
+        /// The access token has expired and refreshing it keeps failing for a reason that may pass
+        /// (the provider is unreachable); retries continue (`refreshAt`), no login is needed.
+        case refreshFailing = "refresh_failing"
+        /// The audience's config section has an error; `configError` says which.
+        case configError = "config_error"
     }
 
     public var audience: String
@@ -257,10 +266,14 @@ public struct AudienceStatus: Sendable, Equatable {
     public var subject: String?
     /// A device flow is waiting for approval while `state` describes the login still in use.
     public var loginPending: Bool
+    /// Why the last refresh failed, while `state` is `refresh_failing`.
+    public var refreshError: String?
+    /// The audience's config error (`FILE:LINE: KEY: MESSAGE`), while `state` is `config_error`.
+    public var configError: String?
 
     public init(audience: String, state: State, issuer: String?, scopes: [String], accessTokenExpiresAt: Int64?,
                 refreshAt: Int64?, hasRefreshToken: Bool, loginAt: Int64?, persist: Bool, subject: String?,
-                loginPending: Bool = false) {
+                loginPending: Bool = false, refreshError: String? = nil, configError: String? = nil) {
         self.audience = audience
         self.state = state
         self.issuer = issuer
@@ -272,11 +285,13 @@ public struct AudienceStatus: Sendable, Equatable {
         self.persist = persist
         self.subject = subject
         self.loginPending = loginPending
+        self.refreshError = refreshError
+        self.configError = configError
     }
 
     public func json() -> JSONValue {
         func opt(_ v: Int64?) -> JSONValue { v.map { .integer($0) } ?? .null }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("audience", .string(audience)), ("state", .string(state.rawValue)),
             ("issuer", issuer.map { .string($0) } ?? .null),
             ("scopes", .array(scopes.map { .string($0) })),
@@ -284,7 +299,10 @@ public struct AudienceStatus: Sendable, Equatable {
             ("has_refresh_token", .bool(hasRefreshToken)), ("login_at", opt(loginAt)),
             ("persist", .bool(persist)), ("subject", subject.map { .string($0) } ?? .null),
             ("login_pending", .bool(loginPending)),
-        ])
+        ]
+        if let refreshError { members.append(("refresh_error", .string(refreshError))) }
+        if let configError { members.append(("config_error", .string(configError))) }
+        return .object(members)
     }
 
     public init?(json v: JSONValue) {
@@ -295,7 +313,53 @@ public struct AudienceStatus: Sendable, Equatable {
                   accessTokenExpiresAt: v["expires_at"]?.integerValue, refreshAt: v["refresh_at"]?.integerValue,
                   hasRefreshToken: v["has_refresh_token"]?.boolValue ?? false, loginAt: v["login_at"]?.integerValue,
                   persist: v["persist"]?.boolValue ?? true, subject: v["subject"]?.stringValue,
-                  loginPending: v["login_pending"]?.boolValue ?? false)
+                  loginPending: v["login_pending"]?.boolValue ?? false,
+                  refreshError: v["refresh_error"]?.stringValue, configError: v["config_error"]?.stringValue)
+    }
+}
+
+/// The config file a daemon serves, as `status` reports it.
+public struct ConfigFileStatus: Sendable, Equatable {
+    public var path: String
+    /// When the file was last loaded (Unix seconds); nil when there was no file.
+    public var loadedAt: Int64?
+    /// The file on disk differs from what was loaded (the daemon reloads it with the next
+    /// request; this stays true only when that reload failed).
+    public var changedSinceLoad: Bool
+    /// The last load that failed, kept until one succeeds: when, and the diagnostics.
+    public var failedAt: Int64?
+    public var failure: String?
+    /// Errors outside any audience that did not stop serving.
+    public var otherErrors: [String]
+
+    public init(path: String, loadedAt: Int64?, changedSinceLoad: Bool, failedAt: Int64? = nil, failure: String? = nil,
+                otherErrors: [String] = []) {
+        self.path = path
+        self.loadedAt = loadedAt
+        self.changedSinceLoad = changedSinceLoad
+        self.failedAt = failedAt
+        self.failure = failure
+        self.otherErrors = otherErrors
+    }
+
+    public func json() -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("path", .string(path)), ("loaded_at", loadedAt.map { .integer($0) } ?? .null),
+            ("changed_since_load", .bool(changedSinceLoad)),
+        ]
+        if let failedAt, let failure {
+            members.append(("reload_failed", .object([("at", .integer(failedAt)), ("message", .string(failure))])))
+        }
+        if !otherErrors.isEmpty { members.append(("errors", .array(otherErrors.map { .string($0) }))) }
+        return .object(members)
+    }
+
+    public init?(json v: JSONValue) {
+        guard let path = v["path"]?.stringValue else { return nil }
+        self.init(path: path, loadedAt: v["loaded_at"]?.integerValue,
+                  changedSinceLoad: v["changed_since_load"]?.boolValue ?? false,
+                  failedAt: v["reload_failed"]?["at"]?.integerValue, failure: v["reload_failed"]?["message"]?.stringValue,
+                  otherErrors: v["errors"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     }
 }
 

@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences
+    case get, login, logout, status, reload, configCheck, configInit, version, help, completion, listAudiences
 }
 
 struct CommandSpec {
@@ -92,6 +92,10 @@ enum CommandTable {
             summary: "show every configured audience's login",
             details: "One row per audience: state, access-token expiry, when the next refresh is scheduled, scopes, issuer and session age. Never prints a token."),
         CommandSpec(
+            id: .reload, words: ["reload"], operands: [], options: [],
+            summary: "make the running daemon read its config file again now",
+            details: "The daemon also notices on its own when the file changes (it compares the file with what it loaded before each request); this is for being sure. Prints what is served; an audience whose section has an error is named with its error and makes the exit status 2, while the rest is served. A file that cannot be read or parsed, or an error in [daemon], leaves the previous config in service (exit 2). Does not start the daemon."),
+        CommandSpec(
             id: .configCheck, words: ["config", "check"], operands: [],
             options: [OptionSpec(name: "--explain", valueName: nil,
                                  summary: "also show each audience's effective settings and where each came from",
@@ -111,7 +115,7 @@ enum CommandTable {
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "config", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),

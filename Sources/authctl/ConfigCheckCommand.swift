@@ -2,6 +2,7 @@
 import AuthdClient
 import AuthdConfig
 import AuthdPosix
+import AuthdWire
 
 enum ConfigCheckCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
@@ -19,8 +20,10 @@ enum ConfigCheckCommand {
         if !diagnostics.isEmpty {
             Console.error(diagnostics.map { $0.description + "\n" }.joined())
         }
+        let daemon = daemonNote(checked: path, context)
         guard let configuration else {
             let errors = diagnostics.filter { $0.severity == .error }.count
+            if !daemon.isEmpty { Console.error(daemon) }
             throw .usage("\(path): \(errors) error\(errors == 1 ? "" : "s"); fix \(errors == 1 ? "it" : "them") and run authctl config check again")
         }
         let count = configuration.audiences.count
@@ -28,8 +31,33 @@ enum ConfigCheckCommand {
         if command.flag("--explain") {
             for audience in configuration.audiences { output += "\n" + audience.explanation.text }
         }
-        Console.out(output)
+        Console.out(output + daemon)
         return 0
+    }
+
+    /// Which config the running daemon serves, when it loaded it, and whether that is this file;
+    /// empty when no daemon runs (it reads the file when it starts). Asking it is also what makes
+    /// it notice an edit: it compares the file with what it loaded before answering.
+    static func daemonNote(checked path: String, _ context: ClientContext) -> String {
+        guard let connection = try? DaemonLauncher.connectIfRunning(context),
+              let payload = try? RequestExchange.run(.status, on: connection),
+              let config = payload["config"].flatMap(ConfigFileStatus.init(json:)) else { return "" }
+        let pid = (try? DaemonLauncher.connectIfRunning(context)).flatMap { $0 }
+            .flatMap { try? RequestExchange.run(.version, on: $0) }?["pid"]?.integerValue.map { " (pid \($0))" } ?? ""
+        let served = TerminalText.clean(config.path)
+        guard config.path == path else {
+            return "the running authd\(pid) serves \(served), not this file; its --config or AUTHD_CONFIG differs\n"
+        }
+        let now = SystemClock.wallClockSeconds()
+        var note = "the running authd\(pid) serves this file"
+        if let loadedAt = config.loadedAt { note += ", loaded \(HumanDuration.format(seconds: max(now - loadedAt, 0))) ago" }
+        if let failure = config.failure {
+            let first = failure.split(separator: "\n").first.map { TerminalText.clean(String($0)) } ?? ""
+            note += "; its last reload failed (\(first)), so it serves the previous version"
+        } else if config.changedSinceLoad {
+            note += "; the file changed since, and authd reloads it with its next request"
+        }
+        return note + "\n"
     }
 
     /// An inline client secret in a config file that others can read (the daemon logs the same).

@@ -9,15 +9,64 @@ enum StatusCommand {
         let payload = try RequestExchange.run(.status, on: connection)
         // Re-encoded from the known fields only: whatever else a daemon sends is not echoed.
         let rows = (payload["audiences"]?.arrayValue ?? []).compactMap(AudienceStatus.init(json:))
+        let config = payload["config"].flatMap(ConfigFileStatus.init(json:))
+        let now = SystemClock.wallClockSeconds()
         if command.flag("--json") {
-            Console.out(JSONValue.object([("audiences", .array(rows.map { $0.json() }))]).serialized() + "\n")
-        } else if rows.isEmpty {
-            Console.out("No audiences configured; add one to the config (see: authctl config check).\n")
+            var members: [(String, JSONValue)] = [("audiences", .array(rows.map { $0.json() }))]
+            if let config { members.append(("config", config.json())) }
+            Console.out(JSONValue.object(members).serialized() + "\n")
+            return 0
+        }
+        var text: String
+        if rows.isEmpty {
+            let file = config.map { " in \(TerminalText.clean($0.path))" } ?? ""
+            text = "No audiences configured\(file); create one with: authctl config init --provider NAME, then authctl config check\n"
         } else {
             let columns = (try? FileDescriptor.standardOutput.windowSize())??.columns
-            Console.out(table(rows, now: SystemClock.wallClockSeconds(), columns: columns))
+            text = table(rows, now: now, columns: columns) + notes(rows, now: now)
         }
+        if let config { text += describe(config, now: now) }
+        Console.out(text)
         return 0
+    }
+
+    /// What the table has no room for: why a refresh keeps failing, which config error breaks an audience.
+    static func notes(_ rows: [AudienceStatus], now: Int64) -> String {
+        var text = ""
+        for row in rows {
+            let name = TerminalText.clean(row.audience)
+            switch row.state {
+            case .refreshFailing:
+                let retry = row.refreshAt.map { $0 > now ? "; retrying in \(HumanDuration.format(seconds: $0 - now))" : "; retrying now" } ?? ""
+                text += "\(name): refresh failing (\(TerminalText.clean(row.refreshError ?? "the provider did not answer")))\(retry); no login is needed\n"
+            case .configError:
+                text += "\(name): not served: \(TerminalText.clean(row.configError ?? "config error")); fix it, and authd reloads the file\n"
+            default:
+                break
+            }
+        }
+        return text.isEmpty ? "" : "\n" + text
+    }
+
+    /// Which config the daemon serves, since when, and whether the file on disk differs.
+    static func describe(_ config: ConfigFileStatus, now: Int64) -> String {
+        let path = TerminalText.clean(config.path)
+        var text = "\nconfig: \(path)"
+        if let loadedAt = config.loadedAt {
+            text += ", loaded \(HumanDuration.format(seconds: max(now - loadedAt, 0))) ago"
+        } else {
+            text += " (no such file when last loaded)"
+        }
+        text += "\n"
+        if let failure = config.failure {
+            let when = config.failedAt.map { " \(HumanDuration.format(seconds: max(now - $0, 0))) ago" } ?? ""
+            let lines = failure.split(separator: "\n").map { TerminalText.clean(String($0)) }
+            text += "config reload failed\(when); authd serves the previous config:\n" + lines.map { "  \($0)\n" }.joined()
+        } else if config.changedSinceLoad {
+            text += "the file changed since; authd reloads it with the next request (or: authctl reload)\n"
+        }
+        for error in config.otherErrors { text += "ignored: \(TerminalText.clean(error))\n" }
+        return text
     }
 
     static func stateText(_ state: AudienceStatus.State) -> String {
@@ -27,6 +76,8 @@ enum StatusCommand {
         case .valid: return "logged in"
         case .refreshing: return "refreshing"
         case .loginNeeded: return "login needed"
+        case .refreshFailing: return "refresh failing"
+        case .configError: return "config error"
         }
     }
 
