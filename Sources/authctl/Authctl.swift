@@ -28,6 +28,16 @@ enum Authctl {
             return 0
         }
         let context = invocation.context
+        guard command.flag("--json") else { return try dispatch(command, context) }
+        do {
+            return try dispatch(command, context)
+        } catch {
+            Console.out(CommandJSON.failure(error))
+            return error.exitCode
+        }
+    }
+
+    static func dispatch(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         switch command.spec.id {
         case .get: return try GetCommand.run(command, context)
         case .login: return try LoginCommand.run(command, context)

@@ -70,7 +70,7 @@ enum CommandTable {
             options: [
                 OptionSpec(name: "--min-valid", valueName: "DUR", summary: "serve a token valid for at least this long (default 60s; e.g. 90, 5m, 1h)"),
                 OptionSpec(name: "--interactive", valueName: nil, summary: "prompt on stderr for a device flow even without a terminal"),
-                OptionSpec(name: "--json", valueName: nil, summary: "print {\"access_token\",\"token_type\",\"expires_at\",\"scope\"} as JSON"),
+                OptionSpec(name: "--json", valueName: nil, summary: "print {\"json_version\",\"access_token\",\"token_type\",\"expires_at\",\"scopes\"} as JSON (times ISO 8601, errors as {\"error\":…})"),
                 OptionSpec(name: "--header", valueName: nil, summary: "print an HTTP header line, Authorization: Bearer TOKEN (for curl -H @- or -H @<(...))"),
             ],
             summary: "print a valid access token for an audience",
@@ -88,7 +88,7 @@ enum CommandTable {
             details: "Revokes the refresh and access tokens at the provider (RFC 7009) when it has a revocation endpoint, and erases them from the daemon's memory and disk. Reports per audience whether the provider revoked them."),
         CommandSpec(
             id: .status, words: ["status"], operands: [],
-            options: [OptionSpec(name: "--json", valueName: nil, summary: "print {\"audiences\":[...]} as JSON, for scripts")],
+            options: [OptionSpec(name: "--json", valueName: nil, summary: "print {\"json_version\",\"audiences\":[...],\"config\"} as JSON, for scripts (times ISO 8601)")],
             summary: "show every configured audience's login",
             details: "One row per audience: state, access-token expiry, when the next refresh is scheduled, scopes, issuer and session age. Never prints a token."),
         CommandSpec(

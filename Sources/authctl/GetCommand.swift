@@ -33,13 +33,13 @@ enum GetCommand {
             Console.out("Authorization: \(payload["token_type"]?.stringValue ?? "Bearer") \(token)\n")
         } else if command.flag("--json") {
             let expiresAt: JSONValue = payload["expires_at"]?.integerValue.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
-            let json = JSONValue.object([
+            let scopes = (payload["scope"]?.stringValue ?? "").split(separator: " ").map { JSONValue.string(String($0)) }
+            Console.out(CommandJSON.document([
                 ("access_token", .string(token)),
                 ("token_type", .string(payload["token_type"]?.stringValue ?? "Bearer")),
                 ("expires_at", expiresAt),
-                ("scope", .string(payload["scope"]?.stringValue ?? "")),
-            ])
-            Console.out(json.serialized() + "\n")
+                ("scopes", .array(scopes)),
+            ]))
         } else {
             Console.out(token + "\n")
         }

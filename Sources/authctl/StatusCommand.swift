@@ -12,9 +12,9 @@ enum StatusCommand {
         let config = payload["config"].flatMap(ConfigFileStatus.init(json:))
         let now = SystemClock.wallClockSeconds()
         if command.flag("--json") {
-            var members: [(String, JSONValue)] = [("audiences", .array(rows.map { $0.json() }))]
-            if let config { members.append(("config", config.json())) }
-            Console.out(JSONValue.object(members).serialized() + "\n")
+            var members: [(String, JSONValue)] = [("audiences", .array(rows.map { CommandJSON.withISOTimes($0.json()) }))]
+            if let config { members.append(("config", CommandJSON.withISOTimes(config.json()))) }
+            Console.out(CommandJSON.document(members))
             return 0
         }
         var text: String

@@ -286,8 +286,21 @@ struct AuthctlProtocolTests {
         #expect(object["access_token"] as? String == "tok-json")
         #expect(object["token_type"] as? String == "Bearer")
         #expect(object["expires_at"] as? String == "2030-03-17T17:46:40Z")
-        #expect(object["scope"] as? String == "openid offline_access")
+        #expect(object["scopes"] as? [String] == ["openid", "offline_access"])
+        #expect(object["json_version"] as? Int == 2)
         #expect(object["fingerprint"] == nil)
+    }
+
+    @Test("with --json a failure is a JSON object on stdout, with the same exit code")
+    func jsonErrors() async throws {
+        let kit = try ClientTestKit { _ in [#"{"ok":false,"error":"login_needed","message":"demo: login needed (not logged in)"}"#] }
+        let result = try await kit.authctl("get", "demo", "--json")
+        #expect(result.status == 3 && result.stderr.isEmpty, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let error = try #require(object["error"] as? [String: Any])
+        #expect(error["code"] as? String == "login_needed")
+        #expect(error["exit_code"] as? Int == 3)
+        #expect((error["message"] as? String)?.contains("authctl login demo") == true)
     }
 
     @Test("get --header prints one Authorization line, usable by curl -H @-; with --json it is a usage error")
@@ -386,6 +399,11 @@ struct AuthctlProtocolTests {
         let audiences = try #require(object["audiences"] as? [[String: Any]])
         #expect(audiences.first?["audience"] as? String == "demo")
         #expect(audiences.first?["state"] as? String == "valid")
+        // The same shape as get --json: times as ISO 8601 strings, scopes as an array.
+        #expect(object["json_version"] as? Int == 2)
+        #expect((audiences.first?["expires_at"] as? String)?.hasSuffix("Z") == true)
+        #expect((audiences.first?["login_at"] as? String)?.hasSuffix("Z") == true)
+        #expect(audiences.first?["scopes"] as? [String] == ["openid"])
     }
 
     @Test("status at 80 columns fits without wrapping and names the account; a wider terminal gets every column")
