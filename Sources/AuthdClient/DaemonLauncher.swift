@@ -33,7 +33,7 @@ public enum DaemonLauncher {
             allowed = true
         }
         guard allowed else {
-            throw .daemonUnreachable("authd is not running; start it with: systemctl --user start authd.socket")
+            throw .daemonUnreachable("authd is not running and [daemon] autostart is false; start it with: systemctl --user start authd.socket (with systemd), or: authd &")
         }
         return try start(context, socketPath: path)
     }
@@ -86,7 +86,7 @@ public enum DaemonLauncher {
     static func unreachable(_ path: String, _ error: Errno) -> ClientFailure {
         switch error {
         case .timedOut:
-            return .daemonUnreachable("authd at \(path) did not accept the connection within \(connectTimeoutMilliseconds / 1000) s; is it stuck? check: journalctl --user -u authd")
+            return .daemonUnreachable("authd at \(path) did not accept the connection within \(connectTimeoutMilliseconds / 1000) s; is it stuck? check its log (\(whereItLogs))")
         case .permissionDenied:
             return .daemonUnreachable("cannot connect to \(path): permission denied; the socket belongs to another user or has the wrong mode")
         default:
@@ -166,6 +166,9 @@ public enum DaemonLauncher {
         }
     }
 
+    /// Where a daemon's log is, whichever way it was started.
+    public static let whereItLogs = "journalctl --user -u authd when systemd runs it, else authd.log in its state directory ($AUTHD_STATE_DIR, default ~/.local/state/authd)"
+
     static func logPath(_ context: ClientContext) -> String? {
         context.stateDirectory().map { $0 + "/authd.log" }
     }
@@ -197,7 +200,7 @@ public enum DaemonLauncher {
 
     static func spawnDaemon(_ context: ClientContext) throws(ClientFailure) -> SpawnedProcess {
         guard let executable = daemonExecutable() else {
-            throw .daemonUnreachable("authd is not running and no authd program was found next to this one or on PATH; install it or start it with: systemctl --user start authd.socket")
+            throw .daemonUnreachable("authd is not running and no authd program was found next to this one or on PATH; install it (make install), or start it yourself: systemctl --user start authd.socket, or: authd &")
         }
         var arguments: [String] = []
         if let config = context.configOverride { arguments += ["--config", config] }

@@ -40,12 +40,12 @@ public enum RequestExchange {
             case .timedOut:
                 if SystemClock.monotonicNanoseconds() - lastActivity >= UInt64(idleTimeoutMilliseconds) * 1_000_000 {
                     observer?.finish(approved: false)
-                    throw .daemonUnreachable("authd at \(connection.path) stopped answering (nothing for \(idleTimeoutMilliseconds / 1000) s); check: journalctl --user -u authd")
+                    throw .daemonUnreachable("authd at \(connection.path) stopped answering (nothing for \(idleTimeoutMilliseconds / 1000) s); check its log (\(DaemonLauncher.whereItLogs))")
                 }
                 observer?.tick()
             case .closed:
                 observer?.finish(approved: false)
-                throw .daemonUnreachable("authd closed the connection without an answer; it may have stopped or crashed (check: journalctl --user -u authd, or its log)")
+                throw .daemonUnreachable("authd closed the connection without an answer; it may have stopped or crashed; check its log (\(DaemonLauncher.whereItLogs))")
             case .line(let bytes):
                 lastActivity = SystemClock.monotonicNanoseconds()
                 let reply: ReplyLine

@@ -8,7 +8,7 @@ enum ConfigCheckCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let (path, bytes) = try context.configBytes()
         guard let bytes else {
-            throw .usage("there is no config file at \(path); create one with: authctl config init --provider NAME (keys: docs/configuration.md), or pass --config PATH")
+            throw .usage("there is no config file at \(path); create one with: authctl config init --provider NAME (keys: \(InstalledDocs.path("configuration.md"))), or pass --config PATH")
         }
         var (configuration, diagnostics) = AuthdConfiguration.validate(
             utf8: bytes, path: path, homeDirectory: CurrentProcess.environment("HOME"))

@@ -32,7 +32,7 @@ enum ConfigInitCommand {
         }
         var next = "wrote \(path)"
         if let preset {
-            next += "; put your app's client id into it (registration: docs/providers.md, \(preset.displayName)), then run: authctl config check"
+            next += "; put your app's client id into it (registration: \(InstalledDocs.path("providers.md")), \(preset.displayName)), then run: authctl config check"
         } else {
             next += "; uncomment and fill in an audience, then run: authctl config check"
         }
@@ -45,7 +45,7 @@ enum ConfigInitCommand {
     static func template(_ preset: ProviderPreset?) -> String {
         var text = """
             # authd configuration: one [audience.NAME] per app registered at a provider.
-            # Every key: docs/configuration.md. Check this file with: authctl config check --explain
+            # Every key: \(InstalledDocs.path("configuration.md")). Check this file with: authctl config check --explain
 
             """
         guard let preset else {

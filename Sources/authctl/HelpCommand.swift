@@ -12,7 +12,7 @@ enum HelpCommand {
             Console.out(HelpText.overview())
             return 0
         }
-        let words = command.operands[0] == "config" ? ["config", "check"] : [command.operands[0]]
+        let words = command.operands[0] == "config" ? ["config", command.operands.count > 1 ? command.operands[1] : "check"] : [command.operands[0]]
         guard let spec = CommandLineParser.lookUp(words), !spec.hidden else {
             throw .usage("no command named \(command.operands[0]); see: authctl --help")
         }
@@ -20,12 +20,7 @@ enum HelpCommand {
         return 0
     }
 
-    /// Text for roff: a leading dot or quote would start a request, backslashes escape.
-    static func roff(_ text: String) -> String {
-        var escaped = text.replacingAll("\\", with: "\\e").replacingAll("-", with: "\\-")
-        if escaped.hasPrefix(".") || escaped.hasPrefix("'") { escaped = "\\&" + escaped }
-        return escaped
-    }
+    static func roff(_ text: String) -> String { Roff.escape(text) }
 
     static func manual() -> String {
         var man = ".TH AUTHCTL 1 \"\" \"authd \(AuthdProtocol.softwareVersion)\" \"User Commands\"\n"
@@ -52,7 +47,7 @@ enum HelpCommand {
         for (name, meaning) in [("AUTHD_CONFIG", "the config file"), ("AUTHD_SOCKET", "the daemon's socket"),
                                 ("AUTHD_STATE_DIR", "the daemon's encrypted state (an autostarted daemon logs to authd.log there)"),
                                 ("XDG_CONFIG_HOME, XDG_RUNTIME_DIR, XDG_STATE_HOME", "base directories of the defaults"),
-                                ("NO_COLOR", "no bold text and no QR code in the prompt"),
+                                ("NO_COLOR", "no bold text or colours in the prompt (the QR code is drawn in the terminal's own colours)"),
                                 ("DISPLAY, WAYLAND_DISPLAY", "with xdg-open on PATH, offer to open the browser")] {
             man += ".TP\n.B \(roff(name))\n\(roff(meaning))\n"
         }
@@ -62,8 +57,3 @@ enum HelpCommand {
     }
 }
 
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
-}

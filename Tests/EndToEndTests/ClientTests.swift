@@ -377,7 +377,7 @@ struct AuthctlProtocolTests {
         let kit = try ClientTestKit()
         let result = try await kit.authctl("get", "demo")
         #expect(result.status == 5)
-        #expect(result.stderrLines == ["authctl: authd is not running; start it with: systemctl --user start authd.socket"])
+        #expect(result.stderrLines == ["authctl: authd is not running and [daemon] autostart is false; start it with: systemctl --user start authd.socket (with systemd), or: authd &"])
     }
 
     @Test("status and status --json never contain a token, even one a daemon sent by mistake")

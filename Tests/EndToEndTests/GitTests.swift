@@ -136,7 +136,7 @@ struct GitHelperProtocolTests {
         let kit = try ClientTestKit { _ in [ScriptedDaemon.token()] }
         let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=127.0.0.1:9\n\n")
         #expect(result.status == 0 && result.stdout.isEmpty)
-        #expect(result.stderrLines == ["authd: git sent no path, so git_urls entry http://127.0.0.1:9/git does not match; to make git send it, run: git config --global credential.http://127.0.0.1:9.useHttpPath true"])
+        #expect(result.stderrLines == ["git-credential-authctl: git sent no path, so git_urls entry http://127.0.0.1:9/git does not match; to make git send it, run: git config --global credential.http://127.0.0.1:9.useHttpPath true"])
         #expect(kit.daemon?.requests.isEmpty == true)
         let erase = try await kit.run("git-credential-authctl", ["erase"], stdin: "protocol=http\nhost=127.0.0.1:9\npassword=x\n\n")
         #expect(erase.stderr.isEmpty)
@@ -149,7 +149,7 @@ struct GitHelperProtocolTests {
         }
         let result = try await kit.run("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=127.0.0.1:9\npath=git/r.git\n\n")
         #expect(result.stdout.isEmpty)
-        #expect(result.stderrLines == ["authd: login needed for demo; run: authctl login demo"])
+        #expect(result.stderrLines == ["git-credential-authctl: login needed for demo; run: authctl login demo"])
         #expect(result.duration < Bounds.atOnce)
     }
 
@@ -302,5 +302,20 @@ struct ConfigCheckGitTests {
         #expect(noGit.status == 0 && noGit.stderrLines == [Substring(expected)])
         let with = try await check(kit, gitconfig: "[credential \"http://127.0.0.1:9\"]\n\thelper = authctl\n\tuseHttpPath = true\n")
         #expect(with.status == 0 && with.stderr.isEmpty, "\(with.stderr)")
+    }
+}
+
+
+@Suite("git-credential-authctl on its own", .enabled(if: clientBinariesBuilt()))
+struct GitHelperHelpTests {
+    @Test("--help prints what it does and how to set it up; --man is a roff page; an unknown action is ignored")
+    func help() throws {
+        let help = try Command.run(Binaries.path("git-credential-authctl"), ["--help"])
+        #expect(help.status == 0 && help.stdout.hasPrefix("usage: git-credential-authctl get|store|erase"), "\(help.stdout)")
+        #expect(help.stdout.contains("git config --global credential.https://HOST.helper"))
+        let man = try Command.run(Binaries.path("git-credential-authctl"), ["--man"])
+        #expect(man.status == 0 && man.stdout.hasPrefix(".TH GIT\\-CREDENTIAL\\-AUTHCTL 1"), "\(man.stdout)")
+        let other = try Command.run(Binaries.path("git-credential-authctl"), ["frobnicate"])
+        #expect(other.status == 0 && other.stdout.isEmpty)
     }
 }
