@@ -45,6 +45,9 @@ public enum ConfigDuration {
             guard !symbol.isEmpty else {
                 throw DurationSyntaxError("invalid duration \"\(text)\": the last number has no unit (s, m, h or d)")
             }
+            if symbol.hasPrefix(".") || symbol.hasPrefix(",") {
+                throw DurationSyntaxError("invalid duration \"\(text)\": fractions are not allowed; use a smaller unit (e.g. \"90s\" for 1.5m, \"1h30m\" for 1.5h)")
+            }
             guard let unitIndex = units.firstIndex(where: { $0.symbol == symbol }) else {
                 throw DurationSyntaxError("invalid duration \"\(text)\": unknown unit \"\(symbol)\" (use s, m, h or d)")
             }

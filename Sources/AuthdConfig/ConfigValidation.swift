@@ -273,6 +273,17 @@ private struct ConfigValidator {
         }
         guard let table = table(entry, audiencePath, hint: "write the audience as a [\(audiencePath)] table") else { return nil }
         let position = entry.node.position
+        // `[audience.api.v2]` is an audience "api" holding a table "v2": say that first, instead of
+        // the missing keys of an audience "api" nobody meant.
+        if !table.entries.isEmpty, table.entries.allSatisfy({ field in
+            if case .table = field.node.value { return !AuthdConfiguration.audienceKeys.contains(field.key) }
+            return false
+        }) {
+            let inner = table.entries.map { name + "." + $0.key }
+            error(entry.keyPosition, audiencePath, "this is an audience \"\(name)\" holding only tables (\(table.entries.map(\.key).joined(separator: ", ")));"
+                  + " if \"\(inner[0])\" is meant as one audience name, quote it: [audience.\"\(inner[0])\"]")
+            return nil
+        }
 
         var written = WrittenAudience()
         for field in table.entries {
@@ -406,6 +417,13 @@ private struct ConfigValidator {
         }
 
         let scopes = resolver.resolve(.scopes, written: written.scopes, preset: preset?.defaultScopes, default: [])
+        // An issuer-only (OpenID Connect) audience: no preset chooses scopes for it.
+        // Only for an otherwise valid audience: a misspelt `scopes` has its own error.
+        if scopes.isEmpty, written.lines["scopes"] == nil, written.issuer != nil, preset == nil || preset?.kind == .oidc,
+           diagnostics.filter({ $0.severity == .error }).count == errorsBefore {
+            warning(position, audiencePath + ".scopes", "no scopes: authd sends no scope parameter, and many OpenID Connect providers "
+                    + "then issue no refresh token (so every expiry needs a new login); e.g. scopes = [\"openid\", \"offline_access\"]")
+        }
         let resources = resolver.resolve(.resource, written: written.resources, preset: nil, default: [])
         let extraParameters = resolver.resolve(.extraParams, written: written.extraParameters, preset: nil, default: [])
         let gitURLs = resolver.keep(.gitURLs, written.gitURLs.map(\.0))
@@ -434,7 +452,8 @@ private struct ConfigValidator {
         switch field.key {
         case "provider":
             guard let name = string(field, keyPath) else { written.providerInvalid = true; return }
-            if let kind = ProviderKind(rawValue: name) {
+            // Compared without regard to case: `provider = "GitHub"` means github.
+            if let kind = ProviderKind(rawValue: name.lowercased()) {
                 written.provider = (kind, field)
             } else if let unsupported = ProviderWithoutDeviceFlow.named(name) {
                 written.providerInvalid = true

@@ -94,6 +94,16 @@ enum ConfigCheckCommand {
                     keyPath: "audience.\(audience.name).\(key.rawValue)",
                     message: "cannot read \(filePath): \(problem); logins of this audience will fail until it can be read"))
             }
+            // libcurl reads ca_file as PEM; anything else fails every TLS connection of the audience.
+            if let caFile = audience.caFile,
+               let bytes = try? FileSystem.readRegularFile(caFile, RegularFileRequirements(maximumBytes: 1 << 30)).bytes,
+               !containsPEMCertificate(bytes) {
+                var line = audience.position.line
+                if case .config(let keyLine) = audience.origin(of: .caFile) { line = keyLine }
+                warnings.append(ConfigDiagnostic(
+                    severity: .warning, file: file, line: line, column: 1, keyPath: "audience.\(audience.name).ca_file",
+                    message: "\(caFile) holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line); TLS connections of this audience will fail; give a PEM bundle"))
+            }
         }
         return warnings
     }
@@ -138,6 +148,12 @@ enum ConfigCheckCommand {
         } catch {
             return error.description
         }
+    }
+
+    static func containsPEMCertificate(_ bytes: [UInt8]) -> Bool {
+        let marker = Array("-----BEGIN CERTIFICATE-----".utf8)
+        guard bytes.count >= marker.count else { return false }
+        return (0...(bytes.count - marker.count)).contains { start in bytes[start..<start + marker.count].elementsEqual(marker) }
     }
 
     static func sortedByLine(_ diagnostics: [ConfigDiagnostic]) -> [ConfigDiagnostic] {

@@ -270,14 +270,20 @@ func audience(_ text: String, _ name: String = "a") throws -> AudienceConfigurat
             client_id = "c"
             issuer = "https://i"
             git_urls = ["https://h/org"]
+            scopes = ["openid"]
             [audience.b]
             client_id = "c"
             issuer = "https://i"
             git_urls = ["https://H/org/"]
+            scopes = ["openid"]
+            [audience.a2]
+            client_id = "c"
+            issuer = "https://i"
+            scopes = ["openid"]
             """
         let found = diagnostics(text)
         #expect(found.map(\.severity) == [.warning])
-        #expect(found.first?.line == 5)
+        #expect(found.first?.line == 6)
     }
 
     @Test func daemonSettings() throws {
@@ -354,5 +360,38 @@ func audience(_ text: String, _ name: String = "a") throws -> AudienceConfigurat
         let explicit = DaemonSettings(refreshMargin: .seconds(300))
         #expect(explicit.refreshMargin(forLifetime: .seconds(7_200)) == .seconds(300))
         #expect(explicit.refreshMargin(forLifetime: .seconds(400)) == .seconds(200))
+    }
+}
+
+@Suite struct EverydayConfigMessagesTests {
+    func diagnostics(_ text: String) -> [String] {
+        AuthdConfiguration.validate(text: text, path: "config.toml").1.map(\.description)
+    }
+
+    @Test func providerNamesAreCaseInsensitive() throws {
+        let (configuration, found) = AuthdConfiguration.validate(text: "[audience.gh]\nprovider = \"GitHub\"\nclient_id = \"x\"\n", path: "c")
+        #expect(found.filter { $0.severity == .error }.isEmpty, "\(found)")
+        #expect(configuration?.audience(named: "gh")?.gitUsername == "x-access-token")
+    }
+
+    @Test func aDottedAudienceNameGetsTheQuotingHintAlone() {
+        let found = diagnostics("[audience.api.v2]\nissuer = \"https://id.example.com\"\nclient_id = \"c\"\n")
+        #expect(found == ["config.toml:1: audience.api: this is an audience \"api\" holding only tables (v2); if \"api.v2\" is meant as one audience name, quote it: [audience.\"api.v2\"]"])
+    }
+
+    @Test func anIssuerOnlyAudienceWithoutScopesIsWarned() {
+        let warned = diagnostics("[audience.o]\nissuer = \"https://id.example.com\"\nclient_id = \"c\"\n")
+        #expect(warned.count == 1 && warned[0].contains("audience.o.scopes: warning: no scopes") && warned[0].contains("offline_access"))
+        #expect(diagnostics("[audience.o]\nissuer = \"https://id.example.com\"\nclient_id = \"c\"\nscopes = [\"openid\"]\n").isEmpty)
+        #expect(diagnostics("[audience.gh]\nprovider = \"github\"\nclient_id = \"c\"\n").isEmpty, "a preset chooses scopes")
+    }
+
+    @Test func fractionsInDurationsSayWhatToWrite() {
+        #expect(throws: DurationSyntaxError.self) { try ConfigDuration.parse("1.5m", allowBareSeconds: true) }
+        do {
+            _ = try ConfigDuration.parse("1.5m", allowBareSeconds: true)
+        } catch {
+            #expect(error.message.contains("fractions are not allowed") && error.message.contains("90s"))
+        }
     }
 }
