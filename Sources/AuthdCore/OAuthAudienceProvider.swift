@@ -167,8 +167,10 @@ public struct OAuthAudienceProvider: AudienceProvider {
         case .expired: return ProviderError(.expired, error.description, hint: "run the login again and approve within the time shown")
         case .loginNeeded: return ProviderError(.loginNeeded, error.description)
         case .cancelled: return ProviderError(.cancelled, error.description)
-        case let .provider(_, _, _, hint):
-            return ProviderError(error.isRetryable ? .transient : .provider, error.description, hint: hint)
+        case let .provider(endpoint, code, description, hint):
+            // The hint travels once, as the hint: the message is the provider's answer alone.
+            let answer = OAuthError.provider(endpoint: endpoint, error: code, description: description, hint: nil).description
+            return ProviderError(error.isRetryable ? .transient : .provider, answer, hint: hint)
         case .invalidResponse:
             // A proxy's HTML page or a half-sent answer: worth another try when refreshing.
             return ProviderError(refreshing ? .transient : .provider, error.description)

@@ -66,7 +66,7 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .denied(code, description):
             return "the sign-in request was denied at the provider (\(code)\(description.map { ": \($0)" } ?? ""))"
         case .expired:
-            return "the device code expired before the sign-in was approved; start a new login"
+            return "the device code expired before the sign-in was approved"
         case .loginNeeded(let reason):
             return "login needed: \(reason)"
         case let .provider(endpoint, error, description, hint):

@@ -310,7 +310,8 @@ struct AuthctlProtocolTests {
         #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)")
         #expect(result.stdout == "Authorization: Bearer tok-header\n")
         let both = try await kit.authctl("get", "demo", "--header", "--json")
-        #expect(both.status == 2 && both.stdout.isEmpty && both.stderr.contains("not both"))
+        // With --json even a usage error is the JSON error object.
+        #expect(both.status == 2 && both.stdout.contains(#""exit_code":2"#) && both.stdout.contains("not both"), "\(both.stdout)")
         #expect(kit.daemon?.requests.count == 1, "a usage error sends nothing")
     }
 

@@ -354,6 +354,7 @@ struct ProviderPresetEndToEndTests {
         let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 4, "\(login.stderr)")
         #expect(login.stderr.contains("expired"))
+        #expect(!login.stderr.contains("start a new login; run the login again"), "said once: \(login.stderr)")
     }
 
     /// Setup errors become one line naming the setting to change at the provider.
@@ -391,6 +392,7 @@ struct ProviderPresetEndToEndTests {
         let last = String(lines.last ?? "")
         #expect(last.contains(setup.providerWords), "\(login.stderr)")
         #expect(last.contains(setup.expectedHint), "\(login.stderr)")
+        #expect(!last.contains("(hint: "), "the hint is said once, after the provider's answer: \(login.stderr)")
     }
 
     @Test("GitLab without the preset: discovery lacks the device endpoint, and the error says so")
