@@ -179,7 +179,9 @@ public enum DaemonLauncher {
         guard let path = logPath(context),
               let file = try? FileDescriptor.open(path, .readOnly, options: [.noFollow, .noControllingTerminal]) else { return nil }
         defer { try? file.close() }
-        guard let bytes = try? file.read(upToCount: 8192, atOffset: offset) else { return nil }
+        // A log that was rotated meanwhile starts again at 0.
+        let start = (try? file.status().size).map { $0 < offset ? 0 : offset } ?? offset
+        guard let bytes = try? file.read(upToCount: 8192, atOffset: start) else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { TerminalText.clean(String($0)) }
         return Array(lines.suffix(20))
     }
@@ -210,6 +212,8 @@ public enum DaemonLauncher {
         if let state = context.stateDirectory() {
             try? FileSystem.makeDirectories(state, permissions: 0o700)
             logDescriptor = try? FileDescriptor.open(state + "/authd.log", .writeOnly, options: [.create, .append, .noFollow], permissions: 0o600)
+            // The daemon keeps writing there itself, rotating the file by size (authd --log-file).
+            if logDescriptor != nil { arguments += ["--log-file", state + "/authd.log"] }
         }
         defer { try? logDescriptor?.close() }
         let output: SpawnedProcess.Stream = logDescriptor.map { .descriptor($0) } ?? .null

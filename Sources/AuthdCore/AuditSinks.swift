@@ -16,12 +16,18 @@ public struct JournalAuditSink: AuditSink {
 public final class StderrAuditSink: AuditSink {
     private let lock = Mutex(())
     private let clock: any DaemonClock
+    /// The log file stderr points at, when the daemon keeps one itself: rotated as records add up.
+    private let logFile: LogFile?
 
-    public init(clock: any DaemonClock) { self.clock = clock }
+    public init(clock: any DaemonClock, logFile: LogFile? = nil) {
+        self.clock = clock
+        self.logFile = logFile
+    }
 
     public func record(_ record: AuditRecord) {
         let line = record.jsonLine(wallClock: clock.wallSeconds()) + "\n"
         lock.withLock { _ in try? FileDescriptor.standardError.writeAll(line) }
+        logFile?.rotateIfLarge()
     }
 }
 

@@ -15,12 +15,16 @@ public struct DaemonOptions: Sendable {
     public var limits: ConnectionLimits
     public var providerFactory: ProviderFactory
     public var clock: any DaemonClock
+    /// The log file the daemon keeps itself (`--log-file`), rotated by size; nil when stderr is
+    /// someone else's (the journal, a terminal).
+    public var logFile: LogFile?
 
     public init(paths: AuthdPaths, limits: ConnectionLimits = ConnectionLimits(), clock: any DaemonClock,
-                providerFactory: @escaping ProviderFactory) {
+                logFile: LogFile? = nil, providerFactory: @escaping ProviderFactory) {
         self.paths = paths
         self.limits = limits
         self.clock = clock
+        self.logFile = logFile
         self.providerFactory = providerFactory
     }
 }
@@ -42,7 +46,7 @@ public final class Daemon: Sendable {
     public init(options: DaemonOptions, logger: Logger) {
         self.options = options
         self.logger = logger
-        let audit = SwitchableAuditSink(StderrAuditSink(clock: options.clock))
+        let audit = SwitchableAuditSink(StderrAuditSink(clock: options.clock, logFile: options.logFile))
         self.audit = audit
         self.router = RequestRouter(audit: audit)
     }
@@ -156,7 +160,7 @@ public final class Daemon: Sendable {
         case .stderr: toJournal = false
         case .auto: toJournal = Journal.isUnderJournald
         }
-        audit.use(toJournal ? JournalAuditSink() : StderrAuditSink(clock: options.clock))
+        audit.use(toJournal ? JournalAuditSink() : StderrAuditSink(clock: options.clock, logFile: options.logFile))
     }
 
     private func identities(_ configuration: AuthdConfiguration) -> [String: LoginIdentity] {

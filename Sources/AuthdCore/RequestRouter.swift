@@ -216,6 +216,10 @@ public final class RequestRouter: RequestHandling {
             return .line(.failure(ProtocolFailure(.configError, "no audience named \"\(audience)\" is served: the config could not be reloaded (\(first))",
                                                   hint: "fix it (authctl config check); authd keeps serving the previous config")))
         }
+        if names.isEmpty, let path = follower.withLock({ $0 })?.path {
+            return .line(.failure(ProtocolFailure(.unknownAudience, "no audience named \"\(audience)\": authd serves no audiences (config: \(path))",
+                                                  hint: "create one with: authctl config init --provider NAME; authd reads it when it changes")))
+        }
         return .line(.failure(ProtocolFailure(.unknownAudience, "no audience named \"\(audience)\" in the daemon's config"
                                               + Suggestion.didYouMean(audience, among: names),
                                               hint: "check with: authctl status")))

@@ -162,6 +162,11 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
         return (FileDescriptor(rawValue: ends[0]), FileDescriptor(rawValue: ends[1]))
     }
 
+    /// Makes `target` refer to this open file too (`dup2`), closing what `target` was.
+    public func duplicate(onto target: FileDescriptor) throws(Errno) {
+        _ = try retryingInterrupts { dup2(rawValue, target.rawValue) }
+    }
+
     /// A new descriptor for the same open file, with `FD_CLOEXEC` set (`fcntl F_DUPFD_CLOEXEC`).
     public func duplicate() throws(Errno) -> FileDescriptor {
         FileDescriptor(rawValue: try retryingInterrupts { fcntl(rawValue, F_DUPFD_CLOEXEC, 0) })

@@ -11,6 +11,10 @@ enum StatusCommand {
         let rows = (payload["audiences"]?.arrayValue ?? []).compactMap(AudienceStatus.init(json:))
         let config = payload["config"].flatMap(ConfigFileStatus.init(json:))
         let now = SystemClock.wallClockSeconds()
+        // --config names the file a daemon that authctl starts reads; a running one keeps its own.
+        if let override = context.configOverride, let config, config.path != override {
+            Console.error("authctl: note: --config \(override) is not what the running authd serves (\(TerminalText.clean(config.path))); it applies only when authctl starts the daemon\n")
+        }
         if command.flag("--json") {
             var members: [(String, JSONValue)] = [("audiences", .array(rows.map { CommandJSON.withISOTimes($0.json()) }))]
             if let config { members.append(("config", CommandJSON.withISOTimes(config.json()))) }

@@ -37,6 +37,12 @@ struct AuthdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Most connections served at once.")
     var maxConnections: Int = 1024
 
+    @Option(name: .long, help: "Write the log and audit records to this file (mode 0600) instead of stderr, rotating it to FILE.1 at --log-file-limit bytes (what authctl passes when it starts authd).")
+    var logFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Bytes at which --log-file is rotated.", visibility: .hidden))
+    var logFileLimit: Int = 1 << 20
+
     func run() async throws {
         // A launcher that blocked signals (a thread pool, a test runner) must not leave us
         // unable to receive SIGTERM or SIGHUP.
@@ -47,6 +53,15 @@ struct AuthdCommand: AsyncParsableCommand {
             try? Hardening.reexecuteWithHeapScrubbing(arguments: CommandLine.arguments)
         }
         let fileLimit = Hardening.raiseOpenFileLimit()
+        let log = logFile.map { LogFile(path: $0, limit: Int64(max(logFileLimit, 4096))) }
+        if let log {
+            do {
+                try log.open()
+            } catch {
+                try? FileDescriptor.standardError.writeAll("authd: cannot open the log file \(log.path): \(error)\n")
+                throw ExitCode(1)
+            }
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = CurrentProcess.environment("AUTHD_DEBUG") == nil ? .info : .debug
@@ -69,7 +84,7 @@ struct AuthdCommand: AsyncParsableCommand {
         let options = DaemonOptions(
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
-            clock: SystemDaemonClock(timers: timers.next()),
+            clock: SystemDaemonClock(timers: timers.next()), logFile: log,
             providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
         let status = await Daemon(options: options, logger: logger).run()
         try? await timers.shutdownGracefully()

@@ -18,7 +18,10 @@ struct ConfigFollowTests {
         #expect(before.status == 0 && before.stdout.contains("No audiences configured in \(daemon.configPath)"), "\(before.stdout)")
         #expect(before.stdout.contains("authctl config init"))
         let unknown = try await daemon.clientOffPool("authctl", ["get", "dev"])
-        #expect(unknown.status == 2 && unknown.stderr.contains("no audience named \"dev\""), "\(unknown.stderr)")
+        #expect(unknown.status == 2 && unknown.stderr.contains("no audience named \"dev\": authd serves no audiences (config: \(daemon.configPath))"), "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("authctl config init"))
+        let other = try await daemon.clientOffPool("authctl", ["--config", "/nonexistent.toml", "status"])
+        #expect(other.stderr.contains("--config /nonexistent.toml is not what the running authd serves"), "\(other.stderr)")
 
         try scratch.write("config/authd/config.toml", demoConfig(server.baseURL, audience: "dev"))
         let get = try await daemon.clientOffPool("authctl", ["get", "dev", "--interactive"])
