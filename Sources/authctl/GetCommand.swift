@@ -28,6 +28,11 @@ enum GetCommand {
             .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive),
             on: connection, observer: observer)
         let token = try TokenAnswer.accessToken(payload, audience: audience)
+        if payload["short_of_min_valid"]?.boolValue == true {
+            // Served anyway (it is the best there is), but the script should know its assumption fails.
+            let left = payload["expires_at"]?.integerValue.map { " (it is valid for \(HumanDuration.format(seconds: max($0 - SystemClock.wallClockSeconds(), 0))))" } ?? ""
+            Console.error("authctl: note: \(audience): the provider's tokens do not last --min-valid \(command.values["--min-valid"] ?? ""); serving the freshest one\(left)\n")
+        }
         if command.flag("--header") {
             // The scheme is the token type the daemon served; authd accepts only Bearer tokens.
             Console.out("Authorization: \(payload["token_type"]?.stringValue ?? "Bearer") \(token)\n")

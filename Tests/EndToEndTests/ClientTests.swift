@@ -510,6 +510,15 @@ struct AuthctlCommandLineTests {
         #expect(try String(contentsOfFile: kit.configPath, encoding: .utf8) == before)
     }
 
+    @Test("config check warns about a ca_file that holds no PEM certificate")
+    func caFileWithoutPEM() async throws {
+        let kit = try ClientTestKit(config: ClientTestKit.defaultConfig.replacingOccurrences(
+            of: "git_urls = [\"http://127.0.0.1:9/git/\"]", with: "git_urls = [\"http://127.0.0.1:9/git/\"]\nca_file = \"/etc/hostname\""))
+        let result = try await kit.authctl("config", "check")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("audience.demo.ca_file: warning: /etc/hostname holds no PEM certificate"), "\(result.stderr)")
+    }
+
     @Test("config init without a provider comments the audience out; a misspelt provider gets a suggestion")
     func configInitWithoutProvider() async throws {
         let kit = try ClientTestKit()

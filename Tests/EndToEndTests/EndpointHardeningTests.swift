@@ -134,6 +134,7 @@ final class Tripwire: @unchecked Sendable {
         for _ in 0..<5 {
             let get = try daemon.client("authctl", ["get", "demo", "--min-valid", "2h"])
             #expect(get.status == 0, "\(get.stderr)")
+            #expect(get.stderr.contains("the provider's tokens do not last --min-valid 2h"), "the shortfall is said: \(get.stderr)")
         }
         #expect(refreshes(server) <= 1)
         let reply = try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo","min_valid":7200}"#)
