@@ -39,6 +39,7 @@ enum Authctl {
         case .help: return try HelpCommand.run(command)
         case .completion: return try CompletionCommand.run(command)
         case .listAudiences: return AudienceListCommand.run(context)
+        case .forward: return try ForwardCommand.run(command, context)
         }
     }
 

@@ -45,7 +45,9 @@ enum CommandLineParser {
                 let (name, inline) = split(argument)
                 switch name {
                 case "--config": invocation.context.configOverride = try value(for: name, inline: inline)
-                case "--socket": invocation.context.socketOverride = try value(for: name, inline: inline)
+                // `authctl forward --socket PATH` is the forward's own path; before the command, the daemon's.
+                case "--socket" where !takesValue(name, words: words):
+                    invocation.context.socketOverride = try value(for: name, inline: inline)
                 case "--help", "-h": options.append(("--help", nil))
                 case "--version": words = ["version"] + words
                 default:

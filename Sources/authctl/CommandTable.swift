@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences
+    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences, forward
 }
 
 struct CommandSpec {
@@ -91,6 +91,19 @@ enum CommandTable {
             options: [OptionSpec(name: "--json", valueName: nil, summary: "print {\"audiences\":[...]} as JSON, for scripts")],
             summary: "show every configured audience's login",
             details: "One row per audience: state, access-token expiry, when the next refresh is scheduled, scopes, issuer and session age. Never prints a token."),
+        CommandSpec(
+            id: .forward, words: ["forward"], operands: [],
+            options: [
+                OptionSpec(name: "--audiences", valueName: "A,B", summary: "serve only these audiences (default: all)", completion: .audiences),
+                OptionSpec(name: "--ttl", valueName: "DUR", summary: "end the forward after this long (default 8h, at most 7d; e.g. 30m, 8h)"),
+                OptionSpec(name: "--allow-login", valueName: nil, summary: "let a device or authorization-code login start through the forward (its prompt shows on the remote terminal)"),
+                OptionSpec(name: "--socket", valueName: "PATH", summary: "bind the forward's socket at PATH (default: forward-ID.sock in authd's runtime directory)", completion: .files),
+                OptionSpec(name: "--json", valueName: nil, summary: "print {\"id\",\"socket\",\"expires_at\"} (with --list: {\"forwards\":[...]})"),
+                OptionSpec(name: "--list", valueName: nil, summary: "show the open forwards"),
+                OptionSpec(name: "--close", valueName: "ID", summary: "end a forward now: its socket is removed and its connections closed"),
+            ],
+            summary: "open a restricted socket for a remote host or container (ssh -R, bind mount)",
+            details: "Asks the running authd for a new socket that serves only get (access tokens of the forward's audiences), status filtered to them, and version; logout, config, refresh tokens and other audiences are not reachable through it, and a login starts through it only with --allow-login (otherwise the remote side is told to run authctl login AUD here). Prints the socket's path on stdout, so ssh -R /tmp/authd-forward.sock:$(authctl forward --audiences github) HOST works; see docs/remote.md. The forward ends at its TTL, on --close, or when authd stops or restarts (forwards are not kept across restarts); its socket is then removed and its connections closed. Never starts authd."),
         CommandSpec(
             id: .configCheck, words: ["config", "check"], operands: [],
             options: [OptionSpec(name: "--explain", valueName: nil,
