@@ -61,6 +61,8 @@ public final class DaemonConnection {
             if chunk.isEmpty { return .closed(partial: !pending.isEmpty) }
             pending += chunk
         } catch {
+            // Through ssh -R, a forward that ended locally makes ssh reset the remote connection.
+            if AuthdPaths.namesForward(path) { throw DaemonLauncher.forwardEnded(path) }
             throw .daemonUnreachable("lost the connection to authd at \(path) (\(error)); check it with: authctl version")
         }
         if let line = takeLine() { return .line(line) }
