@@ -76,7 +76,7 @@ public actor ForwardRegistry {
             // Never replaces anything: a file already at the path is an error, not a stale socket to remove.
             descriptor = try UnixSocket.listen(path: path, permissions: 0o600, backlog: 128)
             status = try FileSystem.status(path, followSymbolicLinks: false)
-        } catch .fileExists {
+        } catch where error == .addressInUse || error == .fileExists {
             return .failure(ProtocolFailure(.badRequest, "cannot open a forward at \(path): something is already there",
                                             hint: "choose another path, or remove it if it is a forward that has ended"))
         } catch {

@@ -124,7 +124,7 @@ enum CommandTable {
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "forward", "config", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),
