@@ -40,6 +40,7 @@ enum Authctl {
         case .completion: return try CompletionCommand.run(command)
         case .listAudiences: return AudienceListCommand.run(context)
         case .forward: return try ForwardCommand.run(command, context)
+        case .ssh: return try SshCommand.run(command, context)
         }
     }
 

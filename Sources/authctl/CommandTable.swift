@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences, forward
+    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences, forward, ssh
 }
 
 struct CommandSpec {
@@ -45,6 +45,8 @@ struct CommandSpec {
     /// A paragraph for `--help` and the man page.
     let details: String
     var hidden = false
+    /// After the first operand every argument is an operand, passed on unparsed (`authctl ssh HOST -p 2222`).
+    var passesRestThrough = false
 
     var name: String { words.joined(separator: " ") }
 
@@ -104,6 +106,18 @@ enum CommandTable {
             ],
             summary: "open a restricted socket for a remote host or container (ssh -R, bind mount)",
             details: "Asks the running authd for a new socket that serves only get (access tokens of the forward's audiences), status filtered to them, and version; logout, config, refresh tokens and other audiences are not reachable through it, and a login starts through it only with --allow-login (otherwise the remote side is told to run authctl login AUD here). Prints the socket's path on stdout, so ssh -R /tmp/authd-forward.sock:$(authctl forward --audiences github) HOST works; see docs/remote.md. The forward ends at its TTL, on --close, or when authd stops or restarts (forwards are not kept across restarts); its socket is then removed and its connections closed. Never starts authd."),
+        CommandSpec(
+            id: .ssh, words: ["ssh"],
+            operands: [OperandSpec(name: "HOST", optional: false, completion: .none),
+                       OperandSpec(name: "SSH-ARGS...", optional: true, completion: .none)],
+            options: [
+                OptionSpec(name: "--audiences", valueName: "A,B", summary: "serve only these audiences (default: all)", completion: .audiences),
+                OptionSpec(name: "--ttl", valueName: "DUR", summary: "end the forward after this long even if ssh still runs (default 8h, at most 7d)"),
+                OptionSpec(name: "--allow-login", valueName: nil, summary: "let a login start through the forward (its prompt shows on the remote terminal)"),
+            ],
+            summary: "ssh to HOST with a forward as its AUTHD_SOCKET, closed when ssh exits",
+            details: "Opens a forward (as authctl forward), runs ssh -R /tmp/authd-forward-ID.sock:FORWARD -o SetEnv=AUTHD_SOCKET=/tmp/authd-forward-ID.sock HOST with the rest of the arguments passed to ssh unchanged, and closes the forward when ssh exits; exits with ssh's status. authctl's own options go before HOST. The remote sshd must accept the variable (AcceptEnv AUTHD_SOCKET) for SetEnv to set it, and should have StreamLocalBindUnlink yes. If authctl itself is killed, the forward ends at its TTL. See docs/remote.md.",
+            passesRestThrough: true),
         CommandSpec(
             id: .configCheck, words: ["config", "check"], operands: [],
             options: [OptionSpec(name: "--explain", valueName: nil,

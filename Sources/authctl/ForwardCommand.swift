@@ -6,10 +6,10 @@ import AuthdWire
 
 enum ForwardCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
-        let opening = ["--audiences", "--ttl", "--socket"].filter { command.values[$0] != nil } + (command.flag("--allow-login") ? ["--allow-login"] : [])
+        let openingOptions = ["--audiences", "--ttl", "--socket"].filter { command.values[$0] != nil } + (command.flag("--allow-login") ? ["--allow-login"] : [])
         if command.flag("--list") || command.values["--close"] != nil {
             if command.flag("--list") && command.values["--close"] != nil { throw .usage("give --list or --close ID, not both") }
-            if let first = opening.first { throw .usage("\(first) is for opening a forward; it does not go with --list or --close") }
+            if let first = openingOptions.first { throw .usage("\(first) is for opening a forward; it does not go with --list or --close") }
         }
         // Forwards are managed where authd runs: never start a daemon that would serve nothing.
         guard let connection = try DaemonLauncher.connectIfRunning(context) else {
@@ -22,6 +22,27 @@ enum ForwardCommand {
             Console.error("forward \(id) closed: its socket is removed and its connections are closed\n")
             return 0
         }
+        let request = try opening(command)
+        let payload = try RequestExchange.run(.forwardOpen(request), on: connection)
+        guard let id = payload["id"]?.stringValue, let socket = payload["socket"]?.stringValue,
+              let expiresAt = payload["expires_at"]?.integerValue else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
+        }
+        if command.flag("--json") {
+            Console.out(JSONValue.object([("id", .string(id)), ("socket", .string(socket)), ("expires_at", .integer(expiresAt))]).serialized() + "\n")
+        } else {
+            // stdout is the path alone, for ssh -R REMOTE:$(authctl forward).
+            Console.out(socket + "\n")
+        }
+        let audiences = request.audiences?.joined(separator: ", ") ?? "all audiences"
+        Console.error("forward \(id) serves \(audiences) until \(UTCTimestamp.iso8601(expiresAt))"
+                      + (request.allowLogin ? " (logins allowed)" : "")
+                      + "; it also ends when authd stops or restarts; close it with: authctl forward --close \(id)\n")
+        return 0
+    }
+
+    /// The forward asked for by --audiences, --ttl, --allow-login and --socket (shared with authctl ssh).
+    static func opening(_ command: ParsedCommand) throws(ClientFailure) -> ForwardOpening {
         var request = ForwardOpening()
         if let text = command.values["--audiences"] {
             let names = text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
@@ -47,22 +68,7 @@ enum ForwardCommand {
             guard path.utf8.count < 108 else { throw .usage("--socket \(path): longer than 107 bytes, the limit of a Unix socket address") }
             request.socket = path
         }
-        let payload = try RequestExchange.run(.forwardOpen(request), on: connection)
-        guard let id = payload["id"]?.stringValue, let socket = payload["socket"]?.stringValue,
-              let expiresAt = payload["expires_at"]?.integerValue else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
-        }
-        if command.flag("--json") {
-            Console.out(JSONValue.object([("id", .string(id)), ("socket", .string(socket)), ("expires_at", .integer(expiresAt))]).serialized() + "\n")
-        } else {
-            // stdout is the path alone, for ssh -R REMOTE:$(authctl forward).
-            Console.out(socket + "\n")
-        }
-        let audiences = request.audiences?.joined(separator: ", ") ?? "all audiences"
-        Console.error("forward \(id) serves \(audiences) until \(UTCTimestamp.iso8601(expiresAt))"
-                      + (request.allowLogin ? " (logins allowed)" : "")
-                      + "; it also ends when authd stops or restarts; close it with: authctl forward --close \(id)\n")
-        return 0
+        return request
     }
 
     static func list(_ command: ParsedCommand, _ connection: DaemonConnection) throws(ClientFailure) -> Int32 {

@@ -229,7 +229,9 @@ struct ForwardTests {
             let token = try remote([Binaries.path("authctl"), "get", "demo"])
             #expect(token.status == 0, "\(token.stderr)\n\(ssh.log)")
             let local = try kit.daemon.client("authctl", ["get", "demo"])
-            #expect(token.stdout == local.stdout && !local.stdout.isEmpty)
+            // Compared as a Bool, so a failure never prints a token.
+            let sameToken = token.stdout == local.stdout && !local.stdout.isEmpty
+            #expect(sameToken)
 
             let work = kit.scratch.path("work")
             let clone = try remote(["/usr/bin/git"] + gitHelperOptions() + ["clone", "-q", kit.server.baseURL + "/git/repo.git", work])
@@ -252,6 +254,19 @@ struct ForwardTests {
             #expect(kit.daemon.allLogs.split(separator: "\n").contains {
                 $0.contains(#""audit":"token_served""#) && $0.contains(#""forward":"\#(forward.id)""#)
             })
+
+            // authctl ssh: the forward is the remote AUTHD_SOCKET (SetEnv), and it is closed when ssh exits.
+            let viaCommand = try kit.daemon.client("authctl", ["ssh", "--audiences", "demo", "root@127.0.0.1"] + ssh.clientOptions
+                + ["env AUTHD_CONFIG=\(shellQuoted(kit.daemon.configPath)) HOME=\(shellQuoted(kit.scratch.path("home"))) "
+                   + "\(shellQuoted(Binaries.path("authctl"))) get demo && echo \"socket=$AUTHD_SOCKET\""])
+            #expect(viaCommand.status == 0, "\(viaCommand.stderr)\n\(ssh.log)")
+            // (The output holds a token: it is compared, never printed.)
+            let servedThroughSSH = viaCommand.stdout.hasPrefix(local.stdout)
+            #expect(servedThroughSSH)
+            #expect(viaCommand.stdout.contains("socket=/tmp/authd-forward-"))
+            let afterSSH = try kit.daemon.client("authctl", ["forward", "--list", "--json"])
+            #expect(!afterSSH.stdout.contains(#""audiences":["demo"]"#), "\(afterSSH.stdout)")
+            #expect(afterSSH.stdout.contains(forward.id))
 
             // Once the forward is closed, the remote end (ssh still listening) says it ended.
             #expect(try kit.daemon.client("authctl", ["forward", "--close", forward.id]).status == 0)
@@ -298,6 +313,7 @@ private final class SSHLoopback {
                 AllowStreamLocalForwarding yes
                 StreamLocalBindUnlink yes
                 StreamLocalBindMask 0177
+                AcceptEnv AUTHD_SOCKET
                 LogLevel VERBOSE
 
                 """
@@ -318,13 +334,16 @@ private final class SSHLoopback {
 
     var log: String { process.stderrText }
 
-    func run(_ options: [String], command: String) throws -> Command.Result {
+    /// The client options that reach this sshd without asking anything.
+    var clientOptions: [String] {
         let directory = scratch.path("ssh")
-        return try Command.run("/usr/bin/ssh", [
-            "-F", "/dev/null", "-i", "\(directory)/client", "-p", String(port),
-            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=\(directory)/known_hosts", "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR",
-        ] + options + ["root@127.0.0.1", command], timeout: 60)
+        return ["-F", "/dev/null", "-i", "\(directory)/client", "-p", String(port),
+                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=\(directory)/known_hosts", "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR"]
+    }
+
+    func run(_ options: [String], command: String) throws -> Command.Result {
+        try Command.run("/usr/bin/ssh", clientOptions + options + ["root@127.0.0.1", command], timeout: 60)
     }
 
     deinit { process.stop() }
