@@ -51,10 +51,10 @@ struct CommandSpec {
     var name: String { words.joined(separator: " ") }
 
     var synopsis: String {
-        var parts = ["authctl", name]
-        for operand in operands { parts.append(operand.optional ? "[\(operand.name)]" : operand.name) }
-        for option in options { parts.append("[\(option.name)\(option.valueName.map { " " + $0 } ?? "")]") }
-        return parts.joined(separator: " ")
+        let operandParts = operands.map { $0.optional ? "[\($0.name)]" : $0.name }
+        let optionParts = options.map { "[\($0.name)\($0.valueName.map { " " + $0 } ?? "")]" }
+        // Options after the first operand would be passed on, so they are shown before it.
+        return (["authctl", name] + (passesRestThrough ? optionParts + operandParts : operandParts + optionParts)).joined(separator: " ")
     }
 }
 
@@ -115,7 +115,7 @@ enum CommandTable {
                 OptionSpec(name: "--ttl", valueName: "DUR", summary: "end the forward after this long even if ssh still runs (default 8h, at most 7d)"),
                 OptionSpec(name: "--allow-login", valueName: nil, summary: "let a login start through the forward (its prompt shows on the remote terminal)"),
             ],
-            summary: "ssh to HOST with a forward as its AUTHD_SOCKET, closed when ssh exits",
+            summary: "open a forward and ssh to HOST with it as AUTHD_SOCKET; the forward is closed when ssh exits",
             details: "Opens a forward (as authctl forward), runs ssh -R /tmp/authd-forward-ID.sock:FORWARD -o SetEnv=AUTHD_SOCKET=/tmp/authd-forward-ID.sock HOST with the rest of the arguments passed to ssh unchanged, and closes the forward when ssh exits; exits with ssh's status. authctl's own options go before HOST. The remote sshd must accept the variable (AcceptEnv AUTHD_SOCKET) for SetEnv to set it, and should have StreamLocalBindUnlink yes. If authctl itself is killed, the forward ends at its TTL. See docs/remote.md.",
             passesRestThrough: true),
         CommandSpec(
