@@ -41,7 +41,7 @@ SANITIZE_TEST_TARGETS ?= $(shell cd Tests && ls -d */ | tr -d / | grep -vx EndTo
 
 # Debian packages the build and the tests need (command -> package checks below).
 APT_PACKAGES := libsodium-dev libsystemd-dev libcurl4-openssl-dev libqrencode-dev pkg-config \
-	systemd socat git python3 openssl libc6-dev util-linux procps \
+	systemd socat git python3 openssl libc6-dev util-linux procps openssh-server \
 	golang-github-burntsushi-toml-dev
 BENCH_PACKAGES := hyperfine oidc-agent
 

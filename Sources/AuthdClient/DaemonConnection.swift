@@ -1,4 +1,5 @@
 // One connection to authd: send a request line, read reply lines within the protocol's size cap.
+import AuthdConfig
 import AuthdPosix
 import AuthdWire
 
@@ -35,6 +36,7 @@ public final class DaemonConnection {
             // The daemon may have answered and closed before the request was written (a refusal
             // at accept): what it said is the answer, so read it before reporting the write error.
             if let answer = answerAfterFailedWrite() { throw answer }
+            if AuthdPaths.namesForward(path) { throw DaemonLauncher.forwardEnded(path) }
             throw .daemonUnreachable("authd at \(path) closed the connection (\(error)); check it with: authctl version")
         }
     }
@@ -59,6 +61,8 @@ public final class DaemonConnection {
             if chunk.isEmpty { return .closed(partial: !pending.isEmpty) }
             pending += chunk
         } catch {
+            // Through ssh -R, a forward that ended locally makes ssh reset the remote connection.
+            if AuthdPaths.namesForward(path) { throw DaemonLauncher.forwardEnded(path) }
             throw .daemonUnreachable("lost the connection to authd at \(path) (\(error)); check it with: authctl version")
         }
         if let line = takeLine() { return .line(line) }

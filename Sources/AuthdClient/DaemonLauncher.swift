@@ -22,7 +22,8 @@ public enum DaemonLauncher {
         case .failed(let error):
             throw unreachable(path, error)
         case .nobodyListening:
-            break
+            // A forward is opened by authd elsewhere; starting a daemon here would serve nothing.
+            if AuthdPaths.namesForward(path) { throw forwardEnded(path) }
         }
         let allowed: Bool
         if let autostart {
@@ -43,7 +44,9 @@ public enum DaemonLauncher {
         let path = try context.socketPath()
         switch try attempt(path, timeoutMilliseconds: connectTimeoutMilliseconds) {
         case .connected(let connection): return connection
-        case .nobodyListening: return nil
+        case .nobodyListening:
+            if AuthdPaths.namesForward(path) { throw forwardEnded(path) }
+            return nil
         case .failed(let error): throw unreachable(path, error)
         }
     }
@@ -75,6 +78,13 @@ public enum DaemonLauncher {
         }
         guard listener == CurrentProcess.userID else { throw foreignListener(path, uid: listener) }
         return .connected(connection)
+    }
+
+    /// Nothing answers at a forward's path: it ended (TTL, --close, authd stopped) or the ssh session
+    /// that carried it closed. Exit 5, with what to do.
+    public static func forwardEnded(_ path: String) -> ClientFailure {
+        .daemonUnreachable("the authd forward at \(path) has ended (its TTL passed, it was closed, authd stopped, "
+                           + "or the ssh session carrying it closed); on the machine where authd runs, open a new one: authctl forward")
     }
 
     static func foreignListener(_ path: String, uid: UInt32) -> ClientFailure {

@@ -1,4 +1,5 @@
 // Runs one request: sends it, hands streamed events to an observer, returns the final answer.
+import AuthdConfig
 import AuthdPosix
 import AuthdWire
 
@@ -45,6 +46,8 @@ public enum RequestExchange {
                 observer?.tick()
             case .closed:
                 observer?.finish(approved: false)
+                // Through ssh -R, a forward that ended locally still accepts remotely; ssh then closes.
+                if AuthdPaths.namesForward(connection.path) { throw DaemonLauncher.forwardEnded(connection.path) }
                 throw .daemonUnreachable("authd closed the connection without an answer; it may have stopped or crashed; check its log (\(DaemonLauncher.whereItLogs))")
             case .line(let bytes):
                 lastActivity = SystemClock.monotonicNanoseconds()

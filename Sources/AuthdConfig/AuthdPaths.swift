@@ -58,6 +58,15 @@ public struct AuthdPaths: Sendable, Equatable {
         return path
     }
 
+    /// Whether a socket path names an authd forward (`authctl forward`, docs/remote.md): its file name
+    /// contains `forward`, as the daemon's own forward sockets (`forward-ID.sock`) and the recipes'
+    /// remote paths do. A client never starts a daemon for such a path, and says the forward ended
+    /// when nothing answers there.
+    public static func namesForward(_ socketPath: String) -> Bool {
+        let name = socketPath.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        return name.contains("forward")
+    }
+
     /// `AUTHD_STATE_DIR`, else `$XDG_STATE_HOME/authd`, else `~/.local/state/authd`.
     public static func stateDirectory(environment: [String: String]) throws(AuthdPathError) -> String {
         if let explicit = nonEmpty(environment["AUTHD_STATE_DIR"]) { return explicit }

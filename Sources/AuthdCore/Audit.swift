@@ -19,6 +19,8 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case tokenErased = "token_erased"
     case loggedOut = "logged_out"
     case storeError = "store_error"
+    case forwardOpened = "forward_opened"
+    case forwardEnded = "forward_ended"
 
     public var messageID: String {
         switch self {
@@ -37,6 +39,8 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .tokenErased: return "8bc3bf5b510f4df9be968e87c3f8d6f5"
         case .loggedOut: return "8849779309ef4075a5737b3e0ea54ef5"
         case .storeError: return "f9d49ea736044573b166f7f358abb9a5"
+        case .forwardOpened: return "5e0f3b7a9c2d4e81a6b4f0d27c913e58"
+        case .forwardEnded: return "b71c2e94d05a4f36b8e1a3c6d2f70b49"
         }
     }
 
@@ -82,9 +86,13 @@ public final class ClientIdentity: Sendable {
     /// no credentials, the writer exited before it was pinned); nil when it was.
     public let unattributed: String?
     public let isDaemon: Bool
+    /// The forward the request came through; nil on the main socket.
+    public let forward: ForwardGrant?
 
     public init(uid: UInt32, pid: Int32, executable: String?, executableFile: ExecutableFile? = nil,
-                hasControllingTerminal: Bool, unattributed: String? = nil, isDaemon: Bool = false) {
+                hasControllingTerminal: Bool, unattributed: String? = nil, isDaemon: Bool = false,
+                forward: ForwardGrant? = nil) {
+        self.forward = forward
         self.uid = uid
         self.pid = pid
         self.executable = executable
@@ -107,9 +115,12 @@ public struct AuditRecord: Sendable {
     public var scopes: [String]
     public var tokenFingerprint: String?
     public var detail: String?
+    /// The forward a record is about when no client carries it (its opening and its end).
+    public var forwardID: String?
 
     public init(_ event: AuditEvent, _ message: String, audience: String? = nil, client: ClientIdentity? = nil,
-                scopes: [String] = [], tokenFingerprint: String? = nil, detail: String? = nil) {
+                scopes: [String] = [], tokenFingerprint: String? = nil, detail: String? = nil, forwardID: String? = nil) {
+        self.forwardID = forwardID
         self.event = event
         self.message = message
         self.audience = audience
@@ -132,6 +143,8 @@ public struct AuditRecord: Sendable {
             if let exe = client.executable { fields.append(("CLIENT_EXE", exe)) }
             if let unattributed = client.unattributed { fields.append(("CLIENT_UNATTRIBUTED", unattributed)) }
         }
+        // Every record served through a forward says which one, as does a forward's own opening and end.
+        if let forward = client?.forward?.id ?? forwardID { fields.append(("FORWARD", forward)) }
         if !scopes.isEmpty { fields.append(("SCOPES", scopes.joined(separator: " "))) }
         if let tokenFingerprint { fields.append(("TOKEN_FINGERPRINT", tokenFingerprint)) }
         if let detail { fields.append(("DETAIL", detail)) }

@@ -40,6 +40,7 @@ public final class Daemon: Sendable {
     private let logger: Logger
     private let audit: SwitchableAuditSink
     private let router: RequestRouter
+    private let forwards: ForwardRegistry
     private let vault = TokenVault()
     private let notifier = SystemdNotifier()
 
@@ -48,7 +49,10 @@ public final class Daemon: Sendable {
         self.logger = logger
         let audit = SwitchableAuditSink(StderrAuditSink(clock: options.clock, logFile: options.logFile))
         self.audit = audit
-        self.router = RequestRouter(audit: audit)
+        let forwards = ForwardRegistry(runtimeDirectory: ListeningSocket.parent(of: options.paths.socket),
+                                       clock: options.clock, audit: audit)
+        self.forwards = forwards
+        self.router = RequestRouter(audit: audit, forwards: forwards)
     }
 
     /// Runs until SIGTERM or SIGINT; returns the process exit status.
@@ -119,6 +123,7 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonStartError(description: "cannot serve the socket: \(error)", exitCode: 1)
         }
+        await forwards.attach(server)
         let where_ = socket.activatedBySystemd ? "systemd's socket" : options.paths.socket
         logger.info("serving \(configuration.audiences.count) audiences on \(where_)")
         _ = try? notifier.ready(status: statusLine(initial))
@@ -142,6 +147,8 @@ public final class Daemon: Sendable {
         // Before the event loops stop: a probe submitted to a stopped loop would never complete.
         watchdog?.cancel()
         await watchdog?.value
+        // Forwards end with the daemon: their sockets are removed and their connections closed.
+        await forwards.endAll()
         await server.shutdown()
         for entry in router.current + router.suspended { await entry.agent.shutdown() }
         return 0

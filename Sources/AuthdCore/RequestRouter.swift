@@ -32,11 +32,15 @@ public final class RequestRouter: RequestHandling {
     private let follower = Mutex<ConfigurationFollower?>(nil)
     private let audit: any AuditSink
     private let identifyFile: @Sendable (String) -> ExecutableFile?
+    /// The open forwards, for the `forward_*` operations; nil: the daemon opens none.
+    private let forwards: ForwardRegistry?
 
     /// `identifyFile` says which file a path in `allowed_clients` names in the daemon's own mount
     /// namespace (stat, following symbolic links); tests inject a table.
-    public init(audit: any AuditSink, identifyFile: @escaping @Sendable (String) -> ExecutableFile? = RequestRouter.fileIdentity) {
+    public init(audit: any AuditSink, identifyFile: @escaping @Sendable (String) -> ExecutableFile? = RequestRouter.fileIdentity,
+                forwards: ForwardRegistry? = nil) {
         self.audit = audit
+        self.forwards = forwards
         self.identifyFile = identifyFile
     }
 
@@ -78,15 +82,38 @@ public final class RequestRouter: RequestHandling {
     public func handle(_ request: Request, from client: ClientIdentity, events: @escaping ReplySink) async -> Reply {
         // One stat and a compare; the reload itself only when the file was written since.
         if let follower = follower.withLock({ $0 }), follower.fileChanged() { await follower.follow() }
+        var request = request
+        if let grant = client.forward {
+            switch ForwardPolicy.decide(request, grant: grant) {
+            case .serve(let allowed):
+                request = allowed
+            case .refuse(let failure):
+                audit.record(AuditRecord(.clientRefused, "forward \(grant.id): refused \(request.operation)", audience: request.audience,
+                                         client: client, detail: failure.message))
+                return .line(.failure(failure))
+            }
+        }
         switch request {
         case .version:
-            return .line(.success(.object([
+            var members: [(String, JSONValue)] = [
                 ("version", .string(AuthdProtocol.softwareVersion)), ("protocol", .integer(Int64(AuthdProtocol.version))),
                 ("pid", .integer(Int64(CurrentProcess.processID))),
-            ])))
+            ]
+            if let grant = client.forward { members.append(("forward", .string(grant.id))) }
+            return .line(.success(.object(members)))
+        case .forwardOpen(let opening):
+            guard let forwards else { return .line(.failure(ProtocolFailure(.badRequest, "this authd opens no forwards"))) }
+            return .line(await forwards.open(opening, configured: current.map(\.policy.name), client: client))
+        case .forwardList:
+            guard let forwards else { return .line(.success(.object([("forwards", .array([]))]))) }
+            return .line(await forwards.list())
+        case .forwardClose(let id):
+            guard let forwards else { return .line(.failure(ProtocolFailure(.badRequest, "this authd opens no forwards"))) }
+            return .line(await forwards.close(id, client: client))
         case .status:
             var rows: [JSONValue] = []
-            for entry in current {
+            // Through a forward, only its audiences exist.
+            for entry in current where client.forward?.admits(entry.policy.name) ?? true {
                 var row = await entry.agent.status()
                 row.issuer = entry.issuer
                 rows.append(row.json())
@@ -122,6 +149,8 @@ public final class RequestRouter: RequestHandling {
                 let served = try await entry.agent.get(minimumValidity: .seconds(minValid), canPrompt: interactive,
                                                        client: client, events: events)
                 return .token(served)
+            } catch where error.code == .loginNeeded && client.forward.map({ !$0.allowLogin }) == true {
+                return .line(.failure(ForwardPolicy.loginNeeded(audience, grant: client.forward!)))
             } catch {
                 return .line(.failure(error))
             }

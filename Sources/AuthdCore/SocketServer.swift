@@ -155,10 +155,31 @@ public final class SocketServer: Sendable {
         await withCheckedContinuation { continuation in mailbox.post(.probe(continuation)) }
     }
 
+    /// Serves a forward's listening socket (bound, listening; ownership passes to the server) on the same
+    /// loop, with the same connection handling; every connection accepted there carries `grant`.
+    public func addForwardListener(_ descriptor: FileDescriptor, grant: ForwardGrant) async throws {
+        try descriptor.setNonBlocking(true)
+        try UnixSocket.setPassCredentials(descriptor)
+        let added: Bool = await withCheckedContinuation { continuation in
+            mailbox.post(.addListener(descriptor, grant, continuation))
+        }
+        if !added { throw ForwardListenerError() }
+    }
+
+    /// Stops accepting on the forward `id`, closes its listening socket and every connection accepted
+    /// there (a request in progress is cancelled, its answer dropped).
+    public func removeForwardListener(id: String) async {
+        await withCheckedContinuation { continuation in mailbox.post(.removeListener(id, continuation)) }
+    }
+
     /// Stops accepting, closes open connections and the listening socket, and ends the loop.
     public func shutdown() async {
         await withCheckedContinuation { continuation in mailbox.post(.stop(continuation)) }
     }
+}
+
+struct ForwardListenerError: Error, CustomStringConvertible {
+    var description: String { "the socket loop could not watch the forward's socket" }
 }
 
 /// Identifies one connection across fd reuse.
@@ -175,6 +196,8 @@ final class SocketMailbox: Sendable {
         /// The final reply of the pending request.
         case finished(ConnectionKey, [UInt8], closeAfter: Bool)
         case probe(CheckedContinuation<Void, Never>)
+        case addListener(FileDescriptor, ForwardGrant, CheckedContinuation<Bool, Never>)
+        case removeListener(String, CheckedContinuation<Void, Never>)
         case stop(CheckedContinuation<Void, Never>)
     }
 
@@ -202,6 +225,8 @@ final class SocketMailbox: Sendable {
 final class Connection {
     let key: ConnectionKey
     let socket: FileDescriptor
+    /// The restriction of the forward it was accepted on; nil on the main socket.
+    let grant: ForwardGrant?
     var input = AttributedInput()
     var output: [UInt8] = []
     var outputStart = 0
@@ -214,9 +239,10 @@ final class Connection {
     var work: Task<Void, Never>?
     var interest: Epoll.Interest = []
 
-    init(key: ConnectionKey, socket: FileDescriptor) {
+    init(key: ConnectionKey, socket: FileDescriptor, grant: ForwardGrant?) {
         self.key = key
         self.socket = socket
+        self.grant = grant
     }
 
     var pendingOutput: Int { output.count - outputStart }
@@ -226,6 +252,8 @@ final class Connection {
 final class SocketLoop {
     private let epoll: Epoll
     private let listener: FileDescriptor
+    /// Forward listening sockets by descriptor, each with its restriction.
+    private var forwardListeners: [Int32: (socket: FileDescriptor, grant: ForwardGrant)] = [:]
     private let mailbox: SocketMailbox
     private let handling: any RequestHandling
     private let limits: ConnectionLimits
@@ -256,7 +284,9 @@ final class SocketLoop {
             let events = (try? epoll.wait(timeoutMilliseconds: wait)) ?? []
             for event in events {
                 if event.descriptor == listener {
-                    acceptWaiting()
+                    acceptWaiting(on: listener, grant: nil)
+                } else if let forward = forwardListeners[event.descriptor.rawValue] {
+                    acceptWaiting(on: forward.socket, grant: forward.grant)
                 } else if event.descriptor == mailbox.wake.descriptor {
                     continue
                 } else if let connection = connections[event.descriptor.rawValue] {
@@ -278,8 +308,29 @@ final class SocketLoop {
                     for i in bytes.indices { bytes[i] = 0 }
                 case .probe(let continuation):
                     continuation.resume()
+                case let .addListener(socket, grant, continuation):
+                    if (try? epoll.add(socket, for: .readable)) != nil {
+                        forwardListeners[socket.rawValue] = (socket, grant)
+                        continuation.resume(returning: true)
+                    } else {
+                        try? socket.close()
+                        continuation.resume(returning: false)
+                    }
+                case let .removeListener(id, continuation):
+                    for (descriptor, forward) in forwardListeners where forward.grant.id == id {
+                        forwardListeners[descriptor] = nil
+                        epoll.remove(forward.socket)
+                        try? forward.socket.close()
+                    }
+                    for connection in Array(connections.values) where connection.grant?.id == id { close(connection) }
+                    continuation.resume()
                 case .stop(let continuation):
                     for connection in Array(connections.values) { close(connection) }
+                    for forward in forwardListeners.values {
+                        epoll.remove(forward.socket)
+                        try? forward.socket.close()
+                    }
+                    forwardListeners = [:]
                     epoll.remove(listener)
                     try? listener.close()
                     continuation.resume()
@@ -297,13 +348,13 @@ final class SocketLoop {
 
     // MARK: accept
 
-    private func acceptWaiting() {
-        while let socket = try? UnixSocket.acceptNonBlocking(listener) {
-            admit(socket)
+    private func acceptWaiting(on listening: FileDescriptor, grant: ForwardGrant?) {
+        while let socket = try? UnixSocket.acceptNonBlocking(listening) {
+            admit(socket, grant: grant)
         }
     }
 
-    private func admit(_ socket: FileDescriptor) {
+    private func admit(_ socket: FileDescriptor, grant: ForwardGrant?) {
         guard connections.count < limits.maximumConnections else {
             // Over the limit: say so in one line and close, without reading.
             let failure = ProtocolFailure(.busy, "authd is at its connection limit (\(limits.maximumConnections))")
@@ -320,7 +371,7 @@ final class SocketLoop {
             let pinned = try? PinnedProcess.peer(of: socket)
             let executable = try? pinned?.executablePath()
             handling.refused(ClientIdentity(uid: credentials.uid, pid: credentials.pid, executable: executable,
-                                            hasControllingTerminal: false))
+                                            hasControllingTerminal: false, forward: grant))
             let failure = ProtocolFailure(.refused, "refused: this authd serves uid \(ownUID) only",
                                           hint: "run authctl as the user who owns the daemon")
             _ = try? UnixSocket.sendAvailable(socket, ReplyLine.failure(failure).line()[...])
@@ -333,7 +384,8 @@ final class SocketLoop {
             return
         }
         nextSerial += 1
-        let connection = Connection(key: ConnectionKey(descriptor: socket.rawValue, serial: nextSerial), socket: socket)
+        let connection = Connection(key: ConnectionKey(descriptor: socket.rawValue, serial: nextSerial), socket: socket,
+                                    grant: grant)
         connection.deadline = SystemClock.monotonicNanoseconds() + timeoutNanoseconds
         connection.interest = [.readable, .peerClosedWriting]
         guard (try? epoll.add(socket, for: connection.interest)) != nil else {
@@ -438,7 +490,8 @@ final class SocketLoop {
         case .sender(let writer):
             sender = writer
             if writer.uid != ownUID {
-                let identity = ClientIdentity(uid: writer.uid, pid: writer.pid, executable: nil, hasControllingTerminal: false)
+                let identity = ClientIdentity(uid: writer.uid, pid: writer.pid, executable: nil, hasControllingTerminal: false,
+                                              forward: connection.grant)
                 handling.refusedSender(identity)
                 let failure = ProtocolFailure(.refused, "refused: this authd serves uid \(ownUID) only",
                                               hint: "run authctl as the user who owns the daemon")
@@ -454,7 +507,7 @@ final class SocketLoop {
         }
         // Examined here, on the loop, right after the read: the shorter the time since the write,
         // the smaller the chance that the writer has exec'd another program since (docs/security.md).
-        let client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID)
+        let client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID, forward: connection.grant)
         pinned = nil
         let sink: ReplySink = { event in mailbox.post(.event(key, event.line())) }
         connection.work = Task {
@@ -469,10 +522,11 @@ final class SocketLoop {
 
     /// What the pinned writer runs and whether it has a terminal, read through `/proc` and
     /// confirmed against the pidfd afterwards (so the answers are about that process).
-    static func identify(_ sender: Writer, pinned: PinnedProcess?, unattributed: String?, ownUID: UInt32) -> ClientIdentity {
+    static func identify(_ sender: Writer, pinned: PinnedProcess?, unattributed: String?, ownUID: UInt32,
+                         forward: ForwardGrant? = nil) -> ClientIdentity {
         guard let pinned, unattributed == nil else {
             return ClientIdentity(uid: sender.pid > 0 ? sender.uid : ownUID, pid: sender.pid, executable: nil,
-                                  hasControllingTerminal: false, unattributed: unattributed ?? "no writer")
+                                  hasControllingTerminal: false, unattributed: unattributed ?? "no writer", forward: forward)
         }
         do throws(Errno) {
             let (path, status) = try pinned.executableFile()
@@ -480,10 +534,10 @@ final class SocketLoop {
             let file = ExecutableFile(device: status.device, inode: status.inode,
                                       isDeleted: status.linkCount == 0 || path?.hasSuffix(" (deleted)") == true)
             return ClientIdentity(uid: sender.uid, pid: sender.pid, executable: path, executableFile: file,
-                                  hasControllingTerminal: terminal)
+                                  hasControllingTerminal: terminal, forward: forward)
         } catch {
             return ClientIdentity(uid: sender.uid, pid: sender.pid, executable: nil, hasControllingTerminal: false,
-                                  unattributed: "the writer (pid \(sender.pid)) exited before it could be examined")
+                                  unattributed: "the writer (pid \(sender.pid)) exited before it could be examined", forward: forward)
         }
     }
 

@@ -29,6 +29,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
     /// `EEXIST`
     public static let fileExists = Errno(rawValue: EEXIST)
+    /// `EADDRINUSE`: what `bind` says when a file is already at a Unix socket's path.
+    public static let addressInUse = Errno(rawValue: EADDRINUSE)
     /// `EACCES`
     public static let permissionDenied = Errno(rawValue: EACCES)
     /// `EPERM`

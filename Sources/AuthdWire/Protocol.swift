@@ -67,6 +67,10 @@ public enum Request: Sendable, Equatable {
     case erase(audience: String?, fingerprint: String)
     /// Read the config file again now (as SIGHUP does), and answer how it went.
     case reload
+    /// Open a restricted forwarding socket (main socket only; docs/remote.md).
+    case forwardOpen(ForwardOpening)
+    case forwardList
+    case forwardClose(id: String)
 
     public var operation: String {
         switch self {
@@ -77,6 +81,9 @@ public enum Request: Sendable, Equatable {
         case .status: return "status"
         case .erase: return "erase"
         case .reload: return "reload"
+        case .forwardOpen: return "forward_open"
+        case .forwardList: return "forward_list"
+        case .forwardClose: return "forward_close"
         }
     }
 
@@ -84,14 +91,20 @@ public enum Request: Sendable, Equatable {
         switch self {
         case .get(let a, _, _), .login(let a), .logout(let a): return a
         case .erase(let a, _): return a
-        case .version, .logoutAll, .status, .reload: return nil
+        case .version, .logoutAll, .status, .reload, .forwardOpen, .forwardList, .forwardClose: return nil
         }
     }
 
     public func json() -> JSONValue {
         var m: [(String, JSONValue)] = [("v", .integer(Int64(AuthdProtocol.version))), ("op", .string(operation))]
         switch self {
-        case .version, .status, .reload: break
+        case .version, .status, .reload, .forwardList: break
+        case .forwardOpen(let opening):
+            if let audiences = opening.audiences { m.append(("audiences", .array(audiences.map { .string($0) }))) }
+            m += [("ttl", .integer(Int64(opening.ttlSeconds))), ("allow_login", .bool(opening.allowLogin))]
+            if let socket = opening.socket { m.append(("socket", .string(socket))) }
+        case .forwardClose(let id):
+            m.append(("id", .string(id)))
         case let .get(audience, minValid, interactive):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
         case .login(let audience), .logout(let audience):
@@ -168,6 +181,13 @@ public enum Request: Sendable, Equatable {
             else { throw ProtocolFailure(.badRequest, "erase: \"fingerprint\" must be 16 hex digits") }
             let a: String? = value["audience"] == nil ? nil : try audience()
             return .erase(audience: a, fingerprint: fingerprint.lowercased())
+        case "forward_open": return .forwardOpen(try ForwardOpening.decode(value))
+        case "forward_list": return .forwardList
+        case "forward_close":
+            guard let id = value["id"]?.stringValue, ForwardOpening.isValidID(id) else {
+                throw ProtocolFailure(.badRequest, "forward_close: \"id\" must be a forward id (see: authctl forward --list)")
+            }
+            return .forwardClose(id: id)
         default:
             throw ProtocolFailure(.badRequest, "unknown op \"\(String(op.prefix(32)))\"")
         }

@@ -50,6 +50,8 @@ enum Authctl {
         case .help: return try HelpCommand.run(command)
         case .completion: return try CompletionCommand.run(command)
         case .listAudiences: return AudienceListCommand.run(context)
+        case .forward: return try ForwardCommand.run(command, context)
+        case .ssh: return try SshCommand.run(command, context)
         }
     }
 

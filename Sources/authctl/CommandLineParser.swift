@@ -37,6 +37,9 @@ enum CommandLineParser {
 
         while index < arguments.endIndex {
             let argument = arguments[index]
+            if !onlyOperands, let spec = lookUp(words), spec.passesRestThrough, words.count > spec.words.count {
+                onlyOperands = true
+            }
             if onlyOperands || !argument.hasPrefix("-") || argument == "-" {
                 words.append(argument)
             } else if argument == "--" {
@@ -45,7 +48,9 @@ enum CommandLineParser {
                 let (name, inline) = split(argument)
                 switch name {
                 case "--config": invocation.context.configOverride = try value(for: name, inline: inline)
-                case "--socket": invocation.context.socketOverride = try value(for: name, inline: inline)
+                // `authctl forward --socket PATH` is the forward's own path; before the command, the daemon's.
+                case "--socket" where !takesValue(name, words: words):
+                    invocation.context.socketOverride = try value(for: name, inline: inline)
                 case "--help", "-h": options.append(("--help", nil))
                 case "--version": words = ["version"] + words
                 default:
@@ -94,7 +99,7 @@ enum CommandLineParser {
         }
         if !parsed.wantsHelp {
             let required = spec.operands.filter { !$0.optional }.count
-            if parsed.operands.count > spec.operands.count {
+            if parsed.operands.count > spec.operands.count && !spec.passesRestThrough {
                 throw .usage("too many arguments for \(spec.name); usage: \(spec.synopsis)")
             }
             if parsed.operands.count < required {

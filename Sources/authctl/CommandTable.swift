@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, reload, configCheck, configInit, version, help, completion, listAudiences
+    case get, login, logout, status, reload, configCheck, configInit, version, help, completion, listAudiences, forward, ssh
 }
 
 struct CommandSpec {
@@ -45,14 +45,16 @@ struct CommandSpec {
     /// A paragraph for `--help` and the man page.
     let details: String
     var hidden = false
+    /// After the first operand every argument is an operand, passed on unparsed (`authctl ssh HOST -p 2222`).
+    var passesRestThrough = false
 
     var name: String { words.joined(separator: " ") }
 
     var synopsis: String {
-        var parts = ["authctl", name]
-        for operand in operands { parts.append(operand.optional ? "[\(operand.name)]" : operand.name) }
-        for option in options { parts.append("[\(option.name)\(option.valueName.map { " " + $0 } ?? "")]") }
-        return parts.joined(separator: " ")
+        let operandParts = operands.map { $0.optional ? "[\($0.name)]" : $0.name }
+        let optionParts = options.map { "[\($0.name)\($0.valueName.map { " " + $0 } ?? "")]" }
+        // Options after the first operand would be passed on, so they are shown before it.
+        return (["authctl", name] + (passesRestThrough ? optionParts + operandParts : operandParts + optionParts)).joined(separator: " ")
     }
 }
 
@@ -96,6 +98,31 @@ enum CommandTable {
             summary: "make the running daemon read its config file again now",
             details: "The daemon also notices on its own when the file changes (it compares the file with what it loaded before each request); this is for being sure. Prints what is served; an audience whose section has an error is named with its error and makes the exit status 2, while the rest is served. A file that cannot be read or parsed, or an error in [daemon], leaves the previous config in service (exit 2). Does not start the daemon."),
         CommandSpec(
+            id: .forward, words: ["forward"], operands: [],
+            options: [
+                OptionSpec(name: "--audiences", valueName: "A,B", summary: "serve only these audiences (default: all)", completion: .audiences),
+                OptionSpec(name: "--ttl", valueName: "DUR", summary: "end the forward after this long (default 8h, at most 7d; e.g. 30m, 8h)"),
+                OptionSpec(name: "--allow-login", valueName: nil, summary: "let a device or authorization-code login start through the forward (its prompt shows on the remote terminal)"),
+                OptionSpec(name: "--socket", valueName: "PATH", summary: "bind the forward's socket at PATH (default: forward-ID.sock in authd's runtime directory)", completion: .files),
+                OptionSpec(name: "--json", valueName: nil, summary: "print {\"id\",\"socket\",\"expires_at\"} (with --list: {\"forwards\":[...]})"),
+                OptionSpec(name: "--list", valueName: nil, summary: "show the open forwards"),
+                OptionSpec(name: "--close", valueName: "ID", summary: "end a forward now: its socket is removed and its connections closed"),
+            ],
+            summary: "open a restricted socket for a remote host or container (ssh -R, bind mount)",
+            details: "Asks the running authd for a new socket that serves only get (access tokens of the forward's audiences), status filtered to them, and version; logout, config, refresh tokens and other audiences are not reachable through it, and a login starts through it only with --allow-login (otherwise the remote side is told to run authctl login AUD here). Prints the socket's path on stdout, so ssh -R /tmp/authd-forward.sock:$(authctl forward --audiences github) HOST works; see docs/remote.md. The forward ends at its TTL, on --close, or when authd stops or restarts (forwards are not kept across restarts); its socket is then removed and its connections closed. Never starts authd."),
+        CommandSpec(
+            id: .ssh, words: ["ssh"],
+            operands: [OperandSpec(name: "HOST", optional: false, completion: .none),
+                       OperandSpec(name: "SSH-ARGS...", optional: true, completion: .none)],
+            options: [
+                OptionSpec(name: "--audiences", valueName: "A,B", summary: "serve only these audiences (default: all)", completion: .audiences),
+                OptionSpec(name: "--ttl", valueName: "DUR", summary: "end the forward after this long even if ssh still runs (default 8h, at most 7d)"),
+                OptionSpec(name: "--allow-login", valueName: nil, summary: "let a login start through the forward (its prompt shows on the remote terminal)"),
+            ],
+            summary: "open a forward and ssh to HOST with it as AUTHD_SOCKET; the forward is closed when ssh exits",
+            details: "Opens a forward (as authctl forward), runs ssh -R /tmp/authd-forward-ID.sock:FORWARD -o SetEnv=AUTHD_SOCKET=/tmp/authd-forward-ID.sock HOST with the rest of the arguments passed to ssh unchanged, and closes the forward when ssh exits; exits with ssh's status. authctl's own options go before HOST. The remote sshd must accept the variable (AcceptEnv AUTHD_SOCKET) for SetEnv to set it, and should have StreamLocalBindUnlink yes. If authctl itself is killed, the forward ends at its TTL. See docs/remote.md.",
+            passesRestThrough: true),
+        CommandSpec(
             id: .configCheck, words: ["config", "check"], operands: [],
             options: [OptionSpec(name: "--explain", valueName: nil,
                                  summary: "also show each audience's effective settings and where each came from",
@@ -115,7 +142,7 @@ enum CommandTable {
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "forward", "config", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),
@@ -137,8 +164,8 @@ enum CommandTable {
         (2, "usage or config error"),
         (3, "login needed but nobody can be prompted (run authctl login AUD)"),
         (4, "the person denied the request or the code expired"),
-        (5, "the daemon cannot be reached and could not be started"),
-        (6, "refused by the daemon's policy (allowed_clients, require_tty)"),
+        (5, "the daemon cannot be reached and could not be started, or the forward named by AUTHD_SOCKET has ended"),
+        (6, "refused by the daemon's policy (allowed_clients, require_tty, or a request a forward does not serve)"),
         (130, "interrupted with Ctrl-C"),
     ]
 }

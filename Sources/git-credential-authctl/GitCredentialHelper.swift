@@ -104,7 +104,9 @@ enum GitCredentialHelper {
                 .get(audience: audience.name, minimumValiditySeconds: 60, interactive: terminal != nil),
                 on: connection, observer: terminal.map { InteractivePrompt(terminal: $0) })
         } catch where error.protocolCode == .loginNeeded {
-            throw ClientFailure(exitCode: error.exitCode, "login needed for \(audience.name); run: authctl login \(audience.name)")
+            // Through a forward the login happens where authd runs, not on this (remote) host.
+            let where_ = AuthdPaths.namesForward(connection.path) ? "on the machine where authd runs" : "run"
+            throw ClientFailure(exitCode: error.exitCode, "login needed for \(audience.name); \(where_): authctl login \(audience.name)")
         }
         let token = try TokenAnswer.accessToken(payload, audience: audience.name)
         let expiry = payload["expires_at"]?.integerValue.map { "password_expiry_utc=\($0)\n" } ?? ""

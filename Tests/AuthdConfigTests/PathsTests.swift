@@ -3,6 +3,18 @@ import AuthdConfig
 import Testing
 
 @Suite struct PathsTests {
+    @Test(arguments: [
+        ("/run/user/1000/authd/forward-0123456789ab.sock", true),
+        ("/tmp/authd-forward.sock", true),
+        ("/run/authd-forward.sock", true),
+        ("/run/user/1000/authd/socket", false),
+        ("/home/forward/authd.sock", false),
+        ("/run/authd.sock", false),
+    ])
+    func forwardPathsAreRecognisedByTheirFileName(path: String, isForward: Bool) {
+        #expect(AuthdPaths.namesForward(path) == isForward)
+    }
+
     @Test func xdgVariables() throws {
         let paths = try AuthdPaths.resolve(environment: [
             "HOME": "/home/u", "XDG_CONFIG_HOME": "/cfg/", "XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "/st",
