@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences
+    case get, login, logout, status, audit, configCheck, configInit, version, help, completion, listAudiences
 }
 
 struct CommandSpec {
@@ -70,6 +70,8 @@ enum CommandTable {
             options: [
                 OptionSpec(name: "--min-valid", valueName: "DUR", summary: "serve a token valid for at least this long (default 60s; e.g. 90, 5m, 1h)"),
                 OptionSpec(name: "--interactive", valueName: nil, summary: "prompt on stderr for a device flow even without a terminal"),
+                OptionSpec(name: "--scope", valueName: "SCOPES", summary: "a token for just these of the granted scopes (space-separated, e.g. \"read:user repo\")"),
+                OptionSpec(name: "--resource", valueName: "URI", summary: "a token for this one of the audience's configured resources (RFC 8707)"),
                 OptionSpec(name: "--json", valueName: nil, summary: "print {\"access_token\",\"token_type\",\"expires_at\",\"scope\"} as JSON"),
                 OptionSpec(name: "--header", valueName: nil, summary: "print an HTTP header line, Authorization: Bearer TOKEN (for curl -H @- or -H @<(...))"),
             ],
@@ -92,6 +94,15 @@ enum CommandTable {
             summary: "show every configured audience's login",
             details: "One row per audience: state, access-token expiry, when the next refresh is scheduled, scopes, issuer and session age. Never prints a token."),
         CommandSpec(
+            id: .audit, words: ["audit"],
+            operands: [OperandSpec(name: "AUD", optional: true, completion: .audiences)],
+            options: [
+                OptionSpec(name: "--since", valueName: "DUR", summary: "only records from the last DUR (e.g. 90, 10m, 2h, 1d)"),
+                OptionSpec(name: "--json", valueName: nil, summary: "print each record as one JSON object per line"),
+            ],
+            summary: "show authd's audit records, newest last",
+            details: "Lists what the daemon did: device flows started and approved, tokens served (with the client's pid and executable), refreshes, erasures, logouts and revocations, refusals. When authd writes its audit records to the journal they are read back from there (authd's records of this user); otherwise they come from the daemon's in-memory record of its most recent 1000 events, which starts empty when the daemon starts. Records name tokens by fingerprint only; never a token. docs/operations.md lists the fields."),
+        CommandSpec(
             id: .configCheck, words: ["config", "check"], operands: [],
             options: [OptionSpec(name: "--explain", valueName: nil,
                                  summary: "also show each audience's effective settings and where each came from",
@@ -111,7 +122,7 @@ enum CommandTable {
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "audit", "config", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),
