@@ -26,10 +26,10 @@ public enum NarrowingDecision: Sendable, Equatable {
         }
         let unknown = asked.resources.filter { !allowedResources.contains($0) }
         if !unknown.isEmpty {
-            let configured = allowedResources.isEmpty ? "it has no resources configured"
+            let configured = allowedResources.isEmpty ? "it has no resource configured"
                 : "it has \(allowedResources.joined(separator: " "))"
             return .refuse("\(audience): resource \(unknown.joined(separator: " ")) is not one of this audience's resources (\(configured)); "
-                           + "add it to resources in the config and run: authctl login \(audience)")
+                           + "add it to the audience's resource list in the config and run: authctl login \(audience)")
         }
         let sameScopes = asked.scopes.map { Set($0) == Set(granted) } ?? true
         if asked.resources.isEmpty && sameScopes { return .serveLogin }

@@ -1,6 +1,7 @@
 // The in-memory audit record: bounded, oldest first, filtered by audience and time; and where `audit` reads.
 @testable import AuthdCore
 import AuthdWire
+import Foundation
 import Testing
 
 @Suite struct AuditRingTests {
@@ -109,5 +110,15 @@ import Testing
         }
         #expect(throws: ProtocolFailure.self) { try Request.decode(Array(#"{"op":"audit","since":-1}"#.utf8)) }
         #expect(throws: ProtocolFailure.self) { try Request.decode(Array(#"{"op":"audit","audience":"a b"}"#.utf8)) }
+    }
+
+    /// docs/operations.md lists every event with the MESSAGE_ID that runs.
+    @Test func everyEventIsDocumentedWithItsMessageID() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/operations.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for event in AuditEvent.allCases {
+            #expect(text.contains("| `\(event.rawValue)` | `\(event.messageID)` |"), "\(event.rawValue) is not in docs/operations.md")
+        }
     }
 }

@@ -39,7 +39,7 @@ import Testing
         let decision = NarrowingDecision.decide(TokenNarrowing(scopes: nil, resources: ["https://api.example/"]),
                                                 audience: "work", granted: Self.granted, allowedResources: [])
         guard case .refuse(let message) = decision else { Issue.record("not refused: \(decision)"); return }
-        #expect(message.contains("no resources configured"))
+        #expect(message.contains("no resource configured"))
     }
 
     @Test(arguments: [
