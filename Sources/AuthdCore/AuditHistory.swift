@@ -65,11 +65,16 @@ public final class AuditHistory: Sendable {
 
     /// authd's records of this user: every audit MESSAGE_ID, `SYSLOG_IDENTIFIER=authd`, `_UID` ours.
     @Sendable public static func readOwnJournalRecords(_ query: AuditQuery, limit: Int) throws -> [JSONValue] {
+        try readJournalRecords(query, limit: limit, uid: CurrentProcess.userID)
+    }
+
+    /// authd's records of `uid` from the local journals, or from the journal files in `directory`.
+    static func readJournalRecords(_ query: AuditQuery, limit: Int, uid: UInt32, directory: String? = nil) throws -> [JSONValue] {
         var matches = AuditEvent.allCases.map { "MESSAGE_ID=" + $0.messageID }
-        matches += ["SYSLOG_IDENTIFIER=authd", "_UID=\(CurrentProcess.userID)"]
+        matches += ["SYSLOG_IDENTIFIER=authd", "_UID=\(uid)"]
         if let audience = query.audience { matches.append("AUDIENCE=" + audience) }
         let since = query.sinceWall.map { UInt64(max(0, $0)) * 1_000_000 }
-        let entries = try Journal.read(matches: matches, sinceMicroseconds: since, limit: limit)
+        let entries = try Journal.read(matches: matches, sinceMicroseconds: since, limit: limit, directory: directory)
         return entries.map { entry in
             // Trusted fields (`_PID`, `_UID`, ...) are the journal's, not the record's.
             let fields = entry.fields.filter { !$0.name.hasPrefix("_") }.map { ($0.name, $0.value) }

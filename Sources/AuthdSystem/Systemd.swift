@@ -240,10 +240,12 @@ public struct JournalEntry: Sendable {
 extension Journal {
     /// The newest `limit` entries (oldest first) of the journals this process may read on this
     /// machine that carry every `FIELD=value` in `matches`, none older than `sinceMicroseconds`.
-    /// Fields whose value is not UTF-8 text are skipped.
-    public static func read(matches: [String], sinceMicroseconds: UInt64?, limit: Int) throws(Errno) -> [JournalEntry] {
+    /// Fields whose value is not UTF-8 text are skipped. `directory`: the journal files there instead
+    /// (tests write one with systemd-journal-remote).
+    public static func read(matches: [String], sinceMicroseconds: UInt64?, limit: Int,
+                            directory: String? = nil) throws(Errno) -> [JournalEntry] {
         var handle: OpaquePointer?
-        let opened = sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
+        let opened = directory.map { sd_journal_open_directory(&handle, $0, 0) } ?? sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard opened >= 0, let journal = handle else { throw Errno(rawValue: -opened) }
         defer { sd_journal_close(journal) }
         for match in matches {

@@ -48,6 +48,7 @@ enum AuditCommand {
             extras.append("client pid \(pid)" + (field("client_exe").map { " \($0)" } ?? ""))
         }
         if let unattributed = field("client_unattributed") { extras.append("sender unknown: \(unattributed)") }
+        if let detail = field("detail"), !(field("message") ?? "").contains(detail) { extras.append(detail) }
         if !extras.isEmpty { parts.append("(" + extras.joined(separator: "; ") + ")") }
         // Daemon-supplied text, some of it from a provider or a client: never raw to a terminal.
         return TerminalText.clean(parts.joined(separator: "  "))
