@@ -428,6 +428,8 @@ public actor AudienceAgent {
             refreshing = task
             _ = await awaitRefresh(task)
             if refreshing == task { refreshing = nil }
+            // A scheduled refresh that fired meanwhile joined this one and did not renew the login: re-arm it.
+            if refreshTimer == nil { scheduleRefresh() }
             if let failure = scopedTokens.takeFailure(for: key) { throw failure }
             refreshedInThisRequest = true
         }
@@ -526,8 +528,6 @@ public actor AudienceAgent {
         current.refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
         current.refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
         login = current
-        // A scheduled refresh that joined this one re-arms here rather than being lost.
-        scheduleRefresh()
         await persist(current)
     }
 

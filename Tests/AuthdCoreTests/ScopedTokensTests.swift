@@ -206,6 +206,31 @@ import Testing
         #expect(await provider.narrowings.count == 1)
     }
 
+    /// The login's scheduled refresh fires while a narrowing refresh holds the refresh token: it joins that
+    /// one, which does not renew the login, so it must be re-armed rather than lost (a provider that does not rotate).
+    @Test func aScheduledRefreshThatJoinedANarrowingOneStillHappens() async throws {
+        let provider = ScriptedProvider()
+        await provider.setAccessLifetime(600)
+        await provider.setRotateRefreshTokens(false)
+        let clock = ManualDaemonClock()
+        let agent = makeAgent(provider, clock: clock, policy: Self.policy)
+        async let login = agent.login(client: alice, events: { _ in })
+        try await eventually("device flow waiting") { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await login
+        try await eventually("refresh timer armed") { clock.sleeperCount >= 1 }
+        await provider.setHoldRefreshes(true)
+        async let narrowed = agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice,
+                                       narrowing: TokenNarrowing(scopes: ["read"], resources: []), events: { _ in })
+        try await eventually("narrowing refresh held") { await provider.refreshesWaiting == 1 }
+        clock.advance(by: .seconds(545))   // past the 60 s margin before expiry: the timer fires and joins
+        try await eventually("scheduled refresh joined") { await agent.refreshWaiters == 2 }
+        await provider.releaseRefreshes()
+        _ = try await narrowed
+        try await eventually("the login itself refreshed") { await provider.refreshRequests.count == 2 }
+        #expect(await provider.narrowings.count == 1)
+    }
+
     @Test func logoutDropsNarrowerTokens() async throws {
         let provider = ScriptedProvider()
         let agent = try await Self.loggedIn(provider)

@@ -158,6 +158,7 @@ actor ScriptedProvider: AudienceProvider {
     /// Answer a narrowing refresh with the full scopes, as some providers do.
     var ignoreNarrowing = false
     func setIgnoreNarrowing(_ ignore: Bool) { ignoreNarrowing = ignore }
+    func setRotateRefreshTokens(_ rotate: Bool) { rotateRefreshTokens = rotate }
     var lastIssuedRefreshToken: String { "refresh-token-secret-\(issued)" }
 
     func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens {
