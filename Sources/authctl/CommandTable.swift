@@ -70,10 +70,10 @@ enum CommandTable {
             options: [
                 OptionSpec(name: "--min-valid", valueName: "DUR", summary: "serve a token valid for at least this long (default 60s; e.g. 90, 5m, 1h)"),
                 OptionSpec(name: "--interactive", valueName: nil, summary: "prompt on stderr for a device flow even without a terminal"),
-                OptionSpec(name: "--scope", valueName: "SCOPES", summary: "a token for just these of the granted scopes (space-separated, e.g. \"read:user repo\")"),
-                OptionSpec(name: "--resource", valueName: "URI", summary: "a token for this one of the audience's configured resources (RFC 8707)"),
                 OptionSpec(name: "--json", valueName: nil, summary: "print {\"access_token\",\"token_type\",\"expires_at\",\"scope\"} as JSON"),
                 OptionSpec(name: "--header", valueName: nil, summary: "print an HTTP header line, Authorization: Bearer TOKEN (for curl -H @- or -H @<(...))"),
+                OptionSpec(name: "--scope", valueName: "SCOPES", summary: "a token for just these of the granted scopes (space-separated, e.g. \"read:user repo\")"),
+                OptionSpec(name: "--resource", valueName: "URI", summary: "a token for this one of the audience's configured resources (RFC 8707)"),
             ],
             summary: "print a valid access token for an audience",
             details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works; with --header it prints the whole header line instead, so the token can reach curl through a pipe rather than through curl's argv, which every local user can read (curl -H @- URL, or curl -H @<(authctl get AUD --header) URL). The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3. With --scope or --resource it serves a narrower token cut from the login (a refresh-token grant asking for just those scopes or that resource, cached per scope set); a scope the login was not granted, or a resource the audience does not configure, is exit 2 with nothing sent to the provider."),

@@ -44,7 +44,9 @@ private func refreshGrants(_ server: DevServer) -> Int {
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(narrow.stdout.utf8)) as? [String: Any])
         let token = try #require(answer["access_token"] as? String)
         #expect(token != full)
-        #expect(answer["scope"] as? String == "openid profile")
+        // `scope` (a string) before json_version 2, `scopes` (an array) after: either names just the two.
+        let servedScopes = (answer["scopes"] as? [String]) ?? (answer["scope"] as? String)?.split(separator: " ").map(String.init)
+        #expect(servedScopes == ["openid", "profile"])
         #expect(try introspect(server, token)["scope"] as? String == "openid profile")
         #expect(refreshGrants(server) == 1)
         // Cached per scope set: asked again (spelled differently), served without a request.
