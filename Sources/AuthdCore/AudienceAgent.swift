@@ -388,7 +388,7 @@ public actor AudienceAgent {
             // Checked against what was asked for until a login says what was granted: refused before any prompt.
             let key: TokenNarrowing
             switch NarrowingDecision.decide(narrowing, audience: name, granted: login?.scopes ?? policy.requestedScopes,
-                                            allowedResources: policy.resources) {
+                                            loggedIn: login != nil, allowedResources: policy.resources) {
             case .refuse(let why): throw ProtocolFailure(.badRequest, why)
             case .serveLogin: return try await get(minimumValidity: minimumValidity, canPrompt: canPrompt, client: client, events: events)
             case .narrow(let narrower): key = narrower

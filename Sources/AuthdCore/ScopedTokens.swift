@@ -12,15 +12,18 @@ public enum NarrowingDecision: Sendable, Equatable {
     /// Outside what was granted: refused at once, before any request to the provider.
     case refuse(String)
 
-    /// `granted`: the login's scopes as the provider granted them. `allowedResources`: the audience's
-    /// configured `resources`, the only ones its grant was asked for.
-    public static func decide(_ asked: TokenNarrowing, audience: String, granted: [String],
+    /// `granted`: the login's scopes as the provider granted them, or before any login (`loggedIn`
+    /// false) the configured ones it will ask for. `allowedResources`: the audience's configured
+    /// `resource` list, the only ones its grant was asked for.
+    public static func decide(_ asked: TokenNarrowing, audience: String, granted: [String], loggedIn: Bool = true,
                               allowedResources: [String]) -> NarrowingDecision {
         if let scopes = asked.scopes {
             let extra = scopes.filter { !granted.contains($0) }
             if !extra.isEmpty {
                 let grantedText = granted.isEmpty ? "no scopes" : "\"\(granted.joined(separator: " "))\""
-                return .refuse("\(audience): scope \"\(extra.joined(separator: " "))\" was not granted to this login (it has \(grantedText)); "
+                let whose = loggedIn ? "was not granted to this login (it has \(grantedText))"
+                    : "is not among the scopes this audience asks for (\(grantedText))"
+                return .refuse("\(audience): scope \"\(extra.joined(separator: " "))\" \(whose); "
                                + "ask for a subset, or add the scope to the audience's scopes and run: authctl login \(audience)")
             }
         }

@@ -35,6 +35,14 @@ import Testing
         }
     }
 
+    @Test func beforeALoginTheConfiguredScopesAreTheLimitAndSaidSo() {
+        let decision = NarrowingDecision.decide(TokenNarrowing(scopes: ["delete"], resources: []), audience: "work",
+                                                granted: Self.granted, loggedIn: false, allowedResources: [])
+        guard case .refuse(let message) = decision else { Issue.record("not refused: \(decision)"); return }
+        #expect(message.contains("is not among the scopes this audience asks for"))
+        #expect(!message.contains("login (it has"))
+    }
+
     @Test func aResourceIsRefusedWhenNoneIsConfigured() {
         let decision = NarrowingDecision.decide(TokenNarrowing(scopes: nil, resources: ["https://api.example/"]),
                                                 audience: "work", granted: Self.granted, allowedResources: [])
