@@ -24,6 +24,8 @@ public struct AudiencePolicy: Sendable {
     public var persist: Bool
     public var requireTTY: Bool
     public var allowedClients: [String]
+    /// The configured RFC 8707 resources the login was asked for: the only ones `get --resource` may name.
+    public var resources: [String]
     /// nil = the default rule (the larger of 60 s and 10 % of the lifetime).
     public var refreshMargin: Duration?
     public var maxSession: Duration?
@@ -33,13 +35,14 @@ public struct AudiencePolicy: Sendable {
     public var loginHint: String { "run: authctl login \(name)" }
 
     public init(name: String, requestedScopes: [String], persist: Bool = true, requireTTY: Bool = false,
-                allowedClients: [String] = [], refreshMargin: Duration? = nil, maxSession: Duration? = nil,
-                identity: LoginIdentity? = nil) {
+                allowedClients: [String] = [], resources: [String] = [], refreshMargin: Duration? = nil,
+                maxSession: Duration? = nil, identity: LoginIdentity? = nil) {
         self.name = name
         self.requestedScopes = requestedScopes
         self.persist = persist
         self.requireTTY = requireTTY
         self.allowedClients = allowedClients
+        self.resources = resources
         self.refreshMargin = refreshMargin
         self.maxSession = maxSession
         self.identity = identity
@@ -111,6 +114,8 @@ public actor AudienceAgent {
     /// a refresh that started under an older generation must not install its answer.
     private var generation = 0
     private var isShutDown = false
+    /// Narrower tokens cut from this login for `get --scope/--resource` (ScopedTokens.swift).
+    private var scopedTokens = ScopedTokenCache()
     static let heartbeatInterval: Duration = .seconds(3)
 
     public init(policy: AudiencePolicy, provider: any AudienceProvider, environment: AgentEnvironment) {
@@ -211,6 +216,7 @@ public actor AudienceAgent {
         refreshTimer?.cancel()
         refreshTimer = nil
         nextRefreshAt = nil
+        scopedTokens.removeAll()
         guard let current = login else {
             return (.notLoggedIn, status())
         }
@@ -239,6 +245,11 @@ public actor AudienceAgent {
 
     /// Stops serving the access token with this fingerprint; the next request refreshes or prompts.
     public func erase(fingerprint: String, client: ClientIdentity) async -> Bool {
+        if scopedTokens.remove(fingerprint: fingerprint) {
+            environment.audit.record(AuditRecord(.tokenErased, "\(name): narrower token erased on request", audience: name,
+                                                 client: client, tokenFingerprint: fingerprint))
+            return true
+        }
         guard var current = login, current.accessTokenFingerprint == fingerprint else { return false }
         current.accessToken = nil
         current.accessTokenFingerprint = nil
@@ -367,6 +378,163 @@ public actor AudienceAgent {
     private func isNearExpiry(_ login: Login, now: Duration) -> Bool {
         guard let expiresAt = login.accessExpiresAt, let lifetime = login.accessLifetime else { return false }
         return expiresAt - now <= policy.margin(forLifetime: lifetime)
+    }
+
+    // MARK: Narrower tokens (get --scope / --resource; the decision and cache are in ScopedTokens.swift)
+
+    /// A token narrower than the login's own, cut from it with a refresh-token grant and cached per scope
+    /// set. Narrowing refreshes share `refreshing` with the login's: one refresh token, one refresh at a time
+    /// (a provider that rotates it would otherwise see it reused). Not refreshed ahead of time: on demand.
+    public func get(minimumValidity: Duration, canPrompt: Bool, client: ClientIdentity, narrowing: TokenNarrowing,
+                    events: @escaping ReplySink) async throws(ProtocolFailure) -> ServedToken {
+        var refreshedInThisRequest = false
+        var promptedInThisRequest = false
+        while true {
+            try checkCancelled()
+            // Checked against what was asked for until a login says what was granted: refused before any prompt.
+            let key: TokenNarrowing
+            switch NarrowingDecision.decide(narrowing, audience: name, granted: login?.scopes ?? policy.requestedScopes,
+                                            loggedIn: login != nil, allowedResources: policy.resources) {
+            case .refuse(let why): throw ProtocolFailure(.badRequest, why)
+            case .serveLogin: return try await get(minimumValidity: minimumValidity, canPrompt: canPrompt, client: client, events: events)
+            case .narrow(let narrower): key = narrower
+            }
+            let now = clock.monotonicNow()
+            if let entry = scopedTokens.entry(key, generation: generation) {
+                let needed = refreshedInThisRequest ? Duration.zero
+                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: entry.issuedLifetime, margin: policy.margin(forLifetime:))
+                if entry.expiresAt.map({ $0 - now >= needed }) ?? true { return try serveScoped(entry, key, to: client, asked: minimumValidity) }
+            }
+            if isShutDown { throw ProtocolFailure(.cancelled, "\(name): authd is stopping") }
+            if let task = refreshing {
+                _ = await awaitRefresh(task)
+                if refreshing == task { refreshing = nil }
+                continue
+            }
+            guard let current = login, renewal == .possible, !sessionExpired(now), let sealed = current.refreshToken,
+                  current.refreshTokenIsUsable(now: now) else {
+                if let current = login, current.refreshToken == nil, renewal == .possible, !sessionExpired(now) {
+                    throw ProtocolFailure(.providerError, "\(name): this login has no refresh token, so no narrower token can be obtained",
+                                          hint: "the provider issues none; use: authctl get \(name) without --scope or --resource")
+                }
+                guard canPrompt, !promptedInThisRequest else { throw loginNeededFailure(for: client) }
+                let run = flow ?? startDeviceFlow(client: client)
+                try await join(run, client: client, events: events)
+                promptedInThisRequest = true
+                refreshedInThisRequest = false
+                continue
+            }
+            if refreshedInThisRequest {
+                throw scopedTokens.takeFailure(for: key) ?? ProtocolFailure(.internalError, "\(name): the narrower token could not be kept")
+            }
+            let started = generation
+            let task = Task { () -> Result<Void, ProviderError> in
+                await self.performNarrowingRefresh(sealed: sealed, key: key, generation: started, client: client)
+            }
+            refreshing = task
+            _ = await awaitRefresh(task)
+            if refreshing == task { refreshing = nil }
+            // A scheduled refresh that fired meanwhile joined this one and did not renew the login: re-arm it.
+            if refreshTimer == nil { scheduleRefresh() }
+            if let failure = scopedTokens.takeFailure(for: key) { throw failure }
+            refreshedInThisRequest = true
+        }
+    }
+
+    private func serveScoped(_ entry: ScopedTokenCache.Entry, _ key: TokenNarrowing, to client: ClientIdentity,
+                             asked: Duration) throws(ProtocolFailure) -> ServedToken {
+        let token: SecretBytes
+        do {
+            token = try environment.vault.open(entry.token, context: VaultContext.scoped(name, key))
+        } catch {
+            throw ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open a token")
+        }
+        environment.audit.record(AuditRecord(.tokenServed, "\(name): narrower token served", audience: name, client: client,
+                                             scopes: entry.scopes, tokenFingerprint: entry.fingerprint, detail: "narrower token: \(key)"))
+        return ServedToken(token: token, tokenType: entry.tokenType, expiresAtWall: entry.expiresAtWall, scopes: entry.scopes,
+                           fingerprint: entry.fingerprint,
+                           shortOfMinimumValidity: MinimumValidity.fallsShort(
+                               remaining: entry.expiresAt.map { $0 - clock.monotonicNow() }, asked: asked))
+    }
+
+    /// One narrowing refresh. Its outcome for the requester goes into the cache (a token or a failure);
+    /// what it returns tells other waiters on `refreshing` only to look again (`.cancelled`), since the
+    /// login's own access token did not change.
+    private func performNarrowingRefresh(sealed: SealedSecret, key: TokenNarrowing, generation started: Int,
+                                         client: ClientIdentity) async -> Result<Void, ProviderError> {
+        let lookAgain = ProviderError(.cancelled, "a narrower-token refresh finished")
+        func fail(_ failure: ProtocolFailure) -> Result<Void, ProviderError> {
+            scopedTokens.recordFailure(failure, for: key)
+            return .failure(lookAgain)
+        }
+        let superseded = ProtocolFailure(.cancelled, "\(name): superseded by a newer login or logout")
+        guard generation == started else { return fail(superseded) }
+        guard let refreshToken = try? environment.vault.open(sealed, context: VaultContext.refresh(name)).copyString() else {
+            return fail(ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open the refresh token"))
+        }
+        do {
+            let tokens = try await provider.refresh(refreshToken: refreshToken, narrowing: key)
+            guard generation == started else { return fail(superseded) }
+            // Whatever the answer, a rotated refresh token is the login's from now on.
+            await adoptRefreshToken(from: tokens)
+            let asked = key.scopes?.joined(separator: " ") ?? ""
+            guard NarrowingDecision.providerHonoured(key, issuedScopes: tokens.scopes) else {
+                let issued = (tokens.scopes ?? []).joined(separator: " ")
+                environment.audit.record(AuditRecord(.scopeNotNarrowed, "\(name): the provider ignored a narrower scope on refresh",
+                                                     audience: name, client: client, scopes: tokens.scopes ?? [],
+                                                     detail: "asked for \"\(asked)\", issued \"\(issued)\"; not served"))
+                return fail(ProtocolFailure(.providerError,
+                                            "\(name): the provider ignored the narrower scope: asked for \"\(asked)\", it issued \"\(issued)\"; that token was not served",
+                                            hint: "this provider does not narrow scopes on refresh; use authctl get \(name) without --scope, or configure an audience with just these scopes"))
+            }
+            let now = clock.monotonicNow()
+            let wallNow = clock.wallSeconds()
+            var accessBytes = Array(tokens.accessToken.utf8)
+            let fingerprint = AuthdWire.TokenFingerprint.of(accessBytes)
+            let entry = ScopedTokenCache.Entry(
+                token: environment.vault.seal(zeroing: &accessBytes, context: VaultContext.scoped(name, key)),
+                tokenType: tokens.tokenType, fingerprint: fingerprint, expiresAt: tokens.expiresIn.map { now + .seconds($0) },
+                expiresAtWall: tokens.expiresIn.map { wallNow + $0 }, issuedLifetime: tokens.expiresIn.map { .seconds($0) },
+                scopes: tokens.scopes ?? key.scopes ?? login?.scopes ?? [], generation: started)
+            scopedTokens.store(entry, for: key)
+            environment.audit.record(AuditRecord(.refreshSucceeded, "\(name): narrower token refreshed", audience: name, client: client,
+                                                 scopes: entry.scopes, tokenFingerprint: fingerprint, detail: "narrower token: \(key)"))
+            return .failure(lookAgain)
+        } catch let error as ProviderError {
+            guard generation == started else { return fail(superseded) }
+            environment.audit.record(AuditRecord(.refreshFailed, "\(name): narrower-token refresh failed: \(error.message)", audience: name,
+                                                 client: client, scopes: key.scopes ?? [], detail: "narrower token: \(key): \(error.message)"))
+            if error.kind == .loginNeeded {
+                // The refresh token is dead for the login too; the next turn prompts or reports it.
+                markLoginNeeded(reason: "the provider no longer accepts the refresh token (\(error.message))")
+                if var current = login {
+                    current.refreshToken = nil
+                    current.refreshExpiresAt = nil
+                    current.refreshExpiresAtWall = nil
+                    login = current
+                    await persist(current)
+                }
+                return .failure(lookAgain)
+            }
+            // invalid_scope, invalid_target, a network problem: this scope set failed, the login is untouched.
+            return fail(ProtocolFailure(error.protocolCode, "\(name): narrower token (\(key)): \(error.message)", hint: error.hint))
+        } catch {
+            guard generation == started else { return fail(superseded) }
+            return fail(ProtocolFailure(.networkError, "\(name): narrower token (\(key)): \(error)"))
+        }
+    }
+
+    /// Keeps a refresh token rotated by a narrowing refresh as the login's own.
+    private func adoptRefreshToken(from tokens: IssuedTokens) async {
+        guard let refresh = tokens.refreshToken, var current = login else { return }
+        let now = clock.monotonicNow()
+        let wallNow = clock.wallSeconds()
+        var refreshBytes = Array(refresh.utf8)
+        current.refreshToken = environment.vault.seal(zeroing: &refreshBytes, context: VaultContext.refresh(name))
+        current.refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
+        current.refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
+        login = current
+        await persist(current)
     }
 
     // MARK: Device flow

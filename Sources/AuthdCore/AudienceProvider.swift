@@ -115,5 +115,14 @@ public protocol AudienceProvider: Sendable {
     func requestDeviceCode() async throws -> DeviceCode
     func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens
     func refresh(refreshToken: String) async throws -> IssuedTokens
+    /// A refresh-token grant asking for a narrower token (RFC 6749 §6 `scope`, RFC 8707 `resource`).
+    func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens
     func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome
+}
+
+extension AudienceProvider {
+    /// Providers that cannot narrow say so; `get --scope` then fails with this message.
+    public func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens {
+        throw ProviderError(.provider, "this provider cannot issue narrower tokens")
+    }
 }

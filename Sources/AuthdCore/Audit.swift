@@ -21,6 +21,8 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case storeError = "store_error"
     case forwardOpened = "forward_opened"
     case forwardEnded = "forward_ended"
+    /// A provider answered a narrower-scope refresh with a wider scope; the token was not served.
+    case scopeNotNarrowed = "scope_not_narrowed"
 
     public var messageID: String {
         switch self {
@@ -41,13 +43,14 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .storeError: return "f9d49ea736044573b166f7f358abb9a5"
         case .forwardOpened: return "5e0f3b7a9c2d4e81a6b4f0d27c913e58"
         case .forwardEnded: return "b71c2e94d05a4f36b8e1a3c6d2f70b49"
+        case .scopeNotNarrowed: return "d3aef9fee81b45a4afcb7c2770e049f4"
         }
     }
 
     /// syslog priority: refusals and failures are warnings, the rest informational.
     var priority: Int {
         switch self {
-        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied: return 4
+        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .scopeNotNarrowed: return 4
         case .loginNeeded, .deviceFlowExpired: return 5
         default: return 6
         }
@@ -153,12 +156,24 @@ public struct AuditRecord: Sendable {
 
     /// The same fields as one JSON line, for stderr when not under journald.
     public func jsonLine(wallClock: Int64) -> String {
-        var members: [(String, JSONValue)] = [("time", .string(UTCTimestamp.iso8601(wallClock))), ("audit", .string(event.rawValue))]
+        JSONValue.object(jsonMembers(wallClock: wallClock)).serialized()
+    }
+
+    /// The JSON form of the journal fields (names lower-cased), used for stderr lines and `audit` replies.
+    public func jsonMembers(wallClock: Int64) -> [(String, JSONValue)] {
+        Self.jsonMembers(wallClock: wallClock, journalFields: journalFields)
+    }
+
+    /// From journal fields however obtained (this record, or read back from the journal).
+    public static func jsonMembers(wallClock: Int64, journalFields: [(String, String)]) -> [(String, JSONValue)] {
+        let event = journalFields.first { $0.0 == "AUTHD_EVENT" }?.1 ?? ""
+        var members: [(String, JSONValue)] = [("time", .string(UTCTimestamp.iso8601(wallClock))), ("audit", .string(event))]
         for (name, value) in journalFields where name != "SYSLOG_IDENTIFIER" && name != "AUTHD_EVENT" {
             members.append((name.lowercased(), .string(value)))
         }
-        return JSONValue.object(members).serialized()
+        return members
     }
+
 }
 
 /// Where audit records go. Implementations must be cheap and never throw into the caller.

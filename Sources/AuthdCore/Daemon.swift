@@ -39,6 +39,9 @@ public final class Daemon: Sendable {
     private let options: DaemonOptions
     private let logger: Logger
     private let audit: SwitchableAuditSink
+    /// What agents and the router record into: the ring for `authctl audit`, then `audit`'s destination.
+    private let retained: RetainingAuditSink
+    private let auditHistory: AuditHistory
     private let router: RequestRouter
     private let forwards: ForwardRegistry
     private let vault = TokenVault()
@@ -49,10 +52,14 @@ public final class Daemon: Sendable {
         self.logger = logger
         let audit = SwitchableAuditSink(StderrAuditSink(clock: options.clock, logFile: options.logFile))
         self.audit = audit
+        let history = AuditHistory(ring: AuditRing(clock: options.clock))
+        self.auditHistory = history
+        let retained = RetainingAuditSink(ring: history.ring, next: audit)
+        self.retained = retained
         let forwards = ForwardRegistry(runtimeDirectory: ListeningSocket.parent(of: options.paths.socket),
-                                       clock: options.clock, audit: audit)
+                                       clock: options.clock, audit: retained)
         self.forwards = forwards
-        self.router = RequestRouter(audit: audit, forwards: forwards)
+        self.router = RequestRouter(audit: retained, auditHistory: history, forwards: forwards)
     }
 
     /// Runs until SIGTERM or SIGINT; returns the process exit status.
@@ -101,7 +108,7 @@ public final class Daemon: Sendable {
 
         let persistence = try openStore(configuration)
         let environment = AgentEnvironment(
-            clock: options.clock, vault: vault, audit: audit, persistence: persistence ?? MemoryPersistence(),
+            clock: options.clock, vault: vault, audit: retained, persistence: persistence ?? MemoryPersistence(),
             qrRows: { text in
                 ((try? QRCode.matrix(for: text)) ?? []).map { row in String(row.map { $0 ? "1" : "0" }) }
             },
@@ -168,6 +175,7 @@ public final class Daemon: Sendable {
         case .auto: toJournal = Journal.isUnderJournald
         }
         audit.use(toJournal ? JournalAuditSink() : StderrAuditSink(clock: options.clock, logFile: options.logFile))
+        auditHistory.setWritesToJournal(toJournal)
     }
 
     private func identities(_ configuration: AuthdConfiguration) -> [String: LoginIdentity] {
@@ -240,7 +248,7 @@ public final class Daemon: Sendable {
             return try StorePersistence(store: store, identities: identities(configuration))
         } catch .setAside(let movedTo, let damage) {
             logger.error("the token store could not be read (\(damage)); it was kept as \(movedTo) and authd starts with no logins")
-            audit.record(AuditRecord(.storeError, "token store set aside as \(movedTo): \(damage)", detail: "\(damage)"))
+            retained.record(AuditRecord(.storeError, "token store set aside as \(movedTo): \(damage)", detail: "\(damage)"))
             return try? StorePersistence(store: store, identities: identities(configuration))
         } catch {
             logger.error("cannot load the token store: \(error); it is left untouched and logins are kept in memory only")
@@ -262,7 +270,7 @@ public final class Daemon: Sendable {
         for audience in configuration.audiences {
             let policy = AudiencePolicy(
                 name: audience.name, requestedScopes: audience.scopes, persist: audience.persist && persistence != nil,
-                requireTTY: audience.requireTTY, allowedClients: audience.allowedClients,
+                requireTTY: audience.requireTTY, allowedClients: audience.allowedClients, resources: audience.resources,
                 refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession,
                 identity: Daemon.identity(of: audience))
             let provider = options.providerFactory(audience, configuration.daemon)

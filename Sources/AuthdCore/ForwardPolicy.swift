@@ -39,6 +39,10 @@ public enum ForwardPolicy {
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             return .serve(.get(audience: audience, minimumValiditySeconds: minimumValidity,
                                interactive: interactive && grant.allowLogin))
+        case let .getNarrowed(audience, minimumValidity, interactive, narrowing):
+            guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
+            return .serve(.getNarrowed(audience: audience, minimumValiditySeconds: minimumValidity,
+                                       interactive: interactive && grant.allowLogin, narrowing: narrowing))
         case .login(let audience):
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             guard grant.allowLogin else {
@@ -57,6 +61,10 @@ public enum ForwardPolicy {
         case .reload:
             return .refuse(ProtocolFailure(.refused, "reload refused: forward \(grant.id) serves tokens only",
                                            hint: "on the machine where authd runs: authctl reload"))
+        case .audit:
+            // The audit trail names every audience and client of the daemon, not only the forward's.
+            return .refuse(ProtocolFailure(.refused, "audit refused: forward \(grant.id) serves tokens only",
+                                           hint: "on the machine where authd runs: authctl audit"))
         case .forwardOpen, .forwardList, .forwardClose:
             return .refuse(ProtocolFailure(.refused, "\(request.operation) refused: forwards are managed on the main socket only",
                                            hint: "on the machine where authd runs: authctl forward"))

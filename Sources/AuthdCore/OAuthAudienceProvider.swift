@@ -115,9 +115,18 @@ public struct OAuthAudienceProvider: AudienceProvider {
     }
 
     public func refresh(refreshToken: String) async throws -> IssuedTokens {
+        try await refresh(refreshToken: refreshToken, scopes: nil, resources: nil)
+    }
+
+    public func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens {
+        try await refresh(refreshToken: refreshToken, scopes: narrowing.scopes, resources: narrowing.resources)
+    }
+
+    private func refresh(refreshToken: String, scopes: [String]?, resources: [String]?) async throws -> IssuedTokens {
         let client = try requireClient()
         do {
-            let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.unixSeconds))
+            let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.unixSeconds),
+                                                     scopes: scopes, resources: resources)
             var issued = Self.issued(refreshed.grant)
             // The engine fills in the old refresh token when none came back; the agent keeps its own.
             if refreshed.refreshToken == .keptPrevious { issued.refreshToken = nil }

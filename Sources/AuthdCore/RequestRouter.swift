@@ -34,12 +34,16 @@ public final class RequestRouter: RequestHandling {
     private let identifyFile: @Sendable (String) -> ExecutableFile?
     /// The open forwards, for the `forward_*` operations; nil: the daemon opens none.
     private let forwards: ForwardRegistry?
+    /// Answers `audit`; nil in tests that do not ask.
+    private let auditHistory: AuditHistory?
 
     /// `identifyFile` says which file a path in `allowed_clients` names in the daemon's own mount
     /// namespace (stat, following symbolic links); tests inject a table.
-    public init(audit: any AuditSink, identifyFile: @escaping @Sendable (String) -> ExecutableFile? = RequestRouter.fileIdentity,
+    public init(audit: any AuditSink, auditHistory: AuditHistory? = nil,
+                identifyFile: @escaping @Sendable (String) -> ExecutableFile? = RequestRouter.fileIdentity,
                 forwards: ForwardRegistry? = nil) {
         self.audit = audit
+        self.auditHistory = auditHistory
         self.forwards = forwards
         self.identifyFile = identifyFile
     }
@@ -154,6 +158,15 @@ public final class RequestRouter: RequestHandling {
             } catch {
                 return .line(.failure(error))
             }
+        case let .getNarrowed(audience, minValid, interactive, narrowing):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            do {
+                return .token(try await entry.agent.get(minimumValidity: .seconds(minValid), canPrompt: interactive,
+                                                        client: client, narrowing: narrowing, events: events))
+            } catch {
+                return .line(.failure(error))
+            }
         case .login(let audience):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
@@ -211,6 +224,13 @@ public final class RequestRouter: RequestHandling {
                 }
             }
             return .line(.success(.object([("erased", .bool(false))])))
+        case let .audit(audience, since):
+            // Same-user clients only (the socket refuses others); records hold fingerprints, never a token.
+            if let audience, entry(named: audience) == nil, auditHistory?.ring.records(AuditQuery(audience: audience)).isEmpty ?? true {
+                return unknown(audience)
+            }
+            guard let auditHistory else { return .line(.failure(ProtocolFailure(.internalError, "audit: this daemon keeps no audit record"))) }
+            return .line(.success(auditHistory.answer(audience: audience, sinceSeconds: since).json()))
         }
     }
 

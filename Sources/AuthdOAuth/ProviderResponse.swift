@@ -92,7 +92,7 @@ enum ScopeList {
     /// RFC 6749 §3.3 scope-token characters (printable ASCII but space, `"` and `\`): anything else
     /// is dropped so that no control character reaches status output or audit records.
     static func isScopeToken(_ token: String) -> Bool {
-        token.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
+        TokenNarrowing.isScopeToken(token)
     }
 }
 

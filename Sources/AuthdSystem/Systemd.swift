@@ -227,3 +227,55 @@ public struct DesktopNotifier: Sendable {
         return identifier
     }
 }
+
+/// One journal entry read back: its wall-clock time and its fields, in the journal's order.
+public struct JournalEntry: Sendable {
+    /// `__REALTIME_TIMESTAMP`: microseconds since the Unix epoch.
+    public var realtimeMicroseconds: UInt64
+    public var fields: [(name: String, value: String)]
+
+    public func value(_ name: String) -> String? { fields.first { $0.name == name }?.value }
+}
+
+extension Journal {
+    /// The newest `limit` entries (oldest first) of the journals this process may read on this
+    /// machine that carry every `FIELD=value` in `matches`, none older than `sinceMicroseconds`.
+    /// Fields whose value is not UTF-8 text are skipped. `directory`: the journal files there instead
+    /// (tests write one with systemd-journal-remote).
+    public static func read(matches: [String], sinceMicroseconds: UInt64?, limit: Int,
+                            directory: String? = nil) throws(Errno) -> [JournalEntry] {
+        var handle: OpaquePointer?
+        let opened = directory.map { sd_journal_open_directory(&handle, $0, 0) } ?? sd_journal_open(&handle, Int32(SD_JOURNAL_LOCAL_ONLY))
+        guard opened >= 0, let journal = handle else { throw Errno(rawValue: -opened) }
+        defer { sd_journal_close(journal) }
+        for match in matches {
+            let added = Array(match.utf8).withUnsafeBytes { sd_journal_add_match(journal, $0.baseAddress, $0.count) }
+            if added < 0 { throw Errno(rawValue: -added) }
+        }
+        let sought = sd_journal_seek_tail(journal)
+        if sought < 0 { throw Errno(rawValue: -sought) }
+        var newestFirst: [JournalEntry] = []
+        while newestFirst.count < limit {
+            let stepped = sd_journal_previous(journal)
+            if stepped < 0 { throw Errno(rawValue: -stepped) }
+            if stepped == 0 { break }
+            var realtime: UInt64 = 0
+            if sd_journal_get_realtime_usec(journal, &realtime) < 0 { continue }
+            if let sinceMicroseconds, realtime < sinceMicroseconds { break }
+            var fields: [(name: String, value: String)] = []
+            sd_journal_restart_data(journal)
+            var data: UnsafeRawPointer?
+            var length = 0
+            while sd_journal_enumerate_data(journal, &data, &length) > 0 {
+                guard let data else { continue }
+                let bytes = UnsafeRawBufferPointer(start: data, count: length)
+                guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")),
+                      let name = String(validating: bytes[..<equals], as: UTF8.self),
+                      let value = String(validating: bytes[(equals + 1)...], as: UTF8.self) else { continue }
+                fields.append((name, value))
+            }
+            newestFirst.append(JournalEntry(realtimeMicroseconds: realtime, fields: fields))
+        }
+        return newestFirst.reversed()
+    }
+}

@@ -58,6 +58,8 @@ public enum Request: Sendable, Equatable {
     /// A token valid for at least `minimumValiditySeconds`; `interactive` says a person
     /// can see a device-flow prompt (the daemon still applies `require_tty` itself).
     case get(audience: String, minimumValiditySeconds: Int, interactive: Bool)
+    /// `get` with `scope` and/or `resource`: a token narrower than the audience's own (op `get`).
+    case getNarrowed(audience: String, minimumValiditySeconds: Int, interactive: Bool, narrowing: TokenNarrowing)
     /// A new device flow now, replacing the stored login.
     case login(audience: String)
     case logout(audience: String)
@@ -71,11 +73,13 @@ public enum Request: Sendable, Equatable {
     case forwardOpen(ForwardOpening)
     case forwardList
     case forwardClose(id: String)
+    /// The daemon's audit records (of one audience, from the last `sinceSeconds`), oldest first.
+    case audit(audience: String?, sinceSeconds: Int?)
 
     public var operation: String {
         switch self {
         case .version: return "version"
-        case .get: return "get"
+        case .get, .getNarrowed: return "get"
         case .login: return "login"
         case .logout, .logoutAll: return "logout"
         case .status: return "status"
@@ -84,13 +88,16 @@ public enum Request: Sendable, Equatable {
         case .forwardOpen: return "forward_open"
         case .forwardList: return "forward_list"
         case .forwardClose: return "forward_close"
+        case .audit: return "audit"
         }
     }
 
     public var audience: String? {
         switch self {
         case .get(let a, _, _), .login(let a), .logout(let a): return a
+        case .getNarrowed(let a, _, _, _): return a
         case .erase(let a, _): return a
+        case .audit(let a, _): return a
         case .version, .logoutAll, .status, .reload, .forwardOpen, .forwardList, .forwardClose: return nil
         }
     }
@@ -107,6 +114,9 @@ public enum Request: Sendable, Equatable {
             m.append(("id", .string(id)))
         case let .get(audience, minValid, interactive):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
+        case let .getNarrowed(audience, minValid, interactive, narrowing):
+            m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
+            m += narrowing.jsonMembers
         case .login(let audience), .logout(let audience):
             m.append(("audience", .string(audience)))
         case .logoutAll:
@@ -114,6 +124,9 @@ public enum Request: Sendable, Equatable {
         case let .erase(audience, fingerprint):
             if let audience { m.append(("audience", .string(audience))) }
             m.append(("fingerprint", .string(fingerprint)))
+        case let .audit(audience, since):
+            if let audience { m.append(("audience", .string(audience))) }
+            if let since { m.append(("since", .integer(Int64(since)))) }
         }
         return .object(m)
     }
@@ -167,6 +180,29 @@ public enum Request: Sendable, Equatable {
                 guard let b = raw.boolValue else { throw ProtocolFailure(.badRequest, "get: \"interactive\" must be a boolean") }
                 interactive = b
             }
+            if value["scope"] != nil || value["resource"] != nil {
+                var scope: String?
+                if let raw = value["scope"] {
+                    guard let text = raw.stringValue else { throw ProtocolFailure(.badRequest, "get: \"scope\" must be a string of space-separated scopes") }
+                    scope = text
+                }
+                var resources: [String] = []
+                switch value["resource"] {
+                case nil: break
+                case .string(let uri)?: resources = [uri]
+                case .array(let items)?:
+                    for item in items {
+                        guard let uri = item.stringValue else { throw ProtocolFailure(.badRequest, "get: \"resource\" must be a URI or a list of URIs") }
+                        resources.append(uri)
+                    }
+                default: throw ProtocolFailure(.badRequest, "get: \"resource\" must be a URI or a list of URIs")
+                }
+                let narrowing: TokenNarrowing
+                do { narrowing = try TokenNarrowing.parse(scope: scope, resources: resources) } catch {
+                    throw ProtocolFailure(.badRequest, "get: " + error.message)
+                }
+                return .getNarrowed(audience: a, minimumValiditySeconds: minValid, interactive: interactive, narrowing: narrowing)
+            }
             return .get(audience: a, minimumValiditySeconds: minValid, interactive: interactive)
         case "login": return .login(audience: try audience())
         case "logout":
@@ -188,6 +224,16 @@ public enum Request: Sendable, Equatable {
                 throw ProtocolFailure(.badRequest, "forward_close: \"id\" must be a forward id (see: authctl forward --list)")
             }
             return .forwardClose(id: id)
+        case "audit":
+            let a: String? = value["audience"] == nil ? nil : try audience()
+            var since: Int?
+            if let raw = value["since"] {
+                guard let seconds = raw.integerValue, seconds >= 0, seconds <= 3_153_600_000 else {
+                    throw ProtocolFailure(.badRequest, "audit: \"since\" must be seconds between 0 and 3153600000")
+                }
+                since = Int(seconds)
+            }
+            return .audit(audience: a, sinceSeconds: since)
         default:
             throw ProtocolFailure(.badRequest, "unknown op \"\(String(op.prefix(32)))\"")
         }

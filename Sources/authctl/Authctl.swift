@@ -44,6 +44,7 @@ enum Authctl {
         case .logout: return try LogoutCommand.run(command, context)
         case .status: return try StatusCommand.run(command, context)
         case .reload: return try ReloadCommand.run(command, context)
+        case .audit: return try AuditCommand.run(command, context)
         case .configCheck: return try ConfigCheckCommand.run(command, context)
         case .configInit: return try ConfigInitCommand.run(command, context)
         case .version: return try VersionCommand.run(command, context)

@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, reload, configCheck, configInit, version, help, completion, listAudiences, forward, ssh
+    case get, login, logout, status, reload, audit, configCheck, configInit, version, help, completion, listAudiences, forward, ssh
 }
 
 struct CommandSpec {
@@ -74,9 +74,11 @@ enum CommandTable {
                 OptionSpec(name: "--interactive", valueName: nil, summary: "prompt on stderr for a device flow even without a terminal"),
                 OptionSpec(name: "--json", valueName: nil, summary: "print {\"json_version\",\"access_token\",\"token_type\",\"expires_at\",\"scopes\"} as JSON (times ISO 8601, errors as {\"error\":…})"),
                 OptionSpec(name: "--header", valueName: nil, summary: "print an HTTP header line, Authorization: Bearer TOKEN (for curl -H @- or -H @<(...))"),
+                OptionSpec(name: "--scope", valueName: "SCOPES", summary: "a token for just these of the granted scopes (space-separated, e.g. \"read:user repo\")"),
+                OptionSpec(name: "--resource", valueName: "URI", summary: "a token for this one of the audience's configured resources (RFC 8707)"),
             ],
             summary: "print a valid access token for an audience",
-            details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works; with --header it prints the whole header line instead, so the token can reach curl through a pipe rather than through curl's argv, which every local user can read (curl -H @- URL, or curl -H @<(authctl get AUD --header) URL). The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3."),
+            details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works; with --header it prints the whole header line instead, so the token can reach curl through a pipe rather than through curl's argv, which every local user can read (curl -H @- URL, or curl -H @<(authctl get AUD --header) URL). The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3. With --scope or --resource it serves a narrower token cut from the login (a refresh-token grant asking for just those scopes or that resource, cached per scope set); a scope the login was not granted, or a resource the audience does not configure, is exit 2 with nothing sent to the provider."),
         CommandSpec(
             id: .login, words: ["login"],
             operands: [OperandSpec(name: "AUD", optional: false, completion: .audiences)], options: [],
@@ -123,6 +125,15 @@ enum CommandTable {
             details: "Opens a forward (as authctl forward), runs ssh -R /tmp/authd-forward-ID.sock:FORWARD -o SetEnv=AUTHD_SOCKET=/tmp/authd-forward-ID.sock HOST with the rest of the arguments passed to ssh unchanged, and closes the forward when ssh exits; exits with ssh's status. authctl's own options go before HOST. The remote sshd must accept the variable (AcceptEnv AUTHD_SOCKET) for SetEnv to set it, and should have StreamLocalBindUnlink yes. If authctl itself is killed, the forward ends at its TTL. See docs/remote.md.",
             passesRestThrough: true),
         CommandSpec(
+            id: .audit, words: ["audit"],
+            operands: [OperandSpec(name: "AUD", optional: true, completion: .audiences)],
+            options: [
+                OptionSpec(name: "--since", valueName: "DUR", summary: "only records from the last DUR (e.g. 90, 10m, 2h, 1d)"),
+                OptionSpec(name: "--json", valueName: nil, summary: "print {\"json_version\",\"records\":[...],\"source\"} as JSON (scopes as arrays)"),
+            ],
+            summary: "show authd's audit records, newest last",
+            details: "Lists what the daemon did: device flows started and approved, tokens served (with the client's pid and executable), refreshes, erasures, logouts and revocations, refusals. When authd writes its audit records to the journal they are read back from there (authd's records of this user); otherwise they come from the daemon's in-memory record of its most recent 1000 events, which starts empty when the daemon starts. Records name tokens by fingerprint only; never a token. docs/operations.md lists the fields."),
+        CommandSpec(
             id: .configCheck, words: ["config", "check"], operands: [],
             options: [OptionSpec(name: "--explain", valueName: nil,
                                  summary: "also show each audience's effective settings and where each came from",
@@ -142,7 +153,7 @@ enum CommandTable {
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "forward", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "audit", "forward", "config", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),

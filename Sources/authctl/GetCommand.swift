@@ -24,9 +24,13 @@ enum GetCommand {
         let interactive = terminal != nil || command.flag("--interactive")
         let connection = try DaemonLauncher.connect(context)
         let observer = interactive ? InteractivePrompt(terminal: terminal) : nil
-        let payload = try RequestExchange.run(
-            .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive),
-            on: connection, observer: observer)
+        let request: Request
+        if let narrowing = try narrowing(command) {
+            request = .getNarrowed(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive, narrowing: narrowing)
+        } else {
+            request = .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive)
+        }
+        let payload = try RequestExchange.run(request, on: connection, observer: observer)
         let token = try TokenAnswer.accessToken(payload, audience: audience)
         if payload["short_of_min_valid"]?.boolValue == true {
             // Served anyway (it is the best there is), but the script should know its assumption fails.
@@ -49,5 +53,17 @@ enum GetCommand {
             Console.out(token + "\n")
         }
         return 0
+    }
+
+    /// `--scope "a b"` and `--resource URI`, checked before anything is sent; nil when neither is given.
+    static func narrowing(_ command: ParsedCommand) throws(ClientFailure) -> TokenNarrowing? {
+        let scope = command.values["--scope"]
+        let resource = command.values["--resource"]
+        guard scope != nil || resource != nil else { return nil }
+        do {
+            return try TokenNarrowing.parse(scope: scope, resources: resource.map { [$0] } ?? [])
+        } catch {
+            throw .usage((scope != nil ? "--scope" : "--resource") + ": " + error.message)
+        }
     }
 }

@@ -87,6 +87,8 @@ struct Config: Sendable {
     var refreshTokenTTL = 86400
     var issueRefreshToken = true
     var rotateRefreshTokens = true
+    /// Answer a refresh asking for a narrower scope with the full granted one (a provider that ignores it).
+    var ignoreNarrowerScope = false
     var deviceCodeTTL = 600
     var interval = 5
     /// Every N-th poll of a device code answers slow_down regardless of timing.

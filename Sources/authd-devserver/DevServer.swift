@@ -71,6 +71,10 @@ struct DevServer: ParsableCommand {
     @Flag(name: .customLong("no-rotate"), help: "Keep refresh tokens on refresh (the answer then carries no refresh_token).")
     var noRotate = false
 
+    @Flag(name: .customLong("ignore-narrower-scope"),
+          help: "On refresh, check a narrower requested scope but issue the full granted scope (a provider that ignores RFC 6749 §6 narrowing).")
+    var ignoreNarrowerScope = false
+
     @Option(name: .customLong("device-code-ttl"),
             help: ArgumentHelp("Device code lifetime (expires_in of device authorization; default 600, GitHub and Entra 900, GitLab 300).",
                                valueName: "duration"))
@@ -191,6 +195,7 @@ struct DevServer: ParsableCommand {
         c.deviceCodeTTL = deviceCodeTTL?.value ?? deviceDefault
         c.issueRefreshToken = !noRefreshToken && !(name == .github && !githubApp)
         c.rotateRefreshTokens = !noRotate && c.profile.rotatesRefreshTokens
+        c.ignoreNarrowerScope = ignoreNarrowerScope
         guard interval >= 0 else { throw ValidationError("--interval must be 0 or more") }
         c.interval = interval
         if let n = slowDown, n < 1 { throw ValidationError("--slow-down=N needs N of 1 or more") }

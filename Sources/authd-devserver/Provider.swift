@@ -299,7 +299,7 @@ final class Provider: Sendable {
                 s.access = s.access.filter { $0.value.grant != record.grant }
             }
             let tokens = issue(
-                &s, grant: record.grant, scopes: scopes, resources: resources.isEmpty ? grant.resources : resources,
+                &s, grant: record.grant, scopes: config.ignoreNarrowerScope ? grant.scopes : scopes, resources: resources.isEmpty ? grant.resources : resources,
                 withRefresh: rotate, now: now, issuer: issuer)
             return .success(tokens)
         }

@@ -38,6 +38,7 @@ import Testing
         (.logout(audience: "github"), github, .refuse(.refused, containing: "logout refused")),
         (.logoutAll, everything, .refuse(.refused, containing: "logout refused")),
         (.reload, everything, .refuse(.refused, containing: "reload refused")),
+        (.audit(audience: "github", sinceSeconds: nil), everything, .refuse(.refused, containing: "audit refused")),
         (.erase(audience: "github", fingerprint: fingerprint), github, .serve(.erase(audience: "github", fingerprint: fingerprint))),
         (.erase(audience: "gitlab", fingerprint: fingerprint), github, .refuse(.refused, containing: "does not serve")),
         (.erase(audience: nil, fingerprint: fingerprint), everything, .refuse(.refused, containing: "must name its audience")),

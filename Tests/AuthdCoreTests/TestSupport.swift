@@ -153,6 +153,21 @@ actor ScriptedProvider: AudienceProvider {
         return tokens
     }
 
+    /// Narrowing refreshes asked for, in order; each is also in `refreshRequests`.
+    var narrowings: [TokenNarrowing] = []
+    /// Answer a narrowing refresh with the full scopes, as some providers do.
+    var ignoreNarrowing = false
+    func setIgnoreNarrowing(_ ignore: Bool) { ignoreNarrowing = ignore }
+    func setRotateRefreshTokens(_ rotate: Bool) { rotateRefreshTokens = rotate }
+    var lastIssuedRefreshToken: String { "refresh-token-secret-\(issued)" }
+
+    func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens {
+        narrowings.append(narrowing)
+        var tokens = try await refresh(refreshToken: refreshToken)
+        if !ignoreNarrowing, let scopes = narrowing.scopes { tokens.scopes = scopes }
+        return tokens
+    }
+
     func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome {
         revocations.append((refreshToken, accessToken))
         return .revoked
