@@ -58,6 +58,9 @@ public enum Request: Sendable, Equatable {
     /// A token valid for at least `minimumValiditySeconds`; `interactive` says a person
     /// can see a device-flow prompt (the daemon still applies `require_tty` itself).
     case get(audience: String, minimumValiditySeconds: Int, interactive: Bool)
+    /// `get` with `"token":"id"`: the audience's verified OpenID Connect id_token, answered
+    /// `{"ok":true,"id_token":"…","expires_at":N}` (authctl kube-credential --token id).
+    case getIDToken(audience: String, minimumValiditySeconds: Int, interactive: Bool)
     /// A new device flow now, replacing the stored login.
     case login(audience: String)
     case logout(audience: String)
@@ -69,7 +72,7 @@ public enum Request: Sendable, Equatable {
     public var operation: String {
         switch self {
         case .version: return "version"
-        case .get: return "get"
+        case .get, .getIDToken: return "get"
         case .login: return "login"
         case .logout, .logoutAll: return "logout"
         case .status: return "status"
@@ -79,7 +82,7 @@ public enum Request: Sendable, Equatable {
 
     public var audience: String? {
         switch self {
-        case .get(let a, _, _), .login(let a), .logout(let a): return a
+        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a), .logout(let a): return a
         case .erase(let a, _): return a
         case .version, .logoutAll, .status: return nil
         }
@@ -91,6 +94,9 @@ public enum Request: Sendable, Equatable {
         case .version, .status: break
         case let .get(audience, minValid, interactive):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
+        case let .getIDToken(audience, minValid, interactive):
+            m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive)),
+                  ("token", .string("id"))]
         case .login(let audience), .logout(let audience):
             m.append(("audience", .string(audience)))
         case .logoutAll:

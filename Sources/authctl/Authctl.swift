@@ -39,6 +39,7 @@ enum Authctl {
         case .help: return try HelpCommand.run(command)
         case .completion: return try CompletionCommand.run(command)
         case .listAudiences: return AudienceListCommand.run(context)
+        case .kubeCredential: return try KubeCredentialCommand.run(command, context)
         }
     }
 

@@ -1,0 +1,158 @@
+// docker-credential-authctl end to end: the helper protocol fed directly against a scripted daemon, and skopeo against authd-devserver's registry.
+import Foundation
+import Testing
+
+func dockerHelperBuilt() -> Bool {
+    clientBinariesBuilt() && FileManager.default.isExecutableFile(atPath: Binaries.path("docker-credential-authctl"))
+}
+
+/// The first executable called `name` on the system PATH, as `command -v` finds it.
+func commandOnPath(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for directory in path.split(separator: ":") + ["/usr/bin", "/usr/sbin", "/usr/local/bin"] {
+        let candidate = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+@Suite("docker-credential-authctl against a scripted daemon", .enabled(if: dockerHelperBuilt()))
+struct DockerHelperProtocolTests {
+    static let config = """
+        [daemon]
+        autostart = false
+        [audience.demo]
+        device_authorization_endpoint = "http://127.0.0.1:9/device_authorization"
+        token_endpoint = "http://127.0.0.1:9/token"
+        client_id = "authctl-test"
+        registries = ["127.0.0.1:5000", "ghcr.io"]
+        [audience.gl]
+        device_authorization_endpoint = "http://127.0.0.1:9/device_authorization"
+        token_endpoint = "http://127.0.0.1:9/token"
+        client_id = "authctl-test"
+        git_username = "gl-user"
+        registries = ["registry.gitlab.example.com"]
+        """
+
+    @Test("get answers ServerURL, Username and Secret for a mapped registry, with or without scheme and path, asking for 10 minutes",
+          arguments: ["127.0.0.1:5000", "127.0.0.1:5000\n", "https://127.0.0.1:5000", "http://127.0.0.1:5000/v2/"])
+    func get(input: String) async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.token("tok-registry")] }
+        let result = try await kit.run("docker-credential-authctl", ["get"], stdin: input)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == #"{"ServerURL":"127.0.0.1:5000","Username":"oauth2","Secret":"tok-registry"}"# + "\n")
+        #expect(result.stderr.isEmpty)
+        let request = try #require(kit.daemon?.requests.first)
+        #expect(request["op"] as? String == "get")
+        #expect(request["audience"] as? String == "demo")
+        #expect(request["min_valid"] as? Int == 600)
+        #expect(request["interactive"] as? Bool == false)
+    }
+
+    @Test("the user name is registry_username, else the audience's git user name")
+    func username() async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.token("tok-gl")] }
+        let result = try await kit.run("docker-credential-authctl", ["get"], stdin: "registry.gitlab.example.com")
+        #expect(result.stdout == #"{"ServerURL":"registry.gitlab.example.com","Username":"gl-user","Secret":"tok-gl"}"# + "\n")
+    }
+
+    @Test("an unmapped registry gets docker's not-found text and exit 1, and the daemon is never asked",
+          arguments: ["docker.io", "127.0.0.1:5001", "127.0.0.1", "https://index.docker.io/v1/"])
+    func unmapped(input: String) async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.token()] }
+        for verb in ["get", "erase"] {
+            let result = try await kit.run("docker-credential-authctl", [verb], stdin: input)
+            #expect(result.status == 1)
+            #expect(result.stdout == "credentials not found in native keychain\n")
+            #expect(result.stderr.isEmpty)
+        }
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("no config file: every registry is unmapped")
+    func noConfig() async throws {
+        let kit = try ClientTestKit(config: "") { _ in [ScriptedDaemon.token()] }
+        try FileManager.default.removeItem(atPath: kit.configPath)
+        let result = try await kit.run("docker-credential-authctl", ["get"], stdin: "ghcr.io")
+        #expect(result.status == 1 && result.stdout == "credentials not found in native keychain\n")
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("malformed input is refused with one line on stdout and stderr, exit 1, nothing sent",
+          arguments: [("", "no server URL on stdin"), ("\n", "no server URL on stdin"),
+                      ("https://user:pw@127.0.0.1:5000", "no user name or password"),
+                      ("127.0.0.1:5000 extra", "no spaces"), ("ftp://127.0.0.1:5000", "not ftp://"),
+                      (String(repeating: "a", count: 20_000), "more than 16 KiB"),
+                      (String(repeating: "a", count: 3000) + ".example", "longer than 2048 bytes")])
+    func malformed(input: String, message: String) async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.token()] }
+        let result = try await kit.run("docker-credential-authctl", ["get"], stdin: input)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains(message), "\(result.stdout)")
+        #expect(result.stderrLines.count == 1 && result.stderr.contains(message), "\(result.stderr)")
+        #expect(!result.stdout.contains("pw") && !result.stderr.contains("pw"))
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("without a terminal no device flow starts: exit 1 naming authctl login AUD")
+    func loginNeeded() async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in
+            [ScriptedDaemon.failure("login_needed", "demo: login needed (not logged in) and nobody can be prompted here")]
+        }
+        let result = try await kit.run("docker-credential-authctl", ["get"], stdin: "ghcr.io")
+        #expect(result.status == 1)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("run: authctl login demo"), "\(result.stderr)")
+        #expect(!result.stdout.contains("Secret"))
+    }
+
+    @Test("erase makes the daemon stop serving the audience's current token, by its fingerprint")
+    func erase() async throws {
+        let kit = try ClientTestKit(config: Self.config) { request in
+            request["op"] as? String == "get" ? [ScriptedDaemon.token("tok-current")]
+                : [#"{"ok":true,"erased":true,"audience":"demo"}"#]
+        }
+        let result = try await kit.run("docker-credential-authctl", ["erase"], stdin: "ghcr.io")
+        #expect(result.status == 0 && result.stdout.isEmpty, "\(result.stdout) \(result.stderr)")
+        let requests = try #require(kit.daemon?.requests)
+        #expect(requests.map { $0["op"] as? String } == ["get", "erase"])
+        #expect(requests.first?["min_valid"] as? Int == 0)
+        #expect(requests.first?["interactive"] as? Bool == false)
+        #expect(requests.last?["audience"] as? String == "demo")
+        // The fingerprint the daemon reported for the token it serves (ScriptedDaemon.token's).
+        #expect(requests.last?["fingerprint"] as? String == "0123456789abcdef")
+    }
+
+    @Test("erase with nobody logged in, or no daemon running, has nothing to stop and succeeds")
+    func eraseNothing() async throws {
+        let loggedOut = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.failure("login_needed", "demo: login needed")] }
+        let first = try await loggedOut.run("docker-credential-authctl", ["erase"], stdin: "ghcr.io")
+        #expect(first.status == 0 && first.stdout.isEmpty && first.stderr.isEmpty)
+        #expect(loggedOut.daemon?.requests.count == 1)
+        let noDaemon = try ClientTestKit(config: Self.config)
+        let second = try await noDaemon.run("docker-credential-authctl", ["erase"], stdin: "ghcr.io")
+        #expect(second.status == 0 && second.stdout.isEmpty && second.stderr.isEmpty, "\(second.stderr)")
+    }
+
+    @Test("store reads docker's JSON and does nothing; list names every registry and its user name")
+    func storeAndList() async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.token()] }
+        let store = try await kit.run("docker-credential-authctl", ["store"],
+                                      stdin: #"{"ServerURL":"ghcr.io","Username":"u","Secret":"s"}"#)
+        #expect(store.status == 0 && store.stdout.isEmpty && store.stderr.isEmpty)
+        let list = try await kit.run("docker-credential-authctl", ["list"])
+        #expect(list.status == 0)
+        #expect(list.stdout == #"{"127.0.0.1:5000":"oauth2","ghcr.io":"oauth2","registry.gitlab.example.com":"gl-user"}"# + "\n")
+        #expect(kit.daemon?.requests.isEmpty == true)
+    }
+
+    @Test("an unknown verb prints the usage on stderr and exits 1")
+    func unknownVerb() async throws {
+        let kit = try ClientTestKit(config: Self.config) { _ in [ScriptedDaemon.token()] }
+        for arguments in [[], ["frobnicate"]] {
+            let result = try await kit.run("docker-credential-authctl", arguments)
+            #expect(result.status == 1 && result.stdout.isEmpty)
+            #expect(result.stderr.contains("usage: docker-credential-authctl get|store|erase|list"))
+        }
+    }
+}
