@@ -381,6 +381,8 @@ private struct ConfigValidator {
         let gitAuth = resolver.resolve(.gitAuth, written: written.gitAuth?.0, preset: nil, default: .basic)
         let registries = resolver.keep(.registries, written.registries)
         let registryUsername = resolver.resolve(.registryUsername, written: written.registryUsername, preset: nil, default: gitUsername)
+        // Unwritten, it is git_username's value, and so comes from wherever that came from.
+        if written.registryUsername == nil { resolver.origins[.registryUsername] = resolver.origins[.gitUsername] }
         let persist = resolver.resolve(.persist, written: written.persist, preset: nil, default: true)
         let requireTTY = resolver.resolve(.requireTTY, written: written.requireTTY, preset: nil, default: false)
         let allowedClients = resolver.resolve(.allowedClients, written: written.allowedClients, preset: nil, default: [])

@@ -82,3 +82,14 @@ import Testing
         #expect(!error.description.contains("secret"))
     }
 }
+
+@Suite struct RegistryExplanationTests {
+    @Test("an unwritten registry_username is explained as git_username's value, from git_username's origin")
+    func registryUsernameOrigin() throws {
+        let text = "[audience.gh]\nprovider = \"github\"\nclient_id = \"c\"\nregistries = [\"ghcr.io\"]\n"
+        let audience = try #require(AuthdConfiguration.validate(text: text, path: "c").0?.audiences.first)
+        #expect(audience.registryUsername == "x-access-token")
+        #expect(audience.origin(of: .registryUsername) == .preset(.github))
+        #expect(audience.origin(of: .registries) == .config(line: 4))
+    }
+}

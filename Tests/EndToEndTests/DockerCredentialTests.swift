@@ -156,3 +156,60 @@ struct DockerHelperProtocolTests {
         }
     }
 }
+
+@Suite("skopeo through docker-credential-authctl against authd-devserver's registry", .enabled(if: dockerHelperBuilt()))
+struct SkopeoTests {
+    @Test("skopeo inspect succeeds through the helper; an unmapped registry is anonymous; erase stops the token")
+    func inspectAnonymousErase() async throws {
+        guard realStackAvailable() else { print("skipping: the daemon is not built"); return }
+        guard let skopeo = commandOnPath("skopeo") else {
+            print("skipping: skopeo is not installed (make deps installs it: apt-get install skopeo)")
+            return
+        }
+        let scratch = Scratch("skopeo")
+        let server = try await offPoolValue { try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "0"]) }
+        let port = try #require(server.baseURL.split(separator: ":").last)
+        let registry = "127.0.0.1:\(port)"
+        // The same registry under another name, which no audience lists: the helper says not found.
+        let unmapped = "localhost:\(port)"
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL, extra: "registries = [\"\(registry)\"]"))
+        try await offPoolValue { try daemon.start() }
+        let login = try await daemon.clientOffPool("authctl", ["login", "demo"])
+        #expect(login.status == 0, "\(login.stderr)")
+        try scratch.write("auth.json", #"{"credHelpers":{"\#(registry)":"authctl","\#(unmapped)":"authctl"}}"#)
+
+        func inspect(_ host: String) async throws -> Command.Result {
+            // The registry is plain HTTP on loopback: --tls-verify=false lets skopeo use it.
+            try await offPool(skopeo, ["inspect", "--tls-verify=false", "--authfile", scratch.path("auth.json"),
+                                       "docker://\(host)/demo/hello:latest"], environment: daemon.environment, timeout: 60)
+        }
+        func issued() -> [String] {
+            server.requests(endpoint: "registry_token").filter { $0["result"] as? String == "issued" }.compactMap { $0["fp"] as? String }
+        }
+
+        let first = try await inspect(registry)
+        #expect(first.status == 0, "\(first.stderr)\n\(server.running.stderrText)")
+        let manifest = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any]
+        #expect((manifest?["Digest"] as? String)?.hasPrefix("sha256:") == true)
+        #expect(manifest?["Architecture"] as? String == "amd64")
+        #expect((manifest?["RepoTags"] as? [String]) == ["latest"])
+        let firstTokens = issued()
+        #expect(firstTokens.count >= 1 && Set(firstTokens).count == 1)
+
+        let anonymous = try await inspect(unmapped)
+        #expect(anonymous.status != 0)
+        #expect(!server.requests(endpoint: "registry_token").filter { $0["result"] as? String == "anonymous_refused" }.isEmpty)
+        #expect(issued() == firstTokens)
+
+        let erase = try await daemon.clientOffPool("docker-credential-authctl", ["erase"], stdin: registry)
+        #expect(erase.status == 0 && erase.stdout.isEmpty, "\(erase.stdout) \(erase.stderr)")
+        let again = try await inspect(registry)
+        #expect(again.status == 0, "\(again.stderr)")
+        let after = issued().dropFirst(firstTokens.count)
+        #expect(!after.isEmpty && !after.contains(firstTokens[0]), "the erased token was served again")
+        #expect(server.requests(endpoint: "device_authorization").count == 1)
+        for text in [first.stderr, again.stderr, anonymous.stderr, daemon.allLogs] {
+            #expect(!text.contains("\"Secret\""))
+        }
+    }
+}
