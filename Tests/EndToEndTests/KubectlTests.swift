@@ -4,7 +4,9 @@ import Testing
 
 @Suite("authctl kube-credential against a scripted daemon", .enabled(if: clientBinariesBuilt()))
 struct KubeCredentialProtocolTests {
-    static let openidConfig = ClientTestKit.defaultConfig + "\nscopes = [\"openid\"]\n"
+    /// `demo` asks for openid; `bearer-demo` does not.
+    static let openidConfig = ClientTestKit.defaultConfig.replacingOccurrences(
+        of: "git_urls = [\"http://127.0.0.1:9/git/\"]", with: "git_urls = [\"http://127.0.0.1:9/git/\"]\nscopes = [\"openid\"]")
 
     static func run(_ kit: ClientTestKit, _ arguments: [String], info: String?) async throws -> Command.Result {
         var environment = kit.environment
