@@ -66,7 +66,7 @@ struct SystemdInstallTests {
         let prefix = home + "/.local"
         // systemd searches ~/.local/share/systemd/user (XDG_DATA_HOME), not ~/.local/lib/systemd/user.
         let unitDirectory = prefix + "/share/systemd/user"
-        let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/authd-devserver",
+        let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/docker-credential-authctl", "bin/authd-devserver",
                         "share/systemd/user/authd.service", "share/systemd/user/authd.socket",
                         "share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/authd-devserver.1",
                         "share/bash-completion/completions/authctl", "share/zsh/site-functions/_authctl",
@@ -140,6 +140,7 @@ struct SystemdInstallTests {
         #expect(installed.contains("usr/lib/systemd/user/authd.service"))
         #expect(installed.contains("usr/lib/systemd/user/authd.socket"))
         #expect(installed.contains("usr/bin/git-credential-authctl"))
+        #expect(installed.contains("usr/bin/docker-credential-authctl"))
         #expect(!installed.contains { $0.hasPrefix("usr/share/systemd") })
         let service = try String(contentsOfFile: destination + "/usr/lib/systemd/user/authd.service", encoding: .utf8)
         #expect(unitValue(service, "ExecStart") == "/usr/bin/authd", "DESTDIR must not leak into the unit")
