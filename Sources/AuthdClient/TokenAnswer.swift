@@ -23,8 +23,7 @@ extension TokenAnswer {
     public static func idToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
         guard let token = payload["id_token"]?.stringValue, !token.isEmpty else {
             throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
-                                "authd answered without an id_token for \(audience) (an older daemon serves only access tokens); "
-                                + "use --token access, or restart authd after upgrading it")
+                                "authd answered without an id_token for \(audience): this daemon does not serve id tokens; use --token access")
         }
         // A JWT is three base64url parts: nothing else is printed.
         guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {

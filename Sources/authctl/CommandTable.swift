@@ -113,7 +113,7 @@ enum CommandTable {
                            completion: .words(["id", "access"])),
                 OptionSpec(name: "--print-kubeconfig", valueName: "USER", summary: "print the kubeconfig users: entry that runs this command, and exit"),
             ],
-            summary: "kubectl's exec credential plugin (client.authentication.k8s.io v1 and v1beta1)",
+            summary: "the exec credential plugin for kubectl (client.authentication.k8s.io v1 and v1beta1)",
             details: "Run by kubectl, not by hand: reads KUBERNETES_EXEC_INFO and prints an ExecCredential in the apiVersion kubectl asked for (v1 when it names none), with status.token and status.expirationTimestamp (the token's own expiry, RFC 3339 UTC). When kubectl says spec.interactive is false no device flow starts: it fails with exit status 3 and one line naming authctl login AUD, which kubectl shows. --print-kubeconfig USER prints the users: entry to paste into a kubeconfig (docs/clients.md, \"kubectl\")."),
         CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
