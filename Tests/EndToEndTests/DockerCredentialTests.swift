@@ -213,3 +213,79 @@ struct SkopeoTests {
         }
     }
 }
+
+@Suite("authd-devserver's registry and Kubernetes stand-ins take only live access tokens", .enabled(if: Binaries.available))
+struct DevServerStandInTests {
+    static func curl(_ arguments: [String]) async throws -> (status: Int, body: String, headers: String) {
+        let result = try await offPool("/usr/bin/curl", ["-s", "-D", "/dev/stderr", "-o", "-", "-w", "\n%{http_code}"] + arguments)
+        let text = result.stdout
+        guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+            throw HarnessError("curl failed: \(result.stderr)")
+        }
+        return (status, String(text[..<newline]), result.stderr)
+    }
+
+    /// An access token from the devserver by a device flow it approves at once.
+    static func accessToken(_ server: DevServer) throws -> String {
+        let authorization = try HTTP.post(server.baseURL + "/device_authorization", form: ["client_id": "c"])
+        let code = try #require(try JSONSerialization.jsonObject(with: authorization.body) as? [String: Any])["device_code"] as? String
+        let deviceCode = try #require(code)
+        var token: String?
+        // --auto-approve approves at the first poll or soon after: poll (interval 0) until it has.
+        _ = try Bounds.waitUntil {
+            let grant = try HTTP.post(server.baseURL + "/token", form: ["client_id": "c", "device_code": deviceCode,
+                                                                        "grant_type": "urn:ietf:params:oauth:grant-type:device_code"])
+            token = (try? JSONSerialization.jsonObject(with: grant.body) as? [String: Any])?["access_token"] as? String
+            return token != nil
+        }
+        return try #require(token)
+    }
+
+    @Test("the token flow, a manifest whose digest is right, and 401 once the access token is revoked")
+    func registry() async throws {
+        let scratch = Scratch("standin")
+        let server = try await offPoolValue { try DevServer(scratch, arguments: ["--interval", "0", "--auto-approve"]) }
+        let challenge = try await Self.curl([server.baseURL + "/v2/"])
+        #expect(challenge.status == 401)
+        #expect(challenge.headers.contains("WWW-Authenticate: Bearer realm=\"\(server.baseURL)/registry/token\",service=\"authd-devserver\""))
+        #expect(try await Self.curl([server.baseURL + "/registry/token?service=authd-devserver"]).status == 401)
+        #expect(try await Self.curl(["-u", "oauth2:not-a-token", server.baseURL + "/registry/token"]).status == 401)
+
+        let access = try await offPoolValue { try Self.accessToken(server) }
+        // The password goes to curl on stdin (a netrc-style -K config), not in its argv.
+        let basic = try await offPool("/usr/bin/curl", ["-s", "-K", "-", server.baseURL + "/registry/token?scope=repository:demo/hello:pull"],
+                                      stdin: "user = \"oauth2:\(access)\"\n")
+        let registryToken = try #require((try JSONSerialization.jsonObject(with: Data(basic.stdout.utf8)) as? [String: Any])?["token"] as? String)
+        let manifestURL = server.baseURL + "/v2/demo/hello/manifests/latest"
+        let manifest = try await offPool("/usr/bin/curl", ["-s", "-K", "-", manifestURL], stdin: "header = \"Authorization: Bearer \(registryToken)\"\n")
+        let digest = try await offPool("/usr/bin/sha256sum", [], stdin: manifest.stdout)
+        let headers = try await offPool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "-K", "-", manifestURL],
+                                        stdin: "header = \"Authorization: Bearer \(registryToken)\"\n")
+        #expect(headers.stdout.contains("Docker-Content-Digest: sha256:\(digest.stdout.prefix(64))"))
+        #expect(headers.stdout.contains("Content-Type: application/vnd.oci.image.manifest.v1+json"))
+
+        let revoked = try HTTP.post(server.baseURL + "/revoke", form: ["token": access])
+        #expect(revoked.status == 200)
+        let after = try await offPool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-K", "-", manifestURL],
+                                      stdin: "header = \"Authorization: Bearer \(registryToken)\"\n")
+        #expect(after.stdout == "401", "a registry token outlived the access token it was issued for")
+    }
+
+    @Test("the Kubernetes stand-in answers a live access token and refuses a revoked one, with a Status object")
+    func kube() async throws {
+        let scratch = Scratch("standin")
+        let server = try await offPoolValue { try DevServer(scratch, arguments: ["--interval", "0", "--auto-approve"]) }
+        let access = try await offPoolValue { try Self.accessToken(server) }
+        func get(_ path: String) async throws -> Command.Result {
+            try await offPool("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-K", "-", server.baseURL + path],
+                              stdin: "header = \"Authorization: Bearer \(access)\"\n")
+        }
+        let namespaces = try await get("/api/v1/namespaces")
+        #expect(namespaces.stdout.hasSuffix("\n200") && namespaces.stdout.contains("\"NamespaceList\""))
+        #expect(try await get("/api/v1/namespaces/nope").stdout.hasSuffix("\n404"))
+        #expect(try await Self.curl([server.baseURL + "/version"]).status == 401)
+        _ = try HTTP.post(server.baseURL + "/revoke", form: ["token": access])
+        let refused = try await get("/version")
+        #expect(refused.stdout.hasSuffix("\n401") && refused.stdout.contains("\"kind\":\"Status\""))
+    }
+}
