@@ -34,7 +34,7 @@ BIN_DIR = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
 EXPLICIT := command line environment override
 INSTALL_CONFIG = $(if $(filter $(EXPLICIT),$(origin CONFIG)),$(CONFIG),release)
 INSTALL_BIN_DIR = $(if $(filter $(EXPLICIT),$(origin BIN_DIR)),$(BIN_DIR),$(shell $(SWIFT) build -c $(INSTALL_CONFIG) --show-bin-path 2>/dev/null))
-PROGRAMS := authd authctl git-credential-authctl authd-devserver
+PROGRAMS := authd authctl git-credential-authctl docker-credential-authctl authd-devserver
 FUZZ_SECONDS ?= 20
 FUZZ_LONG_SECONDS ?= 300
 SANITIZE_TEST_TARGETS ?= $(shell cd Tests && ls -d */ | tr -d / | grep -vx EndToEndTests | paste -sd, -)
@@ -42,7 +42,7 @@ SANITIZE_TEST_TARGETS ?= $(shell cd Tests && ls -d */ | tr -d / | grep -vx EndTo
 # Debian packages the build and the tests need (command -> package checks below).
 APT_PACKAGES := libsodium-dev libsystemd-dev systemd-journal-remote libcurl4-openssl-dev libqrencode-dev pkg-config \
 	systemd socat git python3 openssl libc6-dev util-linux procps openssh-server \
-	golang-github-burntsushi-toml-dev
+	golang-github-burntsushi-toml-dev skopeo
 BENCH_PACKAGES := hyperfine oidc-agent
 
 .PHONY: all deps bench-deps build release test unit-test e2e-test fuzz-smoke fuzz \

@@ -2,7 +2,7 @@
 // authd: an OAuth 2.0 device-flow credential agent for Linux terminals, git and scripts.
 import PackageDescription
 
-// The two clients are started by git and scripts many times per second, so they are
+// The clients are started by git and scripts many times per second, so they are
 // linked as static executables (no dynamic loader, no PIE relocations); see
 // docs/performance.md. Sanitizer and coverage builds cannot link statically:
 // AUTHD_DYNAMIC_CLIENTS=1 turns this off.
@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "authd", targets: ["authd"]),
         .executable(name: "authctl", targets: ["authctl"]),
         .executable(name: "git-credential-authctl", targets: ["git-credential-authctl"]),
+        .executable(name: "docker-credential-authctl", targets: ["docker-credential-authctl"]),
         .executable(name: "authd-devserver", targets: ["authd-devserver"]),
     ],
     dependencies: [
@@ -70,7 +71,9 @@ let package = Package(
         .executableTarget(name: "authd-loadgen", dependencies: ["AuthdStore", "AuthdSystem"]),
         .executableTarget(name: "authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
+        .executableTarget(name: "docker-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [
+            "AuthdWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

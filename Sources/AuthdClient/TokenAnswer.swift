@@ -16,3 +16,20 @@ public enum TokenAnswer {
         return token
     }
 }
+
+extension TokenAnswer {
+    /// The verified id_token of a `get` with `"token":"id"`. A daemon that does not know the
+    /// field answers with an access token instead: that is refused, never served as an id_token.
+    public static func idToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
+        guard let token = payload["id_token"]?.stringValue, !token.isEmpty else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                                "authd answered without an id_token for \(audience): this daemon does not serve id tokens; use --token access")
+        }
+        // A JWT is three base64url parts: nothing else is printed.
+        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                                "the id_token for \(audience) has spaces or control characters, which cannot be printed safely")
+        }
+        return token
+    }
+}

@@ -19,6 +19,8 @@ public enum AudienceKey: String, Sendable, Hashable, CaseIterable {
     case gitURLs = "git_urls"
     case gitUsername = "git_username"
     case gitAuth = "git_auth"
+    case registries
+    case registryUsername = "registry_username"
     case persist
     case requireTTY = "require_tty"
     case allowedClients = "allowed_clients"
@@ -153,6 +155,8 @@ public struct AudienceExplanation: Sendable, Equatable {
         case .basic: add(.gitAuth, "basic: the token as the password")
         case .bearer: add(.gitAuth, "bearer: Authorization: Bearer, when git announces authtype (2.46+)")
         }
+        add(.registries, list(audience.registries.map(\.description), none: "none: not used by docker-credential-authctl"))
+        add(.registryUsername, audience.registryUsername)
         add(.persist, audience.persist ? "true: the login is kept on disk, encrypted" : "false: the login is kept in memory only")
         add(.requireTTY, audience.requireTTY ? "true: only clients with a controlling terminal are served" : "false")
         add(.allowedClients, list(audience.allowedClients, none: "any program of this user"))

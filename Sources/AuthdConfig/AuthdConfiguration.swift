@@ -133,6 +133,10 @@ public struct AudienceConfiguration: Sendable, Equatable {
     /// `git_username`, else the preset's, else `oauth2`.
     public var gitUsername: String
     public var gitAuth: GitAuthScheme
+    /// Container registries docker-credential-authctl answers for with this audience's access token.
+    public var registries: [RegistryHost]
+    /// `registry_username`, else `gitUsername`.
+    public var registryUsername: String
     public var persist: Bool
     public var requireTTY: Bool
     /// Absolute paths or globs of client executables; empty means any client of this user.
@@ -152,7 +156,8 @@ public struct AudienceConfiguration: Sendable, Equatable {
                 clientID: String, clientSecret: ClientSecretSource? = nil, baseURL: EndpointURL? = nil, tenant: String? = nil,
                 endpoints: ResolvedEndpoints, scopes: [String] = [], resources: [String] = [],
                 extraParameters: [ExtraParameter] = [], gitURLs: [GitURLPrefix] = [], gitUsername: String = "oauth2",
-                gitAuth: GitAuthScheme = .basic, persist: Bool = true, requireTTY: Bool = false,
+                gitAuth: GitAuthScheme = .basic, registries: [RegistryHost] = [], registryUsername: String? = nil,
+                persist: Bool = true, requireTTY: Bool = false,
                 allowedClients: [String] = [], caFile: String? = nil, tokenAuthMethod: TokenEndpointAuthMethod = .none,
                 revocationHint: String? = nil, deviceFlowSetupHint: String? = nil,
                 origins: [AudienceKey: SettingOrigin] = [:]) {
@@ -170,6 +175,8 @@ public struct AudienceConfiguration: Sendable, Equatable {
         self.gitURLs = gitURLs
         self.gitUsername = gitUsername
         self.gitAuth = gitAuth
+        self.registries = registries
+        self.registryUsername = registryUsername ?? gitUsername
         self.persist = persist
         self.requireTTY = requireTTY
         self.allowedClients = allowedClients

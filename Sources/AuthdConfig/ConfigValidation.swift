@@ -151,6 +151,7 @@ private struct ConfigValidator {
             }
         }
         checkGitURLOverlaps(configuration.audiences)
+        checkRegistryOverlaps(configuration.audiences)
         return configuration
     }
 
@@ -210,6 +211,8 @@ private struct ConfigValidator {
         var gitURLs: [(GitURLPrefix, TOMLPosition)] = []
         var gitUsername: String?
         var gitAuth: (GitAuthScheme, TOMLEntry)?
+        var registries: [RegistryHost] = []
+        var registryUsername: String?
         var persist: Bool?
         var requireTTY: Bool?
         var allowedClients: [String]?
@@ -429,6 +432,10 @@ private struct ConfigValidator {
         let gitURLs = resolver.keep(.gitURLs, written.gitURLs.map(\.0))
         let gitUsername = resolver.resolve(.gitUsername, written: written.gitUsername, preset: preset?.gitUsername, default: "oauth2")
         let gitAuth = resolver.resolve(.gitAuth, written: written.gitAuth?.0, preset: nil, default: .basic)
+        let registries = resolver.keep(.registries, written.registries)
+        let registryUsername = resolver.resolve(.registryUsername, written: written.registryUsername, preset: nil, default: gitUsername)
+        // Unwritten, it is git_username's value, and so comes from wherever that came from.
+        if written.registryUsername == nil { resolver.origins[.registryUsername] = resolver.origins[.gitUsername] }
         let persist = resolver.resolve(.persist, written: written.persist, preset: nil, default: true)
         let requireTTY = resolver.resolve(.requireTTY, written: written.requireTTY, preset: nil, default: false)
         let allowedClients = resolver.resolve(.allowedClients, written: written.allowedClients, preset: nil, default: [])
@@ -440,7 +447,8 @@ private struct ConfigValidator {
             name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
             baseURL: baseURL, tenant: tenant, endpoints: endpoints,
             scopes: scopes, resources: resources, extraParameters: extraParameters, gitURLs: gitURLs,
-            gitUsername: gitUsername, gitAuth: gitAuth, persist: persist, requireTTY: requireTTY,
+            gitUsername: gitUsername, gitAuth: gitAuth, registries: registries, registryUsername: registryUsername,
+            persist: persist, requireTTY: requireTTY,
             allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
             deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins)
@@ -564,6 +572,27 @@ private struct ConfigValidator {
             } else {
                 written.gitUsername = username
             }
+        case "registries":
+            guard let names = stringArray(field, keyPath, hint: "registries = [\"ghcr.io\", \"registry.gitlab.com\"]") else { return }
+            for (text, position) in names {
+                do {
+                    let registry = try RegistryHost(parsing: text)
+                    if written.registries.contains(registry) {
+                        warning(position, keyPath, "\(registry) is listed twice")
+                    } else {
+                        written.registries.append(registry)
+                    }
+                } catch {
+                    self.error(position, keyPath, "invalid registry \"\(URLRedaction.redactingUserinfo(text))\": \(error.message); write the host as docker names it, e.g. \"ghcr.io\" or \"127.0.0.1:5000\"")
+                }
+            }
+        case "registry_username":
+            guard let username = string(field, keyPath) else { return }
+            if username.isEmpty || username.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ":") }) {
+                error(field.node.position, keyPath, "registry_username must be non-empty, without ':' or control characters")
+            } else {
+                written.registryUsername = username
+            }
         case "git_auth":
             if let scheme = choice(field, keyPath, GitAuthScheme.self) { written.gitAuth = (scheme, field) }
         case "persist":
@@ -594,6 +623,22 @@ private struct ConfigValidator {
                 }
             } else {
                 unknownKey(field, keyPath: keyPath, known: AuthdConfiguration.audienceKeys)
+            }
+        }
+    }
+
+    mutating func checkRegistryOverlaps(_ audiences: [AudienceConfiguration]) {
+        var seen: [RegistryHost: String] = [:]
+        for audience in audiences {
+            for registry in audience.registries {
+                if let first = seen[registry], first != audience.name {
+                    var position = audience.position
+                    if case .config(let line) = audience.origin(of: .registries) { position = TOMLPosition(line: line, column: 1) }
+                    warning(position, "audience." + renderKey(audience.name) + ".registries",
+                            "\(registry) is also in audience \(first), which comes first and answers for it")
+                } else if seen[registry] == nil {
+                    seen[registry] = audience.name
+                }
             }
         }
     }

@@ -39,6 +39,10 @@ public enum ForwardPolicy {
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             return .serve(.get(audience: audience, minimumValiditySeconds: minimumValidity,
                                interactive: interactive && grant.allowLogin))
+        case let .getIDToken(audience, minimumValidity, interactive):
+            guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
+            return .serve(.getIDToken(audience: audience, minimumValiditySeconds: minimumValidity,
+                                      interactive: interactive && grant.allowLogin))
         case let .getNarrowed(audience, minimumValidity, interactive, narrowing):
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             return .serve(.getNarrowed(audience: audience, minimumValiditySeconds: minimumValidity,

@@ -60,6 +60,9 @@ public enum Request: Sendable, Equatable {
     case get(audience: String, minimumValiditySeconds: Int, interactive: Bool)
     /// `get` with `scope` and/or `resource`: a token narrower than the audience's own (op `get`).
     case getNarrowed(audience: String, minimumValiditySeconds: Int, interactive: Bool, narrowing: TokenNarrowing)
+    /// `get` with `"token":"id"`: the audience's verified OpenID Connect id_token, answered
+    /// `{"ok":true,"id_token":"…","expires_at":N}` (authctl kube-credential --token id).
+    case getIDToken(audience: String, minimumValiditySeconds: Int, interactive: Bool)
     /// A new device flow now, replacing the stored login.
     case login(audience: String)
     case logout(audience: String)
@@ -79,7 +82,7 @@ public enum Request: Sendable, Equatable {
     public var operation: String {
         switch self {
         case .version: return "version"
-        case .get, .getNarrowed: return "get"
+        case .get, .getNarrowed, .getIDToken: return "get"
         case .login: return "login"
         case .logout, .logoutAll: return "logout"
         case .status: return "status"
@@ -94,7 +97,7 @@ public enum Request: Sendable, Equatable {
 
     public var audience: String? {
         switch self {
-        case .get(let a, _, _), .login(let a), .logout(let a): return a
+        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a), .logout(let a): return a
         case .getNarrowed(let a, _, _, _): return a
         case .erase(let a, _): return a
         case .audit(let a, _): return a
@@ -117,6 +120,9 @@ public enum Request: Sendable, Equatable {
         case let .getNarrowed(audience, minValid, interactive, narrowing):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
             m += narrowing.jsonMembers
+        case let .getIDToken(audience, minValid, interactive):
+            m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive)),
+                  ("token", .string("id"))]
         case .login(let audience), .logout(let audience):
             m.append(("audience", .string(audience)))
         case .logoutAll:

@@ -53,6 +53,7 @@ enum Authctl {
         case .listAudiences: return AudienceListCommand.run(context)
         case .forward: return try ForwardCommand.run(command, context)
         case .ssh: return try SshCommand.run(command, context)
+        case .kubeCredential: return try KubeCredentialCommand.run(command, context)
         }
     }
 

@@ -32,7 +32,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, reload, audit, configCheck, configInit, version, help, completion, listAudiences, forward, ssh
+    case get, login, logout, status, reload, audit, configCheck, configInit, version, help, completion, listAudiences, forward, ssh, kubeCredential
 }
 
 struct CommandSpec {
@@ -148,12 +148,22 @@ enum CommandTable {
             summary: "write a commented starting config file",
             details: "Writes the config file (mode 0600, its directory 0700) with one audience for the provider: the keys it needs, with placeholders to fill in, and the preset's optional ones commented out. Without --provider the audience is commented out. Never overwrites an existing file."),
         CommandSpec(
+            id: .kubeCredential, words: ["kube-credential"],
+            operands: [OperandSpec(name: "AUD", optional: false, completion: .audiences)],
+            options: [
+                OptionSpec(name: "--token", valueName: "KIND", summary: "id (the verified id_token; the default when the audience asks for openid) or access",
+                           completion: .words(["id", "access"])),
+                OptionSpec(name: "--print-kubeconfig", valueName: "USER", summary: "print the kubeconfig users: entry that runs this command, and exit"),
+            ],
+            summary: "the exec credential plugin for kubectl (client.authentication.k8s.io v1 and v1beta1)",
+            details: "Run by kubectl, not by hand: reads KUBERNETES_EXEC_INFO and prints an ExecCredential in the apiVersion kubectl asked for (v1 when it names none), with status.token and status.expirationTimestamp (the token's own expiry, RFC 3339 UTC). When kubectl says spec.interactive is false no device flow starts: it fails with exit status 3 and one line naming authctl login AUD, which kubectl shows. --print-kubeconfig USER prints the users: entry to paste into a kubeconfig (docs/clients.md, \"kubectl\")."),
+        CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
             summary: "print the versions of authctl and of the running daemon",
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "audit", "forward", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "audit", "forward", "config", "kube-credential", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),

@@ -28,6 +28,9 @@ struct DevServer: ParsableCommand {
             Serves RFC 8628 device authorization, a token endpoint (device_code and refresh_token grants), \
             RFC 7009 revocation, RFC 7662 introspection, RFC 8414 / OpenID discovery, a verification page \
             at /device and, with --git-root, git over HTTP guarded by its own access tokens. \
+            A container registry (/v2/, the Docker Registry v2 token flow, one image demo/hello:latest) and a \
+            Kubernetes API stand-in (/version, /api, /api/v1/namespaces) take those access tokens too; \
+            kubectl needs a TLS front for the latter (docs/devserver.md). \
             It binds to loopback only and is not for production.
 
             The base URL (for example http://127.0.0.1:41234) is the first line on stdout. \

@@ -58,23 +58,9 @@ final class GitBackend: Sendable {
         }
     }
 
-    /// `Basic base64(user:TOKEN)` (any user name, as GitHub and GitLab accept) or `Bearer TOKEN`.
+    /// Any Basic user name (as GitHub and GitLab accept), or Bearer.
     private func credentials(_ headers: HTTPHeaders) -> (user: String?, token: String, bearer: Bool)? {
-        guard let header = headers.first(name: "Authorization") else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2 else { return nil }
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
-        switch parts[0].lowercased() {
-        case "bearer":
-            return value.isEmpty ? nil : (nil, value, true)
-        case "basic":
-            guard let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8),
-                  let colon = text.firstIndex(of: ":") else { return nil }
-            let token = String(text[text.index(after: colon)...])
-            return token.isEmpty ? nil : (String(text[..<colon]), token, false)
-        default:
-            return nil
-        }
+        PresentedCredentials(headers).map { ($0.user, $0.token, $0.bearer) }
     }
 
     private func runCGI(_ req: Request, remoteUser: String) -> Response {

@@ -58,6 +58,8 @@ enum Reply: Sendable {
 enum Endpoint: String, Sendable {
     case discovery, deviceAuthorization = "device_authorization", token, revoke, introspect, jwks
     case devicePage = "device", git, index, notFound = "not_found"
+    /// Registry.swift and KubeAPI.swift: consumers of access tokens, like git.
+    case registry, kube
 
     var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
 
@@ -68,6 +70,9 @@ enum Endpoint: String, Sendable {
         case "/device", "/device/": self = .devicePage
         case "/", "": self = .index
         case _ where path == "/git" || path.hasPrefix("/git/"): self = .git
+        case _ where path == "/v2" || path.hasPrefix("/v2/") || path == "/registry/token": self = .registry
+        case "/version", "/api", "/apis": self = .kube
+        case _ where path.hasPrefix("/api/"): self = .kube
         default: self = .notFound
         }
     }
@@ -77,6 +82,7 @@ enum Endpoint: String, Sendable {
         case .discovery, .jwks, .index: return [.GET]
         case .deviceAuthorization, .token, .revoke, .introspect: return [.POST]
         case .devicePage, .git: return [.GET, .POST]
+        case .registry, .kube: return [.GET, .HEAD]
         case .notFound: return []
         }
     }
@@ -88,6 +94,7 @@ final class Router: Sendable {
     private let faults: FaultPlan
     private let page: DevicePage
     private let git: GitBackend?
+    private let registry = Registry()
 
     static let deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -158,6 +165,8 @@ final class Router: Sendable {
                                     log: LogFields(endpoint: "git", result: "not_found")))
             }
             return git.handle(req, provider: provider)
+        case .registry: return .now(registry.handle(req, provider: provider))
+        case .kube: return .now(KubeAPI.handle(req, provider: provider))
         case .notFound: fatalError("handled above")
         }
         outcome.delivery = delivery

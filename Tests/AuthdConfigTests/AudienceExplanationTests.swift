@@ -68,6 +68,8 @@ private func line(of key: String, in text: String) -> Int? {
             git_urls = ["https://dev.azure.com/org/"]
             git_username = "me"
             git_auth = "bearer"
+            registries = ["ghcr.io"]
+            registry_username = "robot"
             persist = false
             require_tty = true
             allowed_clients = ["/usr/bin/git"]
@@ -87,6 +89,8 @@ private func line(of key: String, in text: String) -> Int? {
         #expect(rows["scopes"]?.value == "openid")
         #expect(rows["extra_params"]?.value == "prompt=login")
         #expect(rows["git_username"]?.value == "me")
+        #expect(rows["registries"]?.value == "ghcr.io")
+        #expect(rows["registry_username"]?.value == "robot")
         #expect(rows["persist"]?.value.hasPrefix("false") == true)
         #expect(rows["require_tty"]?.value.hasPrefix("true") == true)
         #expect(rows["token_auth_method"]?.value.hasPrefix("client_secret_basic") == true)
@@ -218,6 +222,8 @@ private func line(of key: String, in text: String) -> Int? {
               git_urls                       http://127.0.0.1:8765/git  [config line 6]
               git_username                   oauth2  [default]
               git_auth                       basic: the token as the password  [default]
+              registries                     none: not used by docker-credential-authctl  [default]
+              registry_username              oauth2  [default]
               persist                        true: the login is kept on disk, encrypted  [default]
               require_tty                    false  [default]
               allowed_clients                any program of this user  [default]

@@ -69,7 +69,7 @@ struct SystemdInstallTests {
         // The documentation pages go along: messages name them by their installed path.
         let pages = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.path + "/docs")
             .filter { $0.hasSuffix(".md") }.map { "share/doc/authd/" + $0 }
-        let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/authd-devserver",
+        let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/docker-credential-authctl", "bin/authd-devserver",
                         "share/systemd/user/authd.service", "share/systemd/user/authd.socket",
                         "share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/authd-devserver.1",
                         "share/man/man1/git-credential-authctl.1",
@@ -148,6 +148,7 @@ struct SystemdInstallTests {
         #expect(installed.contains("usr/lib/systemd/user/authd.service"))
         #expect(installed.contains("usr/lib/systemd/user/authd.socket"))
         #expect(installed.contains("usr/bin/git-credential-authctl"))
+        #expect(installed.contains("usr/bin/docker-credential-authctl"))
         #expect(!installed.contains { $0.hasPrefix("usr/share/systemd") })
         let service = try String(contentsOfFile: destination + "/usr/lib/systemd/user/authd.service", encoding: .utf8)
         #expect(unitValue(service, "ExecStart") == "/usr/bin/authd", "DESTDIR must not leak into the unit")
