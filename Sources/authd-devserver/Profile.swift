@@ -80,7 +80,8 @@ struct Profile: Sendable {
                           authorize: "/authorize")
         case .gitea, .forgejo, .codeberg:
             // No device flow and no RFC 7009 endpoint; OpenID discovery at the root.
-            return Layout(issuer: "", discovery: ["/.well-known/openid-configuration"], device: nil,
+            // Gitea's issuer is its ROOT_URL, which ends with a slash.
+            return Layout(issuer: "/", discovery: ["/.well-known/openid-configuration"], device: nil,
                           token: "/login/oauth/access_token", revoke: nil, authorize: "/login/oauth/authorize")
         case .bitbucket:
             // bitbucket.org/site/oauth2/…: no discovery, no device flow, no revocation endpoint.

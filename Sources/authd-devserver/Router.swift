@@ -66,7 +66,6 @@ enum Endpoint: String, Sendable {
     init(path: String) {
         switch path {
         case "/introspect": self = .introspect
-        case "/authorize": self = .authorize
         case "/jwks": self = .jwks
         case "/device", "/device/": self = .devicePage
         case "/", "": self = .index
