@@ -471,6 +471,24 @@ for p in "entra /contoso/oauth2/v2.0/authorize /contoso/oauth2/v2.0/token" "keyc
 done
 ok "authorization code at each profile's paths"
 
+# --device-flow-disabled refuses only the device flow: the authorization code flow still works (a client's fallback).
+start hen --profile entra --interval 0 --auto-approve --device-flow-disabled=policy
+GOT=$(req -d client_id=x -d scope=openid "$URL/contoso/oauth2/v2.0/devicecode"); expect 200 "" "entra policy: the code is issued"
+DC=$(field device_code)
+GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code="$DC" "$URL/contoso/oauth2/v2.0/token"); expect 400 invalid_grant "entra policy: polling refused"
+[[ $(field error_description) == AADSTS53003* && $(field error_codes) == '[53003]' ]] || fail "entra policy: AADSTS53003"
+code /contoso/oauth2/v2.0/authorize x; exchange /contoso/oauth2/v2.0/token x "$VERIFIER"; expect 200 "" "entra policy: authorization code still works"
+for p in "github /login/device/code /login/oauth/authorize /login/oauth/access_token device_flow_disabled" \
+         "keycloak /realms/r/protocol/openid-connect/auth/device /realms/r/protocol/openid-connect/auth /realms/r/protocol/openid-connect/token unauthorized_client" \
+         "standard /device_authorization /authorize /token unauthorized_client"; do
+  read -r prof dev az tok err <<<"$p"
+  start "hd$prof" --profile "$prof" --auto-approve --device-flow-disabled
+  GOT=$(req -H 'Accept: application/json' -d client_id=x "$URL$dev"); [[ $(field error) == "$err" ]] || fail "$prof: device flow refused with $err"
+  code "$az" x; exchange "$tok" x "$VERIFIER" -H 'Accept: application/json'; expect 200 "" "$prof: authorization code despite --device-flow-disabled"
+done
+"$BIN" --profile github --device-flow-disabled=policy --port 0 >/dev/null 2>&1 && fail "--device-flow-disabled=policy accepted outside Entra"
+ok "--device-flow-disabled: each profile's refusal (Entra policy AADSTS53003), the authorization code flow unaffected"
+
 for prof in gitea forgejo codeberg; do
   start "$prof" --profile "$prof" --auto-approve "${GITARGS[@]}"
   GOT=$(req "$URL/.well-known/openid-configuration")

@@ -28,6 +28,14 @@ enum FaultTarget: String, Sendable, CaseIterable {
     }
 }
 
+/// Why the device flow is refused (`--device-flow-disabled[=WHY]`).
+enum DeviceFlowRefusal: String, Sendable, CaseIterable {
+    /// The app's own setting (GitHub "Enable Device Flow", Entra "Allow public client flows", ...).
+    case app
+    /// Entra only: a Conditional Access policy blocks the device code flow for the tenant.
+    case policy
+}
+
 struct FaultSpec: Sendable {
     let kind: FaultKind
     let target: FaultTarget
@@ -105,7 +113,7 @@ struct Config: Sendable {
     var quiet = false
     var profile = Profile(name: .standard)
     /// The client is not allowed to use device flow; each profile says so in its provider's words.
-    var deviceFlowDisabled = false
+    var deviceFlowDisabled: DeviceFlowRefusal?
 
     /// Server clocks and client timers are never perfectly aligned; a poll this much early is still on time.
     static let pollTolerance = 0.2

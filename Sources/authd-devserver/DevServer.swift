@@ -52,9 +52,10 @@ struct DevServer: ParsableCommand {
           help: "With --profile github: GitHub-App user tokens (expiring, with single-use refresh tokens) instead of OAuth-app tokens.")
     var githubApp = false
 
-    @Flag(name: .customLong("device-flow-disabled"),
-          help: "Refuse the device flow as the profile's provider does for an app without it enabled.")
-    var deviceFlowDisabled = false
+    @Option(name: .customLong("device-flow-disabled"),
+            help: ArgumentHelp("Refuse the device flow as the profile's provider does: app (bare flag): the app has it "
+                + "switched off; policy (Entra only): Conditional Access blocks it (AADSTS53003).", valueName: "why"))
+    var deviceFlowDisabled: String?
 
     @Option(name: .customLong("access-token-ttl"),
             help: ArgumentHelp("Access token lifetime (seconds, or 90s/5m/2h/1d; default 3600, GitLab 2h, GitHub App 8h).",
@@ -136,7 +137,7 @@ struct DevServer: ParsableCommand {
     /// ArgumentParser has no options with an optional value; a bare `--slow-down` / `--auto-approve`
     /// gets its default here, and a following number is taken as the value.
     static func expandOptionalValues(_ args: [String]) -> [String] {
-        let defaults = ["--slow-down": "2", "--auto-approve": "1"]
+        let defaults = ["--slow-down": "2", "--auto-approve": "1", "--device-flow-disabled": "app"]
         var out: [String] = []
         var i = 0
         while i < args.count {
@@ -179,7 +180,15 @@ struct DevServer: ParsableCommand {
         }
         c.profile = Profile(name: name)
         if githubApp && name != .github { throw ValidationError("--github-app needs --profile github") }
-        c.deviceFlowDisabled = deviceFlowDisabled
+        if let why = deviceFlowDisabled {
+            guard let refusal = DeviceFlowRefusal(rawValue: why) else {
+                throw ValidationError("--device-flow-disabled=\(why): expected app or policy")
+            }
+            if refusal == .policy && name != .entra && name != .entraV1 {
+                throw ValidationError("--device-flow-disabled=policy is Entra's Conditional Access block; use it with --profile entra or entra-v1")
+            }
+            c.deviceFlowDisabled = refusal
+        }
         // The providers' documented lifetimes, unless a test asks for others.
         var accessDefault = 3600, refreshDefault = 86400, deviceDefault = 600
         switch name {

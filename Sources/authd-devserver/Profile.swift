@@ -252,6 +252,11 @@ struct Profile: Sendable {
     static let entraPublicFlowsDisabled = OAuthError(
         "invalid_client", "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 
+    /// Entra: a Conditional Access policy ("Authentication flows: device code flow") blocks the sign-in;
+    /// the code is issued and polling fails. The authorization code flow is not blocked by it.
+    static let entraConditionalAccessBlocked = OAuthError(
+        "invalid_grant", "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.")
+
     static let entraSecretFromPublicClient = OAuthError(
         "invalid_client", "AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
 

@@ -257,7 +257,7 @@ final class Router: Sendable {
         case .failure(let e): return failure(e, log, req)
         }
         log.clientId = clientId
-        if config.deviceFlowDisabled, let refusal = config.profile.deviceFlowDisabledAtDeviceEndpoint {
+        if config.deviceFlowDisabled != nil, let refusal = config.profile.deviceFlowDisabledAtDeviceEndpoint {
             return failure(refusal, log, req)
         }
         let scopes = Scope.parse(form["scope"])
@@ -309,8 +309,8 @@ final class Router: Sendable {
 
         switch grantType {
         case Router.deviceGrant:
-            if config.deviceFlowDisabled && config.profile.deviceFlowDisabledAtDeviceEndpoint == nil {
-                return failure(Profile.entraPublicFlowsDisabled, log, req)
+            if let why = config.deviceFlowDisabled, config.profile.deviceFlowDisabledAtDeviceEndpoint == nil {
+                return failure(why == .policy ? Profile.entraConditionalAccessBlocked : Profile.entraPublicFlowsDisabled, log, req)
             }
             guard let deviceCode = form["device_code"], !deviceCode.isEmpty else {
                 return failure(OAuthError("invalid_request", "device_code is required"), log, req)
