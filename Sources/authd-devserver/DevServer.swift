@@ -23,7 +23,7 @@ struct Seconds: ExpressibleByArgument, Sendable {
 struct DevServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd-devserver",
-        abstract: "A self-contained OAuth 2.0 device-flow provider for tests and demos; binds to loopback only.",
+        abstract: "A self-contained OAuth 2.0 provider (device flow; authorization code with PKCE) for tests and demos; binds to loopback only.",
         discussion: """
             Serves RFC 8628 device authorization, an authorization endpoint (code with PKCE S256, loopback \
             redirects only), a token endpoint (device_code, authorization_code and refresh_token grants), \

@@ -168,6 +168,7 @@ enum Pages {
             <p>A self-contained OAuth 2.0 device-flow provider for tests and demos.</p>
             <ul>
             <li><a href="/device">\(b)/device</a> — enter a code</li>
+            <li>the authorization endpoint (the profile's path, <code>/authorize</code> by default) — redirects to loopback only</li>
             <li><a href="/.well-known/oauth-authorization-server">metadata</a></li>
             \(gitLine)</ul>
             """)
