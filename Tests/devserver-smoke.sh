@@ -495,6 +495,8 @@ for prof in gitea forgejo codeberg; do
   [[ $(field authorization_endpoint) == "$URL/login/oauth/authorize" && -z $(field device_authorization_endpoint) ]] \
     || fail "$prof: discovery names the authorization endpoint and no device endpoint"
   GOT=$(req -d client_id=x "$URL/login/device/code"); expect 404 "" "$prof: no device flow"
+  GOT=$(req -d client_id=x -d grant_type=$DEVICE_GRANT -d device_code=x "$URL/login/oauth/access_token")
+  expect 400 unsupported_grant_type "$prof: no device_code grant"
   code /login/oauth/authorize x
   exchange /login/oauth/access_token x "$VERIFIER"; expect 200 "" "$prof: authorization code"
   [[ $(field token_type) == bearer && -n $(field expires_in) ]] || fail "$prof: token answer"

@@ -5,10 +5,8 @@ import NIOHTTP1
 /// Which provider the server imitates. `standard` is plain RFC 8628/6749/7009/8414.
 enum ProfileName: String, Sendable, CaseIterable {
     case standard, github, gitlab, google, entra, entraV1 = "entra-v1", keycloak, okta, auth0
+    /// No device flow; Gitea, its fork Forgejo and Codeberg (which runs Forgejo) behave alike on the wire.
     case gitea, forgejo, codeberg, bitbucket
-
-    /// Gitea and its fork Forgejo (which Codeberg runs) behave alike on the wire.
-    var isGiteaFamily: Bool { self == .gitea || self == .forgejo || self == .codeberg }
 }
 
 /// An OAuth endpoint found under a profile's layout, with the path segment its `{t}` matched
@@ -89,6 +87,9 @@ struct Profile: Sendable {
                           token: "/site/oauth2/access_token", revoke: nil, authorize: "/site/oauth2/authorize")
         }
     }
+
+    /// False for the forges: no device endpoint, and the token endpoint does not know the grant.
+    var offersDeviceFlow: Bool { layout.device != nil }
 
     /// The OAuth endpoint a path names under this profile, or nil (then only the common paths apply).
     func route(path: String) -> ProfileRoute? {

@@ -308,6 +308,8 @@ final class Router: Sendable {
         }
 
         switch grantType {
+        case Router.deviceGrant where !config.profile.offersDeviceFlow:
+            return failure(OAuthError("unsupported_grant_type", "this provider has no device flow"), log, req)
         case Router.deviceGrant:
             if let why = config.deviceFlowDisabled, config.profile.deviceFlowDisabledAtDeviceEndpoint == nil {
                 return failure(why == .policy ? Profile.entraConditionalAccessBlocked : Profile.entraPublicFlowsDisabled, log, req)
