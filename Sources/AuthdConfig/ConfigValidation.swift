@@ -318,6 +318,9 @@ private struct ConfigValidator {
         } else if let preset, preset.clientSecretPolicy == .expected, written.clientSecret == nil, written.clientSecretFile == nil,
                   !written.providerInvalid {
             warning(position, audiencePath, "\(preset.displayName) needs the client_secret of a \"TVs and Limited Input devices\" client for the device flow; set client_secret or client_secret_file")
+        } else if let preset, preset.clientSecretPolicy == .required, written.clientSecret == nil, written.clientSecretFile == nil,
+                  !written.providerInvalid {
+            warning(position, audiencePath, "\(preset.displayName) issues tokens only to confidential clients; set client_secret or client_secret_file to the consumer's secret")
         }
 
         // Where the provider is.
@@ -374,7 +377,9 @@ private struct ConfigValidator {
         }
         if endpoints.revocation == nil && !revocationMayExist { resolver.presetHasNone(.revocationEndpoint) }
         if endpoints.issuer == nil && !discoveryUsable { resolver.presetHasNone(.issuer) }
-        let endpointsComplete = endpoints.deviceAuthorization != nil && endpoints.token != nil
+        // A preset without a device flow is complete with its authorization endpoint instead.
+        let endpointsComplete = endpoints.token != nil && (endpoints.deviceAuthorization != nil
+            || (preset?.offersDeviceFlow == false && presetEndpoints.authorization != nil))
         if !endpointsComplete && !(endpoints.issuer != nil && discoveryUsable) && !baseURLReported
             && !written.providerInvalid && !written.endpointInvalid {
             if preset == nil || preset?.kind == .oidc {

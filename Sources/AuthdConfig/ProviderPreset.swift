@@ -11,6 +11,10 @@ public enum ProviderKind: String, Sendable, Hashable, CaseIterable {
     case okta
     case auth0
     case oidc
+    case gitea
+    case forgejo
+    case codeberg
+    case bitbucket
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3, OIDC names).
@@ -28,6 +32,8 @@ public struct PresetEndpoints: Sendable, Equatable {
     public var token: EndpointURL?
     public var revocation: EndpointURL?
     public var introspection: EndpointURL?
+    /// RFC 6749 §3.1, for the authorization code flow.
+    public var authorization: EndpointURL?
 }
 
 public struct ProviderPreset: Sendable {
@@ -37,6 +43,8 @@ public struct ProviderPreset: Sendable {
         case expected
         /// The provider refuses a secret from a public client (Entra: AADSTS700025).
         case refused
+        /// Only confidential clients exist: no token without the secret (Bitbucket consumers).
+        case required
     }
 
     public var kind: ProviderKind
@@ -65,8 +73,12 @@ public struct ProviderPreset: Sendable {
     public var gitAcceptsBearer: Bool
     /// `extra_params` the provider needs for useful tokens (a warning when missing).
     public var expectedExtraParameters: [String]
-    /// What to change at the provider when it says device flow is not enabled for the client.
+    /// What to change at the provider when it says device flow is not enabled for the client;
+    /// for a provider without a device flow, how to register authd for the authorization code flow.
     public var deviceFlowSetupHint: String
+    /// False when the provider has no device authorization endpoint at all (the forges): then
+    /// the login method is the authorization code flow, and no device endpoint is looked for.
+    public var offersDeviceFlow: Bool = true
     /// How this provider departs from RFC 8628 and what authd does about it, in a few words
     /// each, for `authctl config check --explain`. Facts that other fields already carry
     /// (revocation, secret policy, git auth, expected parameters) are added by `quirks`.
@@ -83,6 +95,10 @@ public struct ProviderPreset: Sendable {
         case .okta: return okta
         case .auth0: return auth0
         case .oidc: return oidc
+        case .gitea: return gitea
+        case .forgejo: return forgejo
+        case .codeberg: return codeberg
+        case .bitbucket: return bitbucket
         }
     }
 
@@ -99,16 +115,19 @@ public struct ProviderPreset: Sendable {
             guard let base else { break }
             result.deviceAuthorization = base.appendingPath("/login/device/code")
             result.token = base.appendingPath("/login/oauth/access_token")
+            result.authorization = base.appendingPath("/login/oauth/authorize")
         case .gitlab:
             guard let base else { break }
             result.issuer = base
             result.deviceAuthorization = base.appendingPath("/oauth/authorize_device")
+            result.authorization = base.appendingPath("/oauth/authorize")
             result.token = base.appendingPath("/oauth/token")
             result.revocation = base.appendingPath("/oauth/revoke")
         case .google:
             result.issuer = Self.url("https://accounts.google.com")
             result.deviceAuthorization = Self.url("https://oauth2.googleapis.com/device/code")
             result.token = Self.url("https://oauth2.googleapis.com/token")
+            result.authorization = Self.url("https://accounts.google.com/o/oauth2/v2/auth")
             result.revocation = Self.url("https://oauth2.googleapis.com/revoke")
         case .entra, .azureDevOps:
             guard let base else { break }
@@ -116,11 +135,13 @@ public struct ProviderPreset: Sendable {
             result.issuer = tenantBase.appendingPath("/v2.0")
             result.deviceAuthorization = tenantBase.appendingPath("/oauth2/v2.0/devicecode")
             result.token = tenantBase.appendingPath("/oauth2/v2.0/token")
+            result.authorization = tenantBase.appendingPath("/oauth2/v2.0/authorize")
         case .keycloak:
             guard let base else { break }
             result.issuer = base
             result.deviceAuthorization = base.appendingPath("/protocol/openid-connect/auth/device")
             result.token = base.appendingPath("/protocol/openid-connect/token")
+            result.authorization = base.appendingPath("/protocol/openid-connect/auth")
             result.revocation = base.appendingPath("/protocol/openid-connect/revoke")
             result.introspection = base.appendingPath("/protocol/openid-connect/token/introspect")
         case .okta:
@@ -130,6 +151,7 @@ public struct ProviderPreset: Sendable {
             result.issuer = server
             result.deviceAuthorization = server.appendingPath("/v1/device/authorize")
             result.token = server.appendingPath("/v1/token")
+            result.authorization = server.appendingPath("/v1/authorize")
             result.revocation = server.appendingPath("/v1/revoke")
             result.introspection = server.appendingPath("/v1/introspect")
         case .auth0:
@@ -138,9 +160,18 @@ public struct ProviderPreset: Sendable {
             result.issuer = base.appendingPath("/")
             result.deviceAuthorization = base.appendingPath("/oauth/device/code")
             result.token = base.appendingPath("/oauth/token")
+            result.authorization = base.appendingPath("/authorize")
             result.revocation = base.appendingPath("/oauth/revoke")
         case .oidc:
             break
+        case .gitea, .forgejo, .codeberg:
+            // No device endpoint, no RFC 7009 endpoint; the token endpoint answers JSON.
+            guard let base = kind == .codeberg ? Self.codebergURL : base else { break }
+            result.authorization = base.appendingPath("/login/oauth/authorize")
+            result.token = base.appendingPath("/login/oauth/access_token")
+        case .bitbucket:
+            result.authorization = Self.url("https://bitbucket.org/site/oauth2/authorize")
+            result.token = Self.url("https://bitbucket.org/site/oauth2/access_token")
         }
         return result
     }
@@ -153,6 +184,11 @@ public struct ProviderPreset: Sendable {
             return "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at \(base.appendingPath("/settings/applications")) (OAuth apps) or \(base.appendingPath("/settings/apps/authorizations")) (GitHub Apps)"
         case .entra, .azureDevOps:
             return "Microsoft Entra ID has no token revocation endpoint; sign out of the app's sessions at https://myaccount.microsoft.com/ (an administrator can revoke all sessions of a user)"
+        case .gitea, .forgejo, .codeberg:
+            guard let base = kind == .codeberg ? Self.codebergURL : baseURL ?? defaultBaseURL else { return nil }
+            return "\(displayName) has no token revocation endpoint; revoke the app's access at \(base.appendingPath("/user/settings/applications")) (Authorized OAuth2 Applications)"
+        case .bitbucket:
+            return "Bitbucket Cloud has no token revocation endpoint; revoke the app's access at https://bitbucket.org/account/settings/app-authorizations/"
         default:
             return nil
         }
@@ -170,6 +206,10 @@ public struct ProviderPreset: Sendable {
         case .optional: break
         case .expected: quirks.append("needs the client secret, sent in the request body (a warning when missing)")
         case .refused: quirks.append("refuses a client secret from a public client (AADSTS700025; a warning when set)")
+        case .required: quirks.append("only confidential clients: needs the client secret, sent with HTTP Basic")
+        }
+        if !offersDeviceFlow {
+            quirks.append("no device flow: logs in with the authorization code flow (PKCE, loopback redirect)")
         }
         for parameter in expectedExtraParameters {
             quirks.append("needs extra_params.\(parameter) (a warning when missing)")
@@ -329,6 +369,56 @@ public struct ProviderPreset: Sendable {
         deviceFlowSetupHint: "enable the device authorization grant (urn:ietf:params:oauth:grant-type:device_code) for this client at the provider",
         providerNotes: [])
 
+    public static let gitea = forge(.gitea, "Gitea",
+                                    baseURLDescription: "the Gitea instance URL, e.g. https://gitea.example.com")
+
+    public static let forgejo = forge(.forgejo, "Forgejo",
+                                      baseURLDescription: "the Forgejo instance URL, e.g. https://forgejo.example.com")
+
+    /// Codeberg runs Forgejo at one fixed address, so its endpoints are fixed (like Google's).
+    public static let codeberg = forge(.codeberg, "Codeberg", baseURLDescription: nil)
+
+    private static let codebergURL = url("https://codeberg.org")
+
+    /// Gitea, Forgejo and Codeberg share one wire behaviour; only the name and the address differ.
+    /// Without a `baseURLDescription` the address is fixed (Codeberg).
+    private static func forge(_ kind: ProviderKind, _ name: String, baseURLDescription: String?) -> ProviderPreset {
+        ProviderPreset(
+            kind: kind, displayName: name,
+            defaultBaseURL: nil, usesBaseURL: baseURLDescription != nil, baseURLDescription: baseURLDescription,
+            usesTenant: false, defaultTenant: nil,
+            discoveryUsable: false, offersRevocation: false,
+            // The application's own grant decides the access; no scope is needed.
+            defaultScopes: [],
+            authMethodWithSecret: .clientSecretPost, clientSecretPolicy: .optional,
+            gitUsername: "oauth2", gitAcceptsBearer: true,
+            expectedExtraParameters: [],
+            deviceFlowSetupHint: "\(name) has no device flow: register an OAuth2 application (Settings → Applications) with the redirect URI http://127.0.0.1:PORT/callback, clear \"Confidential client\", and set redirect_port = PORT",
+            offersDeviceFlow: false,
+            providerNotes: [
+                "the endpoints come from the preset (/login/oauth/authorize, /login/oauth/access_token)",
+                "refresh tokens rotate",
+                "git takes the token as the Basic password, with any user name",
+            ])
+    }
+
+    public static let bitbucket = ProviderPreset(
+        kind: .bitbucket, displayName: "Bitbucket Cloud",
+        defaultBaseURL: nil, usesBaseURL: false, baseURLDescription: nil,
+        usesTenant: false, defaultTenant: nil,
+        discoveryUsable: false, offersRevocation: false,
+        // A consumer's permissions are set on the consumer, not per request.
+        defaultScopes: [],
+        authMethodWithSecret: .clientSecretBasic, clientSecretPolicy: .required,
+        gitUsername: "x-token-auth", gitAcceptsBearer: true,
+        expectedExtraParameters: [],
+        deviceFlowSetupHint: "Bitbucket Cloud has no device flow: add an OAuth consumer (Workspace settings → OAuth consumers) with the callback URL http://127.0.0.1:PORT/callback, set redirect_port = PORT and the consumer's key and secret as client_id and client_secret",
+        offersDeviceFlow: false,
+        providerNotes: [
+            "the endpoints are fixed (bitbucket.org/site/oauth2/authorize and access_token)",
+            "the granted scopes come back as scopes, not scope",
+        ])
+
     public static let all: [ProviderPreset] = ProviderKind.allCases.map(preset(for:))
 
     private static func url(_ text: String) -> EndpointURL {
@@ -337,41 +427,23 @@ public struct ProviderPreset: Sendable {
     }
 }
 
-/// Providers people put in `provider` that offer no OAuth 2.0 device authorization grant
-/// (RFC 8628). They get their own error instead of "unknown provider": the fix is a different
-/// setup, not a spelling.
+/// Providers people put in `provider` that authd cannot log in to at all (the forges without a
+/// device flow are presets using the authorization code flow). They get their own error instead
+/// of "unknown provider": the fix is a different tool, not a spelling.
 public enum ProviderWithoutDeviceFlow: String, Sendable, Hashable, CaseIterable {
-    case bitbucket
-    case gitea
-    case forgejo
     case aws
     case awsSSO = "aws-sso"
     case iamIdentityCenter = "iam-identity-center"
 
-    /// Case-insensitive: "Bitbucket" is as clearly meant as "bitbucket".
+    /// Case-insensitive: "AWS" is as clearly meant as "aws".
     public static func named(_ name: String) -> ProviderWithoutDeviceFlow? {
         ProviderWithoutDeviceFlow(rawValue: name.lowercased())
     }
 
-    public var displayName: String {
-        switch self {
-        case .bitbucket: return "Bitbucket Cloud"
-        case .gitea: return "Gitea"
-        case .forgejo: return "Forgejo"
-        case .aws, .awsSSO, .iamIdentityCenter: return "AWS IAM Identity Center"
-        }
-    }
+    public var displayName: String { "AWS IAM Identity Center" }
 
     /// Why authd cannot log in there, and what to do instead.
     public var explanation: String {
-        let bearer = "its git server accepts Bearer tokens: when it trusts an identity provider that has a device flow, use an audience of that provider with git_auth = \"bearer\""
-        switch self {
-        case .bitbucket:
-            return "\(displayName) offers no OAuth device authorization grant, so authd cannot log in to it; \(bearer) (Bitbucket's git user name for tokens is x-token-auth)"
-        case .gitea, .forgejo:
-            return "\(displayName) offers no OAuth device authorization grant, so authd cannot log in to it; \(bearer)"
-        case .aws, .awsSSO, .iamIdentityCenter:
-            return "\(displayName) offers no RFC 8628 device authorization grant (its device flow uses JSON bodies, camelCase fields and a client registration first), so authd does not support it; use the AWS CLI (aws sso login) for AWS credentials"
-        }
+        "\(displayName) offers no RFC 8628 device authorization grant (its device flow uses JSON bodies, camelCase fields and a client registration first), so authd does not support it; use the AWS CLI (aws sso login) for AWS credentials"
     }
 }

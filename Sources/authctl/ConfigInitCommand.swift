@@ -76,7 +76,7 @@ enum ConfigInitCommand {
             text += "tenant = \"\(preset.defaultTenant ?? "YOUR-TENANT-ID")\"    # your directory (tenant) id\n"
         }
         text += "client_id = \"YOUR-CLIENT-ID\"    # from the app you registered; \(preset.deviceFlowSetupHint)\n"
-        if preset.clientSecretPolicy == .expected {
+        if preset.clientSecretPolicy == .expected || preset.clientSecretPolicy == .required {
             text += "client_secret_file = \"~/.config/authd/\(name).secret\"    # \(preset.displayName) needs the client secret (chmod 600 the file)\n"
         }
         text += "# scopes = [\(preset.defaultScopes.map { "\"\($0)\"" }.joined(separator: ", "))]    # the preset's default\n"

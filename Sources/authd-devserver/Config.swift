@@ -28,6 +28,14 @@ enum FaultTarget: String, Sendable, CaseIterable {
     }
 }
 
+/// Why the device flow is refused (`--device-flow-disabled[=WHY]`).
+enum DeviceFlowRefusal: String, Sendable, CaseIterable {
+    /// The app's own setting (GitHub "Enable Device Flow", Entra "Allow public client flows", ...).
+    case app
+    /// Entra only: a Conditional Access policy blocks the device code flow for the tenant.
+    case policy
+}
+
 struct FaultSpec: Sendable {
     let kind: FaultKind
     let target: FaultTarget
@@ -90,6 +98,8 @@ struct Config: Sendable {
     /// Answer a refresh asking for a narrower scope with the full granted one (a provider that ignores it).
     var ignoreNarrowerScope = false
     var deviceCodeTTL = 600
+    /// RFC 6749 §4.1.2: short-lived; 0 makes every code expired on arrival, for tests.
+    var authorizationCodeTTL = 60
     var interval = 5
     /// Every N-th poll of a device code answers slow_down regardless of timing.
     var slowDownEvery: Int?
@@ -105,7 +115,7 @@ struct Config: Sendable {
     var quiet = false
     var profile = Profile(name: .standard)
     /// The client is not allowed to use device flow; each profile says so in its provider's words.
-    var deviceFlowDisabled = false
+    var deviceFlowDisabled: DeviceFlowRefusal?
 
     /// Server clocks and client timers are never perfectly aligned; a poll this much early is still on time.
     static let pollTolerance = 0.2

@@ -23,9 +23,10 @@ struct Seconds: ExpressibleByArgument, Sendable {
 struct DevServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd-devserver",
-        abstract: "A self-contained OAuth 2.0 device-flow provider for tests and demos; binds to loopback only.",
+        abstract: "A self-contained OAuth 2.0 provider (device flow; authorization code with PKCE) for tests and demos; binds to loopback only.",
         discussion: """
-            Serves RFC 8628 device authorization, a token endpoint (device_code and refresh_token grants), \
+            Serves RFC 8628 device authorization, an authorization endpoint (code with PKCE S256, loopback \
+            redirects only), a token endpoint (device_code, authorization_code and refresh_token grants), \
             RFC 7009 revocation, RFC 7662 introspection, RFC 8414 / OpenID discovery, a verification page \
             at /device and, with --git-root, git over HTTP guarded by its own access tokens. \
             A container registry (/v2/, the Docker Registry v2 token flow, one image demo/hello:latest) and a \
@@ -54,9 +55,10 @@ struct DevServer: ParsableCommand {
           help: "With --profile github: GitHub-App user tokens (expiring, with single-use refresh tokens) instead of OAuth-app tokens.")
     var githubApp = false
 
-    @Flag(name: .customLong("device-flow-disabled"),
-          help: "Refuse the device flow as the profile's provider does for an app without it enabled.")
-    var deviceFlowDisabled = false
+    @Option(name: .customLong("device-flow-disabled"),
+            help: ArgumentHelp("Refuse the device flow as the profile's provider does: app (bare flag): the app has it "
+                + "switched off; policy (Entra only): Conditional Access blocks it (AADSTS53003).", valueName: "why"))
+    var deviceFlowDisabled: String?
 
     @Option(name: .customLong("access-token-ttl"),
             help: ArgumentHelp("Access token lifetime (seconds, or 90s/5m/2h/1d; default 3600, GitLab 2h, GitHub App 8h).",
@@ -83,6 +85,11 @@ struct DevServer: ParsableCommand {
                                valueName: "duration"))
     var deviceCodeTTL: Seconds?
 
+    @Option(name: .customLong("authorization-code-ttl"),
+            help: ArgumentHelp("Authorization code lifetime (default 60; 0: every code is expired when presented).",
+                               valueName: "duration"))
+    var authorizationCodeTTL: Seconds?
+
     @Option(help: ArgumentHelp("Polling interval in whole seconds, sent to clients and enforced with slow_down; 0 allowed.",
                             valueName: "seconds"))
     var interval = 5
@@ -91,12 +98,13 @@ struct DevServer: ParsableCommand {
             help: ArgumentHelp("Also answer slow_down to every N-th poll of a device code (bare flag: N=2).", valueName: "N"))
     var slowDown: Int?
 
-    @Flag(help: "The automatic decision is a denial: at once, or when --auto-approve/--auto-approve-after say.")
+    @Flag(help: "The automatic decision is a denial: at once, or when --auto-approve/--auto-approve-after say; at /authorize a redirect with error=access_denied.")
     var deny = false
 
     @Option(name: .customLong("auto-approve"),
             help: ArgumentHelp("Approve a pending code once it has been polled N times: polls 1..N answer "
-                + "authorization_pending, poll N+1 gets the tokens (bare flag: N=1; N=0: the first poll).", valueName: "N"))
+                + "authorization_pending, poll N+1 gets the tokens (bare flag: N=1; N=0: the first poll). "
+                + "At /authorize, any automatic decision redirects at once.", valueName: "N"))
     var autoApprove: Int?
 
     @Option(name: .customLong("auto-approve-after"),
@@ -136,7 +144,7 @@ struct DevServer: ParsableCommand {
     /// ArgumentParser has no options with an optional value; a bare `--slow-down` / `--auto-approve`
     /// gets its default here, and a following number is taken as the value.
     static func expandOptionalValues(_ args: [String]) -> [String] {
-        let defaults = ["--slow-down": "2", "--auto-approve": "1"]
+        let defaults = ["--slow-down": "2", "--auto-approve": "1", "--device-flow-disabled": "app"]
         var out: [String] = []
         var i = 0
         while i < args.count {
@@ -179,7 +187,15 @@ struct DevServer: ParsableCommand {
         }
         c.profile = Profile(name: name)
         if githubApp && name != .github { throw ValidationError("--github-app needs --profile github") }
-        c.deviceFlowDisabled = deviceFlowDisabled
+        if let why = deviceFlowDisabled {
+            guard let refusal = DeviceFlowRefusal(rawValue: why) else {
+                throw ValidationError("--device-flow-disabled=\(why): expected app or policy")
+            }
+            if refusal == .policy && name != .entra && name != .entraV1 {
+                throw ValidationError("--device-flow-disabled=policy is Entra's Conditional Access block; use it with --profile entra or entra-v1")
+            }
+            c.deviceFlowDisabled = refusal
+        }
         // The providers' documented lifetimes, unless a test asks for others.
         var accessDefault = 3600, refreshDefault = 86400, deviceDefault = 600
         switch name {
@@ -188,6 +204,7 @@ struct DevServer: ParsableCommand {
         case .github: (accessDefault, deviceDefault) = (100 * 365 * 86400, 900)
         case .gitlab: (accessDefault, deviceDefault) = (7200, 300)
         case .entra, .entraV1: deviceDefault = 900
+        case .bitbucket: accessDefault = 7200
         default: break
         }
         if name == .github && !githubApp && accessTokenTTL != nil {
@@ -196,6 +213,7 @@ struct DevServer: ParsableCommand {
         c.accessTokenTTL = accessTokenTTL?.value ?? accessDefault
         c.refreshTokenTTL = refreshTokenTTL?.value ?? refreshDefault
         c.deviceCodeTTL = deviceCodeTTL?.value ?? deviceDefault
+        c.authorizationCodeTTL = authorizationCodeTTL?.value ?? c.authorizationCodeTTL
         c.issueRefreshToken = !noRefreshToken && !(name == .github && !githubApp)
         c.rotateRefreshTokens = !noRotate && c.profile.rotatesRefreshTokens
         c.ignoreNarrowerScope = ignoreNarrowerScope

@@ -84,7 +84,8 @@ enum Pages {
         }
     }
 
-    private static func layout(_ title: String, _ body: String) -> String {
+    /// Shared by the authorization page, so both look alike.
+    static func layout(_ title: String, _ body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
@@ -167,6 +168,7 @@ enum Pages {
             <p>A self-contained OAuth 2.0 device-flow provider for tests and demos.</p>
             <ul>
             <li><a href="/device">\(b)/device</a> — enter a code</li>
+            <li>the authorization endpoint (the profile's path, <code>/authorize</code> by default) — redirects to loopback only</li>
             <li><a href="/.well-known/oauth-authorization-server">metadata</a></li>
             \(gitLine)</ul>
             """)

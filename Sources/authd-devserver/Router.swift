@@ -57,6 +57,8 @@ enum Reply: Sendable {
 
 enum Endpoint: String, Sendable {
     case discovery, deviceAuthorization = "device_authorization", token, revoke, introspect, jwks
+    /// The browser-facing authorization endpoint; not a fault target: a person, not a client, reads it.
+    case authorize
     case devicePage = "device", git, index, notFound = "not_found"
     /// Registry.swift and KubeAPI.swift: consumers of access tokens, like git.
     case registry, kube
@@ -81,7 +83,7 @@ enum Endpoint: String, Sendable {
         switch self {
         case .discovery, .jwks, .index: return [.GET]
         case .deviceAuthorization, .token, .revoke, .introspect: return [.POST]
-        case .devicePage, .git: return [.GET, .POST]
+        case .devicePage, .git, .authorize: return [.GET, .POST]
         case .registry, .kube: return [.GET, .HEAD]
         case .notFound: return []
         }
@@ -93,6 +95,7 @@ final class Router: Sendable {
     private let provider: Provider
     private let faults: FaultPlan
     private let page: DevicePage
+    private let authorizePage: AuthorizePage
     private let git: GitBackend?
     private let registry = Registry()
 
@@ -103,6 +106,7 @@ final class Router: Sendable {
         self.provider = provider
         self.faults = FaultPlan(specs: config.faults, count: config.faultCount)
         self.page = DevicePage(provider: provider)
+        self.authorizePage = AuthorizePage(config: config, provider: provider)
         self.git = git
     }
 
@@ -157,6 +161,7 @@ final class Router: Sendable {
             outcome = Outcome(response: .json(.object([("keys", .array([]))]), noStore: false),
                               log: LogFields(endpoint: "jwks", result: "ok"))
         case .devicePage: outcome = page.handle(req)
+        case .authorize: outcome = authorizePage.handle(req)
         case .index: outcome = Outcome(response: .html(Pages.index(base: req.base, git: git != nil)),
                                        log: LogFields(endpoint: "index", result: "ok"))
         case .git:
@@ -261,7 +266,7 @@ final class Router: Sendable {
         case .failure(let e): return failure(e, log, req)
         }
         log.clientId = clientId
-        if config.deviceFlowDisabled, let refusal = config.profile.deviceFlowDisabledAtDeviceEndpoint {
+        if config.deviceFlowDisabled != nil, let refusal = config.profile.deviceFlowDisabledAtDeviceEndpoint {
             return failure(refusal, log, req)
         }
         let scopes = Scope.parse(form["scope"])
@@ -304,14 +309,19 @@ final class Router: Sendable {
         case .failure(let e): return failure(e, log, req)
         }
         log.clientId = clientId
+        if config.profile.tokenEndpointNeedsBasic && req.headers.first(name: "Authorization")?.lowercased().hasPrefix("basic ") != true {
+            return failure(OAuthError("invalid_client", "this consumer is confidential: authenticate with HTTP Basic (client_id:client_secret)"), log, req)
+        }
         if config.profile.tokenEndpointNeedsSecretInBody && form["client_secret"] == nil {
             return failure(OAuthError("invalid_request", "client_secret is missing."), log, req)
         }
 
         switch grantType {
+        case Router.deviceGrant where !config.profile.offersDeviceFlow:
+            return failure(OAuthError("unsupported_grant_type", "this provider has no device flow"), log, req)
         case Router.deviceGrant:
-            if config.deviceFlowDisabled && config.profile.deviceFlowDisabledAtDeviceEndpoint == nil {
-                return failure(Profile.entraPublicFlowsDisabled, log, req)
+            if let why = config.deviceFlowDisabled, config.profile.deviceFlowDisabledAtDeviceEndpoint == nil {
+                return failure(why == .policy ? Profile.entraConditionalAccessBlocked : Profile.entraPublicFlowsDisabled, log, req)
             }
             guard let deviceCode = form["device_code"], !deviceCode.isEmpty else {
                 return failure(OAuthError("invalid_request", "device_code is required"), log, req)
@@ -321,6 +331,15 @@ final class Router: Sendable {
             log.poll = outcome.poll
             log.interval = outcome.interval
             return finish(outcome.result, log, req)
+        case "authorization_code":
+            guard let code = form["code"], !code.isEmpty else {
+                return failure(OAuthError("invalid_request", "code is required"), log, req)
+            }
+            log.codeFp = fingerprint(code)
+            let result = provider.exchange(
+                code: code, clientId: clientId, redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"],
+                issuer: issuer)
+            return finish(result, log, req)
         case "refresh_token":
             guard let refreshToken = form["refresh_token"], !refreshToken.isEmpty else {
                 return failure(OAuthError("invalid_request", "refresh_token is required"), log, req)

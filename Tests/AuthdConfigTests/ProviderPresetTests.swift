@@ -162,13 +162,76 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         for preset in ProviderPreset.all {
             #expect(!preset.deviceFlowSetupHint.isEmpty)
             let built = preset.endpoints(baseURL: base, tenant: "t")
-            for endpoint in [built.issuer, built.deviceAuthorization, built.token, built.revocation, built.introspection].compactMap({ $0 }) {
+            for endpoint in [built.issuer, built.deviceAuthorization, built.token, built.revocation, built.introspection,
+                             built.authorization].compactMap({ $0 }) {
                 #expect(endpoint.scheme == .https)
             }
             #expect((built.revocation == nil) == !preset.offersRevocation || preset.kind == .oidc)
             #expect(ProviderPreset.named(preset.kind.rawValue)?.kind == preset.kind)
+            // Every preset but oidc (discovery) knows its authorization endpoint; one without a
+            // device flow has no device endpoint to find.
+            #expect((built.authorization == nil) == (preset.kind == .oidc), "\(preset.kind)")
+            #expect((built.deviceAuthorization == nil) == (!preset.offersDeviceFlow || preset.kind == .oidc), "\(preset.kind)")
+            #expect(preset.quirks.contains { $0.hasPrefix("no device flow") } == !preset.offersDeviceFlow)
         }
-        #expect(ProviderPreset.named("bitbucket") == nil)
+    }
+
+    @Test func authorizationEndpoints() throws {
+        let cases: [(ProviderKind, String?, String)] = [
+            (.github, nil, "https://github.com/login/oauth/authorize"),
+            (.github, "https://ghe.example.com", "https://ghe.example.com/login/oauth/authorize"),
+            (.gitlab, nil, "https://gitlab.com/oauth/authorize"),
+            (.google, nil, "https://accounts.google.com/o/oauth2/v2/auth"),
+            (.entra, nil, "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"),
+            (.keycloak, "https://sso.example.com/realms/dev", "https://sso.example.com/realms/dev/protocol/openid-connect/auth"),
+            (.okta, "https://example.okta.com", "https://example.okta.com/oauth2/default/v1/authorize"),
+            (.auth0, "https://t.eu.auth0.com", "https://t.eu.auth0.com/authorize"),
+            (.gitea, "https://gitea.example.com", "https://gitea.example.com/login/oauth/authorize"),
+            (.forgejo, "https://git.example.org/forgejo/", "https://git.example.org/forgejo/login/oauth/authorize"),
+            (.codeberg, nil, "https://codeberg.org/login/oauth/authorize"),
+            (.bitbucket, nil, "https://bitbucket.org/site/oauth2/authorize"),
+        ]
+        for (kind, base, expected) in cases {
+            let preset = ProviderPreset.preset(for: kind)
+            let built = preset.endpoints(baseURL: try base.map { try EndpointURL(parsing: $0) }, tenant: nil)
+            #expect(built.authorization == url(expected), "\(kind)")
+        }
+        #expect(ProviderPreset.oidc.endpoints(baseURL: nil, tenant: nil).authorization == nil)
+    }
+
+    @Test func forgesUseTheAuthorizationCodeFlow() throws {
+        for kind in [ProviderKind.gitea, .forgejo] {
+            let a = try endpoints("provider = \"\(kind.rawValue)\"\nbase_url = \"https://git.example.com\"")
+            #expect(a.endpoints.token == url("https://git.example.com/login/oauth/access_token"))
+            #expect(a.endpoints.deviceAuthorization == nil)
+            #expect(!a.endpoints.needsDiscovery)
+            #expect(a.gitUsername == "oauth2")
+            #expect(a.gitAuth == .basic)
+            #expect(a.revocationHint == "\(ProviderPreset.preset(for: kind).displayName) has no token revocation endpoint; revoke the app's access at https://git.example.com/user/settings/applications (Authorized OAuth2 Applications)")
+            #expect(!ProviderPreset.preset(for: kind).offersDeviceFlow)
+            // base_url is required: there is no default instance.
+            let missing = errors("[audience.a]\nprovider = \"\(kind.rawValue)\"\nclient_id = \"c\"")
+            #expect(missing.map(\.message) == ["provider \"\(kind.rawValue)\" needs base_url: the \(ProviderPreset.preset(for: kind).displayName) instance URL, e.g. https://\(kind.rawValue).example.com"])
+        }
+        let codeberg = try endpoints("provider = \"codeberg\"")
+        #expect(codeberg.endpoints.token == url("https://codeberg.org/login/oauth/access_token"))
+        #expect(codeberg.baseURL == nil)
+        #expect(codeberg.revocationHint?.contains("https://codeberg.org/user/settings/applications") == true)
+        #expect(errors("[audience.a]\nprovider = \"codeberg\"\nclient_id = \"c\"\nbase_url = \"https://x.example\"").first?.message
+                == "Codeberg has fixed endpoints; remove base_url")
+    }
+
+    @Test func bitbucketIsAConfidentialAuthorizationCodeClient() throws {
+        let a = try endpoints("provider = \"bitbucket\"\nclient_secret = \"s\"")
+        #expect(a.endpoints.token == url("https://bitbucket.org/site/oauth2/access_token"))
+        #expect(a.endpoints.deviceAuthorization == nil)
+        #expect(a.tokenAuthMethod == .clientSecretBasic)
+        #expect(a.gitUsername == "x-token-auth")
+        #expect(a.revocationHint?.contains("https://bitbucket.org/account/settings/app-authorizations/") == true)
+        let noSecret = diagnostics("[audience.a]\nprovider = \"bitbucket\"\nclient_id = \"c\"")
+        #expect(noSecret.map(\.severity) == [.warning])
+        #expect(noSecret.first?.message.contains("only to confidential clients") == true)
+        #expect(ProviderPreset.bitbucket.quirks.contains { $0.contains("sent with HTTP Basic") })
     }
 
     /// PROVIDERS.md deviation 14: git user names differ per provider (GitHub `x-access-token`,
@@ -205,10 +268,10 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
             #expect(AuthdConfiguration.validate(text: bearer, path: "c").0 == nil)
         }
 
-        // Bitbucket has no device flow, so no preset: its git user name is in the error saying so.
-        let bitbucket = errors("[audience.a]\nprovider = \"bitbucket\"\nclient_id = \"c\"")
-        #expect(bitbucket.count == 1)
-        #expect(bitbucket.first?.message.contains("x-token-auth") == true)
+        // Bitbucket has no device flow but a preset (authorization code flow) with its git user name.
+        let bitbucket = try audience("[audience.a]\nprovider = \"bitbucket\"\nclient_id = \"c\"\nclient_secret = \"s\"")
+        #expect(bitbucket.gitUsername == "x-token-auth")
+        #expect(bitbucket.origin(of: .gitUsername) == .preset(.bitbucket))
     }
 
     @Test(arguments: ProviderWithoutDeviceFlow.allCases)
@@ -221,18 +284,12 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         #expect(error.keyPath == "audience.a.provider")
         #expect(!error.message.contains("unknown provider"))
         #expect(error.message.contains("device authorization grant"))
-        switch provider {
-        case .bitbucket, .gitea, .forgejo:
-            #expect(error.message.contains("authd cannot log in to it"))
-            #expect(error.message.contains("git_auth = \"bearer\""))
-        case .aws, .awsSSO, .iamIdentityCenter:
-            #expect(error.message.contains("not RFC 8628") || error.message.contains("no RFC 8628"))
-            #expect(error.message.contains("does not support it"))
-        }
+        #expect(error.message.contains("no RFC 8628"))
+        #expect(error.message.contains("does not support it"))
     }
 
     @Test func providersWithoutDeviceFlowAreRecognisedInAnyCase() {
-        #expect(errors("[audience.a]\nprovider = \"Gitea\"\nclient_id = \"c\"").first?.message.hasPrefix("provider \"Gitea\": Gitea offers no OAuth device authorization grant") == true)
+        #expect(errors("[audience.a]\nprovider = \"AWS\"\nclient_id = \"c\"").first?.message.hasPrefix("provider \"AWS\": AWS IAM Identity Center offers no RFC 8628") == true)
         // A near miss of a real preset is still a spelling question.
         #expect(errors("[audience.a]\nprovider = \"gitea-ish\"\nclient_id = \"c\"").first?.message.contains("unknown provider") == true)
     }

@@ -858,5 +858,6 @@ struct AuthctlRealStackTests {
 
 /// The provider presets `authctl config init --provider` knows (ProviderKind's raw values).
 enum ProviderNames {
-    static let all = ["github", "gitlab", "google", "entra", "azure-devops", "keycloak", "okta", "auth0", "oidc"]
+    static let all = ["github", "gitlab", "google", "entra", "azure-devops", "keycloak", "okta", "auth0", "oidc",
+                      "gitea", "forgejo", "codeberg", "bitbucket"]
 }

@@ -153,11 +153,17 @@ struct ConfigExamplesTests {
             #expect(try await check(github, [alias]).stdout == explained.stdout, "\(alias)")
         }
 
+        let aws = try await check("[audience.a]\nprovider = \"aws\"\nclient_id = \"c\"\n", ["--explain"])
+        #expect(aws.status == 2)
+        #expect(aws.stdout.isEmpty)
+        #expect(aws.stderr.contains("config.toml:2: audience.a.provider: provider \"aws\": AWS IAM Identity Center offers no RFC 8628 device authorization grant"))
+        #expect(aws.stderr.contains("aws sso login"))
+
+        // Bitbucket has no device flow but is a preset (authorization code flow); a consumer without its secret is warned about.
         let bitbucket = try await check("[audience.bb]\nprovider = \"bitbucket\"\nclient_id = \"c\"\n", ["--explain"])
-        #expect(bitbucket.status == 2)
-        #expect(bitbucket.stdout.isEmpty)
-        #expect(bitbucket.stderr.contains("config.toml:2: audience.bb.provider: provider \"bitbucket\": Bitbucket Cloud offers no OAuth device authorization grant, so authd cannot log in to it"))
-        #expect(bitbucket.stderr.contains("x-token-auth"))
+        #expect(bitbucket.status == 0)
+        #expect(bitbucket.stdout.contains("x-token-auth  [preset bitbucket]"))
+        #expect(bitbucket.stderr.contains("Bitbucket Cloud issues tokens only to confidential clients"))
 
         let missingSecret = try await check("[audience.g]\nprovider = \"google\"\nclient_id = \"c\"\nclient_secret_file = \"~/google-secret\"\n", [])
         #expect(missingSecret.status == 0)
