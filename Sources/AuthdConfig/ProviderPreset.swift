@@ -28,6 +28,8 @@ public struct PresetEndpoints: Sendable, Equatable {
     public var token: EndpointURL?
     public var revocation: EndpointURL?
     public var introspection: EndpointURL?
+    /// RFC 6749 §3.1, for the authorization code flow.
+    public var authorization: EndpointURL?
 }
 
 public struct ProviderPreset: Sendable {
@@ -99,16 +101,19 @@ public struct ProviderPreset: Sendable {
             guard let base else { break }
             result.deviceAuthorization = base.appendingPath("/login/device/code")
             result.token = base.appendingPath("/login/oauth/access_token")
+            result.authorization = base.appendingPath("/login/oauth/authorize")
         case .gitlab:
             guard let base else { break }
             result.issuer = base
             result.deviceAuthorization = base.appendingPath("/oauth/authorize_device")
+            result.authorization = base.appendingPath("/oauth/authorize")
             result.token = base.appendingPath("/oauth/token")
             result.revocation = base.appendingPath("/oauth/revoke")
         case .google:
             result.issuer = Self.url("https://accounts.google.com")
             result.deviceAuthorization = Self.url("https://oauth2.googleapis.com/device/code")
             result.token = Self.url("https://oauth2.googleapis.com/token")
+            result.authorization = Self.url("https://accounts.google.com/o/oauth2/v2/auth")
             result.revocation = Self.url("https://oauth2.googleapis.com/revoke")
         case .entra, .azureDevOps:
             guard let base else { break }
@@ -116,11 +121,13 @@ public struct ProviderPreset: Sendable {
             result.issuer = tenantBase.appendingPath("/v2.0")
             result.deviceAuthorization = tenantBase.appendingPath("/oauth2/v2.0/devicecode")
             result.token = tenantBase.appendingPath("/oauth2/v2.0/token")
+            result.authorization = tenantBase.appendingPath("/oauth2/v2.0/authorize")
         case .keycloak:
             guard let base else { break }
             result.issuer = base
             result.deviceAuthorization = base.appendingPath("/protocol/openid-connect/auth/device")
             result.token = base.appendingPath("/protocol/openid-connect/token")
+            result.authorization = base.appendingPath("/protocol/openid-connect/auth")
             result.revocation = base.appendingPath("/protocol/openid-connect/revoke")
             result.introspection = base.appendingPath("/protocol/openid-connect/token/introspect")
         case .okta:
@@ -130,6 +137,7 @@ public struct ProviderPreset: Sendable {
             result.issuer = server
             result.deviceAuthorization = server.appendingPath("/v1/device/authorize")
             result.token = server.appendingPath("/v1/token")
+            result.authorization = server.appendingPath("/v1/authorize")
             result.revocation = server.appendingPath("/v1/revoke")
             result.introspection = server.appendingPath("/v1/introspect")
         case .auth0:
@@ -138,6 +146,7 @@ public struct ProviderPreset: Sendable {
             result.issuer = base.appendingPath("/")
             result.deviceAuthorization = base.appendingPath("/oauth/device/code")
             result.token = base.appendingPath("/oauth/token")
+            result.authorization = base.appendingPath("/authorize")
             result.revocation = base.appendingPath("/oauth/revoke")
         case .oidc:
             break

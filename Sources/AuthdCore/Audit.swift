@@ -19,6 +19,10 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case tokenErased = "token_erased"
     case loggedOut = "logged_out"
     case storeError = "store_error"
+    case authorizationCodeStarted = "authcode_started"
+    case authorizationCodeApproved = "authcode_approved"
+    /// A request at the loopback listener, or a pasted address, that was not this login's answer.
+    case authorizationCallbackRefused = "authcode_callback_refused"
 
     public var messageID: String {
         switch self {
@@ -37,13 +41,16 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .tokenErased: return "8bc3bf5b510f4df9be968e87c3f8d6f5"
         case .loggedOut: return "8849779309ef4075a5737b3e0ea54ef5"
         case .storeError: return "f9d49ea736044573b166f7f358abb9a5"
+        case .authorizationCodeStarted: return "1223da3fcc9b4dcfbe2ae2c987487291"
+        case .authorizationCodeApproved: return "72668918839544dbbc7f2a0a7f6d445e"
+        case .authorizationCallbackRefused: return "6333b6f6031e46a9804815b61373763a"
         }
     }
 
     /// syslog priority: refusals and failures are warnings, the rest informational.
     var priority: Int {
         switch self {
-        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied: return 4
+        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .authorizationCallbackRefused: return 4
         case .loginNeeded, .deviceFlowExpired: return 5
         default: return 6
         }

@@ -263,7 +263,8 @@ public final class Daemon: Sendable {
                 name: audience.name, requestedScopes: audience.scopes, persist: audience.persist && persistence != nil,
                 requireTTY: audience.requireTTY, allowedClients: audience.allowedClients,
                 refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession,
-                identity: Daemon.identity(of: audience))
+                identity: Daemon.identity(of: audience), redirectPort: audience.redirectPort,
+                loginPlan: { audience.loginMethodPlan(override: $0) })
             let provider = options.providerFactory(audience, configuration.daemon)
             let issuer = audience.endpoints.issuer?.description
             if let existing = router.entry(named: audience.name), let old = previous?.audience(named: audience.name) {

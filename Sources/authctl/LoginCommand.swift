@@ -8,7 +8,7 @@ enum LoginCommand {
         let audience = try Authctl.audience(command)
         let terminal = try? Terminal.openControlling()
         let connection = try DaemonLauncher.connect(context)
-        let payload = try RequestExchange.run(.login(audience: audience), on: connection,
+        let payload = try RequestExchange.run(.login(audience: audience, flow: nil), on: connection,
                                               observer: InteractivePrompt(terminal: terminal))
         var line = "Logged in to \(audience)"
         if let status = payload["status"].flatMap(AudienceStatus.init(json:)) {
