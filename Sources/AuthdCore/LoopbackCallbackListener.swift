@@ -106,14 +106,17 @@ public typealias LoopbackListenerFactory = @Sendable (_ port: Int, _ answer: @es
 /// The NIO implementation: one small event loop group shared by all logins.
 public enum NIOLoopbackListener {
     /// How long one connection may take to send its request head.
-    public static let readDeadline: TimeAmount = .seconds(10)
+    public static let defaultReadDeadline: Duration = .seconds(10)
 
-    public static func start(port: Int, answer: @escaping @Sendable (String) -> CallbackAnswer) async throws -> any LoopbackListener {
+    public static func start(port: Int, readDeadline: Duration = defaultReadDeadline,
+                             answer: @escaping @Sendable (String) -> CallbackAnswer) async throws -> any LoopbackListener {
+        let (seconds, attoseconds) = readDeadline.components
+        let readDeadline = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CallbackConnectionHandler(answer: answer))
+                    try channel.pipeline.syncOperations.addHandler(CallbackConnectionHandler(readDeadline: readDeadline, answer: answer))
                 }
             }
             .childChannelOption(.allowRemoteHalfClosure, value: false)
@@ -144,14 +147,16 @@ final class CallbackConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
     private var received: [UInt8] = []
     private var answered = false
     private var deadline: Scheduled<Void>?
+    private let readDeadline: TimeAmount
 
-    init(answer: @escaping @Sendable (String) -> CallbackAnswer) {
+    init(readDeadline: TimeAmount, answer: @escaping @Sendable (String) -> CallbackAnswer) {
+        self.readDeadline = readDeadline
         self.answer = answer
     }
 
     func channelActive(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: NIOLoopbackListener.readDeadline) {
+        deadline = context.eventLoop.scheduleTask(in: readDeadline) {
             loopBound.value.close(promise: nil)
         }
         context.fireChannelActive()
