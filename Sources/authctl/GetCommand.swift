@@ -24,6 +24,8 @@ enum GetCommand {
         let interactive = terminal != nil || command.flag("--interactive")
         let connection = try DaemonLauncher.connect(context)
         let observer = interactive ? InteractivePrompt(terminal: terminal) : nil
+        // Paste-back only from a terminal here: a script's stdin is not the person's.
+        observer?.acceptPastedAddress(from: terminal, submit: PasteBack.submitter(context, audience: audience))
         let payload = try RequestExchange.run(
             .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive),
             on: connection, observer: observer)
