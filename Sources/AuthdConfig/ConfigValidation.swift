@@ -339,20 +339,23 @@ private struct ConfigValidator {
         }
         if endpoints.revocation == nil && !revocationMayExist { resolver.presetHasNone(.revocationEndpoint) }
         if endpoints.issuer == nil && !discoveryUsable { resolver.presetHasNone(.issuer) }
+        let authorizationMissing = flow == .authcode && endpoints.authorization == nil && endpoints.token != nil
         // Complete for the method the audience uses: the device flow needs its endpoint, the
         // authorization code flow its own; `auto` is content with either.
         let endpointsComplete = endpoints.token != nil && (flow == .authcode ? endpoints.authorization != nil
             : flow == .device ? endpoints.deviceAuthorization != nil
             : endpoints.deviceAuthorization != nil || endpoints.authorization != nil)
-        if flow == .authcode, endpoints.authorization == nil, !(endpoints.issuer != nil && discoveryUsable), !written.endpointInvalid,
+        if authorizationMissing, !(endpoints.issuer != nil && discoveryUsable), !written.endpointInvalid,
            !written.providerInvalid, !baseURLReported {
             error(written.lines["flow"].map { TOMLPosition(line: $0, column: 1) } ?? position, audiencePath + ".flow",
                   "flow = \"authcode\" needs authorization_endpoint (or issuer, to discover it)")
         }
         if !endpointsComplete && !(endpoints.issuer != nil && discoveryUsable) && !baseURLReported
-            && !written.providerInvalid && !written.endpointInvalid {
+            && !written.providerInvalid && !written.endpointInvalid && !authorizationMissing {
             if preset == nil || preset?.kind == .oidc {
-                if written.deviceAuthorization != nil || written.token != nil {
+                if written.authorization != nil && written.token == nil {
+                    error(position, audiencePath, "token_endpoint is missing: the authorization code flow needs authorization_endpoint and token_endpoint, or issuer for discovery")
+                } else if written.deviceAuthorization != nil || written.token != nil {
                     let missing = written.deviceAuthorization == nil ? "device_authorization_endpoint" : "token_endpoint"
                     error(position, audiencePath, "\(missing) is missing: give both device_authorization_endpoint and token_endpoint, or issuer for discovery")
                 } else {
