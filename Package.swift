@@ -71,6 +71,8 @@ let package = Package(
         .executableTarget(name: "authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [
+            // AuthdWire for SHA-256 only (PKCE S256); tests check it against openssl independently.
+            "AuthdWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

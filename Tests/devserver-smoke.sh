@@ -349,6 +349,165 @@ for audience in "" https://api.example.com; do
 done
 ok "auth0: expired_token once, then invalid_grant; audience selects the API, without it /userinfo only"
 
+# --- I: authorization code with PKCE (RFC 6749 §4.1, RFC 7636, RFC 8252 §7.3) ----------------------
+# The challenge is computed here with python's hashlib, not by the server's own SHA-256.
+s256() { python3 -c 'import hashlib,base64,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).rstrip(b"=").decode())' "$1"; }
+location() { grep -i '^location:' "$WORK/headers" | tr -d '\r' | sed 's/^[^:]*: //'; }
+qparam() { python3 -c 'import sys,urllib.parse as u; print(u.parse_qs(u.urlsplit(sys.argv[1]).query).get(sys.argv[2],[""])[0])' "$(location)" "$1"; }
+VERIFIER=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+CHALLENGE=$(s256 "$VERIFIER")
+REDIRECT=http://127.0.0.1:9/callback
+STATE=st-$RANDOM$RANDOM
+# code PATH CLIENT [curl args...]: GET the authorization endpoint; sets CODE from the redirect.
+code() {
+  local path=$1 client=$2; shift 2
+  GOT=$(req -G --data-urlencode response_type=code --data-urlencode client_id="$client" \
+    --data-urlencode redirect_uri="$REDIRECT" --data-urlencode state="$STATE" \
+    --data-urlencode code_challenge="$CHALLENGE" --data-urlencode code_challenge_method=S256 "$@" "$URL$path")
+  CODE=$(qparam code)
+}
+# exchange PATH CLIENT VERIFIER [curl args...]
+exchange() {
+  local path=$1 client=$2 verifier=$3; shift 3
+  GOT=$(req -d grant_type=authorization_code -d client_id="$client" --data-urlencode code="$CODE" \
+    --data-urlencode redirect_uri="$REDIRECT" ${verifier:+--data-urlencode code_verifier="$verifier"} "$@" "$URL$path")
+}
+
+start h --interval 0 --auto-approve
+GOT=$(req "$URL/.well-known/openid-configuration")
+[[ $(field authorization_endpoint) == "$URL/authorize" && $(field code_challenge_methods_supported) == '["S256"]' ]] \
+  || fail "discovery names the authorization endpoint and S256"
+code /authorize demo --data-urlencode 'scope=openid offline_access' --data-urlencode nonce=n-0S6_WzA2Mj
+[[ $GOT == 302 && $(location) == "$REDIRECT?code="* && $(qparam state) == "$STATE" && ${#CODE} -ge 43 ]] \
+  || fail "--auto-approve redirects at once with code and state (HTTP $GOT, $(location))"
+FIRST=$CODE
+exchange /token demo ""; expect 400 invalid_grant "PKCE: a missing code_verifier is refused"
+exchange /token demo "$VERIFIER"; expect 400 invalid_grant "a code is spent by a failed attempt"
+code /authorize demo --data-urlencode scope=openid
+exchange /token demo "${VERIFIER%?}x"; expect 400 invalid_grant "PKCE: a wrong code_verifier is refused"
+[[ $(field error_description) == *"does not match"* ]] || fail "PKCE: the refusal says the verifier does not match"
+code /authorize demo --data-urlencode scope=openid
+GOT=$(req -d grant_type=authorization_code -d client_id=demo --data-urlencode code="$CODE" \
+  --data-urlencode redirect_uri=http://127.0.0.1:10/callback --data-urlencode code_verifier="$VERIFIER" "$URL/token")
+expect 400 invalid_grant "redirect_uri at /token must equal the one at /authorize"
+code /authorize demo --data-urlencode 'scope=openid offline_access' --data-urlencode nonce=n-0S6_WzA2Mj
+exchange /token demo "$VERIFIER"; expect 200 "" "PKCE: the right code_verifier gets tokens"
+AT=$(field access_token); [[ -n $(field refresh_token) ]] || fail "authorization code: refresh token"
+python3 -c 'import json,sys,base64; p=json.load(open(sys.argv[1]))["id_token"].split(".")[1]; c=json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4))); assert c["nonce"]=="n-0S6_WzA2Mj" and c["aud"]=="demo", c' "$WORK/body" \
+  || fail "the id_token carries the nonce"
+exchange /token demo "$VERIFIER"; expect 400 invalid_grant "an authorization code is single-use"
+GOT=$(req -d token="$AT" "$URL/introspect"); [[ $(field active) == false ]] || fail "a reused code revokes the tokens it gave"
+code /authorize other
+exchange /token demo "$VERIFIER"; expect 400 invalid_grant "a code issued to another client"
+for bad in https://127.0.0.1:9/cb http://evil.example:9/cb http://127.0.0.1.evil.example:9/cb http://127.0.0.1/cb \
+           'http://user@127.0.0.1:9/cb' 'http://127.0.0.1:9/cb#frag' http://127.0.0.2:9/cb http://127.0.0.1:0/cb; do
+  GOT=$(req -G --data-urlencode response_type=code --data-urlencode client_id=demo --data-urlencode redirect_uri="$bad" \
+    --data-urlencode state="$STATE" --data-urlencode code_challenge="$CHALLENGE" --data-urlencode code_challenge_method=S256 "$URL/authorize")
+  [[ $GOT == 400 && -z $(location) ]] || fail "redirect_uri $bad: HTTP $GOT, Location '$(location)' (must be refused, not redirected)"
+  grep -q 'Sign-in refused' "$WORK/body" || fail "redirect_uri $bad: error page"
+done
+for good in 'http://[::1]:9/cb' http://localhost:65535/ 'http://127.0.0.1:9/cb?x=1'; do
+  GOT=$(req -G --data-urlencode response_type=code --data-urlencode client_id=demo --data-urlencode redirect_uri="$good" \
+    --data-urlencode code_challenge="$CHALLENGE" --data-urlencode code_challenge_method=S256 "$URL/authorize")
+  [[ $GOT == 302 && $(location) == "$good"[?\&]code=* ]] || fail "redirect_uri $good: HTTP $GOT, $(location)"
+done
+GOT=$(req -G --data-urlencode response_type=code --data-urlencode client_id=demo --data-urlencode redirect_uri="$REDIRECT" \
+  --data-urlencode state="$STATE" "$URL/authorize")
+[[ $GOT == 302 && $(qparam error) == invalid_request && $(qparam state) == "$STATE" && -z $(qparam code) ]] \
+  || fail "a missing code_challenge goes back as invalid_request with the state"
+GOT=$(req -G --data-urlencode response_type=code --data-urlencode client_id=demo --data-urlencode redirect_uri="$REDIRECT" \
+  --data-urlencode code_challenge="$CHALLENGE" --data-urlencode code_challenge_method=plain "$URL/authorize")
+[[ $GOT == 302 && $(qparam error) == invalid_request && -z $(qparam code) ]] || fail "code_challenge_method plain is refused"
+code /authorize demo --data-urlencode state=again
+[[ $GOT == 400 && -z $(location) ]] && grep -q "repeated" "$WORK/body" || fail "a repeated parameter is refused on a page"
+GOT=$(req -G --data-urlencode response_type=token --data-urlencode client_id=demo --data-urlencode redirect_uri="$REDIRECT" \
+  --data-urlencode code_challenge="$CHALLENGE" --data-urlencode code_challenge_method=S256 "$URL/authorize")
+[[ $(qparam error) == unsupported_response_type ]] || fail "response_type=code is required"
+for secret in "$FIRST" "$VERIFIER" "$STATE"; do grep -qF -- "$secret" "$LOG" && fail "the request log contains a code, verifier or state"; done
+grep -q '"code_fp"' "$LOG" || fail "the request log carries code fingerprints"
+ok "authorization code: PKCE S256 (right, wrong, missing), single-use, redirect_uri match, loopback-only redirects, state, nonce, log"
+
+start hd --deny
+code /authorize demo
+[[ $GOT == 302 && $(qparam error) == access_denied && -n $(qparam error_description) && $(qparam state) == "$STATE" && -z $CODE ]] \
+  || fail "--deny redirects with error=access_denied and the state"
+start hx --authorization-code-ttl 0 --auto-approve
+code /authorize demo; exchange /token demo "$VERIFIER"; expect 400 invalid_grant "an expired code"
+[[ $(field error_description) == *expired* ]] || fail "the refusal says the code expired"
+start hp --client pub --client conf:s3cret
+code /authorize pub
+[[ $GOT == 200 ]] && grep -q 'name="action" value="approve"' "$WORK/body" || fail "without an automatic decision: the approval page"
+grep -q "value=\"$STATE\"" "$WORK/body" || fail "the page carries the state"
+GOT=$(req -d response_type=code -d client_id=pub --data-urlencode redirect_uri="$REDIRECT" -d state="$STATE" \
+  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d action=approve "$URL/authorize")
+CODE=$(qparam code); [[ $GOT == 302 && -n $CODE && $(qparam state) == "$STATE" ]] || fail "approve on the page redirects with a code"
+exchange /token pub "$VERIFIER"; expect 200 "" "public client"
+GOT=$(req -d response_type=code -d client_id=pub --data-urlencode redirect_uri="$REDIRECT" -d state="$STATE" \
+  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d action=deny "$URL/authorize")
+[[ $(qparam error) == access_denied ]] || fail "deny on the page"
+code /authorize nobody; [[ $GOT == 400 && -z $(location) ]] || fail "an unknown client is refused on a page"
+GOT=$(req -d response_type=code -d client_id=conf --data-urlencode redirect_uri="$REDIRECT" \
+  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d action=approve "$URL/authorize"); CODE=$(qparam code)
+exchange /token conf "$VERIFIER"; expect 401 invalid_client "a confidential client must authenticate"
+GOT=$(req -d response_type=code -d client_id=conf --data-urlencode redirect_uri="$REDIRECT" \
+  -d code_challenge="$CHALLENGE" -d code_challenge_method=S256 -d action=approve "$URL/authorize"); CODE=$(qparam code)
+exchange /token conf "$VERIFIER" -u conf:s3cret; expect 200 "" "a confidential client with Basic"
+ok "authorization code: --deny, expiry, approval page, public and confidential clients"
+
+# Each profile's own paths and habits.
+start hgh --profile github --auto-approve
+code /login/oauth/authorize x
+exchange /login/oauth/access_token x "$VERIFIER" -H 'Accept: application/json'; expect 200 "" "github: authorization code"
+[[ $(field token_type) == bearer && -z $(field refresh_token) ]] || fail "github: OAuth-app token answer"
+exchange /login/oauth/access_token x "$VERIFIER" -H 'Accept: application/json'; expect 200 bad_verification_code "github: a used code"
+for p in "entra /contoso/oauth2/v2.0/authorize /contoso/oauth2/v2.0/token" "keycloak /realms/r/protocol/openid-connect/auth /realms/r/protocol/openid-connect/token" \
+         "okta /oauth2/default/v1/authorize /oauth2/default/v1/token" "auth0 /authorize /oauth/token" "gitlab /oauth/authorize /oauth/token" \
+         "google /o/oauth2/v2/auth /token"; do
+  read -r prof az tok <<<"$p"
+  start "h$prof" --profile "$prof" --auto-approve
+  code "$az" x --data-urlencode scope=openid
+  extra=(); [[ $prof == google ]] && extra=(-d client_secret=s)
+  exchange "$tok" x "$VERIFIER" "${extra[@]}"; expect 200 "" "$prof: authorization code at $az"
+done
+ok "authorization code at each profile's paths"
+
+for prof in gitea forgejo codeberg; do
+  start "$prof" --profile "$prof" --auto-approve "${GITARGS[@]}"
+  GOT=$(req "$URL/.well-known/openid-configuration")
+  [[ $(field authorization_endpoint) == "$URL/login/oauth/authorize" && -z $(field device_authorization_endpoint) ]] \
+    || fail "$prof: discovery names the authorization endpoint and no device endpoint"
+  GOT=$(req -d client_id=x "$URL/login/device/code"); expect 404 "" "$prof: no device flow"
+  code /login/oauth/authorize x
+  exchange /login/oauth/access_token x "$VERIFIER"; expect 200 "" "$prof: authorization code"
+  [[ $(field token_type) == bearer && -n $(field expires_in) ]] || fail "$prof: token answer"
+  AT=$(field access_token); RT=$(field refresh_token)
+  GOT=$(req -d client_id=x -d grant_type=refresh_token -d refresh_token="$RT" "$URL/login/oauth/access_token"); expect 200 "" "$prof: refresh"
+  GOT=$(req -d client_id=x -d grant_type=refresh_token -d refresh_token="$RT" "$URL/login/oauth/access_token")
+  expect 400 invalid_grant "$prof: refresh tokens rotate"
+  if ((${#GITARGS[@]})); then
+    code /login/oauth/authorize x; exchange /login/oauth/access_token x "$VERIFIER"; AT=$(field access_token)
+    GOT=$(req -u "anyone:$AT" "$URL/git/repo.git/info/refs?service=git-upload-pack")
+    [[ $GOT == 200 ]] || fail "$prof: git takes the token as the Basic password, any user name (HTTP $GOT)"
+    GOT=$(req -u "anyone:wrong" "$URL/git/repo.git/info/refs?service=git-upload-pack"); expect 401 "" "$prof: git refuses a wrong token"
+  fi
+done
+ok "gitea, forgejo, codeberg: /login/oauth paths, no device flow, JSON answers, rotating refresh tokens, Basic git"
+
+start bb --profile bitbucket --auto-approve "${GITARGS[@]}"
+GOT=$(req "$URL/.well-known/openid-configuration"); expect 404 "" "bitbucket: no discovery"
+code /site/oauth2/authorize consumer --data-urlencode scope=repository
+exchange /site/oauth2/access_token consumer "$VERIFIER"; expect 401 invalid_client "bitbucket: Basic client authentication required"
+code /site/oauth2/authorize consumer --data-urlencode scope=repository
+exchange /site/oauth2/access_token consumer "$VERIFIER" -u consumer:secret; expect 200 "" "bitbucket: authorization code"
+[[ $(field scopes) == repository && $(field expires_in) == 7200 ]] || fail "bitbucket: token answer (scopes, 2 h)"
+AT=$(field access_token)
+if ((${#GITARGS[@]})); then
+  GOT=$(req -u "oauth2:$AT" "$URL/git/repo.git/info/refs?service=git-upload-pack"); expect 401 "" "bitbucket: git wants x-token-auth"
+  GOT=$(req -u "x-token-auth:$AT" "$URL/git/repo.git/info/refs?service=git-upload-pack")
+  [[ $GOT == 200 ]] || fail "bitbucket: git takes x-token-auth and the token (HTTP $GOT)"
+fi
+ok "bitbucket: /site/oauth2 paths, Basic client authentication, scopes field, git user x-token-auth"
+
 # --- G: loopback only ---------------------------------------------------------------------------
 "$BIN" --host 0.0.0.0 --port 0 >/dev/null 2>&1 && fail "--host 0.0.0.0 accepted"
 ok "non-loopback --host refused"

@@ -88,6 +88,8 @@ struct Config: Sendable {
     var issueRefreshToken = true
     var rotateRefreshTokens = true
     var deviceCodeTTL = 600
+    /// RFC 6749 §4.1.2: short-lived; 0 makes every code expired on arrival, for tests.
+    var authorizationCodeTTL = 60
     var interval = 5
     /// Every N-th poll of a device code answers slow_down regardless of timing.
     var slowDownEvery: Int?

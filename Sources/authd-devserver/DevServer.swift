@@ -25,7 +25,8 @@ struct DevServer: ParsableCommand {
         commandName: "authd-devserver",
         abstract: "A self-contained OAuth 2.0 device-flow provider for tests and demos; binds to loopback only.",
         discussion: """
-            Serves RFC 8628 device authorization, a token endpoint (device_code and refresh_token grants), \
+            Serves RFC 8628 device authorization, an authorization endpoint (code with PKCE S256, loopback \
+            redirects only), a token endpoint (device_code, authorization_code and refresh_token grants), \
             RFC 7009 revocation, RFC 7662 introspection, RFC 8414 / OpenID discovery, a verification page \
             at /device and, with --git-root, git over HTTP guarded by its own access tokens. \
             It binds to loopback only and is not for production.
@@ -76,6 +77,11 @@ struct DevServer: ParsableCommand {
                                valueName: "duration"))
     var deviceCodeTTL: Seconds?
 
+    @Option(name: .customLong("authorization-code-ttl"),
+            help: ArgumentHelp("Authorization code lifetime (default 60; 0: every code is expired when presented).",
+                               valueName: "duration"))
+    var authorizationCodeTTL: Seconds?
+
     @Option(help: ArgumentHelp("Polling interval in whole seconds, sent to clients and enforced with slow_down; 0 allowed.",
                             valueName: "seconds"))
     var interval = 5
@@ -84,12 +90,13 @@ struct DevServer: ParsableCommand {
             help: ArgumentHelp("Also answer slow_down to every N-th poll of a device code (bare flag: N=2).", valueName: "N"))
     var slowDown: Int?
 
-    @Flag(help: "The automatic decision is a denial: at once, or when --auto-approve/--auto-approve-after say.")
+    @Flag(help: "The automatic decision is a denial: at once, or when --auto-approve/--auto-approve-after say; at /authorize a redirect with error=access_denied.")
     var deny = false
 
     @Option(name: .customLong("auto-approve"),
             help: ArgumentHelp("Approve a pending code once it has been polled N times: polls 1..N answer "
-                + "authorization_pending, poll N+1 gets the tokens (bare flag: N=1; N=0: the first poll).", valueName: "N"))
+                + "authorization_pending, poll N+1 gets the tokens (bare flag: N=1; N=0: the first poll). "
+                + "At /authorize, any automatic decision redirects at once.", valueName: "N"))
     var autoApprove: Int?
 
     @Option(name: .customLong("auto-approve-after"),
@@ -181,6 +188,7 @@ struct DevServer: ParsableCommand {
         case .github: (accessDefault, deviceDefault) = (100 * 365 * 86400, 900)
         case .gitlab: (accessDefault, deviceDefault) = (7200, 300)
         case .entra, .entraV1: deviceDefault = 900
+        case .bitbucket: accessDefault = 7200
         default: break
         }
         if name == .github && !githubApp && accessTokenTTL != nil {
@@ -189,6 +197,7 @@ struct DevServer: ParsableCommand {
         c.accessTokenTTL = accessTokenTTL?.value ?? accessDefault
         c.refreshTokenTTL = refreshTokenTTL?.value ?? refreshDefault
         c.deviceCodeTTL = deviceCodeTTL?.value ?? deviceDefault
+        c.authorizationCodeTTL = authorizationCodeTTL?.value ?? c.authorizationCodeTTL
         c.issueRefreshToken = !noRefreshToken && !(name == .github && !githubApp)
         c.rotateRefreshTokens = !noRotate && c.profile.rotatesRefreshTokens
         guard interval >= 0 else { throw ValidationError("--interval must be 0 or more") }

@@ -84,7 +84,8 @@ enum Pages {
         }
     }
 
-    private static func layout(_ title: String, _ body: String) -> String {
+    /// Shared by the authorization page, so both look alike.
+    static func layout(_ title: String, _ body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">

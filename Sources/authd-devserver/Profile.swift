@@ -5,6 +5,10 @@ import NIOHTTP1
 /// Which provider the server imitates. `standard` is plain RFC 8628/6749/7009/8414.
 enum ProfileName: String, Sendable, CaseIterable {
     case standard, github, gitlab, google, entra, entraV1 = "entra-v1", keycloak, okta, auth0
+    case gitea, forgejo, codeberg, bitbucket
+
+    /// Gitea and its fork Forgejo (which Codeberg runs) behave alike on the wire.
+    var isGiteaFamily: Bool { self == .gitea || self == .forgejo || self == .codeberg }
 }
 
 /// An OAuth endpoint found under a profile's layout, with the path segment its `{t}` matched
@@ -25,43 +29,63 @@ struct Profile: Sendable {
     private struct Layout {
         var issuer: String
         var discovery: [String]
-        var device: String
+        /// nil: the provider has no device flow at all (the forges), so the path is simply not found.
+        var device: String?
         var token: String
         var revoke: String?
+        /// The browser-facing authorization endpoint (RFC 6749 §3.1).
+        var authorize: String
     }
 
     private var layout: Layout {
         switch name {
         case .standard:
             return Layout(issuer: "", discovery: ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"],
-                          device: "/device_authorization", token: "/token", revoke: "/revoke")
+                          device: "/device_authorization", token: "/token", revoke: "/revoke", authorize: "/authorize")
         case .github:
             // No discovery and no RFC 7009 endpoint at all.
-            return Layout(issuer: "", discovery: [], device: "/login/device/code", token: "/login/oauth/access_token", revoke: nil)
+            return Layout(issuer: "", discovery: [], device: "/login/device/code", token: "/login/oauth/access_token", revoke: nil,
+                          authorize: "/login/oauth/authorize")
         case .gitlab:
             return Layout(issuer: "", discovery: ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"],
-                          device: "/oauth/authorize_device", token: "/oauth/token", revoke: "/oauth/revoke")
+                          device: "/oauth/authorize_device", token: "/oauth/token", revoke: "/oauth/revoke",
+                          authorize: "/oauth/authorize")
         case .google:
             return Layout(issuer: "", discovery: ["/.well-known/openid-configuration"],
-                          device: "/device/code", token: "/token", revoke: "/revoke")
+                          device: "/device/code", token: "/token", revoke: "/revoke",
+                          // accounts.google.com's path; this one server plays both of Google's hosts.
+                          authorize: "/o/oauth2/v2/auth")
         case .entra:
             return Layout(issuer: "/{t}/v2.0", discovery: ["/{t}/v2.0/.well-known/openid-configuration"],
-                          device: "/{t}/oauth2/v2.0/devicecode", token: "/{t}/oauth2/v2.0/token", revoke: nil)
+                          device: "/{t}/oauth2/v2.0/devicecode", token: "/{t}/oauth2/v2.0/token", revoke: nil,
+                          authorize: "/{t}/oauth2/v2.0/authorize")
         case .entraV1:
             return Layout(issuer: "/{t}", discovery: ["/{t}/.well-known/openid-configuration"],
-                          device: "/{t}/oauth2/devicecode", token: "/{t}/oauth2/token", revoke: nil)
+                          device: "/{t}/oauth2/devicecode", token: "/{t}/oauth2/token", revoke: nil,
+                          authorize: "/{t}/oauth2/authorize")
         case .keycloak:
             let oidc = "/realms/{t}/protocol/openid-connect"
             return Layout(issuer: "/realms/{t}", discovery: ["/realms/{t}/.well-known/openid-configuration"],
-                          device: oidc + "/auth/device", token: oidc + "/token", revoke: oidc + "/revoke")
+                          device: oidc + "/auth/device", token: oidc + "/token", revoke: oidc + "/revoke",
+                          authorize: oidc + "/auth")
         case .okta:
             return Layout(issuer: "/oauth2/{t}",
                           discovery: ["/oauth2/{t}/.well-known/openid-configuration", "/oauth2/{t}/.well-known/oauth-authorization-server"],
-                          device: "/oauth2/{t}/v1/device/authorize", token: "/oauth2/{t}/v1/token", revoke: "/oauth2/{t}/v1/revoke")
+                          device: "/oauth2/{t}/v1/device/authorize", token: "/oauth2/{t}/v1/token", revoke: "/oauth2/{t}/v1/revoke",
+                          authorize: "/oauth2/{t}/v1/authorize")
         case .auth0:
             // Auth0's issuer identifier ends with a slash.
             return Layout(issuer: "/", discovery: ["/.well-known/openid-configuration"],
-                          device: "/oauth/device/code", token: "/oauth/token", revoke: "/oauth/revoke")
+                          device: "/oauth/device/code", token: "/oauth/token", revoke: "/oauth/revoke",
+                          authorize: "/authorize")
+        case .gitea, .forgejo, .codeberg:
+            // No device flow and no RFC 7009 endpoint; OpenID discovery at the root.
+            return Layout(issuer: "", discovery: ["/.well-known/openid-configuration"], device: nil,
+                          token: "/login/oauth/access_token", revoke: nil, authorize: "/login/oauth/authorize")
+        case .bitbucket:
+            // bitbucket.org/site/oauth2/…: no discovery, no device flow, no revocation endpoint.
+            return Layout(issuer: "", discovery: [], device: nil,
+                          token: "/site/oauth2/access_token", revoke: nil, authorize: "/site/oauth2/authorize")
         }
     }
 
@@ -69,7 +93,8 @@ struct Profile: Sendable {
     func route(path: String) -> ProfileRoute? {
         let l = layout
         var candidates: [(String, Endpoint)] = l.discovery.map { ($0, .discovery) }
-        candidates += [(l.device, .deviceAuthorization), (l.token, .token)]
+        if let device = l.device { candidates.append((device, .deviceAuthorization)) }
+        candidates += [(l.token, .token), (l.authorize, .authorize)]
         if let revoke = l.revoke { candidates.append((revoke, .revoke)) }
         for (pattern, endpoint) in candidates {
             if let segment = Self.match(pattern, path) { return ProfileRoute(endpoint: endpoint, segment: segment) }
@@ -104,16 +129,19 @@ struct Profile: Sendable {
     func discovery(base: String, segment: String?) -> JSON {
         let l = layout
         var members: [(String, JSON)] = [("issuer", .string(issuer(base: base, segment: segment)))]
-        if name != .gitlab {
-            members.append(("device_authorization_endpoint", .string(base + expand(l.device, segment))))
+        members.append(("authorization_endpoint", .string(base + expand(l.authorize, segment))))
+        if name != .gitlab, let device = l.device {
+            members.append(("device_authorization_endpoint", .string(base + expand(device, segment))))
         }
         members.append(("token_endpoint", .string(base + expand(l.token, segment))))
         if let revoke = l.revoke { members.append(("revocation_endpoint", .string(base + expand(revoke, segment)))) }
         if name == .standard { members.append(("introspection_endpoint", .string(base + "/introspect"))) }
         members += [
             ("jwks_uri", .string(base + "/jwks")),
-            ("grant_types_supported", .array([.string(Router.deviceGrant), .string("refresh_token")])),
-            ("response_types_supported", .array([.string("none")])),
+            ("grant_types_supported", .array((l.device == nil ? [] : [Router.deviceGrant])
+                                                .map(JSON.string) + [.string("authorization_code"), .string("refresh_token")])),
+            ("response_types_supported", .array([.string("code")])),
+            ("code_challenge_methods_supported", .array([.string("S256")])),
             ("token_endpoint_auth_methods_supported",
              .array(["none", "client_secret_basic", "client_secret_post"].map(JSON.string))),
         ]
@@ -156,11 +184,21 @@ struct Profile: Sendable {
     /// Google's "TVs and Limited Input devices" clients must send client_secret in the body at the token endpoint.
     var tokenEndpointNeedsSecretInBody: Bool { name == .google }
 
+    /// Bitbucket consumers are confidential and authenticate with HTTP Basic at the token endpoint.
+    var tokenEndpointNeedsBasic: Bool { name == .bitbucket }
+
     /// GitHub and GitLab take tokens for git only as the Basic password.
     var gitAcceptsBearer: Bool { name != .github && name != .gitlab }
 
     /// GitLab wants `oauth2` as the user name with an OAuth token; GitHub takes any.
-    var gitUsername: String? { name == .gitlab ? "oauth2" : nil }
+    /// Bitbucket wants `x-token-auth` with an OAuth token.
+    var gitUsername: String? {
+        switch name {
+        case .gitlab: return "oauth2"
+        case .bitbucket: return "x-token-auth"
+        default: return nil
+        }
+    }
 
     /// Google allows only a short list of scopes for the device flow.
     func disallowedScope(_ scopes: [String]) -> String? {
@@ -183,6 +221,12 @@ struct Profile: Sendable {
         default: return "invalid_grant"
         }
     }
+
+    /// GitHub calls a wrong, expired or used authorization code `bad_verification_code`.
+    var unknownAuthorizationCodeError: String { name == .github ? "bad_verification_code" : "invalid_grant" }
+
+    /// GitHub names a redirect_uri mismatch at the token endpoint; RFC 6749 says invalid_grant.
+    var redirectMismatchError: String { name == .github ? "redirect_uri_mismatch" : "invalid_grant" }
 
     var badClientError: String { name == .github ? "incorrect_client_credentials" : "invalid_client" }
 
@@ -248,7 +292,7 @@ struct Profile: Sendable {
             members.append(("verification_url", .string(page)))
         case .github, .entra:
             members.append(("verification_uri", .string(page)))
-        case .standard, .gitlab, .keycloak, .okta, .auth0:
+        case .standard, .gitlab, .keycloak, .okta, .auth0, .gitea, .forgejo, .codeberg, .bitbucket:
             members += [("verification_uri", .string(page)), ("verification_uri_complete", .string(complete))]
         }
         members += [("expires_in", number(auth.expiresIn)), ("interval", number(auth.interval))]
@@ -286,6 +330,14 @@ struct Profile: Sendable {
             members += [("token_type", .string("Bearer")), ("expires_in", .int(t.expiresIn)), ("created_at", .int(t.issuedAt))]
         case .standard, .google, .okta, .auth0:
             members += [("token_type", .string("Bearer")), ("expires_in", .int(t.expiresIn))]
+        case .gitea, .forgejo, .codeberg:
+            members += [("token_type", .string("bearer")), ("expires_in", .int(t.expiresIn))]
+        case .bitbucket:
+            // Bitbucket names the granted scopes `scopes`, not `scope`.
+            members += [("scopes", .string(t.scopes.joined(separator: " "))), ("expires_in", .int(t.expiresIn)),
+                        ("token_type", .string("bearer"))]
+            if let r = t.refreshToken { members.append(("refresh_token", .string(r))) }
+            return render(members, status: .ok, req)
         }
         if let r = t.refreshToken {
             members.append(("refresh_token", .string(r)))

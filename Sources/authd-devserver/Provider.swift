@@ -60,6 +60,17 @@ enum Decision: Sendable {
     case unchanged(DeviceView)
 }
 
+/// What a person approved at /authorize, kept with the authorization code it produced.
+struct AuthorizationRequest: Sendable {
+    let clientId: String
+    let scopes: [String]
+    let resources: [String]
+    let redirectURI: String
+    /// RFC 7636 S256 challenge: base64url(SHA-256(code_verifier)).
+    let codeChallenge: String
+    let nonce: String?
+}
+
 struct TokenOwner: Sendable {
     let clientId: String
     let scopes: [String]
@@ -117,8 +128,17 @@ final class Provider: Sendable {
         let expires: Double
     }
 
+    private struct CodeRecord {
+        let request: AuthorizationRequest
+        let expires: Double
+        var used = false
+        /// The grant its exchange created, revoked if the code is presented again (RFC 6749 §4.1.2).
+        var grant: Int?
+    }
+
     private struct State {
         var devices: [String: DeviceRecord] = [:]
+        var codes: [String: CodeRecord] = [:]
         var userCodes: [String: String] = [:]
         var grants: [Int: GrantRecord] = [:]
         var nextGrant = 1
@@ -267,6 +287,75 @@ final class Provider: Sendable {
         if let nonce = grant.nonce { claims.append(("nonce", .string(nonce))) }
         let header = JSON.object([("alg", .string("none")), ("typ", .string("JWT"))])
         return Base64URL.encode(header.text) + "." + Base64URL.encode(JSON.object(claims).text) + "."
+    }
+
+    // MARK: authorization code grant (RFC 6749 §4.1, RFC 7636)
+
+    /// The person approved: a fresh single-use code bound to the request.
+    func issueAuthorizationCode(_ request: AuthorizationRequest) -> String {
+        let code = Random.token()
+        let now = clock.now()
+        let granted = AuthorizationRequest(
+            clientId: request.clientId, scopes: grantedScopes(clientId: request.clientId, requested: request.scopes),
+            resources: request.resources, redirectURI: request.redirectURI, codeChallenge: request.codeChallenge,
+            nonce: request.nonce)
+        state.withLock { s in
+            s.codes[code] = CodeRecord(request: granted, expires: now + Double(config.authorizationCodeTTL))
+        }
+        return code
+    }
+
+    /// Every failure is `invalid_grant` (RFC 6749 §5.2) with a description saying which check failed.
+    /// A known code is spent by any attempt, right or wrong, so a verifier cannot be guessed in retries;
+    /// a second use also revokes what the first one issued.
+    func exchange(
+        code: String, clientId: String, redirectURI: String?, codeVerifier: String?, issuer: String
+    ) -> Result<TokenSet, OAuthError> {
+        let now = clock.now()
+        let unknown = config.profile.unknownAuthorizationCodeError
+        return state.withLock { s in
+            guard var record = s.codes[code] else {
+                return .failure(OAuthError(unknown, "unknown authorization code"))
+            }
+            if record.used {
+                if let grant = record.grant {
+                    s.refresh = s.refresh.filter { $0.value.grant != grant }
+                    s.access = s.access.filter { $0.value.grant != grant }
+                    s.grants[grant] = nil
+                }
+                return .failure(OAuthError(unknown, "authorization code has already been used; the tokens it gave are revoked"))
+            }
+            record.used = true
+            s.codes[code] = record
+            let r = record.request
+            guard now < record.expires else {
+                return .failure(OAuthError(unknown, "authorization code has expired"))
+            }
+            guard r.clientId == clientId else {
+                return .failure(OAuthError("invalid_grant", "authorization code was issued to another client"))
+            }
+            guard let redirectURI, redirectURI == r.redirectURI else {
+                return .failure(OAuthError(config.profile.redirectMismatchError,
+                                           "redirect_uri differs from the one sent to the authorization endpoint"))
+            }
+            guard let codeVerifier, !codeVerifier.isEmpty else {
+                return .failure(OAuthError("invalid_grant", "code_verifier is required (PKCE)"))
+            }
+            guard PKCE.isWellFormedVerifier(codeVerifier) else {
+                return .failure(OAuthError("invalid_grant", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~"))
+            }
+            guard PKCE.challenge(for: codeVerifier) == r.codeChallenge else {
+                return .failure(OAuthError("invalid_grant", "code_verifier does not match the code_challenge"))
+            }
+            let grant = s.nextGrant
+            s.nextGrant += 1
+            s.grants[grant] = GrantRecord(clientId: clientId, scopes: r.scopes, resources: r.resources, nonce: r.nonce)
+            record.grant = grant
+            s.codes[code] = record
+            return .success(issue(
+                &s, grant: grant, scopes: r.scopes, resources: r.resources,
+                withRefresh: config.issueRefreshToken, now: now, issuer: issuer))
+        }
     }
 
     // MARK: token endpoint, refresh_token grant

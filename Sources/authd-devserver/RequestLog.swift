@@ -13,6 +13,8 @@ struct LogFields: Sendable {
     var poll: Int?
     var interval: Int?
     var fp: String?
+    /// Fingerprint of an authorization code; the code, the PKCE verifier and `state` are never logged.
+    var codeFp: String?
     var fault: String?
 
     init(endpoint: String?, result: String) {
@@ -40,6 +42,7 @@ final class RequestLog: Sendable {
         if let poll = f.poll { members.append(("poll", .int(poll))) }
         if let interval = f.interval { members.append(("interval", .int(interval))) }
         if let fp = f.fp { members.append(("fp", .string(fp))) }
+        if let codeFp = f.codeFp { members.append(("code_fp", .string(codeFp))) }
         if let fault = f.fault { members.append(("fault", .string(fault))) }
         let line = Data((JSON.object(members).text + "\n").utf8)
         // try?: a closed stderr (EPIPE) must not take the server down.

@@ -57,6 +57,8 @@ enum Reply: Sendable {
 
 enum Endpoint: String, Sendable {
     case discovery, deviceAuthorization = "device_authorization", token, revoke, introspect, jwks
+    /// The browser-facing authorization endpoint; not a fault target: a person, not a client, reads it.
+    case authorize
     case devicePage = "device", git, index, notFound = "not_found"
 
     var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
@@ -64,6 +66,7 @@ enum Endpoint: String, Sendable {
     init(path: String) {
         switch path {
         case "/introspect": self = .introspect
+        case "/authorize": self = .authorize
         case "/jwks": self = .jwks
         case "/device", "/device/": self = .devicePage
         case "/", "": self = .index
@@ -76,7 +79,7 @@ enum Endpoint: String, Sendable {
         switch self {
         case .discovery, .jwks, .index: return [.GET]
         case .deviceAuthorization, .token, .revoke, .introspect: return [.POST]
-        case .devicePage, .git: return [.GET, .POST]
+        case .devicePage, .git, .authorize: return [.GET, .POST]
         case .notFound: return []
         }
     }
@@ -87,6 +90,7 @@ final class Router: Sendable {
     private let provider: Provider
     private let faults: FaultPlan
     private let page: DevicePage
+    private let authorizePage: AuthorizePage
     private let git: GitBackend?
 
     static let deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
@@ -96,6 +100,7 @@ final class Router: Sendable {
         self.provider = provider
         self.faults = FaultPlan(specs: config.faults, count: config.faultCount)
         self.page = DevicePage(provider: provider)
+        self.authorizePage = AuthorizePage(config: config, provider: provider)
         self.git = git
     }
 
@@ -150,6 +155,7 @@ final class Router: Sendable {
             outcome = Outcome(response: .json(.object([("keys", .array([]))]), noStore: false),
                               log: LogFields(endpoint: "jwks", result: "ok"))
         case .devicePage: outcome = page.handle(req)
+        case .authorize: outcome = authorizePage.handle(req)
         case .index: outcome = Outcome(response: .html(Pages.index(base: req.base, git: git != nil)),
                                        log: LogFields(endpoint: "index", result: "ok"))
         case .git:
@@ -295,6 +301,9 @@ final class Router: Sendable {
         case .failure(let e): return failure(e, log, req)
         }
         log.clientId = clientId
+        if config.profile.tokenEndpointNeedsBasic && req.headers.first(name: "Authorization")?.lowercased().hasPrefix("basic ") != true {
+            return failure(OAuthError("invalid_client", "this consumer is confidential: authenticate with HTTP Basic (client_id:client_secret)"), log, req)
+        }
         if config.profile.tokenEndpointNeedsSecretInBody && form["client_secret"] == nil {
             return failure(OAuthError("invalid_request", "client_secret is missing."), log, req)
         }
@@ -312,6 +321,15 @@ final class Router: Sendable {
             log.poll = outcome.poll
             log.interval = outcome.interval
             return finish(outcome.result, log, req)
+        case "authorization_code":
+            guard let code = form["code"], !code.isEmpty else {
+                return failure(OAuthError("invalid_request", "code is required"), log, req)
+            }
+            log.codeFp = fingerprint(code)
+            let result = provider.exchange(
+                code: code, clientId: clientId, redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"],
+                issuer: issuer)
+            return finish(result, log, req)
         case "refresh_token":
             guard let refreshToken = form["refresh_token"], !refreshToken.isEmpty else {
                 return failure(OAuthError("invalid_request", "refresh_token is required"), log, req)

@@ -1,5 +1,6 @@
 // Small pure helpers shared by the endpoints: randomness, encodings, forms, JSON and HTML text.
 
+import AuthdWire
 import Foundation
 
 enum Random {
@@ -39,6 +40,31 @@ enum Base64URL {
     }
 
     static func encode(_ string: String) -> String { encode(Array(string.utf8)) }
+}
+
+/// RFC 7636 §4: the S256 code challenge method, the only one the server accepts.
+enum PKCE {
+    static func challenge(for verifier: String) -> String { Base64URL.encode(SHA256.hash(Array(verifier.utf8))) }
+
+    /// §4.1: 43 to 128 characters of the unreserved set.
+    static func isWellFormedVerifier(_ v: String) -> Bool {
+        (43...128).contains(v.utf8.count) && v.utf8.allSatisfy(isUnreserved)
+    }
+
+    /// §4.2: an S256 challenge is 32 bytes in base64url, 43 characters.
+    static func isWellFormedChallenge(_ c: String) -> Bool {
+        c.utf8.count == 43 && c.utf8.allSatisfy { isUnreserved($0) && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "~") }
+    }
+
+    private static func isUnreserved(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
 }
 
 /// A short, stable, non-reversible tag for a secret so log lines can be correlated without the secret.
