@@ -178,9 +178,9 @@ extension OAuthError {
         case let .provider(endpoint, error, description, _):
             guard endpoint.role == .deviceAuthorization || endpoint.role == .token else { return false }
             if error == "unauthorized_client" || error == "device_flow_disabled" || error == "unsupported_grant_type" { return true }
-            // Entra: AADSTS50199/53003-style Conditional Access blocks and "public client flows" being off.
+            // Entra: a Conditional Access block (AADSTS53003) and "Allow public client flows" off (AADSTS7000218).
             let text = description ?? ""
-            return text.contains("AADSTS7000218") || text.contains("AADSTS53003") || text.contains("AADSTS50097")
+            return text.contains("AADSTS7000218") || text.contains("AADSTS53003")
         case .noEndpoint(.deviceAuthorization, _):
             return true
         case let .httpStatus(endpoint, 404):
