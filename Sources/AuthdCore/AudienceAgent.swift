@@ -421,6 +421,8 @@ public actor AudienceAgent {
                         scopes: policy.requestedScopes, detail: error.message))
                     switchReason = "the provider refused the device flow (\(error.message)); sign in with the browser instead"
                     method = .authorizationCode
+                    // A client joining from now on gets the authorization prompt only.
+                    run.prompt = nil
                 }
             }
             if method == .authorizationCode {

@@ -165,6 +165,8 @@ struct AuthorizationCodeEndToEndTests {
         let authorizationURL = try #require(url, "no authorization URL in: \(login.stderrText)")
         secrets.learn(from: authorizationURL)
         #expect(login.stderrText.contains("refused the device flow"), "\(secrets.redacted(login.stderrText))")
+        // The provider's words and the setup hint are still said, in the same prompt.
+        #expect(login.stderrText.contains("unauthorized_client") && login.stderrText.contains("hint:"), "\(secrets.redacted(login.stderrText))")
         #expect(rig.server.requests(endpoint: "device_authorization").count == 1)
         let browser = try await Self.browse(authorizationURL, follow: true)
         #expect(browser.status == 200)
