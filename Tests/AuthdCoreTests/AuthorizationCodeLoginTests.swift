@@ -63,14 +63,14 @@ enum RawHTTP {
         case closed
     }
 
-    static func send(port: Int, _ request: String) -> Outcome {
+    static func send(port: Int, host: String = "127.0.0.1", _ request: String) -> Outcome {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return .refused }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -114,12 +114,13 @@ final class PromptBox: Sendable {
     }
 
     static func agent(_ provider: ScriptedCodeProvider, clock: ManualDaemonClock = ManualDaemonClock(),
-                      audit: RecordingAuditSink = RecordingAuditSink()) -> AudienceAgent {
+                      audit: RecordingAuditSink = RecordingAuditSink(), redirectPort: Int? = nil) -> AudienceAgent {
         var environment = AgentEnvironment(clock: clock, vault: TokenVault(), audit: audit, persistence: MemoryPersistence(), jitter: { 0.5 })
         environment.loopbackListener = { port, answer in
             try await NIOLoopbackListener.start(port: port, readDeadline: .milliseconds(300), answer: answer)
         }
-        return AudienceAgent(policy: AudiencePolicy(name: "forge", requestedScopes: ["read"], loginPlan: autoWithFallback),
+        return AudienceAgent(policy: AudiencePolicy(name: "forge", requestedScopes: ["read"], redirectPort: redirectPort,
+                                                    loginPlan: autoWithFallback),
                              provider: provider, environment: environment)
     }
 
@@ -167,6 +168,61 @@ final class PromptBox: Sendable {
         #expect(audit.count(.authorizationCodeApproved) == 1)
         let text = audit.renderedText
         #expect(!text.contains(ScriptedCodeProvider.code) && !text.contains(ScriptedCodeProvider.state))
+    }
+
+    @Test func severalClientsShareOneAuthorizationCodeLogin() async throws {
+        let provider = ScriptedCodeProvider()
+        let agent = Self.agent(provider)
+        let first = PromptBox(), second = PromptBox()
+        let a = Task { try await agent.login(client: alice, flow: .authcode) { first.record($0) } }
+        try await eventually("the first prompt") { first.last != nil }
+        let b = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { second.record($0) }.text }
+        try await eventually("the second prompt") { second.last != nil }
+        #expect(first.last == second.last)
+        #expect(await provider.ports.count == 1)
+        try await agent.authorizationResponse("code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)", client: alice)
+        _ = try await a.value
+        #expect(try await b.value == "access-from-code")
+        #expect(await provider.exchanged.count == 1)
+    }
+
+    @Test func theListenerIsBoundTo127001Only() async throws {
+        let provider = ScriptedCodeProvider()
+        let agent = Self.agent(provider)
+        let prompts = PromptBox()
+        let login = Task { try await agent.login(client: alice, flow: .authcode) { prompts.record($0) } }
+        try await eventually("the prompt") { prompts.last != nil }
+        let port = Self.port(of: try #require(prompts.last))
+        // Another loopback address (and so any other interface) finds nothing listening.
+        #expect(RawHTTP.get(port: port, "/callback") != .refused)
+        #expect(RawHTTP.send(port: port, host: "127.0.0.2", "GET /callback HTTP/1.1\r\n\r\n") == .refused)
+        try await agent.authorizationResponse("code=c&state=\(ScriptedCodeProvider.state)", client: alice)
+        _ = try await login.value
+    }
+
+    @Test func aFixedRedirectPortIsUsedAndATakenOneIsAClearError() async throws {
+        // A port someone else holds: the login fails at once and names it; no URL is shown.
+        let holder = try await NIOLoopbackListener.start(port: 0) { _ in .badRequest("not yours") }
+        let taken = holder.port
+        let agent = Self.agent(ScriptedCodeProvider(), redirectPort: taken)
+        let prompts = PromptBox()
+        do {
+            _ = try await agent.login(client: alice, flow: .authcode) { prompts.record($0) }
+            Issue.record("logged in on a taken port")
+        } catch {
+            #expect(error.message.contains("cannot listen on 127.0.0.1 port \(taken)"), "\(error)")
+            #expect(error.hint?.contains("redirect_port") == true)
+        }
+        #expect(prompts.last == nil)
+        await holder.close()
+
+        // Once free, the same fixed port is the redirect URI's.
+        let fixed = Self.agent(ScriptedCodeProvider(), redirectPort: taken)
+        let login = Task { try await fixed.login(client: alice, flow: .authcode) { prompts.record($0) } }
+        try await eventually("the prompt") { prompts.last != nil }
+        #expect(prompts.last?.redirectURI == "http://127.0.0.1:\(taken)/callback")
+        try await fixed.authorizationResponse("code=c&state=\(ScriptedCodeProvider.state)", client: alice)
+        _ = try await login.value
     }
 
     @Test func aSecondValidCallbackWhileTheFirstIsBeingExchangedIsRefused() async throws {
