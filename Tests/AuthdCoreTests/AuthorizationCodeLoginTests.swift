@@ -3,6 +3,7 @@
 import AuthdConfig
 import AuthdSystem
 import AuthdWire
+import Foundation
 import Glibc
 import Synchronization
 import Testing
@@ -63,7 +64,19 @@ enum RawHTTP {
         case closed
     }
 
-    static func send(port: Int, host: String = "127.0.0.1", _ request: String) -> Outcome {
+    /// Blocking socket calls run on a thread of their own: the cooperative pool (one thread per
+    /// core) must stay free for the agents and tests running in parallel.
+    static func send(port: Int, host: String = "127.0.0.1", _ request: String) async -> Outcome {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: blockingSend(port: port, host: host, request)) }.start()
+        }
+    }
+
+    static func get(port: Int, _ target: String) async -> Outcome {
+        await send(port: port, "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n")
+    }
+
+    static func blockingSend(port: Int, host: String, _ request: String) -> Outcome {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return .refused }
         defer { close(fd) }
@@ -95,9 +108,6 @@ enum RawHTTP {
         return .answered(status: status, body: body)
     }
 
-    static func get(port: Int, _ target: String) -> Outcome {
-        send(port: port, "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n")
-    }
 }
 
 final class PromptBox: Sendable {
@@ -147,19 +157,19 @@ final class PromptBox: Sendable {
             "/callback?state=\(ScriptedCodeProvider.state)",
         ]
         for target in strays {
-            guard case .answered(400, _) = RawHTTP.get(port: port, target) else { Issue.record("\(target) not refused"); continue }
+            guard case .answered(400, _) = await RawHTTP.get(port: port, target) else { Issue.record("\(target) not refused"); continue }
         }
-        guard case .answered(400, _) = RawHTTP.send(port: port, "POST /callback HTTP/1.1\r\n\r\n") else { Issue.record("POST not refused"); return }
+        guard case .answered(400, _) = await RawHTTP.send(port: port, "POST /callback HTTP/1.1\r\n\r\n") else { Issue.record("POST not refused"); return }
         #expect(await agent.status().loginPending)
 
-        let good = RawHTTP.get(port: port, "/callback?code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)")
+        let good = await RawHTTP.get(port: port, "/callback?code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)")
         guard case .answered(200, let page) = good else { Issue.record("valid callback: \(good)"); return }
         #expect(page.contains("return to the terminal"))
         #expect(!page.contains(ScriptedCodeProvider.code) && !page.contains(ScriptedCodeProvider.state))
         _ = try await login.value
         #expect(await provider.exchanged == [ScriptedCodeProvider.code])
         // The listener is gone: a second callback finds the port closed.
-        #expect(RawHTTP.get(port: port, "/callback?code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)") == .refused)
+        #expect(await RawHTTP.get(port: port, "/callback?code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)") == .refused)
         let token = try await agent.get(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
         #expect(token.text == "access-from-code")
         // The three /callback requests reached the login's check and are audited; the wrong path
@@ -194,8 +204,8 @@ final class PromptBox: Sendable {
         try await eventually("the prompt") { prompts.last != nil }
         let port = Self.port(of: try #require(prompts.last))
         // Another loopback address (and so any other interface) finds nothing listening.
-        #expect(RawHTTP.get(port: port, "/callback") != .refused)
-        #expect(RawHTTP.send(port: port, host: "127.0.0.2", "GET /callback HTTP/1.1\r\n\r\n") == .refused)
+        #expect(await RawHTTP.get(port: port, "/callback") != .refused)
+        #expect(await RawHTTP.send(port: port, host: "127.0.0.2", "GET /callback HTTP/1.1\r\n\r\n") == .refused)
         try await agent.authorizationResponse("code=c&state=\(ScriptedCodeProvider.state)", client: alice)
         _ = try await login.value
     }
@@ -238,7 +248,7 @@ final class PromptBox: Sendable {
         let query = "code=c&state=\(ScriptedCodeProvider.state)"
         #expect(waiting.answer(query) { _ in }.status == 200)
         #expect(waiting.answer(query) { _ in }.status == 400)
-        _ = RawHTTP.get(port: Self.port(of: prompt), "/callback?\(query)")
+        _ = await RawHTTP.get(port: Self.port(of: prompt), "/callback?\(query)")
         _ = try await login.value
     }
 
@@ -250,12 +260,12 @@ final class PromptBox: Sendable {
         try await eventually("the prompt") { prompts.last != nil }
         let port = Self.port(of: try #require(prompts.last))
         let huge = "GET /callback?" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n"
-        guard case .answered(400, let body) = RawHTTP.send(port: port, huge) else { Issue.record("oversized not refused"); return }
+        guard case .answered(400, let body) = await RawHTTP.send(port: port, huge) else { Issue.record("oversized not refused"); return }
         #expect(body.contains("too large"))
         // A connection that sends nothing is closed by the read deadline, with no answer.
-        #expect(RawHTTP.send(port: port, "") == .closed)
+        #expect(await RawHTTP.send(port: port, "") == .closed)
         #expect(await agent.status().loginPending)
-        let good = RawHTTP.get(port: port, "/callback?code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)")
+        let good = await RawHTTP.get(port: port, "/callback?code=\(ScriptedCodeProvider.code)&state=\(ScriptedCodeProvider.state)")
         guard case .answered(200, _) = good else { Issue.record("valid callback: \(good)"); return }
         _ = try await login.value
     }
@@ -281,7 +291,7 @@ final class PromptBox: Sendable {
                                               client: alice)
         _ = try await login.value
         #expect(await provider.exchanged == [ScriptedCodeProvider.code])
-        #expect(RawHTTP.get(port: port, "/callback") == .refused)
+        #expect(await RawHTTP.get(port: port, "/callback") == .refused)
         #expect(!audit.renderedText.contains(ScriptedCodeProvider.code))
     }
 
@@ -324,7 +334,7 @@ final class PromptBox: Sendable {
             #expect(error.code == .expired)
             #expect(error.code.exitCode == 4)
         }
-        #expect(RawHTTP.get(port: Self.port(of: prompt), "/callback") == .refused)
+        #expect(await RawHTTP.get(port: Self.port(of: prompt), "/callback") == .refused)
     }
 
     @Test func aRedirectErrorEndsTheLoginAsDenied() async throws {
@@ -334,7 +344,7 @@ final class PromptBox: Sendable {
         let login = Task { try await agent.login(client: alice, flow: .authcode) { prompts.record($0) } }
         try await eventually("the prompt") { prompts.last != nil }
         let port = Self.port(of: try #require(prompts.last))
-        guard case .answered(200, _) = RawHTTP.get(port: port, "/callback?error=access_denied&state=\(ScriptedCodeProvider.state)") else {
+        guard case .answered(200, _) = await RawHTTP.get(port: port, "/callback?error=access_denied&state=\(ScriptedCodeProvider.state)") else {
             Issue.record("error redirect not answered"); return
         }
         do {

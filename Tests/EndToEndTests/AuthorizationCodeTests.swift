@@ -37,7 +37,7 @@ struct AuthorizationCodeEndToEndTests {
 
         static func start(_ name: String, serverArguments: [String], extra: String = "") async throws -> Rig {
             let scratch = Scratch(name)
-            let server = try DevServer(scratch, arguments: serverArguments)
+            let server = try await offPoolValue { try DevServer(scratch, arguments: serverArguments) }
             let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL, extra: extra))
             daemon.extraEnvironment["AUTHD_NO_BROWSER"] = "1"
             try await offPoolValue { try daemon.start() }
@@ -78,7 +78,7 @@ struct AuthorizationCodeEndToEndTests {
     func loginThroughTheLoopbackRedirect() async throws {
         let rig = try await Rig.start("authd-authcode", serverArguments: ["--auto-approve"])
         defer { rig.daemon.stop() }
-        let login = try rig.background(["login", "demo", "--flow", "authcode"], log: "login.log")
+        let login = try await offPoolValue { try rig.background(["login", "demo", "--flow", "authcode"], log: "login.log") }
         let url = try await Self.waitForURL { login.stderrText }
         var secrets = LoginSecrets()
         let authorizationURL = try #require(url, "no authorization URL in: \(login.stderrText)")
@@ -159,7 +159,7 @@ struct AuthorizationCodeEndToEndTests {
     func autoFallsBackWhenTheDeviceGrantIsRefused() async throws {
         let rig = try await Rig.start("authd-authcode-auto", serverArguments: ["--auto-approve", "--device-flow-disabled"])
         defer { rig.daemon.stop() }
-        let login = try rig.background(["login", "demo"], log: "login.log")
+        let login = try await offPoolValue { try rig.background(["login", "demo"], log: "login.log") }
         let url = try await Self.waitForURL { login.stderrText }
         var secrets = LoginSecrets()
         let authorizationURL = try #require(url, "no authorization URL in: \(login.stderrText)")
@@ -178,7 +178,7 @@ struct AuthorizationCodeEndToEndTests {
     func deniedAtTheProviderExitsFour() async throws {
         let rig = try await Rig.start("authd-authcode-deny", serverArguments: ["--deny"])
         defer { rig.daemon.stop() }
-        let login = try rig.background(["login", "demo", "--flow", "authcode"], log: "login.log")
+        let login = try await offPoolValue { try rig.background(["login", "demo", "--flow", "authcode"], log: "login.log") }
         let url = try await Self.waitForURL { login.stderrText }
         let authorizationURL = try #require(url)
         _ = try await Self.browse(authorizationURL, follow: true)
