@@ -139,7 +139,7 @@ public enum NIOLoopbackListener {
 }
 
 /// One connection: reads at most `maximumBytes` within the read deadline, answers once, closes.
-final class CallbackConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+final class CallbackConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
