@@ -65,6 +65,9 @@ private let reservedParameters: [String: String] = [
     "client_id": "client_id", "client_secret": "client_secret or client_secret_file", "scope": "scopes",
     "resource": "resource", "grant_type": "", "device_code": "", "refresh_token": "", "code": "", "token": "",
     "token_type_hint": "",
+    // The authorization code flow's own (its URL carries extra_params too).
+    "response_type": "", "redirect_uri": "redirect_port", "state": "", "nonce": "", "code_challenge": "",
+    "code_challenge_method": "", "code_verifier": "",
 ]
 
 private struct ConfigValidator {

@@ -73,6 +73,13 @@ import Testing
         #expect(found.first?.line == 5)
     }
 
+    @Test(arguments: ["state", "redirect_uri", "code_challenge", "nonce", "response_type", "code_verifier"])
+    func extraParamsMayNotSetTheAuthorizationCodeFlowsOwnParameters(name: String) {
+        let found = errors(Self.config(Self.explicitAuthorization + "\nextra_params = { \(name) = \"x\" }"))
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.keyPath?.contains("extra_params") == true)
+    }
+
     @Test func redirectPortAndExplanation() throws {
         let a = try audience(Self.config(Self.explicitAuthorization + "\nredirect_port = 38080"))
         #expect(a.redirectPort == 38080)
