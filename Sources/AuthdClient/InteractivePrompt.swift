@@ -21,6 +21,12 @@ public final class InteractivePrompt: DeviceFlowObserver {
     private var countdownShown = false
     private var lastCountdownLength = 0
     private var lastSecondShown: Int64 = -1
+    /// Paste-back (authorization code flow): where a pasted address is read, and who takes it.
+    private var pasteSource: FileDescriptor?
+    private var submitPasted: ((String) throws(ClientFailure) -> Void)?
+    private var pasted: [UInt8] = []
+    private var waitingForRedirect = false
+    private let desktop: Bool
 
     /// - Parameters:
     ///   - terminal: the opened `/dev/tty`; nil writes to stderr (with `--interactive` and no terminal).
@@ -32,7 +38,28 @@ public final class InteractivePrompt: DeviceFlowObserver {
         self.dumb = CurrentProcess.environment("TERM") == "dumb"
         let desktop = [CurrentProcess.environment("DISPLAY"), CurrentProcess.environment("WAYLAND_DISPLAY")]
             .contains { $0.map { !$0.isEmpty } == true }
+        self.desktop = desktop
         self.browserOpener = desktop && terminal != nil ? CurrentProcess.executableOnPath("xdg-open") : nil
+    }
+
+    /// Reads lines from `source` while an authorization code login waits and hands each to `submit`.
+    public func acceptPastedAddress(from source: FileDescriptor?, submit: @escaping (String) throws(ClientFailure) -> Void) {
+        pasteSource = source
+        submitPasted = submit
+    }
+
+    public func show(_ prompt: AuthorizationPrompt) {
+        try? InterruptHandling.installNewlineAndExit()
+        endCountdownLine()
+        // CONTRACT: opened at once in a graphical session, unless AUTHD_NO_BROWSER is set; otherwise never.
+        let noBrowser = CurrentProcess.environment("AUTHD_NO_BROWSER").map { !$0.isEmpty } == true
+        let opener = desktop && !noBrowser ? CurrentProcess.executableOnPath("xdg-open") : nil
+        write(AuthorizationPromptText.render(prompt, emphasis: isLive && !plain && !dumb, pasteBack: pasteSource != nil,
+                                             opening: opener != nil))
+        waitingForRedirect = true
+        if let opener, (try? SpawnedProcess.spawn(executable: opener, arguments: [prompt.authorizationURL], newSession: true)) == nil {
+            write("Could not start xdg-open; open the address yourself.\n")
+        }
     }
 
     private func write(_ text: String) {
@@ -68,7 +95,12 @@ public final class InteractivePrompt: DeviceFlowObserver {
     }
 
     public func progress(stage: String, intervalSeconds: Int64?) {
+        if stage == "exchanging_code" {
+            waitingForRedirect = false
+            write(plain ? "The browser answered; finishing the login...\n" : "The browser answered; finishing the login…\n")
+        }
         if stage == "approved" {
+            waitingForRedirect = false
             // The result replaces the countdown line.
             replaceCountdownLine(with: plain ? "Approved." : "✓ Approved")
             expiresAtMonotonic = nil
@@ -77,6 +109,7 @@ public final class InteractivePrompt: DeviceFlowObserver {
     }
 
     public func nextTickMilliseconds() -> Int? {
+        if waitingForRedirect, pasteSource != nil { return 200 }
         guard expiresAtMonotonic != nil, isLive else { return nil }
         // Short slices while Enter may be pressed, else once a second for the countdown.
         if browserURI != nil { return 200 }
@@ -85,6 +118,7 @@ public final class InteractivePrompt: DeviceFlowObserver {
     }
 
     public func tick() {
+        if waitingForRedirect { readPasted() }
         if browserURI != nil, let keyboard, (try? keyboard.wait(for: .readable, timeoutMilliseconds: 0)) == true {
             let typed = (try? keyboard.read(upToCount: 256)) ?? []
             if typed.contains(0x0A) || typed.contains(0x0D) { openBrowser() }
@@ -103,6 +137,32 @@ public final class InteractivePrompt: DeviceFlowObserver {
         guard echoSuppressed else { return }
         echoSuppressed = false
         Terminal.EchoSuppression.end()
+    }
+
+    /// Collects a pasted line (bounded) and submits it; a refusal is said and the wait goes on.
+    private func readPasted() {
+        guard let source = pasteSource, (try? source.wait(for: .readable, timeoutMilliseconds: 0)) == true else { return }
+        let bytes = (try? source.read(upToCount: 4096)) ?? []
+        if bytes.isEmpty {
+            pasteSource = nil  // end of input: nothing more will be pasted
+            return
+        }
+        pasted += bytes
+        while let newline = pasted.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
+            let line = String(decoding: pasted[..<newline], as: UTF8.self).trimmingSpaces
+            pasted.removeSubrange(...newline)
+            guard !line.isEmpty else { continue }
+            do throws(ClientFailure) {
+                try submitPasted?(line)
+                write("Address accepted.\n")
+            } catch {
+                write(TerminalText.clean(error.message) + "\nPaste the whole address your browser shows after you approve, and press Enter.\n")
+            }
+        }
+        if pasted.count > 16_384 {
+            pasted.removeAll()
+            write("That was too long to be the address; paste it again.\n")
+        }
     }
 
     private func openBrowser() {

@@ -6,6 +6,8 @@ import AuthdWire
 /// Watches a device flow while the client waits; gets time slices to animate and read the keyboard.
 public protocol DeviceFlowObserver: AnyObject {
     func show(_ prompt: DevicePrompt)
+    /// The authorization code flow's prompt: the URL to open, and paste-back.
+    func show(_ prompt: AuthorizationPrompt)
     func progress(stage: String, intervalSeconds: Int64?)
     /// How long to wait for the daemon before `tick` is called; nil while nothing is animated.
     func nextTickMilliseconds() -> Int?
@@ -13,6 +15,10 @@ public protocol DeviceFlowObserver: AnyObject {
     func tick()
     /// The final answer arrived (or the connection broke); leave the terminal tidy.
     func finish(approved: Bool)
+}
+
+extension DeviceFlowObserver {
+    public func show(_ prompt: AuthorizationPrompt) {}
 }
 
 public enum RequestExchange {
@@ -61,6 +67,8 @@ public enum RequestExchange {
                 }
                 switch reply {
                 case .prompt(let prompt):
+                    observer?.show(prompt)
+                case .authorizationPrompt(let prompt):
                     observer?.show(prompt)
                 case let .progress(stage, interval):
                     if stage == "approved" { approved = true }

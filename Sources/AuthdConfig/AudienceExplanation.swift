@@ -26,6 +26,9 @@ public enum AudienceKey: String, Sendable, Hashable, CaseIterable {
     case allowedClients = "allowed_clients"
     case caFile = "ca_file"
     case tokenAuthMethod = "token_auth_method"
+    case authorizationEndpoint = "authorization_endpoint"
+    case flow
+    case redirectPort = "redirect_port"
 }
 
 /// Where an audience setting's effective value came from. The validator records it in the
@@ -130,11 +133,15 @@ public struct AudienceExplanation: Sendable, Equatable {
             endpoint(.issuer, audience.endpoints.issuer, none: "none: nothing is discovered")
         }
         endpoint(.deviceAuthorizationEndpoint, audience.endpoints.deviceAuthorization, none: "none")
+        endpoint(.authorizationEndpoint, audience.endpoints.authorization, none: "none")
         endpoint(.tokenEndpoint, audience.endpoints.token, none: "none")
         endpoint(.revocationEndpoint, audience.endpoints.revocation,
                  none: "none: " + (audience.revocationHint ?? "logout erases the login here only"))
         endpoint(.introspectionEndpoint, audience.endpoints.introspection, none: "none")
 
+        add(.flow, audience.loginMethodPlan().reason)
+        add(.redirectPort, audience.redirectPort.map { "\($0): the redirect is http://127.0.0.1:\($0)/callback" }
+            ?? "none: an ephemeral loopback port per login (http://127.0.0.1:PORT/callback)")
         switch audience.tokenAuthMethod {
         case .none: add(.tokenAuthMethod, audience.clientSecret == nil ? "none: a public client, no secret is sent" : "none: the secret is never sent")
         case .clientSecretBasic: add(.tokenAuthMethod, "client_secret_basic: the secret in HTTP Basic")

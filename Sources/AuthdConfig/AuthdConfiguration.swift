@@ -1,4 +1,5 @@
 // The validated configuration: daemon settings and audiences, with preset defaults already applied.
+import AuthdWire
 
 public struct AuthdConfiguration: Sendable, Equatable {
     public var daemon: DaemonSettings
@@ -95,14 +96,18 @@ public struct ResolvedEndpoints: Sendable, Equatable {
     public var token: EndpointURL?
     public var revocation: EndpointURL?
     public var introspection: EndpointURL?
+    /// RFC 6749 §3.1, for the authorization code flow.
+    public var authorization: EndpointURL?
     /// Whether RFC 8414 / OpenID discovery at `issuer` is needed to fill a missing
     /// device or token endpoint, or a revocation endpoint the provider may offer.
     /// Values found by discovery never replace the ones set here.
     public var needsDiscovery: Bool
 
     public init(issuer: EndpointURL? = nil, deviceAuthorization: EndpointURL? = nil, token: EndpointURL? = nil,
-                revocation: EndpointURL? = nil, introspection: EndpointURL? = nil, needsDiscovery: Bool = false) {
+                revocation: EndpointURL? = nil, introspection: EndpointURL? = nil, needsDiscovery: Bool = false,
+                authorization: EndpointURL? = nil) {
         self.issuer = issuer
+        self.authorization = authorization
         self.deviceAuthorization = deviceAuthorization
         self.token = token
         self.revocation = revocation
@@ -151,6 +156,10 @@ public struct AudienceConfiguration: Sendable, Equatable {
     /// Where each setting came from (config line, preset, default, discovery), recorded by
     /// validation as it picks the values; for `config check --explain`.
     public var origins: [AudienceKey: SettingOrigin]
+    /// `flow`; default `auto`.
+    public var flow: LoginFlowChoice = .auto
+    /// `redirect_port`: a fixed loopback port for the authorization code redirect; nil = ephemeral.
+    public var redirectPort: Int? = nil
 
     public init(name: String, position: TOMLPosition = TOMLPosition(line: 1, column: 1), provider: ProviderKind? = nil,
                 clientID: String, clientSecret: ClientSecretSource? = nil, baseURL: EndpointURL? = nil, tenant: String? = nil,
@@ -160,7 +169,9 @@ public struct AudienceConfiguration: Sendable, Equatable {
                 persist: Bool = true, requireTTY: Bool = false,
                 allowedClients: [String] = [], caFile: String? = nil, tokenAuthMethod: TokenEndpointAuthMethod = .none,
                 revocationHint: String? = nil, deviceFlowSetupHint: String? = nil,
-                origins: [AudienceKey: SettingOrigin] = [:]) {
+                origins: [AudienceKey: SettingOrigin] = [:], flow: LoginFlowChoice = .auto, redirectPort: Int? = nil) {
+        self.flow = flow
+        self.redirectPort = redirectPort
         self.name = name
         self.position = position
         self.provider = provider

@@ -1,4 +1,5 @@
 // Turns a parsed config file into AuthdConfiguration, reporting every problem it finds in one pass.
+import AuthdWire
 
 extension AuthdConfiguration {
     /// Validates a whole config file, read as bytes: invalid UTF-8 is an error with its line
@@ -88,6 +89,9 @@ private let reservedParameters: [String: String] = [
     "client_id": "client_id", "client_secret": "client_secret or client_secret_file", "scope": "scopes",
     "resource": "resource", "grant_type": "", "device_code": "", "refresh_token": "", "code": "", "token": "",
     "token_type_hint": "",
+    // The authorization code flow's own (its URL carries extra_params too).
+    "response_type": "", "redirect_uri": "redirect_port", "state": "", "nonce": "", "code_challenge": "",
+    "code_challenge_method": "", "code_verifier": "",
 ]
 
 private struct ConfigValidator {
@@ -204,6 +208,9 @@ private struct ConfigValidator {
         var token: EndpointURL?
         var revocation: EndpointURL?
         var introspection: EndpointURL?
+        var authorization: EndpointURL?
+        var flow: LoginFlowChoice?
+        var redirectPort: Int?
         var endpointInvalid = false
         var scopes: [String]?
         var resources: [String]?
@@ -365,25 +372,45 @@ private struct ConfigValidator {
             token: resolver.resolve(.tokenEndpoint, written: written.token, preset: presetEndpoints.token),
             revocation: resolver.resolve(.revocationEndpoint, written: written.revocation, preset: presetEndpoints.revocation),
             introspection: resolver.resolve(.introspectionEndpoint, written: written.introspection,
-                                            preset: presetEndpoints.introspection))
+                                            preset: presetEndpoints.introspection),
+            authorization: resolver.resolve(.authorizationEndpoint, written: written.authorization,
+                                            preset: presetEndpoints.authorization))
+        let flow = resolver.resolve(.flow, written: written.flow, preset: nil, default: LoginFlowChoice.auto)
+        let redirectPort = resolver.keep(.redirectPort, written.redirectPort)
         let discoveryUsable = preset?.discoveryUsable ?? true
+        // The authorization endpoint is looked up only for an audience that may start with the
+        // authorization code flow; `auto` with a known device endpoint falls back to it only when known.
+        let authorizationFromDiscovery = endpoints.authorization == nil
+            && (flow == .authcode || (flow == .auto && endpoints.deviceAuthorization == nil))
         let revocationMayExist = preset?.offersRevocation ?? true
         endpoints.needsDiscovery = endpoints.issuer != nil && discoveryUsable
-            && (endpoints.deviceAuthorization == nil || endpoints.token == nil || (endpoints.revocation == nil && revocationMayExist))
+            && (endpoints.deviceAuthorization == nil || endpoints.token == nil || (endpoints.revocation == nil && revocationMayExist)
+                || authorizationFromDiscovery)
         if let issuer = endpoints.issuer, endpoints.needsDiscovery {
+            if authorizationFromDiscovery { resolver.leaveToDiscovery(.authorizationEndpoint, issuer: issuer) }
             if endpoints.deviceAuthorization == nil { resolver.leaveToDiscovery(.deviceAuthorizationEndpoint, issuer: issuer) }
             if endpoints.token == nil { resolver.leaveToDiscovery(.tokenEndpoint, issuer: issuer) }
             if endpoints.revocation == nil && revocationMayExist { resolver.leaveToDiscovery(.revocationEndpoint, issuer: issuer) }
         }
         if endpoints.revocation == nil && !revocationMayExist { resolver.presetHasNone(.revocationEndpoint) }
         if endpoints.issuer == nil && !discoveryUsable { resolver.presetHasNone(.issuer) }
-        // A preset without a device flow is complete with its authorization endpoint instead.
-        let endpointsComplete = endpoints.token != nil && (endpoints.deviceAuthorization != nil
-            || (preset?.offersDeviceFlow == false && presetEndpoints.authorization != nil))
+        let authorizationMissing = flow == .authcode && endpoints.authorization == nil && endpoints.token != nil
+        // Complete for the method the audience uses: the device flow needs its endpoint, the
+        // authorization code flow its own; `auto` is content with either.
+        let endpointsComplete = endpoints.token != nil && (flow == .authcode ? endpoints.authorization != nil
+            : flow == .device ? endpoints.deviceAuthorization != nil
+            : endpoints.deviceAuthorization != nil || endpoints.authorization != nil)
+        if authorizationMissing, !(endpoints.issuer != nil && discoveryUsable), !written.endpointInvalid,
+           !written.providerInvalid, !baseURLReported {
+            error(written.lines["flow"].map { TOMLPosition(line: $0, column: 1) } ?? position, audiencePath + ".flow",
+                  "flow = \"authcode\" needs authorization_endpoint (or issuer, to discover it)")
+        }
         if !endpointsComplete && !(endpoints.issuer != nil && discoveryUsable) && !baseURLReported
-            && !written.providerInvalid && !written.endpointInvalid {
+            && !written.providerInvalid && !written.endpointInvalid && !authorizationMissing {
             if preset == nil || preset?.kind == .oidc {
-                if written.deviceAuthorization != nil || written.token != nil {
+                if written.authorization != nil && written.token == nil {
+                    error(position, audiencePath, "token_endpoint is missing: the authorization code flow needs authorization_endpoint and token_endpoint, or issuer for discovery")
+                } else if written.deviceAuthorization != nil || written.token != nil {
                     let missing = written.deviceAuthorization == nil ? "device_authorization_endpoint" : "token_endpoint"
                     error(position, audiencePath, "\(missing) is missing: give both device_authorization_endpoint and token_endpoint, or issuer for discovery")
                 } else {
@@ -456,7 +483,7 @@ private struct ConfigValidator {
             persist: persist, requireTTY: requireTTY,
             allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
-            deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins)
+            deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins, flow: flow, redirectPort: redirectPort)
     }
 
     mutating func read(_ field: TOMLEntry, into written: inout WrittenAudience, audiencePath: String) {
@@ -504,6 +531,17 @@ private struct ConfigValidator {
                 error(field.node.position, keyPath, "an issuer identifier has no ?query (RFC 8414)")
                 written.issuer = nil
             }
+        case "authorization_endpoint":
+            written.authorization = endpoint(field, keyPath)
+            if written.authorization == nil { written.endpointInvalid = true }
+        case "flow":
+            written.flow = choice(field, keyPath, LoginFlowChoice.self)
+        case "redirect_port":
+            guard case .integer(let port) = field.node.value, (1024...65535).contains(port) else {
+                error(field.node.position, keyPath, "redirect_port must be an integer from 1024 to 65535 (a loopback port this user can bind)")
+                return
+            }
+            written.redirectPort = Int(port)
         case "device_authorization_endpoint":
             written.deviceAuthorization = endpoint(field, keyPath)
             if written.deviceAuthorization == nil { written.endpointInvalid = true }

@@ -1,6 +1,8 @@
-// The single owner of one audience's login: serving, single-flight device flows and refreshes, schedules.
+// The single owner of one audience's login: serving, single-flight logins (device or authorization code) and refreshes, schedules.
+import AuthdConfig
 import AuthdSystem
 import AuthdWire
+import Synchronization
 
 /// What a client receives for `get`: the token opened from the vault only for this answer.
 public struct ServedToken: Sendable {
@@ -33,10 +35,18 @@ public struct AudiencePolicy: Sendable {
     public var identity: LoginIdentity?
     /// Shown when a login is needed and nobody can be prompted.
     public var loginHint: String { "run: authctl login \(name)" }
+    /// `redirect_port`; nil = an ephemeral loopback port per authorization code login.
+    public var redirectPort: Int?
+    /// Which login method to use, for the audience's `flow` or a `login --flow` override
+    /// (AuthdConfig's `loginMethodPlan`, the one rule).
+    public var loginPlan: @Sendable (LoginFlowChoice?) -> LoginMethodPlan
 
     public init(name: String, requestedScopes: [String], persist: Bool = true, requireTTY: Bool = false,
                 allowedClients: [String] = [], resources: [String] = [], refreshMargin: Duration? = nil,
-                maxSession: Duration? = nil, identity: LoginIdentity? = nil) {
+                maxSession: Duration? = nil, identity: LoginIdentity? = nil, redirectPort: Int? = nil,
+                loginPlan: @escaping @Sendable (LoginFlowChoice?) -> LoginMethodPlan = AudiencePolicy.deviceFlowOnly) {
+        self.redirectPort = redirectPort
+        self.loginPlan = loginPlan
         self.name = name
         self.requestedScopes = requestedScopes
         self.persist = persist
@@ -46,6 +56,12 @@ public struct AudiencePolicy: Sendable {
         self.refreshMargin = refreshMargin
         self.maxSession = maxSession
         self.identity = identity
+    }
+
+    public static let deviceFlowOnly: @Sendable (LoginFlowChoice?) -> LoginMethodPlan = { flow in
+        flow == .authcode
+            ? LoginMethodPlan(first: .authorizationCode, fallsBackToAuthorizationCode: false, reason: "flow = \"authcode\"")
+            : LoginMethodPlan(first: .deviceFlow, fallsBackToAuthorizationCode: false, reason: "the device flow")
     }
 
     /// Capped at half the lifetime, so a short-lived token is not refreshed the moment it arrives.
@@ -66,6 +82,10 @@ public struct AgentEnvironment: Sendable {
     public var notifyDesktop: @Sendable (String, String) -> Void
     /// Jitter in [0, 1) for retry backoff; injected so tests are deterministic.
     public var jitter: @Sendable () -> Double
+    /// Starts the authorization code flow's loopback listener (127.0.0.1 only).
+    public var loopbackListener: LoopbackListenerFactory = { port, answer in try await NIOLoopbackListener.start(port: port, answer: answer) }
+    /// How long an authorization code login waits for the browser's redirect (or a paste).
+    public var authorizationDeadline: Duration = .seconds(600)
 
     public init(clock: any DaemonClock, vault: TokenVault, audit: any AuditSink, persistence: any LoginPersistence,
                 qrRows: @escaping @Sendable (String) -> [String] = { _ in [] },
@@ -201,9 +221,10 @@ public actor AudienceAgent {
 
     /// A new device flow now (the person asked), replacing the stored login when it succeeds.
     /// A flow already running is joined rather than duplicated.
-    public func login(client: ClientIdentity, events: @escaping ReplySink) async throws(ProtocolFailure) -> AudienceStatus {
+    public func login(client: ClientIdentity, flow method: LoginFlowChoice? = nil,
+                      events: @escaping ReplySink) async throws(ProtocolFailure) -> AudienceStatus {
         try checkCancelled()
-        let run = flow ?? startDeviceFlow(client: client)
+        let run = flow ?? startDeviceFlow(client: client, method: method)
         try await join(run, client: client, events: events)
         return status()
     }
@@ -539,7 +560,7 @@ public actor AudienceAgent {
 
     // MARK: Device flow
 
-    private func startDeviceFlow(client: ClientIdentity) -> DeviceFlowRun {
+    private func startDeviceFlow(client: ClientIdentity, method: LoginFlowChoice? = nil) -> DeviceFlowRun {
         nextRunID += 1
         let run = DeviceFlowRun(id: nextRunID)
         if isShutDown {
@@ -547,48 +568,50 @@ public actor AudienceAgent {
             return run
         }
         flow = run
-        environment.audit.record(AuditRecord(.deviceFlowStarted, "\(name): device flow started", audience: name, client: client,
-                                             scopes: policy.requestedScopes))
-        run.task = Task { await self.performDeviceFlow(run, client: client) }
+        let plan = policy.loginPlan(method)
+        if plan.first == .deviceFlow {
+            environment.audit.record(AuditRecord(.deviceFlowStarted, "\(name): device flow started", audience: name, client: client,
+                                                 scopes: policy.requestedScopes))
+        }
+        run.task = Task { await self.performLogin(run, client: client, plan: plan) }
         return run
     }
 
-    private func performDeviceFlow(_ run: DeviceFlowRun, client: ClientIdentity) async {
+    /// One login: the plan's first method, and the authorization code flow when the plan allows
+    /// it and the provider refused the device grant itself. Effects only; the plan decides.
+    private func performLogin(_ run: DeviceFlowRun, client: ClientIdentity, plan: LoginMethodPlan) async {
         let outcome: Result<Void, ProtocolFailure>
+        var method = plan.first
         do {
-            let code = try await provider.requestDeviceCode()
-            guard isCurrent(run) else { return }
-            let expiresAtWall = clock.wallSeconds() + code.expiresIn
-            let prompt = DevicePrompt(
-                audience: name, verificationURI: code.verificationURI, userCode: code.userCode,
-                verificationURIComplete: code.verificationURIComplete, expiresAt: expiresAtWall, expiresIn: code.expiresIn,
-                qrRows: environment.qrRows(code.verificationURIComplete ?? code.verificationURI), providerMessage: code.message)
-            run.prompt = prompt
-            broadcast(run, .prompt(prompt))
-            let (progressStream, progressSink) = AsyncStream<FlowProgress>.makeStream()
-            let relay = Task {
-                for await progress in progressStream { self.relay(progress, to: run) }
-            }
-            // A progress line every few seconds: writing to a client that has gone away fails, which
-            // is how the daemon notices that nobody waits any more and cancels the flow.
-            let clock = self.clock
-            let heartbeat = Task {
-                while !Task.isCancelled {
-                    do { try await clock.sleep(until: clock.monotonicNow() + AudienceAgent.heartbeatInterval) } catch { return }
-                    self.relay(.polling, to: run)
+            var tokens: IssuedTokens?
+            var switchReason: String?
+            if method == .deviceFlow {
+                do {
+                    tokens = try await deviceFlowTokens(run)
+                } catch let error as ProviderError where plan.fallsBackToAuthorizationCode && error.refusesDeviceGrant
+                    && provider is any AuthorizationCodeProvider && isCurrent(run) {
+                    environment.audit.record(AuditRecord(.deviceFlowFailed, "\(name): device flow refused by the provider; "
+                        + "offering the authorization code flow: \(error.message)", audience: name, client: client,
+                        scopes: policy.requestedScopes, detail: error.message))
+                    switchReason = "the provider refused the device flow (\(error.message)\(error.hint.map { "; \($0)" } ?? "")); sign in with the browser instead"
+                    method = .authorizationCode
+                    // A client joining from now on gets the authorization prompt only.
+                    run.prompt = nil
                 }
             }
-            defer {
-                relay.cancel()
-                heartbeat.cancel()
+            if method == .authorizationCode {
+                tokens = try await authorizationCodeTokens(run, client: client, reason: switchReason)
             }
-            let tokens = try await provider.pollForTokens(code) { progressSink.yield($0) }
-            progressSink.finish()
-            guard isCurrent(run) else { return }
+            guard isCurrent(run), let tokens else { return }
             await install(tokens, freshLogin: true)
             let fingerprint = login?.accessTokenFingerprint
-            environment.audit.record(AuditRecord(.deviceFlowApproved, "\(name): device flow approved", audience: name,
-                                                 client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint))
+            if method == .deviceFlow {
+                environment.audit.record(AuditRecord(.deviceFlowApproved, "\(name): device flow approved", audience: name,
+                                                     client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint))
+            } else {
+                environment.audit.record(AuditRecord(.authorizationCodeApproved, "\(name): authorization code login approved", audience: name,
+                                                     client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint))
+            }
             broadcast(run, .progress(stage: "approved", intervalSeconds: nil))
             outcome = .success(())
         } catch let error as ProviderError {
@@ -600,16 +623,144 @@ public actor AudienceAgent {
             case .cancelled: event = .deviceFlowCancelled
             default: event = .deviceFlowFailed
             }
-            environment.audit.record(AuditRecord(event, "\(name): device flow ended: \(error.message)", audience: name,
+            let what = method == .deviceFlow ? "device flow" : "authorization code login"
+            environment.audit.record(AuditRecord(event, "\(name): \(what) ended: \(error.message)", audience: name,
                                                  client: client, scopes: policy.requestedScopes, detail: error.message))
         } catch {
             let cancelled = error is CancellationError || Task.isCancelled
-            outcome = .failure(ProtocolFailure(cancelled ? .cancelled : .internalError, "\(name): device flow ended: \(error)"))
+            outcome = .failure(ProtocolFailure(cancelled ? .cancelled : .internalError, "\(name): login ended: \(error)"))
             environment.audit.record(AuditRecord(cancelled ? .deviceFlowCancelled : .deviceFlowFailed,
-                                                 "\(name): device flow ended", audience: name, client: client,
+                                                 "\(name): login ended", audience: name, client: client,
                                                  scopes: policy.requestedScopes, detail: cancelled ? "cancelled" : "\(error)"))
         }
         finish(run, outcome)
+    }
+
+    /// A progress line every few seconds: writing to a client that has gone away fails, which
+    /// is how the daemon notices that nobody waits any more and cancels the login.
+    private func startHeartbeat(_ run: DeviceFlowRun) -> Task<Void, Never> {
+        let clock = self.clock
+        return Task {
+            while !Task.isCancelled {
+                do { try await clock.sleep(until: clock.monotonicNow() + AudienceAgent.heartbeatInterval) } catch { return }
+                self.relay(.polling, to: run)
+            }
+        }
+    }
+
+    private func deviceFlowTokens(_ run: DeviceFlowRun) async throws -> IssuedTokens? {
+        let code = try await provider.requestDeviceCode()
+        guard isCurrent(run) else { return nil }
+        let expiresAtWall = clock.wallSeconds() + code.expiresIn
+        let prompt = DevicePrompt(
+            audience: name, verificationURI: code.verificationURI, userCode: code.userCode,
+            verificationURIComplete: code.verificationURIComplete, expiresAt: expiresAtWall, expiresIn: code.expiresIn,
+            qrRows: environment.qrRows(code.verificationURIComplete ?? code.verificationURI), providerMessage: code.message)
+        run.prompt = prompt
+        broadcast(run, .prompt(prompt))
+        let (progressStream, progressSink) = AsyncStream<FlowProgress>.makeStream()
+        let relay = Task {
+            for await progress in progressStream { self.relay(progress, to: run) }
+        }
+        let heartbeat = startHeartbeat(run)
+        defer {
+            relay.cancel()
+            heartbeat.cancel()
+        }
+        let tokens = try await provider.pollForTokens(code) { progressSink.yield($0) }
+        progressSink.finish()
+        return tokens
+    }
+
+    /// RFC 8252 §7.3: a listener on 127.0.0.1 for exactly this login, the prompt, then one
+    /// answer (redirect, paste-back, deadline or cancellation), then the code exchange. The
+    /// listener is closed before the exchange, whatever the answer.
+    private func authorizationCodeTokens(_ run: DeviceFlowRun, client: ClientIdentity, reason: String?) async throws -> IssuedTokens? {
+        guard let codeProvider = provider as? any AuthorizationCodeProvider else {
+            throw ProviderError(.provider, "this audience's provider cannot run the authorization code flow")
+        }
+        environment.audit.record(AuditRecord(.authorizationCodeStarted, "\(name): authorization code login started", audience: name,
+                                             client: client, scopes: policy.requestedScopes))
+        let waiting = AuthorizationWait()
+        let audit = environment.audit, name = self.name
+        let listener: any LoopbackListener
+        do {
+            listener = try await environment.loopbackListener(policy.redirectPort ?? 0) { query in
+                waiting.answer(query) { why in
+                    audit.record(AuditRecord(.authorizationCallbackRefused, "\(name): a request at the loopback listener was refused: \(why)",
+                                             audience: name, detail: why))
+                }
+            }
+        } catch {
+            let port = policy.redirectPort.map { " port \($0)" } ?? " an ephemeral port"
+            throw ProviderError(.provider, "cannot listen on 127.0.0.1\(port) for the browser's redirect: \(error)",
+                                hint: policy.redirectPort == nil ? nil : "another program uses redirect_port \(policy.redirectPort!); free it or change redirect_port")
+        }
+        let deadline = clock.monotonicNow() + environment.authorizationDeadline
+        let clock = self.clock
+        let timer = Task {
+            do { try await clock.sleep(until: deadline) } catch { return }
+            waiting.rendezvous.deliver(.failed(ProviderError(.expired, "no answer from the browser within "
+                + "\(environment.authorizationDeadline.components.seconds / 60) minutes", hint: "run the login again and approve within the time shown")))
+        }
+        var heartbeat: Task<Void, Never>?
+        defer {
+            timer.cancel()
+            heartbeat?.cancel()
+            run.authorization = nil
+        }
+        let start: AuthorizationCodeStart
+        do {
+            start = try await codeProvider.beginAuthorizationCode(port: listener.port)
+        } catch {
+            await listener.close()
+            throw error
+        }
+        guard isCurrent(run) else {
+            await listener.close()
+            return nil
+        }
+        waiting.arm(start)
+        run.authorization = waiting
+        let expiresIn = environment.authorizationDeadline.components.seconds
+        let prompt = AuthorizationPrompt(audience: name, authorizationURL: start.authorizationURL, redirectURI: start.redirectURI,
+                                         expiresAt: clock.wallSeconds() + expiresIn, expiresIn: expiresIn, reason: reason)
+        run.authorizationPrompt = prompt
+        broadcast(run, .authorizationPrompt(prompt))
+        heartbeat = startHeartbeat(run)
+        let rendezvous = waiting.rendezvous
+        let outcome = await withTaskCancellationHandler {
+            await rendezvous.wait()
+        } onCancel: {
+            rendezvous.deliver(.failed(ProviderError(.cancelled, "login cancelled")))
+        }
+        // Exactly one answer: the port closes before anything else happens.
+        await listener.close()
+        switch outcome {
+        case .code(let code):
+            broadcast(run, .progress(stage: "exchanging_code", intervalSeconds: nil))
+            return try await codeProvider.exchangeAuthorizationCode(code, for: start)
+        case .failed(let error):
+            throw error
+        }
+    }
+
+    /// Paste-back: the address the person's browser ended on, for the authorization code login
+    /// waiting here. A wrong `state` is refused and the login goes on waiting.
+    public func authorizationResponse(_ text: String, client: ClientIdentity) throws(ProtocolFailure) {
+        guard let run = flow, let waiting = run.authorization else {
+            throw ProtocolFailure(.badRequest, "\(name): no authorization code login is waiting for an answer",
+                                  hint: "start one with: authctl login \(name) --flow authcode")
+        }
+        switch waiting.paste(text) {
+        case .accepted:
+            return
+        case .refused(let why):
+            environment.audit.record(AuditRecord(.authorizationCallbackRefused, "\(name): a pasted address was refused: \(why)",
+                                                 audience: name, client: client, detail: why))
+            throw ProtocolFailure(.badRequest, "\(name): the pasted address was refused: \(why)",
+                                  hint: "paste the whole address your browser shows after you approve")
+        }
     }
 
     private func isCurrent(_ run: DeviceFlowRun) -> Bool {
@@ -645,6 +796,7 @@ public actor AudienceAgent {
         let waiterID = run.nextWaiterID
         run.nextWaiterID += 1
         if let prompt = run.prompt { events(.prompt(prompt)) }
+        if let prompt = run.authorizationPrompt { events(.authorizationPrompt(prompt)) }
         let result: Result<Void, ProtocolFailure> = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, ProtocolFailure>, Never>) in
                 if Task.isCancelled {
@@ -909,6 +1061,9 @@ final class DeviceFlowRun {
     let id: Int
     var task: Task<Void, Never>?
     var prompt: DevicePrompt?
+    var authorizationPrompt: AuthorizationPrompt?
+    /// The authorization code login's wait, for paste-back.
+    var authorization: AuthorizationWait?
     var waiters: [Int: Waiter] = [:]
     var nextWaiterID = 0
     var outcome: Result<Void, ProtocolFailure>?
@@ -921,4 +1076,53 @@ struct ResultContinuation {
     let continuation: CheckedContinuation<Result<Void, ProtocolFailure>, Never>
     init(_ continuation: CheckedContinuation<Result<Void, ProtocolFailure>, Never>) { self.continuation = continuation }
     func resume(with result: Result<Void, ProtocolFailure>) { continuation.resume(returning: result) }
+}
+
+/// An authorization code login's wait: the engine's check (armed once the URL exists) and the
+/// one answer it accepts, from the listener (any thread) or a paste-back (the agent).
+final class AuthorizationWait: Sendable {
+    enum PasteResult { case accepted, refused(String) }
+
+    let rendezvous = CallbackRendezvous()
+    private let start = Mutex<AuthorizationCodeStart?>(nil)
+
+    func arm(_ start: AuthorizationCodeStart) { self.start.withLock { $0 = start } }
+
+    /// The listener's decision for one `GET /callback?query`.
+    func answer(_ query: String, refused: (String) -> Void) -> CallbackAnswer {
+        guard let start = start.withLock({ $0 }) else {
+            refused("the login was not ready")
+            return .badRequest("this login is not ready yet; try again in a moment")
+        }
+        if rendezvous.isSettled {
+            refused("the login already has its answer")
+            return .badRequest("this login already has its answer")
+        }
+        switch start.check(query) {
+        case .code(let code):
+            guard rendezvous.deliver(.code(code)) else {
+                refused("the login already has its answer")
+                return .badRequest("this login already has its answer")
+            }
+            return .done("authd: signed in")
+        case .refused(let why):
+            refused(why)
+            return .badRequest(why)
+        case .ended(let error):
+            rendezvous.deliver(.failed(error))
+            return .done("authd: the sign-in did not complete")
+        }
+    }
+
+    func paste(_ text: String) -> PasteResult {
+        guard let start = start.withLock({ $0 }) else { return .refused("the login is not ready yet") }
+        switch start.checkPasted(text) {
+        case .code(let code):
+            return rendezvous.deliver(.code(code)) ? .accepted : .refused("the login already has its answer")
+        case .refused(let why):
+            return .refused(why)
+        case .ended(let error):
+            return rendezvous.deliver(.failed(error)) ? .accepted : .refused("the login already has its answer")
+        }
+    }
 }

@@ -45,6 +45,9 @@ public struct IssuedTokens: Sendable {
     public var scopes: [String]?
     /// Who logged in, from an id_token, for display only.
     public var subject: String?
+    /// The OpenID Connect nonce the authorization request sent (authorization code flow with
+    /// `openid`); the id_token must carry it. nil for device flows and refreshes.
+    public var nonce: String? = nil
 
     public init(accessToken: String, tokenType: String = "Bearer", expiresIn: Int64?, refreshToken: String?,
                 refreshTokenExpiresIn: Int64? = nil, scopes: [String]?, subject: String? = nil) {
@@ -77,6 +80,9 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var message: String
     public var hint: String?
+    /// The provider refused the device grant itself (`unauthorized_client`, `device_flow_disabled`,
+    /// a Conditional Access block, no device endpoint): `flow = auto` may use the authorization code flow.
+    public var refusesDeviceGrant = false
 
     public init(_ kind: Kind, _ message: String, hint: String? = nil) {
         self.kind = kind
@@ -125,4 +131,45 @@ extension AudienceProvider {
     public func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens {
         throw ProviderError(.provider, "this provider cannot issue narrower tokens")
     }
+}
+
+/// What the agent is told about a redirect or a pasted address (the engine's `CallbackVerdict`).
+public enum CallbackCheck: Sendable {
+    /// This login's code: exchange it.
+    case code(String)
+    /// Not this login's answer; the login goes on waiting.
+    case refused(String)
+    /// The provider answered this login with an error; the login ends.
+    case ended(ProviderError)
+}
+
+/// An authorization code login waiting for its redirect. The engine's state (PKCE verifier,
+/// `state`) stays inside `check`/`checkPasted` and `handle`.
+public struct AuthorizationCodeStart: Sendable {
+    public var authorizationURL: String
+    public var redirectURI: String
+    /// The OpenID Connect nonce sent, for id_token verification.
+    public var nonce: String?
+    public var check: @Sendable (_ query: String) -> CallbackCheck
+    public var checkPasted: @Sendable (_ text: String) -> CallbackCheck
+    public var handle: any Sendable
+
+    public init(authorizationURL: String, redirectURI: String, nonce: String?, check: @escaping @Sendable (String) -> CallbackCheck,
+                checkPasted: @escaping @Sendable (String) -> CallbackCheck, handle: any Sendable) {
+        self.authorizationURL = authorizationURL
+        self.redirectURI = redirectURI
+        self.nonce = nonce
+        self.check = check
+        self.checkPasted = checkPasted
+        self.handle = handle
+    }
+}
+
+/// The authorization code flow (CONTRACT.md Part 2, "Login methods"). Providers that do not
+/// implement it refuse with a provider error.
+public protocol AuthorizationCodeProvider: Sendable {
+    /// Builds the authorization URL for a listener on 127.0.0.1:`port`.
+    func beginAuthorizationCode(port: Int) async throws -> AuthorizationCodeStart
+    /// Redeems the code with the PKCE verifier of `start`.
+    func exchangeAuthorizationCode(_ code: String, for start: AuthorizationCodeStart) async throws -> IssuedTokens
 }

@@ -23,6 +23,10 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case forwardEnded = "forward_ended"
     /// A provider answered a narrower-scope refresh with a wider scope; the token was not served.
     case scopeNotNarrowed = "scope_not_narrowed"
+    case authorizationCodeStarted = "authcode_started"
+    case authorizationCodeApproved = "authcode_approved"
+    /// A request at the loopback listener, or a pasted address, that was not this login's answer.
+    case authorizationCallbackRefused = "authcode_callback_refused"
 
     public var messageID: String {
         switch self {
@@ -44,13 +48,16 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .forwardOpened: return "5e0f3b7a9c2d4e81a6b4f0d27c913e58"
         case .forwardEnded: return "b71c2e94d05a4f36b8e1a3c6d2f70b49"
         case .scopeNotNarrowed: return "d3aef9fee81b45a4afcb7c2770e049f4"
+        case .authorizationCodeStarted: return "1223da3fcc9b4dcfbe2ae2c987487291"
+        case .authorizationCodeApproved: return "72668918839544dbbc7f2a0a7f6d445e"
+        case .authorizationCallbackRefused: return "6333b6f6031e46a9804815b61373763a"
         }
     }
 
     /// syslog priority: refusals and failures are warnings, the rest informational.
     var priority: Int {
         switch self {
-        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .scopeNotNarrowed: return 4
+        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .scopeNotNarrowed, .authorizationCallbackRefused: return 4
         case .loginNeeded, .deviceFlowExpired: return 5
         default: return 6
         }

@@ -272,7 +272,8 @@ public final class Daemon: Sendable {
                 name: audience.name, requestedScopes: audience.scopes, persist: audience.persist && persistence != nil,
                 requireTTY: audience.requireTTY, allowedClients: audience.allowedClients, resources: audience.resources,
                 refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession,
-                identity: Daemon.identity(of: audience))
+                identity: Daemon.identity(of: audience), redirectPort: audience.redirectPort,
+                loginPlan: { audience.loginMethodPlan(override: $0) })
             let provider = options.providerFactory(audience, configuration.daemon)
             let issuer = audience.endpoints.issuer?.description
             if let old = existing[audience.name] {

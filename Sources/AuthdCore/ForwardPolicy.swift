@@ -47,7 +47,8 @@ public enum ForwardPolicy {
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             return .serve(.getNarrowed(audience: audience, minimumValiditySeconds: minimumValidity,
                                        interactive: interactive && grant.allowLogin, narrowing: narrowing))
-        case .login(let audience):
+        case .login(let audience, _), .authorizationResponse(let audience, _):
+            // A pasted address completes a login, so it goes with logins: only where they are allowed.
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             guard grant.allowLogin else {
                 return .refuse(ProtocolFailure(.refused, "login refused: forward \(grant.id) was opened without --allow-login",

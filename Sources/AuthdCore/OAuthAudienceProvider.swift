@@ -5,8 +5,8 @@ import AuthdPosix
 import AuthdSystem
 import AuthdWire
 
-/// One configured audience's provider: discovery, device flow, refresh and revocation.
-public struct OAuthAudienceProvider: AudienceProvider {
+/// One configured audience's provider: discovery, device flow, authorization code flow, refresh and revocation.
+public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider {
     private let client: OAuthClient?
     /// Why no client could be built (an unreadable client_secret_file): every call reports it.
     private let setupProblem: String?
@@ -50,7 +50,8 @@ public struct OAuthAudienceProvider: AudienceProvider {
             endpoints: EndpointSettings(issuer: audience.endpoints.needsDiscovery ? audience.endpoints.issuer?.description : nil,
                                         deviceAuthorization: audience.endpoints.deviceAuthorization?.description,
                                         token: audience.endpoints.token?.description,
-                                        revocation: audience.endpoints.revocation?.description),
+                                        revocation: audience.endpoints.revocation?.description,
+                                        authorization: audience.endpoints.authorization?.description),
             deviceFlowSetupHint: audience.deviceFlowSetupHint, limits: Self.httpLimits(), caFile: audience.caFile,
             userAgent: "authd/\(AuthdProtocol.softwareVersion)")
         setupProblem = problem
@@ -159,10 +160,47 @@ public struct OAuthAudienceProvider: AudienceProvider {
     }
 
     static func issued(_ grant: TokenGrant) -> IssuedTokens {
-        IssuedTokens(accessToken: grant.accessToken, tokenType: grant.tokenType, expiresIn: grant.expiresIn,
-                     refreshToken: grant.refreshToken,
-                     refreshTokenExpiresIn: grant.refreshTokenExpiresAt.map { $0 - grant.issuedAt },
-                     scopes: grant.scopes.isEmpty ? nil : grant.scopes, subject: grant.identity?.displayName)
+        var issued = IssuedTokens(accessToken: grant.accessToken, tokenType: grant.tokenType, expiresIn: grant.expiresIn,
+                                  refreshToken: grant.refreshToken,
+                                  refreshTokenExpiresIn: grant.refreshTokenExpiresAt.map { $0 - grant.issuedAt },
+                                  scopes: grant.scopes.isEmpty ? nil : grant.scopes, subject: grant.identity?.displayName)
+        issued.nonce = grant.nonce
+        return issued
+    }
+
+    // MARK: Authorization code
+
+    public func beginAuthorizationCode(port: Int) async throws -> AuthorizationCodeStart {
+        let redirectURI = OAuthClient.loopbackRedirectURI(port: port)
+        let client = try requireClient()
+        do {
+            // libsodium's CSPRNG: the verifier, state and nonce are unguessable.
+            let pending = try await client.beginAuthorization(redirectURI: redirectURI) { SecureRandom.bytes(count: $0) }
+            return AuthorizationCodeStart(
+                authorizationURL: pending.authorizationURL, redirectURI: pending.redirectURI, nonce: pending.nonce,
+                check: { Self.callbackCheck(pending.check(query: $0)) },
+                checkPasted: { Self.callbackCheck(pending.check(pasted: $0)) }, handle: pending)
+        } catch {
+            throw Self.classify(error, refreshing: false)
+        }
+    }
+
+    public func exchangeAuthorizationCode(_ code: String, for start: AuthorizationCodeStart) async throws -> IssuedTokens {
+        let client = try requireClient()
+        guard let pending = start.handle as? AuthdOAuth.PendingAuthorization else { throw ProviderError(.provider, "authorization from another provider") }
+        do {
+            return Self.issued(try await client.exchange(code: code, for: pending))
+        } catch {
+            throw Self.classify(error, refreshing: false)
+        }
+    }
+
+    static func callbackCheck(_ verdict: CallbackVerdict) -> CallbackCheck {
+        switch verdict {
+        case .code(let code): return .code(code)
+        case .refused(let reason): return .refused(reason)
+        case .ended(let error): return .ended(classify(error, refreshing: false))
+        }
     }
 
     /// Sorts engine errors into what the agent decides on: retry later, ask for a login, or give up.
@@ -171,6 +209,12 @@ public struct OAuthAudienceProvider: AudienceProvider {
         guard let error = error as? OAuthError else {
             return error is CancellationError ? ProviderError(.cancelled, "cancelled") : ProviderError(.transient, "\(error)")
         }
+        var classified = classifyOAuth(error, refreshing: refreshing)
+        classified.refusesDeviceGrant = !refreshing && error.refusesDeviceGrant
+        return classified
+    }
+
+    private static func classifyOAuth(_ error: OAuthError, refreshing: Bool) -> ProviderError {
         switch error {
         case .denied: return ProviderError(.denied, error.description)
         case .expired: return ProviderError(.expired, error.description, hint: "run the login again and approve within the time shown")

@@ -170,13 +170,22 @@ public final class RequestRouter: RequestHandling {
         case .getIDToken:
             // Request.decode never yields it yet: verified id_tokens come with the identity work.
             return .line(.failure(ProtocolFailure(.badRequest, "get: this daemon does not serve id tokens (\"token\":\"id\")")))
-        case .login(let audience):
+        case let .login(audience, flow):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
             do {
-                var status = try await entry.agent.login(client: client, events: events)
+                var status = try await entry.agent.login(client: client, flow: flow, events: events)
                 status.issuer = entry.issuer
                 return .line(.success(.object([("status", status.json())])))
+            } catch {
+                return .line(.failure(error))
+            }
+        case let .authorizationResponse(audience, url):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            do {
+                try await entry.agent.authorizationResponse(url, client: client)
+                return .line(.success(.object([("audience", .string(audience)), ("accepted", .bool(true))])))
             } catch {
                 return .line(.failure(error))
             }

@@ -6,6 +6,8 @@ import AuthdWire
 public struct AuthorizationServerMetadata: Sendable, Equatable {
     public var issuer: String
     public var deviceAuthorizationEndpoint: String?
+    /// RFC 6749 §3.1, for the authorization code flow.
+    public var authorizationEndpoint: String?
     public var tokenEndpoint: String?
     public var revocationEndpoint: String?
     public var introspectionEndpoint: String?
@@ -16,8 +18,10 @@ public struct AuthorizationServerMetadata: Sendable, Equatable {
 
     public init(issuer: String, deviceAuthorizationEndpoint: String? = nil, tokenEndpoint: String? = nil,
                 revocationEndpoint: String? = nil, introspectionEndpoint: String? = nil,
-                tokenEndpointAuthMethods: [String] = [], grantTypes: [String] = [], source: String) {
+                tokenEndpointAuthMethods: [String] = [], grantTypes: [String] = [], source: String,
+                authorizationEndpoint: String? = nil) {
         self.issuer = issuer
+        self.authorizationEndpoint = authorizationEndpoint
         self.deviceAuthorizationEndpoint = deviceAuthorizationEndpoint
         self.tokenEndpoint = tokenEndpoint
         self.revocationEndpoint = revocationEndpoint
@@ -176,6 +180,7 @@ struct MetadataFetcher: Sendable {
             introspectionEndpoint: value["introspection_endpoint"]?.stringValue,
             tokenEndpointAuthMethods: strings("token_endpoint_auth_methods_supported"),
             grantTypes: strings("grant_types_supported"),
-            source: url)
+            source: url,
+            authorizationEndpoint: value["authorization_endpoint"]?.stringValue)
     }
 }

@@ -8,6 +8,7 @@ public struct ResolvedEndpoints: Sendable, Equatable {
     public var deviceAuthorization: String?
     public var token: String?
     public var revocation: String?
+    public var authorization: String?
     /// The discovery document used, when one was needed.
     public var metadata: AuthorizationServerMetadata?
 }
@@ -53,16 +54,18 @@ public struct OAuthClient: Sendable {
 
     // MARK: Endpoints
 
-    public enum Operation: Sendable { case deviceFlow, refresh, revocation }
+    public enum Operation: Sendable { case deviceFlow, authorizationCode, refresh, revocation }
 
     /// Explicit endpoints win; discovery runs only when an endpoint the operation needs is not
     /// configured and an issuer is. Every endpoint is checked against the http policy here.
     public func resolveEndpoints(for operation: Operation) async throws(OAuthError) -> ResolvedEndpoints {
         let explicit = settings.endpoints
         var resolved = ResolvedEndpoints(issuer: explicit.issuer, deviceAuthorization: explicit.deviceAuthorization,
-                                         token: explicit.token, revocation: explicit.revocation)
+                                         token: explicit.token, revocation: explicit.revocation,
+                                         authorization: explicit.authorization)
         let needed: [OAuthEndpoint.Role] = switch operation {
         case .deviceFlow: [.deviceAuthorization, .token]
+        case .authorizationCode: [.authorization, .token]
         case .refresh: [.token]
         case .revocation: [.revocation]
         }
@@ -71,6 +74,7 @@ public struct OAuthClient: Sendable {
             case .deviceAuthorization: resolved.deviceAuthorization
             case .token: resolved.token
             case .revocation: resolved.revocation
+            case .authorization: resolved.authorization
             case .discovery: nil
             }
         }
@@ -91,6 +95,7 @@ public struct OAuthClient: Sendable {
             resolved.deviceAuthorization = resolved.deviceAuthorization ?? metadata.deviceAuthorizationEndpoint
             resolved.token = resolved.token ?? metadata.tokenEndpoint
             resolved.revocation = resolved.revocation ?? metadata.revocationEndpoint
+            resolved.authorization = resolved.authorization ?? metadata.authorizationEndpoint
         }
         for role in needed {
             guard let url = value(role) else {
@@ -119,6 +124,8 @@ public struct OAuthClient: Sendable {
             return names + (unlisted ? " and its grant_types_supported lacks \(deviceCodeGrantType)" : "") + ", so " + noDeviceFlowAdvice
         case .revocation:
             return names + ": the provider does not seem to offer token revocation (RFC 7009); if it does, set it explicitly in the config (revocation_endpoint)"
+        case .authorization:
+            return names + ", so the authorization code flow cannot start; set authorization_endpoint in the config"
         case .token, .discovery:
             return names + "; set it explicitly in the config"
         }

@@ -16,9 +16,13 @@ public struct EndpointSettings: Sendable, Equatable {
     public var deviceAuthorization: String?
     public var token: String?
     public var revocation: String?
+    /// RFC 6749 §3.1, for the authorization code flow.
+    public var authorization: String?
 
-    public init(issuer: String? = nil, deviceAuthorization: String? = nil, token: String? = nil, revocation: String? = nil) {
+    public init(issuer: String? = nil, deviceAuthorization: String? = nil, token: String? = nil, revocation: String? = nil,
+                authorization: String? = nil) {
         self.issuer = issuer
+        self.authorization = authorization
         self.deviceAuthorization = deviceAuthorization
         self.token = token
         self.revocation = revocation

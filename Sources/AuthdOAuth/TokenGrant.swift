@@ -20,6 +20,9 @@ public struct TokenGrant: Sendable, Equatable, CustomStringConvertible {
     public var idToken: String?
     /// Who signed in, decoded from the id_token for display only.
     public var identity: IDTokenClaims?
+    /// The OpenID Connect `nonce` this login's authorization request sent (authorization code flow
+    /// with `openid`): the id_token must carry the same value. nil for device flows and refreshes.
+    public var nonce: String? = nil
 
     public init(accessToken: String, tokenType: String = "Bearer", refreshToken: String? = nil, scopes: [String] = [],
                 issuedAt: Int64, expiresIn: Int64? = nil, refreshTokenExpiresAt: Int64? = nil,

@@ -125,6 +125,33 @@ public enum Base64 {
     }
 }
 
+/// base64url without padding (RFC 4648 §5; RFC 7636 Appendix A), as PKCE and JWTs use it.
+public enum Base64URL {
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        var out = ""
+        for c in Base64.encode(bytes) {
+            switch c {
+            case "+": out.append("-")
+            case "/": out.append("_")
+            case "=": continue
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// Comparison whose time depends only on the lengths, for values an attacker may guess at (an
+/// OAuth `state`): a loop with no early exit, not a cryptographic primitive.
+public enum ConstantTime {
+    public static func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
+    }
+}
+
 /// Wall-clock instants as seconds since the Unix epoch, rendered in UTC.
 public enum UTCTimestamp {
     /// RFC 3339 / ISO 8601 in UTC, e.g. `2026-11-26T17:01:29Z`.

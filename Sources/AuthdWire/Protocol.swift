@@ -52,6 +52,17 @@ public struct ProtocolFailure: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String { hint.map { "\(message) (\($0))" } ?? message }
 }
 
+/// How an audience logs in (`flow`): CONTRACT.md Part 2, "Login methods".
+public enum LoginFlowChoice: String, Sendable, Hashable, CaseIterable {
+    /// The device flow when a device endpoint is known, else the authorization code flow; and the
+    /// authorization code flow when the provider refuses the device grant itself.
+    case auto
+    /// RFC 8628 only.
+    case device
+    /// RFC 6749 §4.1 with PKCE and a loopback redirect only.
+    case authcode
+}
+
 /// A request from a client. Each is one line; a connection may carry several in turn.
 public enum Request: Sendable, Equatable {
     case version
@@ -63,8 +74,11 @@ public enum Request: Sendable, Equatable {
     /// `get` with `"token":"id"`: the audience's verified OpenID Connect id_token, answered
     /// `{"ok":true,"id_token":"…","expires_at":N}` (authctl kube-credential --token id).
     case getIDToken(audience: String, minimumValiditySeconds: Int, interactive: Bool)
-    /// A new device flow now, replacing the stored login.
-    case login(audience: String)
+    /// A new login now, replacing the stored one; `flow` overrides the audience's method once.
+    case login(audience: String, flow: LoginFlowChoice?)
+    /// Paste-back: the address the browser ended on (or its query), for the authorization code
+    /// login that `audience` is waiting for. It carries the code: never logged.
+    case authorizationResponse(audience: String, url: String)
     case logout(audience: String)
     case logoutAll
     case status
@@ -92,12 +106,13 @@ public enum Request: Sendable, Equatable {
         case .forwardList: return "forward_list"
         case .forwardClose: return "forward_close"
         case .audit: return "audit"
+        case .authorizationResponse: return "authorization_response"
         }
     }
 
     public var audience: String? {
         switch self {
-        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a), .logout(let a): return a
+        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a, _), .logout(let a), .authorizationResponse(let a, _): return a
         case .getNarrowed(let a, _, _, _): return a
         case .erase(let a, _): return a
         case .audit(let a, _): return a
@@ -123,7 +138,12 @@ public enum Request: Sendable, Equatable {
         case let .getIDToken(audience, minValid, interactive):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive)),
                   ("token", .string("id"))]
-        case .login(let audience), .logout(let audience):
+        case let .login(audience, flow):
+            m.append(("audience", .string(audience)))
+            if let flow { m.append(("flow", .string(flow.rawValue))) }
+        case let .authorizationResponse(audience, url):
+            m += [("audience", .string(audience)), ("url", .string(url))]
+        case .logout(let audience):
             m.append(("audience", .string(audience)))
         case .logoutAll:
             m.append(("all", .bool(true)))
@@ -210,7 +230,19 @@ public enum Request: Sendable, Equatable {
                 return .getNarrowed(audience: a, minimumValiditySeconds: minValid, interactive: interactive, narrowing: narrowing)
             }
             return .get(audience: a, minimumValiditySeconds: minValid, interactive: interactive)
-        case "login": return .login(audience: try audience())
+        case "login":
+            let a = try audience()
+            guard let raw = value["flow"] else { return .login(audience: a, flow: nil) }
+            guard let text = raw.stringValue, let flow = LoginFlowChoice(rawValue: text) else {
+                throw ProtocolFailure(.badRequest, "login: \"flow\" must be one of \"auto\", \"device\", \"authcode\"")
+            }
+            return .login(audience: a, flow: flow)
+        case "authorization_response":
+            let a = try audience()
+            guard let url = value["url"]?.stringValue, !url.isEmpty, url.utf8.count <= 8192 else {
+                throw ProtocolFailure(.badRequest, "authorization_response: \"url\" must be the address the browser ended on (at most 8192 bytes)")
+            }
+            return .authorizationResponse(audience: a, url: url)
         case "logout":
             if value["all"]?.boolValue == true {
                 guard value["audience"] == nil else { throw ProtocolFailure(.badRequest, "logout: give \"audience\" or \"all\", not both") }
@@ -304,6 +336,48 @@ public struct DevicePrompt: Sendable, Equatable {
                   expiresAt: expiresAt, expiresIn: expiresIn,
                   qrRows: v["qr"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                   providerMessage: v["message"]?.stringValue)
+    }
+}
+
+/// The authorization code flow's prompt: the URL to open, and that a pasted address is accepted.
+/// The URL carries `state` and the PKCE challenge (never the verifier): it is for the person's eyes.
+public struct AuthorizationPrompt: Sendable, Equatable {
+    public var audience: String
+    public var authorizationURL: String
+    /// `http://127.0.0.1:PORT/callback`: where the browser is sent back.
+    public var redirectURI: String
+    /// Wall-clock time (Unix seconds) after which the login stops waiting.
+    public var expiresAt: Int64
+    public var expiresIn: Int64
+    /// Why this method, when the device flow was tried first and refused.
+    public var reason: String?
+
+    public init(audience: String, authorizationURL: String, redirectURI: String, expiresAt: Int64, expiresIn: Int64, reason: String? = nil) {
+        self.audience = audience
+        self.authorizationURL = authorizationURL
+        self.redirectURI = redirectURI
+        self.expiresAt = expiresAt
+        self.expiresIn = expiresIn
+        self.reason = reason
+    }
+
+    public func json() -> JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("event", .string("authorization_prompt")), ("audience", .string(audience)),
+            ("authorization_url", .string(authorizationURL)), ("redirect_uri", .string(redirectURI)),
+            ("expires_at", .integer(expiresAt)), ("expires_in", .integer(expiresIn)), ("paste_back", .bool(true)),
+        ]
+        if let reason { m.append(("reason", .string(reason))) }
+        return .object(m)
+    }
+
+    public init?(json v: JSONValue) {
+        guard v["event"]?.stringValue == "authorization_prompt", let audience = v["audience"]?.stringValue,
+              let url = v["authorization_url"]?.stringValue, let redirect = v["redirect_uri"]?.stringValue,
+              let expiresAt = v["expires_at"]?.integerValue, let expiresIn = v["expires_in"]?.integerValue
+        else { return nil }
+        self.init(audience: audience, authorizationURL: url, redirectURI: redirect, expiresAt: expiresAt, expiresIn: expiresIn,
+                  reason: v["reason"]?.stringValue)
     }
 }
 
@@ -438,6 +512,7 @@ public struct ConfigFileStatus: Sendable, Equatable {
 /// A reply line as a client sees it: an event that more lines follow, or the final answer.
 public enum ReplyLine: Sendable {
     case prompt(DevicePrompt)
+    case authorizationPrompt(AuthorizationPrompt)
     /// Progress of a device flow: `"polling"`, `"slow_down"` (interval raised), `"approved"`.
     case progress(stage: String, intervalSeconds: Int64?)
     /// The final answer of a request: success with its fields, or a failure.
@@ -447,7 +522,7 @@ public enum ReplyLine: Sendable {
     public var isFinal: Bool {
         switch self {
         case .success, .failure: return true
-        case .prompt, .progress: return false
+        case .prompt, .authorizationPrompt, .progress: return false
         }
     }
 
@@ -463,6 +538,9 @@ public enum ReplyLine: Sendable {
             case "prompt":
                 guard let prompt = DevicePrompt(json: value) else { throw ProtocolFailure(.internalError, "malformed prompt event") }
                 return .prompt(prompt)
+            case "authorization_prompt":
+                guard let prompt = AuthorizationPrompt(json: value) else { throw ProtocolFailure(.internalError, "malformed authorization prompt event") }
+                return .authorizationPrompt(prompt)
             default:
                 return .progress(stage: value["stage"]?.stringValue ?? event, intervalSeconds: value["interval"]?.integerValue)
             }
@@ -479,6 +557,7 @@ public enum ReplyLine: Sendable {
         let value: JSONValue
         switch self {
         case .prompt(let p): value = p.json()
+        case .authorizationPrompt(let p): value = p.json()
         case let .progress(stage, interval):
             var m: [(String, JSONValue)] = [("event", .string("progress")), ("stage", .string(stage))]
             if let interval { m.append(("interval", .integer(interval))) }

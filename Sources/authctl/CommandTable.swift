@@ -1,4 +1,5 @@
 // The one description of authctl's command line: parsing, help, the man page and shell completion read it.
+import AuthdWire
 import AuthdConfig
 
 /// What a shell should offer for an operand or an option's value.
@@ -81,9 +82,14 @@ enum CommandTable {
             details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works; with --header it prints the whole header line instead, so the token can reach curl through a pipe rather than through curl's argv, which every local user can read (curl -H @- URL, or curl -H @<(authctl get AUD --header) URL). The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3. With --scope or --resource it serves a narrower token cut from the login (a refresh-token grant asking for just those scopes or that resource, cached per scope set); a scope the login was not granted, or a resource the audience does not configure, is exit 2 with nothing sent to the provider."),
         CommandSpec(
             id: .login, words: ["login"],
-            operands: [OperandSpec(name: "AUD", optional: false, completion: .audiences)], options: [],
-            summary: "run a new device flow now, replacing the stored login",
-            details: "Always prompts: on the terminal, else on stderr. Prints one line about the new login on stderr; stdout stays empty."),
+            operands: [OperandSpec(name: "AUD", optional: false, completion: .audiences)],
+            options: [
+                OptionSpec(name: "--flow", valueName: "METHOD", summary: "log in this once with auto, device or authcode (default: the audience's flow)",
+                           completion: .words(LoginFlowChoice.allCases.map(\.rawValue))),
+                OptionSpec(name: "--interactive", valueName: nil, summary: "without a terminal, read a pasted address (authorization code flow) from stdin"),
+            ],
+            summary: "log in now (device flow or authorization code flow), replacing the stored login",
+            details: "Always prompts: on the terminal, else on stderr. With the authorization code flow the prompt shows the address to open (authctl opens it with xdg-open at once in a graphical session unless AUTHD_NO_BROWSER is set) and accepts the address the browser ends on, pasted on the terminal (or stdin with --interactive), for a browser that cannot reach this machine's loopback. Prints one line about the new login on stderr; stdout stays empty."),
         CommandSpec(
             id: .logout, words: ["logout"],
             operands: [OperandSpec(name: "AUD", optional: true, completion: .audiences)],

@@ -30,6 +30,8 @@ enum GetCommand {
         } else {
             request = .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive)
         }
+        // Paste-back only from a terminal here: a script's stdin is not the person's.
+        observer?.acceptPastedAddress(from: terminal, submit: PasteBack.submitter(context, audience: audience))
         let payload = try RequestExchange.run(request, on: connection, observer: observer)
         let token = try TokenAnswer.accessToken(payload, audience: audience)
         if payload["short_of_min_valid"]?.boolValue == true {

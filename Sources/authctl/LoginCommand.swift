@@ -1,4 +1,4 @@
-// authctl login: a new device flow now, prompting on the terminal or stderr.
+// authctl login: a new login now (device or authorization code flow), prompting on the terminal or stderr.
 import AuthdClient
 import AuthdPosix
 import AuthdWire
@@ -6,10 +6,21 @@ import AuthdWire
 enum LoginCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let audience = try Authctl.audience(command)
+        var flow: LoginFlowChoice?
+        if let text = command.values["--flow"] {
+            guard let choice = LoginFlowChoice(rawValue: text) else {
+                throw ClientFailure(exitCode: ClientFailure.ExitCode.usageOrConfig,
+                                    "--flow must be one of auto, device, authcode (not \(TerminalText.clean(text)))")
+            }
+            flow = choice
+        }
         let terminal = try? Terminal.openControlling()
         let connection = try DaemonLauncher.connect(context)
-        let payload = try RequestExchange.run(.login(audience: audience), on: connection,
-                                              observer: InteractivePrompt(terminal: terminal))
+        let prompt = InteractivePrompt(terminal: terminal)
+        // Paste-back: a line typed on the terminal, or stdin when asked, goes to the daemon on a second connection.
+        let pasteSource = terminal ?? (command.flag("--interactive") ? FileDescriptor.standardInput : nil)
+        prompt.acceptPastedAddress(from: pasteSource, submit: PasteBack.submitter(context, audience: audience))
+        let payload = try RequestExchange.run(.login(audience: audience, flow: flow), on: connection, observer: prompt)
         var line = "Logged in to \(audience)"
         if let status = payload["status"].flatMap(AudienceStatus.init(json:)) {
             var facts: [String] = []

@@ -99,10 +99,13 @@ enum GitCredentialHelper {
         let terminal = promptsAllowed ? try? Terminal.openControlling() : nil
         let connection = try DaemonLauncher.connect(context, autostart: autostart)
         let payload: JSONValue
+        let observer = terminal.map { InteractivePrompt(terminal: $0) }
+        // Paste-back from the terminal only: stdin is git's.
+        observer?.acceptPastedAddress(from: terminal, submit: PasteBack.submitter(context, audience: audience.name))
         do {
             payload = try RequestExchange.run(
                 .get(audience: audience.name, minimumValiditySeconds: 60, interactive: terminal != nil),
-                on: connection, observer: terminal.map { InteractivePrompt(terminal: $0) })
+                on: connection, observer: observer)
         } catch where error.protocolCode == .loginNeeded {
             // Through a forward the login happens where authd runs, not on this (remote) host.
             let where_ = AuthdPaths.namesForward(connection.path) ? "on the machine where authd runs" : "run"

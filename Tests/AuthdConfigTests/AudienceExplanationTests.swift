@@ -75,6 +75,9 @@ private func line(of key: String, in text: String) -> Int? {
             allowed_clients = ["/usr/bin/git"]
             ca_file = "/etc/ssl/extra.pem"
             token_auth_method = "client_secret_basic"
+            authorization_endpoint = "https://proxy.example.com/authorize"
+            flow = "authcode"
+            redirect_port = 38080
             """
         let a = try audience(text)
         let unwritten: AudienceKey = secret.hasPrefix("client_secret_file") ? .clientSecret : .clientSecretFile
@@ -211,9 +214,12 @@ private func line(of key: String, in text: String) -> Int? {
               client_id                      demo  [config line 4]
               issuer                         none: nothing is discovered  [default]
               device_authorization_endpoint  http://127.0.0.1:8765/device  [config line 2]
+              authorization_endpoint         none  [default]
               token_endpoint                 http://127.0.0.1:8765/token  [config line 3]
               revocation_endpoint            none: logout erases the login here only  [default]
               introspection_endpoint         none  [default]
+              flow                           flow = "auto": the device flow, since a device endpoint is known (no authorization endpoint to fall back to)  [default]
+              redirect_port                  none: an ephemeral loopback port per login (http://127.0.0.1:PORT/callback)  [default]
               token_auth_method              none: a public client, no secret is sent  [default]
               client_secret                  none  [default]
               scopes                         openid offline_access  [config line 5]

@@ -65,7 +65,7 @@ func audience(_ text: String, _ name: String = "a") throws -> AudienceConfigurat
         #expect(work.endpoints == ResolvedEndpoints(
             deviceAuthorization: url("https://github.example.com/login/device/code"),
             token: url("https://github.example.com/login/oauth/access_token"),
-            needsDiscovery: false))
+            needsDiscovery: false, authorization: url("https://github.example.com/login/oauth/authorize")))
         #expect(work.gitUsername == "x-access-token")
         #expect(work.gitAuth == .basic)
         #expect(work.tokenAuthMethod == .none)

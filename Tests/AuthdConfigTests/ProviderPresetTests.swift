@@ -10,7 +10,8 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
     @Test func github() throws {
         let a = try endpoints("provider = \"github\"")
         #expect(a.endpoints == ResolvedEndpoints(deviceAuthorization: url("https://github.com/login/device/code"),
-                                                 token: url("https://github.com/login/oauth/access_token")))
+                                                 token: url("https://github.com/login/oauth/access_token"),
+                                                 authorization: url("https://github.com/login/oauth/authorize")))
         #expect(a.revocationHint == "GitHub has no token revocation endpoint for device-flow clients; revoke the app's access at https://github.com/settings/applications (OAuth apps) or https://github.com/settings/apps/authorizations (GitHub Apps)")
         #expect(a.gitUsername == "x-access-token")
         #expect(a.scopes == ["repo"])
@@ -23,7 +24,7 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
                                                  deviceAuthorization: url("https://gitlab.com/oauth/authorize_device"),
                                                  token: url("https://gitlab.com/oauth/token"),
                                                  revocation: url("https://gitlab.com/oauth/revoke"),
-                                                 needsDiscovery: false))
+                                                 needsDiscovery: false, authorization: url("https://gitlab.com/oauth/authorize")))
         #expect(a.gitUsername == "oauth2")
         let selfManaged = try endpoints("provider = \"gitlab\"\nbase_url = \"https://git.corp.example/gitlab/\"")
         #expect(selfManaged.endpoints.deviceAuthorization == url("https://git.corp.example/gitlab/oauth/authorize_device"))
@@ -35,7 +36,8 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         #expect(a.endpoints == ResolvedEndpoints(issuer: url("https://accounts.google.com"),
                                                  deviceAuthorization: url("https://oauth2.googleapis.com/device/code"),
                                                  token: url("https://oauth2.googleapis.com/token"),
-                                                 revocation: url("https://oauth2.googleapis.com/revoke")))
+                                                 revocation: url("https://oauth2.googleapis.com/revoke"),
+                                                 authorization: url("https://accounts.google.com/o/oauth2/v2/auth")))
         #expect(a.tokenAuthMethod == .clientSecretPost)
     }
 
@@ -45,7 +47,8 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
             issuer: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"),
             deviceAuthorization: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode"),
             token: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"),
-            needsDiscovery: false))
+            needsDiscovery: false,
+            authorization: url("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize")))
         #expect(a.tenant == "contoso.onmicrosoft.com")
         #expect(a.revocationHint?.contains("no token revocation endpoint") == true)
         #expect(a.deviceFlowSetupHint?.contains("Allow public client flows") == true)
@@ -64,7 +67,8 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
             deviceAuthorization: url("https://sso.example.com/realms/dev/protocol/openid-connect/auth/device"),
             token: url("https://sso.example.com/realms/dev/protocol/openid-connect/token"),
             revocation: url("https://sso.example.com/realms/dev/protocol/openid-connect/revoke"),
-            introspection: url("https://sso.example.com/realms/dev/protocol/openid-connect/token/introspect")))
+            introspection: url("https://sso.example.com/realms/dev/protocol/openid-connect/token/introspect"),
+            authorization: url("https://sso.example.com/realms/dev/protocol/openid-connect/auth")))
         #expect(a.deviceFlowSetupHint?.contains("OAuth 2.0 Device Authorization Grant") == true)
     }
 
@@ -84,7 +88,8 @@ private func endpoints(_ body: String) throws -> AudienceConfiguration {
         #expect(a.endpoints == ResolvedEndpoints(issuer: url("https://t.eu.auth0.com/"),
                                                  deviceAuthorization: url("https://t.eu.auth0.com/oauth/device/code"),
                                                  token: url("https://t.eu.auth0.com/oauth/token"),
-                                                 revocation: url("https://t.eu.auth0.com/oauth/revoke")))
+                                                 revocation: url("https://t.eu.auth0.com/oauth/revoke"),
+                                                 authorization: url("https://t.eu.auth0.com/authorize")))
         #expect(a.scopes == ["openid", "offline_access"])
     }
 

@@ -6,7 +6,8 @@ import Testing
     @Test(arguments: [
         Request.version, .status, .logoutAll,
         .get(audience: "demo", minimumValiditySeconds: 300, interactive: true),
-        .login(audience: "a.b-c_d"), .logout(audience: "x"),
+        .login(audience: "a.b-c_d", flow: nil), .login(audience: "x", flow: .authcode),
+        .authorizationResponse(audience: "x", url: "http://127.0.0.1:1/callback?code=c&state=s"), .logout(audience: "x"),
         .erase(audience: nil, fingerprint: "0123456789abcdef"), .erase(audience: "gh", fingerprint: "0123456789abcdef"),
     ])
     func requestsRoundTrip(_ request: Request) throws {

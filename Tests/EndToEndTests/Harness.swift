@@ -94,6 +94,17 @@ enum Spawn {
     }
 
     /// Writes all of `bytes` to `fd` and closes it; a reader that went away (EPIPE) ends it quietly.
+    /// Writes everything to `fd` and leaves it open (a child's stdin fed in several steps).
+    static func writeAll(_ bytes: [UInt8], toKeepingOpen fd: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+    }
+
     static func writeAll(_ bytes: [UInt8], to fd: Int32) {
         var offset = 0
         while offset < bytes.count {
@@ -112,11 +123,13 @@ final class RunningProcess: @unchecked Sendable {
     let stderrPath: String
     /// The read end of the child's stdout when captured, else -1.
     let stdoutDescriptor: Int32
+    /// The write end of the child's stdin when `feedStdin`, else -1 (the child reads /dev/null).
+    let stdinDescriptor: Int32
     private let ended = Locked<AuthdPosix.ExitStatus?>(nil)
     private let stdoutClosed = Locked(false)
 
     init(executable: String, arguments: [String], environment: [String: String], stderrPath: String,
-         captureStdout: Bool = true) throws {
+         captureStdout: Bool = true, feedStdin: Bool = false) throws {
         self.stderrPath = stderrPath
         let errFD = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard errFD >= 0 else { throw HarnessError("open \(stderrPath): errno \(errno)") }
@@ -124,17 +137,22 @@ final class RunningProcess: @unchecked Sendable {
         var stdoutRead: Int32 = -1, stdoutWrite: Int32 = -1
         if captureStdout { (stdoutRead, stdoutWrite) = try Spawn.pipe() }
         defer { if stdoutWrite >= 0 { close(stdoutWrite) } }
+        var stdinRead: Int32 = -1, stdinWrite: Int32 = -1
+        if feedStdin { (stdinRead, stdinWrite) = try Spawn.pipe() }
+        defer { if stdinRead >= 0 { close(stdinRead) } }
         do {
             child = try AuthdPosix.SpawnedProcess.spawn(
                 executable: executable, arguments: arguments, environment: Spawn.environment(environment),
-                standardInput: .null,
+                standardInput: feedStdin ? .descriptor(AuthdPosix.FileDescriptor(rawValue: stdinRead)) : .null,
                 standardOutput: captureStdout ? .descriptor(AuthdPosix.FileDescriptor(rawValue: stdoutWrite)) : .null,
                 standardError: .descriptor(AuthdPosix.FileDescriptor(rawValue: errFD)))
         } catch {
             if stdoutRead >= 0 { close(stdoutRead) }
+            if stdinWrite >= 0 { close(stdinWrite) }
             throw HarnessError("spawn \(executable): \(error)")
         }
         stdoutDescriptor = stdoutRead
+        stdinDescriptor = stdinWrite
     }
 
     var pid: Int32 { child.processID }

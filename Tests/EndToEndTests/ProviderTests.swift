@@ -380,10 +380,12 @@ struct ProviderPresetEndToEndTests {
                   config: PresetCase.named("keycloak").config, expectedHint: "Device Authorization Grant", providerWords: "unauthorized_client"),
     ]
 
+    /// `flow = "device"`: these are the device flow's own errors. With the default `auto`, a refused device
+    /// grant goes on with the authorization code flow instead (AuthorizationCodeEndToEndTests).
     @Test("setup errors come with a hint naming the provider's setting", arguments: setupCases)
     func setupHints(_ setup: SetupCase) async throws {
         let rig = try await PresetRig.start("setup-" + setup.preset, profile: setup.profile, serverArguments: setup.serverArguments,
-                                config: setup.config)
+                                config: setup.config + "\nflow = \"device\"")
         defer { rig.daemon.stop() }
         let login = try await rig.authctl(["get", "p", "--interactive"])
         #expect(login.status == 1, "\(login.stderr)")
@@ -400,10 +402,11 @@ struct ProviderPresetEndToEndTests {
         let rig = try await PresetRig.start("gitlab-discovery", profile: "gitlab", serverArguments: [], config: """
             issuer    = "BASE"
             client_id = "0123456789abcdef"
+            flow      = "device"
             """)
         defer { rig.daemon.stop() }
         let login = try await rig.authctl(["get", "p", "--interactive"])
-        #expect(login.status != 0)
+        #expect(login.status == 1, "\(login.stderr)")
         #expect(login.stderr.contains("device_authorization_endpoint"), "\(login.stderr)")
         #expect(rig.requests(path: "/oauth/authorize_device").isEmpty)
     }
