@@ -37,7 +37,7 @@ FUZZ_LONG_SECONDS ?= 300
 SANITIZE_TEST_TARGETS ?= $(shell cd Tests && ls -d */ | tr -d / | grep -vx EndToEndTests | paste -sd, -)
 
 # Debian packages the build and the tests need (command -> package checks below).
-APT_PACKAGES := libsodium-dev libsystemd-dev libcurl4-openssl-dev libqrencode-dev pkg-config \
+APT_PACKAGES := libsodium-dev libsystemd-dev libcurl4-openssl-dev libqrencode-dev libssl-dev pkg-config \
 	systemd socat git python3 openssl libc6-dev util-linux procps \
 	golang-github-burntsushi-toml-dev
 BENCH_PACKAGES := hyperfine oidc-agent

@@ -4,8 +4,8 @@ import AuthdWire
 public enum TokenAnswer {
     /// The access token of a `get` answer. A token with whitespace or control characters would
     /// break `$(authctl get ...)` and header lines, so it is refused rather than printed.
-    public static func accessToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
-        guard let token = payload["access_token"]?.stringValue, !token.isEmpty else {
+    public static func accessToken(_ payload: JSONValue, audience: String, member: String = "access_token") throws(ClientFailure) -> String {
+        guard let token = payload[member]?.stringValue, !token.isEmpty else {
             throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
                                 "authd answered without a token for \(audience); try again, or run: authctl login \(audience)")
         }
@@ -14,5 +14,10 @@ public enum TokenAnswer {
                                 "the provider issued a token for \(audience) with spaces or control characters, which cannot be printed safely")
         }
         return token
+    }
+
+    /// The verified id_token of a `get` answer with `"token":"id"`, under the same checks.
+    public static func idToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
+        try accessToken(payload, audience: audience, member: "id_token")
     }
 }

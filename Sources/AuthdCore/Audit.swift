@@ -7,6 +7,8 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case tokenServed = "token_served"
     case deviceFlowStarted = "device_flow_started"
     case deviceFlowApproved = "device_flow_approved"
+    /// A login whose verified identity failed `require_mfa` / `acr_values`: revoked, nothing kept.
+    case loginRefusedPolicy = "login_refused_policy"
     case deviceFlowDenied = "device_flow_denied"
     case deviceFlowExpired = "device_flow_expired"
     case deviceFlowFailed = "device_flow_failed"
@@ -37,13 +39,14 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .tokenErased: return "8bc3bf5b510f4df9be968e87c3f8d6f5"
         case .loggedOut: return "8849779309ef4075a5737b3e0ea54ef5"
         case .storeError: return "f9d49ea736044573b166f7f358abb9a5"
+        case .loginRefusedPolicy: return "5f0b8e2a4c7d4e1b9a3f6c2d8e7b1a40"
         }
     }
 
     /// syslog priority: refusals and failures are warnings, the rest informational.
     var priority: Int {
         switch self {
-        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied: return 4
+        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .loginRefusedPolicy: return 4
         case .loginNeeded, .deviceFlowExpired: return 5
         default: return 6
         }

@@ -1,5 +1,6 @@
 // The daemon's life: config, socket, store, agents; ready, watchdog, reload on SIGHUP, clean stop on SIGTERM.
 import AuthdConfig
+import AuthdOAuth
 import AuthdPosix
 import AuthdStore
 import AuthdSystem
@@ -259,11 +260,12 @@ public final class Daemon: Sendable {
         let restorable = await persistence?.restorable(vault: vault, clock: options.clock) ?? [:]
         var entries: [RequestRouter.Entry] = []
         for audience in configuration.audiences {
-            let policy = AudiencePolicy(
+            var policy = AudiencePolicy(
                 name: audience.name, requestedScopes: audience.scopes, persist: audience.persist && persistence != nil,
                 requireTTY: audience.requireTTY, allowedClients: audience.allowedClients,
                 refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession,
                 identity: Daemon.identity(of: audience))
+            policy.identityPolicy = IdentityPolicy(requireMFA: audience.requireMFA, acrValues: audience.acrValues)
             let provider = options.providerFactory(audience, configuration.daemon)
             let issuer = audience.endpoints.issuer?.description
             if let existing = router.entry(named: audience.name), let old = previous?.audience(named: audience.name) {

@@ -82,6 +82,15 @@ public final class RequestRouter: RequestHandling {
             } catch {
                 return .line(.failure(error))
             }
+        case let .getIDToken(audience, minValid, interactive):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            do {
+                return .token(try await entry.agent.getIDToken(minimumValidity: .seconds(minValid), canPrompt: interactive,
+                                                               client: client, events: events))
+            } catch {
+                return .line(.failure(error))
+            }
         case .login(let audience):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }

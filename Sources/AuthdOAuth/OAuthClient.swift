@@ -38,6 +38,8 @@ public struct OAuthClient: Sendable {
     let transport: any HTTPTransport
     public let clock: any OAuthClock
     public let discovery: MetadataDiscovery
+    /// The issuer's id_token signing keys, cached per client.
+    public let keySets: KeySetCache
     let factory: RequestFactory
     let exchange: Exchange
 
@@ -47,6 +49,7 @@ public struct OAuthClient: Sendable {
         self.transport = transport
         self.clock = clock
         self.discovery = discovery ?? MetadataDiscovery(transport: transport, clock: clock, limits: settings.limits)
+        keySets = KeySetCache(transport: transport, clock: clock, limits: settings.limits)
         factory = RequestFactory(settings: settings)
         exchange = Exchange(transport: transport, limits: settings.limits)
     }
@@ -71,7 +74,7 @@ public struct OAuthClient: Sendable {
             case .deviceAuthorization: resolved.deviceAuthorization
             case .token: resolved.token
             case .revocation: resolved.revocation
-            case .discovery: nil
+            case .discovery, .keySet: nil
             }
         }
         if needed.contains(where: { value($0) == nil }), let issuer = explicit.issuer {
@@ -119,7 +122,7 @@ public struct OAuthClient: Sendable {
             return names + (unlisted ? " and its grant_types_supported lacks \(deviceCodeGrantType)" : "") + ", so " + noDeviceFlowAdvice
         case .revocation:
             return names + ": the provider does not seem to offer token revocation (RFC 7009); if it does, set it explicitly in the config (revocation_endpoint)"
-        case .token, .discovery:
+        case .token, .discovery, .keySet:
             return names + "; set it explicitly in the config"
         }
     }

@@ -9,6 +9,7 @@ public struct OAuthEndpoint: Sendable, Equatable, CustomStringConvertible {
         case deviceAuthorization = "device authorization endpoint"
         case token = "token endpoint"
         case revocation = "revocation endpoint"
+        case keySet = "JWKS (jwks_uri)"
     }
 
     public var role: Role

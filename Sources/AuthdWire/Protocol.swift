@@ -58,6 +58,8 @@ public enum Request: Sendable, Equatable {
     /// A token valid for at least `minimumValiditySeconds`; `interactive` says a person
     /// can see a device-flow prompt (the daemon still applies `require_tty` itself).
     case get(audience: String, minimumValiditySeconds: Int, interactive: Bool)
+    /// `get` with `"token":"id"`: the login's verified, unexpired OpenID Connect id_token.
+    case getIDToken(audience: String, minimumValiditySeconds: Int, interactive: Bool)
     /// A new device flow now, replacing the stored login.
     case login(audience: String)
     case logout(audience: String)
@@ -69,7 +71,7 @@ public enum Request: Sendable, Equatable {
     public var operation: String {
         switch self {
         case .version: return "version"
-        case .get: return "get"
+        case .get, .getIDToken: return "get"
         case .login: return "login"
         case .logout, .logoutAll: return "logout"
         case .status: return "status"
@@ -79,7 +81,7 @@ public enum Request: Sendable, Equatable {
 
     public var audience: String? {
         switch self {
-        case .get(let a, _, _), .login(let a), .logout(let a): return a
+        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a), .logout(let a): return a
         case .erase(let a, _): return a
         case .version, .logoutAll, .status: return nil
         }
@@ -91,6 +93,9 @@ public enum Request: Sendable, Equatable {
         case .version, .status: break
         case let .get(audience, minValid, interactive):
             m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive))]
+        case let .getIDToken(audience, minValid, interactive):
+            m += [("audience", .string(audience)), ("min_valid", .integer(Int64(minValid))), ("interactive", .bool(interactive)),
+                  ("token", .string("id"))]
         case .login(let audience), .logout(let audience):
             m.append(("audience", .string(audience)))
         case .logoutAll:
@@ -150,7 +155,11 @@ public enum Request: Sendable, Equatable {
                 guard let b = raw.boolValue else { throw ProtocolFailure(.badRequest, "get: \"interactive\" must be a boolean") }
                 interactive = b
             }
-            return .get(audience: a, minimumValiditySeconds: minValid, interactive: interactive)
+            switch value["token"] {
+            case nil, .string("access")?: return .get(audience: a, minimumValiditySeconds: minValid, interactive: interactive)
+            case .string("id")?: return .getIDToken(audience: a, minimumValiditySeconds: minValid, interactive: interactive)
+            default: throw ProtocolFailure(.badRequest, "get: \"token\" must be \"access\" or \"id\"")
+            }
         case "login": return .login(audience: try audience())
         case "logout":
             if value["all"]?.boolValue == true {
@@ -253,8 +262,19 @@ public struct AudienceStatus: Sendable, Equatable {
     /// When the person last completed a device flow (Unix seconds).
     public var loginAt: Int64?
     public var persist: Bool
-    /// Who is logged in, from an OpenID Connect id_token (display only, not trusted).
+    /// Who approved the login: the verified id_token's display name (preferred_username, else
+    /// email, else sub); nil without a verified id_token.
     public var subject: String?
+    /// Whether the login's identity is `verified` (a signed id_token checked), `unverified` (an
+    /// id_token came but no key could be known: discarded), or `none` (no id_token).
+    public var identity: String = "none"
+    /// Approval evidence from the verified id_token (nil / empty otherwise).
+    public var email: String? = nil
+    public var amr: [String] = []
+    public var acr: String? = nil
+    public var authTime: Int64? = nil
+    /// Whether the verified `amr` names a multi-factor method (the daemon's rule, IdentityPolicy); nil when unknown.
+    public var mfa: Bool? = nil
     /// A device flow is waiting for approval while `state` describes the login still in use.
     public var loginPending: Bool
 
@@ -284,6 +304,9 @@ public struct AudienceStatus: Sendable, Equatable {
             ("has_refresh_token", .bool(hasRefreshToken)), ("login_at", opt(loginAt)),
             ("persist", .bool(persist)), ("subject", subject.map { .string($0) } ?? .null),
             ("login_pending", .bool(loginPending)),
+            ("identity", .string(identity)), ("email", email.map { .string($0) } ?? .null),
+            ("amr", .array(amr.map { .string($0) })), ("acr", acr.map { .string($0) } ?? .null),
+            ("auth_time", opt(authTime)), ("mfa", mfa.map { .bool($0) } ?? .null),
         ])
     }
 
@@ -296,6 +319,13 @@ public struct AudienceStatus: Sendable, Equatable {
                   hasRefreshToken: v["has_refresh_token"]?.boolValue ?? false, loginAt: v["login_at"]?.integerValue,
                   persist: v["persist"]?.boolValue ?? true, subject: v["subject"]?.stringValue,
                   loginPending: v["login_pending"]?.boolValue ?? false)
+        // A daemon from before verification sent only the (unverified) subject.
+        identity = v["identity"]?.stringValue ?? (subject == nil ? "none" : "unverified")
+        email = v["email"]?.stringValue
+        amr = v["amr"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        acr = v["acr"]?.stringValue
+        authTime = v["auth_time"]?.integerValue
+        mfa = v["mfa"]?.boolValue
     }
 }
 

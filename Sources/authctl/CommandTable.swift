@@ -72,6 +72,7 @@ enum CommandTable {
                 OptionSpec(name: "--interactive", valueName: nil, summary: "prompt on stderr for a device flow even without a terminal"),
                 OptionSpec(name: "--json", valueName: nil, summary: "print {\"access_token\",\"token_type\",\"expires_at\",\"scope\"} as JSON"),
                 OptionSpec(name: "--header", valueName: nil, summary: "print an HTTP header line, Authorization: Bearer TOKEN (for curl -H @- or -H @<(...))"),
+                OptionSpec(name: "--id-token", valueName: nil, summary: "print the login's verified, unexpired OpenID Connect id_token instead (--json: {\"id_token\",\"expires_at\"})"),
             ],
             summary: "print a valid access token for an audience",
             details: "Prints the access token and a newline on stdout, nothing else, so $(authctl get AUD) works; with --header it prints the whole header line instead, so the token can reach curl through a pipe rather than through curl's argv, which every local user can read (curl -H @- URL, or curl -H @<(authctl get AUD --header) URL). The daemon serves its cached token when it is valid long enough, refreshes it when it can, and otherwise runs a device flow: only when a person can see the prompt (a controlling terminal, or --interactive). Without one, it fails at once with exit status 3."),

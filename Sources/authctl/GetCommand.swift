@@ -24,9 +24,22 @@ enum GetCommand {
         let interactive = terminal != nil || command.flag("--interactive")
         let connection = try DaemonLauncher.connect(context)
         let observer = interactive ? InteractivePrompt(terminal: terminal) : nil
+        let wantsIDToken = command.flag("--id-token")
+        if wantsIDToken && command.flag("--header") { throw .usage("--header sends an access token; give --id-token or --header, not both") }
         let payload = try RequestExchange.run(
-            .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive),
+            wantsIDToken ? .getIDToken(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive)
+                : .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive),
             on: connection, observer: observer)
+        if wantsIDToken {
+            let token = try TokenAnswer.idToken(payload, audience: audience)
+            if command.flag("--json") {
+                let expiresAt: JSONValue = payload["expires_at"]?.integerValue.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
+                Console.out(JSONValue.object([("id_token", .string(token)), ("expires_at", expiresAt)]).serialized() + "\n")
+            } else {
+                Console.out(token + "\n")
+            }
+            return 0
+        }
         let token = try TokenAnswer.accessToken(payload, audience: audience)
         if command.flag("--header") {
             // The scheme is the token type the daemon served; authd accepts only Bearer tokens.

@@ -57,6 +57,7 @@ enum Reply: Sendable {
 
 enum Endpoint: String, Sendable {
     case discovery, deviceAuthorization = "device_authorization", token, revoke, introspect, jwks
+    case rotateKeys = "rotate_keys"
     case devicePage = "device", git, index, notFound = "not_found"
 
     var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
@@ -65,6 +66,7 @@ enum Endpoint: String, Sendable {
         switch path {
         case "/introspect": self = .introspect
         case "/jwks": self = .jwks
+        case "/jwks/rotate": self = .rotateKeys
         case "/device", "/device/": self = .devicePage
         case "/", "": self = .index
         case _ where path == "/git" || path.hasPrefix("/git/"): self = .git
@@ -75,7 +77,7 @@ enum Endpoint: String, Sendable {
     var methods: [HTTPMethod] {
         switch self {
         case .discovery, .jwks, .index: return [.GET]
-        case .deviceAuthorization, .token, .revoke, .introspect: return [.POST]
+        case .deviceAuthorization, .token, .revoke, .introspect, .rotateKeys: return [.POST]
         case .devicePage, .git: return [.GET, .POST]
         case .notFound: return []
         }
@@ -147,8 +149,15 @@ final class Router: Sendable {
         case .revoke: outcome = revoke(req)
         case .introspect: outcome = introspect(req)
         case .jwks:
-            outcome = Outcome(response: .json(.object([("keys", .array([]))]), noStore: false),
+            outcome = Outcome(response: .json(provider.idTokens.jwks(), noStore: false),
                               log: LogFields(endpoint: "jwks", result: "ok"))
+        case .rotateKeys:
+            // Tests ask for a rotation: new kids sign from now on, the previous keys stay published.
+            if let generation = try? provider.idTokens.rotate() {
+                outcome = Outcome(response: .json(.object([("generation", .int(generation))])), log: LogFields(endpoint: "rotate_keys", result: "ok"))
+            } else {
+                outcome = Outcome(response: .text("key generation failed\n", status: .internalServerError), log: LogFields(endpoint: "rotate_keys", result: "error"))
+            }
         case .devicePage: outcome = page.handle(req)
         case .index: outcome = Outcome(response: .html(Pages.index(base: req.base, git: git != nil)),
                                        log: LogFields(endpoint: "index", result: "ok"))

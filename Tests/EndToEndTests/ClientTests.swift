@@ -405,7 +405,7 @@ struct AuthctlProtocolTests {
         let lines = narrow.stdout.split(separator: "\n")
         #expect(lines.count == 4, "\(narrow.stdout)")
         #expect(lines.allSatisfy { $0.count <= 80 }, "\(narrow.stdout)")
-        #expect(lines.first?.hasPrefix("AUDIENCE") == true && lines.first?.contains("ACCOUNT") == true)
+        #expect(lines.first?.hasPrefix("AUDIENCE") == true && lines.first?.contains("WHO") == true && lines.first?.contains("MFA") == true)
         #expect(lines.first?.contains("ISSUER") == false)
         #expect(lines[1].contains("first.last@corp") && lines[1].contains("unverified"), "\(lines[1])")
         #expect(lines[2].contains("never"), "a token without expiry: \(lines[2])")
