@@ -266,6 +266,8 @@ final class Provider: Sendable {
             ("iat", .int(iat)), ("exp", .int(iat + config.accessTokenTTL)), ("auth_time", .int(iat)),
             ("name", .string("Dev User")), ("preferred_username", .string(Provider.subject)),
             ("email", .string("devuser@example.invalid")),
+            // A unique token id, as Okta (jti) and Entra (uti) send: two tokens of one second differ.
+            ("jti", .string(Random.token(bytes: 16))),
         ]
         if let nonce = grant.nonce { claims.append(("nonce", .string(nonce))) }
         claims += config.profile.identityClaims(methods: config.idTokens.methods, context: config.idTokens.context)
