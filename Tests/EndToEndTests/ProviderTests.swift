@@ -69,6 +69,8 @@ struct PresetCase: Sendable, CustomTestStringConvertible {
             provider  = "google"
             client_id = "123-test.apps.googleusercontent.com"
             client_secret = "GOCSPX-devsecret"
+            # The emulation stands in for the issuer too: its id_tokens are verified against its keys.
+            issuer = "BASE"
             device_authorization_endpoint = "BASE/device/code"
             token_endpoint                = "BASE/token"
             revocation_endpoint           = "BASE/revoke"
@@ -91,6 +93,8 @@ struct PresetCase: Sendable, CustomTestStringConvertible {
             provider  = "entra"
             tenant    = "contoso"
             client_id = "00000000-0000-0000-0000-00000000c11e"
+            # The emulation stands in for the issuer too: its id_tokens are verified against its keys.
+            issuer    = "BASE/contoso"
             device_authorization_endpoint = "BASE/contoso/oauth2/devicecode"
             token_endpoint                = "BASE/contoso/oauth2/token"
             git_urls  = ["https://git.example.com/"]
