@@ -738,6 +738,15 @@ public actor AudienceAgent {
             issuedLifetime: tokens.expiresIn.map { .seconds($0) })
         // A refresh without a (verified) new id_token keeps the login's evidence; its old id_token
         // stays servable only until its own exp (`get --id-token`).
+        var tokens = tokens
+        // OpenID Connect Core §12.2: a refreshed id_token names the same iss and sub. One that does
+        // not is not this login's evidence: it is dropped, and the earlier one stays.
+        if !freshLogin, let new = tokens.identity, let old = login?.identity, new.subject != old.subject || new.issuer != old.issuer {
+            tokens.identity = nil
+            tokens.idToken = nil
+            tokens.subject = nil
+            updated.subject = login?.subject
+        }
         updated.identity = tokens.identity ?? (freshLogin ? nil : login?.identity)
         updated.identityUnverifiable = freshLogin ? tokens.identityUnverifiable : (login?.identityUnverifiable ?? false)
         if var idBytes = tokens.idToken.map({ Array($0.utf8) }) {

@@ -79,6 +79,25 @@ import Testing
         #expect(id.text == "id-token-secret-3")
     }
 
+    @Test func aRefreshedIDTokenForAnotherSubjectIsNotTaken() async throws {
+        let provider = ScriptedProvider()
+        await provider.setMintedIdentity(Self.identity(["pwd"], expiresAt: 1))
+        let agent = makeAgent(provider)
+        let login = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
+        try await eventually("poll") { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await login.value
+        var other = Self.identity(["pwd"])
+        other.subject = "someone-else"
+        other.preferredUsername = "mallory"
+        await provider.setMintedIdentity(other)
+        await #expect(throws: ProtocolFailure.self) {
+            _ = try await agent.getIDToken(minimumValidity: .seconds(60), canPrompt: false, client: alice) { _ in }
+        }
+        #expect(await agent.status().subject == "alice")
+        #expect(await provider.refreshRequests.count == 1)
+    }
+
     @Test func withoutAnIDTokenRequireMFARefuses() async throws {
         let provider = ScriptedProvider()
         let agent = makeAgent(provider, policy: Self.mfaPolicy())
