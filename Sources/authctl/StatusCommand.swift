@@ -31,7 +31,8 @@ enum StatusCommand {
     }
 
     /// The table for people. Every column when it fits in `columns` (or when the width is unknown,
-    /// e.g. a pipe); otherwise the five a person needs first, so that 80 columns never wrap.
+    /// e.g. a pipe); otherwise the five a person needs first (MFA is not among them: `status --json`
+    /// or a wider terminal shows it), so that 80 columns never wrap.
     static func table(_ rows: [AudienceStatus], now: Int64, columns: Int? = nil) -> String {
         let wide = ["AUDIENCE", "STATE", "WHO", "MFA", "EXPIRES IN", "REFRESH IN", "SCOPES", "ISSUER", "SESSION AGE"]
         var cells: [[String]] = [wide]
@@ -53,10 +54,10 @@ enum StatusCommand {
         }
         let full = render(cells)
         guard let columns, full.split(separator: "\n").contains(where: { $0.count > columns }) else { return full }
-        // Narrow: AUDIENCE, STATE, WHO, MFA, EXPIRES IN, REFRESH IN; WHO is shortened last.
-        var narrow = cells.map { Array($0.prefix(6)) }
-        let others = (0..<6).filter { $0 != 2 }.map { column in narrow.map { $0[column].count }.max() ?? 0 }
-        let room = columns - others.reduce(0, +) - 2 * 5
+        // Narrow: AUDIENCE, STATE, WHO, EXPIRES IN, REFRESH IN (MFA only when there is room); WHO is shortened last.
+        var narrow = cells.map { line in [0, 1, 2, 4, 5].map { line[$0] } }
+        let others = (0..<5).filter { $0 != 2 }.map { column in narrow.map { $0[column].count }.max() ?? 0 }
+        let room = columns - others.reduce(0, +) - 2 * 4
         for (i, row) in rows.enumerated() { narrow[i + 1][2] = account(row, width: max(room, 20)) }
         return render(narrow)
     }
