@@ -8,85 +8,95 @@ import Testing
         try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
     }
 
-    private func statusRow(_ daemon: DaemonUnderTest) throws -> [String: Any] {
-        let status = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"status"}"#))
+    // Everything that blocks (processes, socket waits) runs off the test pool, as in ProviderTests,
+    // so these tests never starve the async tests that share the process.
+    private func exchange(_ daemon: DaemonUnderTest, _ line: String) async throws -> String {
+        let path = daemon.socketPath
+        return try await offPoolValue { try SocketClient.exchange(path, line) }
+    }
+
+    private func statusRow(_ daemon: DaemonUnderTest) async throws -> [String: Any] {
+        let status = finalAnswer(try await exchange(daemon, #"{"op":"status"}"#))
         return try #require((status["audiences"] as? [[String: Any]])?.first)
     }
 
-    private func login(_ daemon: DaemonUnderTest) throws -> [String: Any] {
-        finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo","interactive":true}"#))
+    private func login(_ daemon: DaemonUnderTest) async throws -> [String: Any] {
+        finalAnswer(try await exchange(daemon, #"{"op":"get","audience":"demo","interactive":true}"#))
+    }
+
+    private func start(_ name: String, server arguments: [String], config: @escaping @Sendable (String) -> String) async throws -> (DevServer, DaemonUnderTest) {
+        try await offPoolValue {
+            let scratch = Scratch(name)
+            let server = try DevServer(scratch, arguments: arguments)
+            let daemon = try DaemonUnderTest(scratch, config: config(server.baseURL))
+            try daemon.start()
+            return (server, daemon)
+        }
     }
 
     @Test(arguments: [("bad-signature", "signature"), ("wrong-aud", "aud"), ("wrong-iss", "iss"), ("expired", "exp"),
                       ("alg-none", "algorithm none")])
-    func aBadIDTokenRefusesTheLoginAndKeepsNothing(fault: String, check: String) throws {
+    func aBadIDTokenRefusesTheLoginAndKeepsNothing(fault: String, check: String) async throws {
         try requireBinaries()
-        let scratch = Scratch("idtoken-\(fault)")
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--id-token-fault", fault])
-        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
-        try daemon.start()
-        let answer = try login(daemon)
+        let (server, daemon) = try await start("idtoken-\(fault)", server: ["--interval", "1", "--auto-approve", "--id-token-fault", fault]) { demoConfig($0) }
+        let answer = try await login(daemon)
         #expect(answer["ok"] as? Bool == false)
         #expect(answer["access_token"] == nil && answer["id_token"] == nil)
         #expect(answer["error"] as? String == "provider_error", "\(answer)")
         let message = answer["message"] as? String ?? ""
         #expect(message.contains("id_token failed verification") && message.contains(check), "\(message)")
         // Nothing kept: logged out, and the next non-interactive get has nothing to serve.
-        #expect(try statusRow(daemon)["state"] as? String == "logged_out")
-        #expect(try getToken(daemon, interactive: false) == nil)
+        #expect(try await statusRow(daemon)["state"] as? String == "logged_out")
+        #expect(try await offPoolValue { try getToken(daemon, interactive: false) } == nil)
         // The tokens the provider issued were revoked there.
         #expect(server.requests(endpoint: "revoke").count >= 1)
         // authctl prints no token for it either.
-        let get = try daemon.client("authctl", ["get", "demo"])
+        let get = try await daemon.clientOffPool("authctl", ["get", "demo"])
         #expect(get.status == 3 && get.stdout.isEmpty, "\(get.stdout)\(get.stderr)")
     }
 
-    @Test func requireMFARefusesAPasswordOnlySignInAndAcceptsMFA() throws {
+    @Test func requireMFARefusesAPasswordOnlySignInAndAcceptsMFA() async throws {
         try requireBinaries()
-        let scratch = Scratch("require-mfa")
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--amr", "pwd"])
-        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL, extra: "require_mfa = true"))
-        try daemon.start()
-        let refused = try daemon.client("authctl", ["login", "demo"])
+        let (server, daemon) = try await start("require-mfa", server: ["--interval", "1", "--auto-approve", "--amr", "pwd"]) {
+            demoConfig($0, extra: "require_mfa = true")
+        }
+        let refused = try await daemon.clientOffPool("authctl", ["login", "demo"])
         #expect(refused.status == 6, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("require_mfa") && refused.stderr.contains("amr pwd"), "\(refused.stderr)")
         #expect(refused.stdout.isEmpty, "no token printed: \(refused.stdout)")
-        #expect(try statusRow(daemon)["state"] as? String == "logged_out")
+        #expect(try await statusRow(daemon)["state"] as? String == "logged_out")
         #expect(server.requests(endpoint: "revoke").count >= 1, "revoked at the provider")
         #expect(daemon.allLogs.contains("login_refused_policy"))
-        daemon.stop()
+        try await offPoolValue { daemon.stop() }
 
-        let scratch2 = Scratch("require-mfa-ok")
-        let server2 = try DevServer(scratch2, arguments: ["--interval", "1", "--auto-approve", "--amr", "pwd,mfa"])
-        let daemon2 = try DaemonUnderTest(scratch2, config: demoConfig(server2.baseURL, extra: "require_mfa = true"))
-        try daemon2.start()
-        let accepted = try login(daemon2)
+        let (server2, daemon2) = try await start("require-mfa-ok", server: ["--interval", "1", "--auto-approve", "--amr", "pwd,mfa"]) {
+            demoConfig($0, extra: "require_mfa = true")
+        }
+        let accepted = try await login(daemon2)
         #expect(accepted["access_token"] is String, "\(accepted)")
-        let row = try statusRow(daemon2)
+        let row = try await statusRow(daemon2)
         #expect(row["identity"] as? String == "verified")
         #expect(row["subject"] as? String == "devuser")
         #expect(row["email"] as? String == "devuser@example.invalid")
         #expect(row["amr"] as? [String] == ["pwd", "mfa"])
         #expect(row["mfa"] as? Bool == true)
         #expect(row["auth_time"] is Int)
-        let table = try daemon2.client("authctl", ["status"])
+        let table = try await daemon2.clientOffPool("authctl", ["status"])
         #expect(table.stdout.contains("WHO") && table.stdout.contains("devuser") && table.stdout.contains("yes (pwd,mfa)"), "\(table.stdout)")
         #expect(!table.stdout.contains("unverified"), "\(table.stdout)")
         // The approval audit record carries the evidence.
         #expect(daemon2.allLogs.contains("sub=devuser"))
+        withExtendedLifetime(server2) {}  // the devserver stops when its object goes
     }
 
     @Test(arguments: ["RS256", "ES256", "EdDSA"])
-    func idTokenIsServedAndRefreshedAndSurvivesKeyRotation(algorithm: String) throws {
+    func idTokenIsServedAndRefreshedAndSurvivesKeyRotation(algorithm: String) async throws {
         try requireBinaries()
-        let scratch = Scratch("get-id-token-\(algorithm)")
         // The devserver's id_tokens live as long as its access tokens: 30 s is less than the default min_valid.
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--id-token-alg", algorithm,
-                                                        "--access-token-ttl", "30s"])
-        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
-        try daemon.start()
-        #expect(try login(daemon)["access_token"] is String)
-        let first = try daemon.client("authctl", ["get", "demo", "--id-token"])
+        let (server, daemon) = try await start("get-id-token-\(algorithm)", server: ["--interval", "1", "--auto-approve", "--id-token-alg", algorithm,
+                                                                                     "--access-token-ttl", "30s"]) { demoConfig($0) }
+        #expect(try await login(daemon)["access_token"] is String)
+        let first = try await daemon.clientOffPool("authctl", ["get", "demo", "--id-token"])
         #expect(first.status == 0, "\(first.stderr)")
         let idToken = first.stdout.trimmingCharacters(in: .newlines)
         #expect(idToken.split(separator: ".").count == 3)
@@ -94,43 +104,43 @@ import Testing
         #expect(String(decoding: header, as: UTF8.self).contains(algorithm))
         // Too short-lived for min_valid: one refresh, which brought a new (verified) id_token.
         let refreshesBefore = server.requests.filter { ($0["grant_type"] as? String) == "refresh_token" }.count
-        let second = try daemon.client("authctl", ["get", "demo", "--id-token", "--json"])
+        let second = try await daemon.clientOffPool("authctl", ["get", "demo", "--id-token", "--json"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("\"id_token\"") && !second.stdout.contains(idToken))
         #expect(server.requests.filter { ($0["grant_type"] as? String) == "refresh_token" }.count > refreshesBefore)
 
         // A rotation at the provider: the next login's kid is unknown to the cache, so the JWKS is fetched again.
         let jwksBefore = server.requests(endpoint: "jwks").count
-        _ = try HTTP.post(server.baseURL + "/jwks/rotate", form: [:])
-        let relogin = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"login","audience":"demo"}"#))
+        let base = server.baseURL
+        _ = try await offPoolValue { try HTTP.post(base + "/jwks/rotate", form: [:]).status }
+        let relogin = finalAnswer(try await exchange(daemon, #"{"op":"login","audience":"demo"}"#))
         #expect(relogin["ok"] as? Bool == true, "\(relogin)")
         #expect(server.requests(endpoint: "jwks").count == jwksBefore + 1)
-        daemon.stop()
+        try await offPoolValue { daemon.stop() }
         #expect(!daemon.allLogs.contains(idToken), "the id_token is never logged")
     }
 
-    @Test func explicitEndpointsWithoutIssuerOrJWKSCannotVerify() throws {
+    @Test func explicitEndpointsWithoutIssuerOrJWKSCannotVerify() async throws {
         try requireBinaries()
-        let scratch = Scratch("unverifiable")
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
-        let config = """
-        [audience.demo]
-        device_authorization_endpoint = "\(server.baseURL)/device_authorization"
-        token_endpoint = "\(server.baseURL)/token"
-        client_id = "authctl-test"
-        scopes = ["openid", "offline_access"]
+        let (server, daemon) = try await start("unverifiable", server: ["--interval", "1", "--auto-approve"]) { base in
+            """
+            [audience.demo]
+            device_authorization_endpoint = "\(base)/device_authorization"
+            token_endpoint = "\(base)/token"
+            client_id = "authctl-test"
+            scopes = ["openid", "offline_access"]
 
-        """
-        let daemon = try DaemonUnderTest(scratch, config: config)
-        try daemon.start()
-        #expect(try login(daemon)["access_token"] is String)
-        let row = try statusRow(daemon)
+            """
+        }
+        #expect(try await login(daemon)["access_token"] is String)
+        let row = try await statusRow(daemon)
         #expect(row["identity"] as? String == "unverified")
         #expect(row["subject"] == nil || row["subject"] is NSNull)
-        let get = try daemon.client("authctl", ["get", "demo", "--id-token"])
+        let get = try await daemon.clientOffPool("authctl", ["get", "demo", "--id-token"])
         #expect(get.status == 2 && get.stdout.isEmpty, "\(get.stdout)\(get.stderr)")
         #expect(get.stderr.contains("issuer") && get.stderr.contains("jwks_uri"), "\(get.stderr)")
-        let table = try daemon.client("authctl", ["status"])
+        let table = try await daemon.clientOffPool("authctl", ["status"])
         #expect(table.stdout.contains("(unverified)"), "\(table.stdout)")
+        withExtendedLifetime(server) {}  // the devserver stops when its object goes
     }
 }
