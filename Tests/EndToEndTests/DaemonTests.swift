@@ -99,6 +99,9 @@ func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: 
         _ = Bounds.waitUntil { !server.requests.filter({ ($0["grant_type"] as? String) == "refresh_token" }).isEmpty }
         let refreshes = server.requests.filter { ($0["grant_type"] as? String) == "refresh_token" }
         #expect(!refreshes.isEmpty, "no scheduled refresh reached the provider")
+        // The provider logs the request before authd has the answer (and has verified its id_token):
+        // the new token is served once authd says the refresh succeeded.
+        _ = Bounds.waitUntil { daemon.allLogs.contains("refresh_succeeded") }
         let second = try #require(try getToken(daemon, minValid: 1, interactive: false))
         #expect(second != first)
 
