@@ -53,6 +53,11 @@ import Testing
         // authctl prints no token for it either.
         let get = try await daemon.clientOffPool("authctl", ["get", "demo"])
         #expect(get.status == 3 && get.stdout.isEmpty, "\(get.stdout)\(get.stderr)")
+        // `authctl login`: exit 1, one line naming the check, nothing on stdout.
+        let login = try await daemon.clientOffPool("authctl", ["login", "demo"])
+        #expect(login.status == 1 && login.stdout.isEmpty, "\(login.stdout)\(login.stderr)")
+        let last = login.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("authctl: demo: login refused: the id_token failed verification") && last.contains(check), "\(login.stderr)")
     }
 
     @Test func requireMFARefusesAPasswordOnlySignInAndAcceptsMFA() async throws {
