@@ -4,8 +4,8 @@ import AuthdWire
 public enum TokenAnswer {
     /// The access token of a `get` answer. A token with whitespace or control characters would
     /// break `$(authctl get ...)` and header lines, so it is refused rather than printed.
-    public static func accessToken(_ payload: JSONValue, audience: String, member: String = "access_token") throws(ClientFailure) -> String {
-        guard let token = payload[member]?.stringValue, !token.isEmpty else {
+    public static func accessToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
+        guard let token = payload["access_token"]?.stringValue, !token.isEmpty else {
             throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
                                 "authd answered without a token for \(audience); try again, or run: authctl login \(audience)")
         }
@@ -15,9 +15,21 @@ public enum TokenAnswer {
         }
         return token
     }
+}
 
-    /// The verified id_token of a `get` answer with `"token":"id"`, under the same checks.
+extension TokenAnswer {
+    /// The verified id_token of a `get` with `"token":"id"`. A daemon that does not know the
+    /// field answers with an access token instead: that is refused, never served as an id_token.
     public static func idToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
-        try accessToken(payload, audience: audience, member: "id_token")
+        guard let token = payload["id_token"]?.stringValue, !token.isEmpty else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                                "authd answered without an id_token for \(audience): this daemon does not serve id tokens; use --token access")
+        }
+        // A JWT is three base64url parts: nothing else is printed.
+        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                                "the id_token for \(audience) has spaces or control characters, which cannot be printed safely")
+        }
+        return token
     }
 }
