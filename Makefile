@@ -40,7 +40,7 @@ FUZZ_LONG_SECONDS ?= 300
 SANITIZE_TEST_TARGETS ?= $(shell cd Tests && ls -d */ | tr -d / | grep -vx EndToEndTests | paste -sd, -)
 
 # Debian packages the build and the tests need (command -> package checks below).
-APT_PACKAGES := libsodium-dev libsystemd-dev systemd-journal-remote libcurl4-openssl-dev libqrencode-dev pkg-config \
+APT_PACKAGES := libsodium-dev libsystemd-dev systemd-journal-remote libcurl4-openssl-dev libqrencode-dev libssl-dev pkg-config \
 	systemd socat git python3 openssl libc6-dev util-linux procps openssh-server \
 	golang-github-burntsushi-toml-dev skopeo
 BENCH_PACKAGES := hyperfine oidc-agent

@@ -33,12 +33,14 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        // OpenSSL's libcrypto (already in the daemon through libcurl): JWS signature checks of id_tokens.
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPosix"),
 
         // The only Swift modules that call C: libc (AuthdPosix, shared with the static
         // clients) and the daemon-side libraries (AuthdSystem).
         .target(name: "AuthdPosix", dependencies: ["CPosix"]),
-        .target(name: "AuthdSystem", dependencies: ["AuthdPosix", "AuthdWire", "CSodium", "CSystemd", "CCurl", "CQRencode"]),
+        .target(name: "AuthdSystem", dependencies: ["AuthdPosix", "AuthdWire", "CSodium", "CSystemd", "CCurl", "CQRencode", "CLibcrypto"]),
 
         // Pure Swift, no Foundation: wire protocol, JSON, config, URLs. Linked by the clients.
         .target(name: "AuthdWire"),
@@ -74,6 +76,8 @@ let package = Package(
         .executableTarget(name: "docker-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [
             "AuthdWire",
+            // Signs the id_tokens it issues (JWSSigningKey); links no other part of the daemon's logic.
+            "AuthdSystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -88,11 +88,13 @@ AT=$(field access_token); RT=$(field refresh_token)
 [[ -n $AT && -n $RT && $(field token_type) == Bearer && $(field expires_in) == 3600 ]] || fail "token answer"
 [[ $(field scope) == "openid offline_access" ]] || fail "granted scope"
 IDT=$(field id_token)
-python3 - "$IDT" <<'PY' || fail "id_token is not a well-formed alg:none JWT"
+req "$URL/jwks" >/dev/null; JWKS=$(cat "$WORK/body")
+python3 - "$IDT" "$JWKS" <<'PY' || fail "id_token is not an RS256 JWT signed by a key of the JWKS"
 import base64, json, sys
 h, p, s = sys.argv[1].split(".")
 dec = lambda x: json.loads(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
-assert dec(h)["alg"] == "none" and s == "" and dec(p)["aud"] == "demo"
+kids = {k["kid"] for k in json.loads(sys.argv[2])["keys"]}
+assert dec(h)["alg"] == "RS256" and dec(h)["kid"] in kids and len(s) > 300 and dec(p)["aud"] == "demo"
 PY
 poll "$DC"; expect 400 invalid_grant "second exchange of a device code"
 poll "nonexistent"; expect 400 invalid_grant "unknown device code"

@@ -29,6 +29,9 @@ public enum AudienceKey: String, Sendable, Hashable, CaseIterable {
     case authorizationEndpoint = "authorization_endpoint"
     case flow
     case redirectPort = "redirect_port"
+    case jwksURI = "jwks_uri"
+    case requireMFA = "require_mfa"
+    case acrValues = "acr_values"
 }
 
 /// Where an audience setting's effective value came from. The validator records it in the
@@ -168,6 +171,13 @@ public struct AudienceExplanation: Sendable, Equatable {
         add(.requireTTY, audience.requireTTY ? "true: only clients with a controlling terminal are served" : "false")
         add(.allowedClients, list(audience.allowedClients, none: "any program of this user"))
         add(.caFile, audience.caFile ?? "none: the system's trust anchors")
+        add(.jwksURI, audience.jwksURI?.description ?? (audience.endpoints.issuer == nil
+            ? "none: with neither issuer nor jwks_uri an id_token cannot be verified and is discarded"
+            : "from the issuer's discovery metadata; id_tokens are verified against it"))
+        add(.requireMFA, audience.requireMFA
+            ? "true: a login is kept only when its verified id_token reports a multi-factor sign-in (amr) or an acr of acr_values"
+            : "false")
+        add(.acrValues, list(audience.acrValues, none: "none"))
         self.settings = settings
 
         discoveryOnlyAtLogout = audience.endpoints.deviceAuthorization != nil && audience.endpoints.token != nil

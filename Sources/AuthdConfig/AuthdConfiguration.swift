@@ -153,6 +153,12 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public var revocationHint: String?
     /// What to change at the provider when it says device flow is not enabled.
     public var deviceFlowSetupHint: String?
+    /// Where the issuer's id_token signing keys are, when not (only) in its discovery metadata.
+    public var jwksURI: EndpointURL? = nil
+    /// Keep a login only when its verified id_token reports a multi-factor sign-in (docs/configuration.md).
+    public var requireMFA: Bool = false
+    /// `acr` values to ask for (sent as `acr_values`) and, with `require_mfa` or alone, to accept.
+    public var acrValues: [String] = []
     /// Where each setting came from (config line, preset, default, discovery), recorded by
     /// validation as it picks the values; for `config check --explain`.
     public var origins: [AudienceKey: SettingOrigin]

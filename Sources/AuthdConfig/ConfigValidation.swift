@@ -88,7 +88,7 @@ extension AuthdConfiguration {
 private let reservedParameters: [String: String] = [
     "client_id": "client_id", "client_secret": "client_secret or client_secret_file", "scope": "scopes",
     "resource": "resource", "grant_type": "", "device_code": "", "refresh_token": "", "code": "", "token": "",
-    "token_type_hint": "",
+    "token_type_hint": "", "acr_values": "acr_values",
     // The authorization code flow's own (its URL carries extra_params too).
     "response_type": "", "redirect_uri": "redirect_port", "state": "", "nonce": "", "code_challenge": "",
     "code_challenge_method": "", "code_verifier": "",
@@ -225,6 +225,9 @@ private struct ConfigValidator {
         var allowedClients: [String]?
         var caFile: String?
         var tokenAuthMethod: (TokenEndpointAuthMethod, TOMLEntry)?
+        var jwksURI: EndpointURL?
+        var requireMFA: Bool?
+        var acrValues: [String]?
         /// The line of each key as written, whether or not its value was valid.
         var lines: [String: Int] = [:]
     }
@@ -472,10 +475,17 @@ private struct ConfigValidator {
         let requireTTY = resolver.resolve(.requireTTY, written: written.requireTTY, preset: nil, default: false)
         let allowedClients = resolver.resolve(.allowedClients, written: written.allowedClients, preset: nil, default: [])
         let caFile = resolver.keep(.caFile, written.caFile)
+        let jwksURI = resolver.keep(.jwksURI, written.jwksURI)
+        let requireMFA = resolver.resolve(.requireMFA, written: written.requireMFA, preset: nil, default: false)
+        let acrValues = resolver.resolve(.acrValues, written: written.acrValues, preset: nil, default: [])
+        if requireMFA || !acrValues.isEmpty, !scopes.contains("openid") {
+            warning(position, "audience." + renderKey(name), (requireMFA ? "require_mfa" : "acr_values")
+                + " needs a verified id_token, which only comes with the openid scope: every login will be refused; add \"openid\" to scopes")
+        }
 
         let errorsAfter = diagnostics.filter { $0.severity == .error }.count
         guard errorsAfter == errorsBefore, let clientID else { return nil }
-        return AudienceConfiguration(
+        var audience = AudienceConfiguration(
             name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
             baseURL: baseURL, tenant: tenant, endpoints: endpoints,
             scopes: scopes, resources: resources, extraParameters: extraParameters, gitURLs: gitURLs,
@@ -484,6 +494,10 @@ private struct ConfigValidator {
             allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
             deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins, flow: flow, redirectPort: redirectPort)
+        audience.jwksURI = jwksURI
+        audience.requireMFA = requireMFA
+        audience.acrValues = acrValues
+        return audience
     }
 
     mutating func read(_ field: TOMLEntry, into written: inout WrittenAudience, audiencePath: String) {
@@ -654,6 +668,20 @@ private struct ConfigValidator {
             }
         case "ca_file":
             written.caFile = absolutePath(field, keyPath)
+        case "jwks_uri":
+            written.jwksURI = endpoint(field, keyPath)
+        case "require_mfa":
+            if let value = bool(field, keyPath) { written.requireMFA = value }
+        case "acr_values":
+            guard let values = stringArray(field, keyPath, hint: "acr_values = [\"urn:okta:loa:2fa:any\"]") else { return }
+            written.acrValues = []
+            for (value, position) in values {
+                if !value.isEmpty && value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+                    written.acrValues?.append(value)
+                } else {
+                    error(position, keyPath, "an acr value is printable ASCII without spaces")
+                }
+            }
         case "token_auth_method":
             if let method = choice(field, keyPath, TokenEndpointAuthMethod.self) { written.tokenAuthMethod = (method, field) }
         default:

@@ -1,5 +1,6 @@
 // The single owner of one audience's login: serving, single-flight logins (device or authorization code) and refreshes, schedules.
 import AuthdConfig
+import AuthdOAuth
 import AuthdSystem
 import AuthdWire
 import Synchronization
@@ -14,6 +15,9 @@ public struct ServedToken: Sendable {
     /// The token is valid for less than the `min_valid` asked: nothing better could be had
     /// (renewed for this request, or the provider issues shorter lifetimes; `MinimumValidity`).
     public var shortOfMinimumValidity: Bool = false
+    /// Which token this is: the access token, or the verified id_token (`get --id-token`).
+    public enum Kind: Sendable { case access, id }
+    public var kind: Kind = .access
 }
 
 /// Where streamed events (prompt, progress) for one waiting client go.
@@ -33,6 +37,8 @@ public struct AudiencePolicy: Sendable {
     public var maxSession: Duration?
     /// The issuer and client a login of this audience belongs to (stored with it).
     public var identity: LoginIdentity?
+    /// `require_mfa` / `acr_values`: what a login's verified id_token must show to be kept.
+    public var identityPolicy = IdentityPolicy()
     /// Shown when a login is needed and nobody can be prompted.
     public var loginHint: String { "run: authctl login \(name)" }
     /// `redirect_port`; nil = an ephemeral loopback port per authorization code login.
@@ -219,6 +225,61 @@ public actor AudienceAgent {
         }
     }
 
+    /// The login's verified id_token, valid for `minimumValidity` when it can be: a login first if
+    /// there is none (and a person can be prompted), then one refresh when the id_token is too
+    /// close to its `exp` (providers often send a new one). Otherwise `login_needed`.
+    public func getIDToken(minimumValidity: Duration, canPrompt: Bool, client: ClientIdentity,
+                           events: @escaping ReplySink) async throws(ProtocolFailure) -> ServedToken {
+        if login == nil || login?.accessToken == nil {
+            // Logs in (or refreshes) as `get` would; the access token it returns is not used.
+            _ = try await get(minimumValidity: .zero, canPrompt: canPrompt, client: client, events: events)
+        }
+        var refreshed = false
+        while true {
+            try checkCancelled()
+            guard let current = login else { throw loginNeededFailure(for: client) }
+            if current.identityUnverifiable {
+                throw ProtocolFailure(.configError, "\(name): the provider's id_token cannot be verified (the audience has neither issuer nor jwks_uri), so it was discarded",
+                                      hint: "set issuer or jwks_uri for the audience, then log in again")
+            }
+            let wallNow = clock.wallSeconds()
+            if let sealed = current.idToken, let identity = current.identity, identity.expiresAt > wallNow {
+                let remaining = identity.expiresAt - wallNow
+                let asked = Int64(minimumValidity.components.seconds)
+                let canRefresh = renewal == .possible && current.refreshTokenIsUsable(now: clock.monotonicNow()) && !sessionExpired(clock.monotonicNow())
+                if remaining >= asked || refreshed || !canRefresh {
+                    let token: SecretBytes
+                    do {
+                        token = try environment.vault.open(sealed, context: VaultContext.idToken(name))
+                    } catch {
+                        throw ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open the id_token")
+                    }
+                    let fingerprint = token.withBytes { span in AuthdWire.TokenFingerprint.of((0..<span.count).map { span[$0] }) }
+                    environment.audit.record(AuditRecord(.tokenServed, "\(name): id_token served", audience: name, client: client,
+                                                         scopes: current.scopes, tokenFingerprint: fingerprint, detail: "id_token"))
+                    var served = ServedToken(token: token, tokenType: "Bearer", expiresAtWall: identity.expiresAt, scopes: current.scopes,
+                                             fingerprint: fingerprint, shortOfMinimumValidity: remaining < asked)
+                    served.kind = .id
+                    return served
+                }
+            }
+            let canRefresh = renewal == .possible && current.refreshTokenIsUsable(now: clock.monotonicNow())
+            if !refreshed, canRefresh {
+                refreshed = true
+                if case .failure(let error) = await refreshNow(reason: "id_token requested", client: client), error.kind == .transient {
+                    throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)", hint: "the provider may be unreachable; try again shortly")
+                }
+                continue
+            }
+            let why = current.idToken == nil
+                ? (policy.requestedScopes.contains("openid") ? "the login has no verified id_token" : "the audience does not ask for the openid scope, so no id_token is issued")
+                : "its id_token has expired and the provider sent no new one on refresh"
+            environment.audit.record(AuditRecord(.loginNeeded, "\(name): id_token requested: \(why)", audience: name, client: client,
+                                                 scopes: current.scopes, detail: why))
+            throw ProtocolFailure(.loginNeeded, "\(name): no id_token to serve: \(why)", hint: policy.loginHint)
+        }
+    }
+
     /// A new device flow now (the person asked), replacing the stored login when it succeeds.
     /// A flow already running is joined rather than duplicated.
     public func login(client: ClientIdentity, flow method: LoginFlowChoice? = nil,
@@ -306,13 +367,25 @@ public actor AudienceAgent {
             state = .loggedOut
         }
         let wallNow = clock.wallSeconds()
-        return AudienceStatus(
+        var status = AudienceStatus(
             audience: name, state: state, issuer: nil, scopes: login?.scopes ?? [],
             accessTokenExpiresAt: login?.accessToken == nil ? nil : login?.accessExpiresAtWall,
             refreshAt: nextRefreshAt.map { wallNow + Int64(($0 - now).components.seconds) },
             hasRefreshToken: login?.refreshToken != nil, loginAt: login?.loginAtWall, persist: policy.persist,
-            subject: login?.subject, loginPending: flow != nil,
+            subject: login?.identity?.displayName ?? login?.subject, loginPending: flow != nil,
             refreshError: state == .refreshFailing ? lastRefreshError : nil)
+        if let identity = login?.identity {
+            status.identity = "verified"
+            status.email = identity.email
+            status.amr = identity.authenticationMethods
+            status.acr = identity.authenticationContext
+            status.authTime = identity.authTime
+            status.mfa = identity.authenticationMethods.contains(where: IdentityPolicy.multiFactorMethods.contains)
+        } else if login?.identityUnverifiable == true || login?.subject != nil {
+            // Discarded for want of keys, or a subject from a store written before verification.
+            status.identity = "unverified"
+        }
+        return status
     }
 
     /// Applies a reloaded config. A changed provider identity drops the login (it belongs to the old one).
@@ -603,14 +676,28 @@ public actor AudienceAgent {
                 tokens = try await authorizationCodeTokens(run, client: client, reason: switchReason)
             }
             guard isCurrent(run), let tokens else { return }
+            if case .refuse(let rule) = policy.identityPolicy.decide(tokens.identity) {
+                // Nothing is installed; the provider is asked to forget the tokens it just issued.
+                let revocation = await provider.revoke(refreshToken: tokens.refreshToken, accessToken: tokens.accessToken)
+                let revoked = revocation == .revoked ? "revoked at the provider" : "not revoked at the provider (\(revocation))"
+                environment.audit.record(AuditRecord(.loginRefusedPolicy, "\(name): login refused by policy: \(rule); \(revoked)",
+                                                     audience: name, client: client, scopes: tokens.scopes ?? policy.requestedScopes,
+                                                     detail: ([rule] + Self.evidence(tokens.identity)).joined(separator: "; ")))
+                outcome = .failure(ProtocolFailure(.refused, "\(name): login refused: \(rule)"))
+                finish(run, outcome)
+                return
+            }
             await install(tokens, freshLogin: true)
             let fingerprint = login?.accessTokenFingerprint
+            let evidence = Self.evidence(tokens.identity).joined(separator: "; ")
             if method == .deviceFlow {
                 environment.audit.record(AuditRecord(.deviceFlowApproved, "\(name): device flow approved", audience: name,
-                                                     client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint))
+                                                     client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint,
+                                                     detail: evidence))
             } else {
                 environment.audit.record(AuditRecord(.authorizationCodeApproved, "\(name): authorization code login approved", audience: name,
-                                                     client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint))
+                                                     client: client, scopes: login?.scopes ?? [], tokenFingerprint: fingerprint,
+                                                     detail: evidence))
             }
             broadcast(run, .progress(stage: "approved", intervalSeconds: nil))
             outcome = .success(())
@@ -761,6 +848,18 @@ public actor AudienceAgent {
             throw ProtocolFailure(.badRequest, "\(name): the pasted address was refused: \(why)",
                                   hint: "paste the whole address your browser shows after you approve")
         }
+    }
+
+    /// The approval evidence for audit records: verified claims only, never the token.
+    static func evidence(_ identity: VerifiedIdentity?) -> [String] {
+        guard let identity else { return ["identity: none verified"] }
+        var facts = ["sub=\(identity.subject)"]
+        if let email = identity.email { facts.append("email=\(email)") }
+        if let username = identity.preferredUsername { facts.append("preferred_username=\(username)") }
+        facts.append("amr=" + identity.authenticationMethods.joined(separator: ","))
+        if let acr = identity.authenticationContext { facts.append("acr=\(acr)") }
+        if let authTime = identity.authTime { facts.append("auth_time=\(authTime)") }
+        return facts
     }
 
     private func isCurrent(_ run: DeviceFlowRun) -> Bool {
@@ -958,7 +1057,7 @@ public actor AudienceAgent {
             refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
             refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
         }
-        let updated = Login(
+        var updated = Login(
             accessToken: sealedAccess, tokenType: tokens.tokenType, accessTokenFingerprint: fingerprint,
             accessExpiresAt: tokens.expiresIn.map { now + .seconds($0) },
             accessExpiresAtWall: tokens.expiresIn.map { wallNow + $0 }, accessIssuedAt: now,
@@ -968,6 +1067,24 @@ public actor AudienceAgent {
             loginAt: freshLogin ? now : (login?.loginAt ?? now),
             subject: tokens.subject ?? (freshLogin ? nil : login?.subject),
             issuedLifetime: tokens.expiresIn.map { .seconds($0) })
+        // A refresh without a (verified) new id_token keeps the login's evidence; its old id_token
+        // stays servable only until its own exp (`get --id-token`).
+        var tokens = tokens
+        // OpenID Connect Core §12.2: a refreshed id_token names the same iss and sub. One that does
+        // not is not this login's evidence: it is dropped, and the earlier one stays.
+        if !freshLogin, let new = tokens.identity, let old = login?.identity, new.subject != old.subject || new.issuer != old.issuer {
+            tokens.identity = nil
+            tokens.idToken = nil
+            tokens.subject = nil
+            updated.subject = login?.subject
+        }
+        updated.identity = tokens.identity ?? (freshLogin ? nil : login?.identity)
+        updated.identityUnverifiable = freshLogin ? tokens.identityUnverifiable : (login?.identityUnverifiable ?? false)
+        if var idBytes = tokens.idToken.map({ Array($0.utf8) }) {
+            updated.idToken = environment.vault.seal(zeroing: &idBytes, context: VaultContext.idToken(name))
+        } else {
+            updated.idToken = freshLogin ? nil : login?.idToken
+        }
         login = updated
         if freshLogin {
             generation += 1

@@ -1,4 +1,5 @@
 // What the daemon needs from an OAuth provider for one audience, independent of the engine behind it.
+import AuthdOAuth
 import AuthdWire
 
 /// A provider's answer to a device authorization request, as the daemon shows it.
@@ -43,11 +44,17 @@ public struct IssuedTokens: Sendable {
     public var refreshTokenExpiresIn: Int64?
     /// Granted scopes when the provider said; nil means "as requested".
     public var scopes: [String]?
-    /// Who logged in, from an id_token, for display only.
+    /// Who logged in: the verified identity's display name; nil without a verified id_token.
     public var subject: String?
     /// The OpenID Connect nonce the authorization request sent (authorization code flow with
     /// `openid`); the id_token must carry it. nil for device flows and refreshes.
     public var nonce: String? = nil
+    /// The verified id_token's claims (approval evidence); nil when none came or none verified.
+    public var identity: VerifiedIdentity?
+    /// The id_token itself, only when verified (served by `get --id-token`).
+    public var idToken: String?
+    /// An id_token came but no key can be known to verify it (neither issuer nor jwks_uri): dropped.
+    public var identityUnverifiable = false
 
     public init(accessToken: String, tokenType: String = "Bearer", expiresIn: Int64?, refreshToken: String?,
                 refreshTokenExpiresIn: Int64? = nil, scopes: [String]?, subject: String? = nil) {

@@ -7,6 +7,8 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case tokenServed = "token_served"
     case deviceFlowStarted = "device_flow_started"
     case deviceFlowApproved = "device_flow_approved"
+    /// A login whose verified identity failed `require_mfa` / `acr_values`: revoked, nothing kept.
+    case loginRefusedPolicy = "login_refused_policy"
     case deviceFlowDenied = "device_flow_denied"
     case deviceFlowExpired = "device_flow_expired"
     case deviceFlowFailed = "device_flow_failed"
@@ -51,13 +53,14 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .authorizationCodeStarted: return "1223da3fcc9b4dcfbe2ae2c987487291"
         case .authorizationCodeApproved: return "72668918839544dbbc7f2a0a7f6d445e"
         case .authorizationCallbackRefused: return "6333b6f6031e46a9804815b61373763a"
+        case .loginRefusedPolicy: return "5f0b8e2a4c7d4e1b9a3f6c2d8e7b1a40"
         }
     }
 
     /// syslog priority: refusals and failures are warnings, the rest informational.
     var priority: Int {
         switch self {
-        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .scopeNotNarrowed, .authorizationCallbackRefused: return 4
+        case .clientRefused, .refreshFailed, .deviceFlowFailed, .storeError, .deviceFlowDenied, .scopeNotNarrowed, .authorizationCallbackRefused, .loginRefusedPolicy: return 4
         case .loginNeeded, .deviceFlowExpired: return 5
         default: return 6
         }

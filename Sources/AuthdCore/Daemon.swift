@@ -1,5 +1,6 @@
 // The daemon's life: config, socket, store, agents; ready, watchdog, reload on SIGHUP, clean stop on SIGTERM.
 import AuthdConfig
+import AuthdOAuth
 import AuthdPosix
 import AuthdStore
 import AuthdSystem
@@ -268,12 +269,13 @@ public final class Daemon: Sendable {
         for entry in router.current + router.suspended { existing[entry.policy.name] = entry }
         var entries: [RequestRouter.Entry] = []
         for audience in configuration.audiences {
-            let policy = AudiencePolicy(
+            var policy = AudiencePolicy(
                 name: audience.name, requestedScopes: audience.scopes, persist: audience.persist && persistence != nil,
                 requireTTY: audience.requireTTY, allowedClients: audience.allowedClients, resources: audience.resources,
                 refreshMargin: configuration.daemon.refreshMargin, maxSession: configuration.daemon.maxSession,
                 identity: Daemon.identity(of: audience), redirectPort: audience.redirectPort,
                 loginPlan: { audience.loginMethodPlan(override: $0) })
+            policy.identityPolicy = IdentityPolicy(requireMFA: audience.requireMFA, acrValues: audience.acrValues)
             let provider = options.providerFactory(audience, configuration.daemon)
             let issuer = audience.endpoints.issuer?.description
             if let old = existing[audience.name] {

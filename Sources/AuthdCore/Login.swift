@@ -1,4 +1,5 @@
 // One audience's login as the daemon holds it: sealed tokens and what is known about them.
+import AuthdOAuth
 import AuthdSystem
 import AuthdWire
 
@@ -22,6 +23,12 @@ public struct Login: Sendable {
     var loginAtWall: Int64
     var loginAt: Duration
     var subject: String?
+    /// The verified id_token's claims: who approved, and how (approval evidence).
+    var identity: VerifiedIdentity? = nil
+    /// The verified id_token, sealed; served by `get --id-token` until its own `exp`.
+    var idToken: SealedSecret? = nil
+    /// An id_token came that no key could verify (no issuer, no jwks_uri): status says "unverified".
+    var identityUnverifiable = false
     /// The lifetime the provider gave the access token when this daemon received it (a login or a
     /// refresh); nil for a login restored from the store. What a renewal is expected to give.
     var issuedLifetime: Duration? = nil
@@ -55,4 +62,5 @@ public struct Login: Sendable {
 enum VaultContext {
     static func access(_ audience: String) -> String { "access:" + audience }
     static func refresh(_ audience: String) -> String { "refresh:" + audience }
+    static func idToken(_ audience: String) -> String { "id:" + audience }
 }

@@ -41,10 +41,11 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         case .clientSecretBasic: authentication = .clientSecretBasic
         case .clientSecretPost: authentication = .clientSecretPost
         }
-        let settings = OAuthClientSettings(
+        var settings = OAuthClientSettings(
             clientID: audience.clientID, clientSecret: secret, clientAuthentication: secret == nil ? ClientAuthentication.none : authentication,
             scopes: audience.scopes, resources: audience.resources,
-            extraParameters: audience.extraParameters.map { (name: $0.name, value: $0.value) },
+            extraParameters: audience.extraParameters.map { (name: $0.name, value: $0.value) }
+                + (audience.acrValues.isEmpty ? [] : [(name: "acr_values", value: audience.acrValues.joined(separator: " "))]),
             // The issuer goes to the engine only when the config says discovery is usable: Entra and GitHub have
             // no revocation endpoint to find, and GitLab's metadata lacks the device endpoint.
             endpoints: EndpointSettings(issuer: audience.endpoints.needsDiscovery ? audience.endpoints.issuer?.description : nil,
@@ -55,6 +56,9 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
             deviceFlowSetupHint: audience.deviceFlowSetupHint, limits: Self.httpLimits(), caFile: audience.caFile,
             userAgent: "authd/\(AuthdProtocol.softwareVersion)")
         setupProblem = problem
+        var withIdentity = settings
+        withIdentity.idTokens = IDTokenSettings(issuer: audience.endpoints.issuer?.description, jwksURI: audience.jwksURI?.description)
+        settings = withIdentity
         client = problem == nil ? OAuthClient(settings: settings, transport: transport, clock: clock) : nil
     }
 
@@ -109,9 +113,42 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
                 case .prompt, .approved: break
                 }
             }
-            return Self.issued(grant)
+            return try await verified(Self.issued(grant), idToken: grant.idToken, using: client, refusing: true)
         } catch {
             throw Self.classify(error, refreshing: false)
+        }
+    }
+
+    /// Real signature checks for the engine's pure verifier (libcrypto, libsodium).
+    static let signatureCheck: IDTokenVerifier.SignatureCheck = { algorithm, material, message, signature in
+        guard let key = try? SignatureVerificationKey(material) else { return false }
+        return key.verify(algorithm, message: message, signature: signature)
+    }
+
+    /// Verifies the id_token that came with `issued`, if any. At a login (`refusing`) a token that
+    /// fails refuses the login: its tokens are revoked where the provider allows and nothing is
+    /// kept. On a refresh the new id_token is dropped instead (the login stays, without it).
+    /// A token that cannot be verified (no issuer, no jwks_uri) is always dropped.
+    private func verified(_ issued: IssuedTokens, idToken: String?, using client: OAuthClient, refusing: Bool,
+                          nonce: String? = nil) async throws -> IssuedTokens {
+        var result = issued
+        result.subject = nil
+        guard let idToken else { return result }
+        do {
+            // The authorization code flow's nonce must come back in its id_token (replay of another login's token).
+            guard let identity = try await client.verifyIDToken(idToken, nonce: nonce, signatureCheck: Self.signatureCheck) else {
+                result.identityUnverifiable = true
+                return result
+            }
+            result.identity = identity
+            result.idToken = idToken
+            result.subject = identity.displayName
+            return result
+        } catch {
+            guard refusing else { return result }
+            _ = await revoke(refreshToken: issued.refreshToken, accessToken: issued.accessToken)
+            throw ProviderError(.provider, "login refused: \(error.description)",
+                                hint: "nothing was kept; check the audience's issuer and client_id, and this machine's clock")
         }
     }
 
@@ -128,7 +165,8 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         do {
             let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.unixSeconds),
                                                      scopes: scopes, resources: resources)
-            var issued = Self.issued(refreshed.grant)
+            var issued = try await verified(Self.issued(refreshed.grant), idToken: refreshed.grant.idToken,
+                                            using: client, refusing: false)
             // The engine fills in the old refresh token when none came back; the agent keeps its own.
             if refreshed.refreshToken == .keptPrevious { issued.refreshToken = nil }
             return issued
@@ -163,7 +201,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         var issued = IssuedTokens(accessToken: grant.accessToken, tokenType: grant.tokenType, expiresIn: grant.expiresIn,
                                   refreshToken: grant.refreshToken,
                                   refreshTokenExpiresIn: grant.refreshTokenExpiresAt.map { $0 - grant.issuedAt },
-                                  scopes: grant.scopes.isEmpty ? nil : grant.scopes, subject: grant.identity?.displayName)
+                                  scopes: grant.scopes.isEmpty ? nil : grant.scopes)
         issued.nonce = grant.nonce
         return issued
     }
@@ -189,7 +227,8 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         let client = try requireClient()
         guard let pending = start.handle as? AuthdOAuth.PendingAuthorization else { throw ProviderError(.provider, "authorization from another provider") }
         do {
-            return Self.issued(try await client.exchange(code: code, for: pending))
+            let grant = try await client.exchange(code: code, for: pending)
+            return try await verified(Self.issued(grant), idToken: grant.idToken, using: client, refusing: true, nonce: pending.nonce)
         } catch {
             throw Self.classify(error, refreshing: false)
         }

@@ -167,9 +167,15 @@ public final class RequestRouter: RequestHandling {
             } catch {
                 return .line(.failure(error))
             }
-        case .getIDToken:
-            // Request.decode never yields it yet: verified id_tokens come with the identity work.
-            return .line(.failure(ProtocolFailure(.badRequest, "get: this daemon does not serve id tokens (\"token\":\"id\")")))
+        case let .getIDToken(audience, minValid, interactive):
+            guard let entry = entry(named: audience) else { return unknown(audience) }
+            if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
+            do {
+                return .token(try await entry.agent.getIDToken(minimumValidity: .seconds(minValid), canPrompt: interactive,
+                                                               client: client, events: events))
+            } catch {
+                return .line(.failure(error))
+            }
         case let .login(audience, flow):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }

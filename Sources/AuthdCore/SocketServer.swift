@@ -635,7 +635,7 @@ final class SocketLoop {
         case .token(let served):
             var buffer: [UInt8] = []
             buffer.reserveCapacity(served.token.count + 256)
-            buffer += Array(#"{"ok":true,"access_token":""#.utf8)
+            buffer += Array((served.kind == .id ? #"{"ok":true,"id_token":""# : #"{"ok":true,"access_token":""#).utf8)
             served.token.withBytes { span in
                 for i in span.indices { writeEscaped(span[i], into: &buffer) }
             }

@@ -1,4 +1,5 @@
 // Writes logins through the encrypted store; one actor so saves never interleave.
+import AuthdOAuth
 import AuthdStore
 import AuthdSystem
 import AuthdWire
@@ -52,7 +53,7 @@ public actor StorePersistence: LoginPersistence {
                 defer { SecretBytes.zero(&bytes) }
                 return AuthdWire.TokenFingerprint.of(bytes)
             } }
-            let login = Login(
+            var login = Login(
                 accessToken: stored.accessToken.map { vault.seal($0, context: VaultContext.access(audience)) }, tokenType: "Bearer",
                 accessTokenFingerprint: accessFingerprint,
                 accessExpiresAt: monotonic(stored.accessTokenExpiry), accessExpiresAtWall: stored.accessTokenExpiry,
@@ -62,6 +63,13 @@ public actor StorePersistence: LoginPersistence {
                 refreshExpiresAt: monotonic(stored.refreshTokenExpiry), refreshExpiresAtWall: stored.refreshTokenExpiry,
                 scopes: stored.scopes, loginAtWall: stored.loginTime, loginAt: now - .seconds(max(0, wallNow - stored.loginTime)),
                 subject: stored.subject)
+            login.identity = stored.identity.map {
+                VerifiedIdentity(issuer: $0.issuer, subject: $0.subject, email: $0.email, preferredUsername: $0.preferredUsername,
+                                 authenticationMethods: $0.authenticationMethods, authenticationContext: $0.authenticationContext,
+                                 authenticationContexts: $0.authenticationContexts, authTime: $0.authTime, expiresAt: $0.expiresAt)
+            }
+            login.idToken = stored.idToken.map { vault.seal($0, context: VaultContext.idToken(audience)) }
+            login.identityUnverifiable = stored.identityUnverifiable
             result[audience] = login
         }
         return result
@@ -71,12 +79,20 @@ public actor StorePersistence: LoginPersistence {
         if let login {
             // The identity the agent says the login came from, not the (possibly just reloaded) config's.
             guard let identity else { return }
-            logins[audience] = StoredLogin(
+            var stored = StoredLogin(
                 audience: audience, issuer: identity.issuer, clientID: identity.clientID,
                 refreshToken: try login.refreshToken.map { try vault.open($0, context: VaultContext.refresh(audience)) },
                 accessToken: try login.accessToken.map { try vault.open($0, context: VaultContext.access(audience)) },
                 accessTokenExpiry: login.accessExpiresAtWall, refreshTokenExpiry: login.refreshExpiresAtWall,
                 scopes: login.scopes, loginTime: login.loginAtWall, subject: login.subject)
+            stored.identity = login.identity.map {
+                StoredIdentity(issuer: $0.issuer, subject: $0.subject, email: $0.email, preferredUsername: $0.preferredUsername,
+                               authenticationMethods: $0.authenticationMethods, authenticationContext: $0.authenticationContext,
+                               authenticationContexts: $0.authenticationContexts, authTime: $0.authTime, expiresAt: $0.expiresAt)
+            }
+            stored.idToken = try login.idToken.map { try vault.open($0, context: VaultContext.idToken(audience)) }
+            stored.identityUnverifiable = login.identityUnverifiable
+            logins[audience] = stored
         } else {
             logins[audience] = nil
         }

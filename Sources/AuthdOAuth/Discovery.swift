@@ -11,6 +11,8 @@ public struct AuthorizationServerMetadata: Sendable, Equatable {
     public var tokenEndpoint: String?
     public var revocationEndpoint: String?
     public var introspectionEndpoint: String?
+    /// Where the issuer publishes its id_token signing keys (OpenID Connect Discovery).
+    public var jwksURI: String? = nil
     public var tokenEndpointAuthMethods: [String]
     public var grantTypes: [String]
     /// The document it came from.
@@ -172,7 +174,7 @@ struct MetadataFetcher: Sendable {
         }
         guard IssuerIdentifier.matches(issuer, published) else { throw .issuerMismatch(expected: issuer, found: ProviderText(secrets: []).clean(published) ?? "") }
         func strings(_ name: String) -> [String] { value[name]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-        return AuthorizationServerMetadata(
+        var metadata = AuthorizationServerMetadata(
             issuer: published,
             deviceAuthorizationEndpoint: value["device_authorization_endpoint"]?.stringValue,
             tokenEndpoint: value["token_endpoint"]?.stringValue,
@@ -182,5 +184,7 @@ struct MetadataFetcher: Sendable {
             grantTypes: strings("grant_types_supported"),
             source: url,
             authorizationEndpoint: value["authorization_endpoint"]?.stringValue)
+        metadata.jwksURI = value["jwks_uri"]?.stringValue
+        return metadata
     }
 }

@@ -39,6 +39,8 @@ public struct OAuthClient: Sendable {
     let transport: any HTTPTransport
     public let clock: any OAuthClock
     public let discovery: MetadataDiscovery
+    /// The issuer's id_token signing keys, cached per client.
+    public let keySets: KeySetCache
     let factory: RequestFactory
     let exchange: Exchange
 
@@ -48,6 +50,7 @@ public struct OAuthClient: Sendable {
         self.transport = transport
         self.clock = clock
         self.discovery = discovery ?? MetadataDiscovery(transport: transport, clock: clock, limits: settings.limits)
+        keySets = KeySetCache(transport: transport, clock: clock, limits: settings.limits)
         factory = RequestFactory(settings: settings)
         exchange = Exchange(transport: transport, limits: settings.limits)
     }
@@ -75,7 +78,7 @@ public struct OAuthClient: Sendable {
             case .token: resolved.token
             case .revocation: resolved.revocation
             case .authorization: resolved.authorization
-            case .discovery: nil
+            case .discovery, .keySet: nil
             }
         }
         if needed.contains(where: { value($0) == nil }), let issuer = explicit.issuer {
@@ -126,7 +129,7 @@ public struct OAuthClient: Sendable {
             return names + ": the provider does not seem to offer token revocation (RFC 7009); if it does, set it explicitly in the config (revocation_endpoint)"
         case .authorization:
             return names + ", so the authorization code flow cannot start; set authorization_endpoint in the config"
-        case .token, .discovery:
+        case .token, .discovery, .keySet:
             return names + "; set it explicitly in the config"
         }
     }

@@ -10,6 +10,7 @@ public struct OAuthEndpoint: Sendable, Equatable, CustomStringConvertible {
         case token = "token endpoint"
         case revocation = "revocation endpoint"
         case authorization = "authorization endpoint"
+        case keySet = "JWKS (jwks_uri)"
     }
 
     public var role: Role

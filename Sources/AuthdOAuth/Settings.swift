@@ -64,6 +64,8 @@ public struct OAuthClientSettings: Sendable {
     public var pollingSafetyMargin: Duration
     /// Sent as `User-Agent`.
     public var userAgent: String
+    /// Where id_tokens are verified from; empty means none can be (docs/security.md).
+    public var idTokens = IDTokenSettings()
 
     public init(
         clientID: String, clientSecret: String? = nil, clientAuthentication: ClientAuthentication? = nil,

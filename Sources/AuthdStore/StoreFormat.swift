@@ -29,7 +29,8 @@ enum StoreFormat {
     static let version: UInt8 = 1
     static let algorithmXChaCha20Poly1305: UInt8 = 1
     static let fileIDByteCount = 16
-    static let recordLayoutVersion: UInt8 = 1
+    /// Layout 2 adds the identity block and the id_token; layout 1 records still load (docs/store-format.md).
+    static let recordLayoutVersion: UInt8 = 2
     /// Larger files are not read: a store of a few logins is a few kilobytes.
     static let maximumFileBytes = 16 << 20
     // A header from disk could ask Argon2id for absurd work; these bound a load to a few seconds.
@@ -110,10 +111,11 @@ enum StoreFormat {
         metadata.appendBigEndian(UInt16(login.scopes.count))
         for scope in login.scopes { try metadata.appendShortString(scope, field: "scope") }
         try metadata.appendShortString(login.subject ?? "", field: "subject")
+        try appendIdentity(of: login, to: &metadata)
 
         // Sized up front so the buffer holding tokens is never reallocated (a reallocation would
         // leave a copy behind in freed memory), and wiped by SecretBytes(zeroing:).
-        let tokens = [login.refreshToken, login.accessToken].compactMap { $0 }
+        let tokens = [login.refreshToken, login.accessToken, login.idToken].compactMap { $0 }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(4 + metadata.count + tokens.reduce(0) { $0 + $1.count })
         bytes.appendBigEndian(UInt32(metadata.count))
@@ -124,6 +126,63 @@ enum StoreFormat {
             }
         }
         return SecretBytes(zeroing: &bytes)
+    }
+
+    /// Layout 2's identity block: flags (1 identity, 2 unverifiable, 4 auth_time, 8 email,
+    /// 16 preferred_username, 32 acr), the id_token's length, then the claims.
+    private static func appendIdentity(of login: StoredLogin, to metadata: inout [UInt8]) throws(StoreError) {
+        var flags: UInt8 = 0
+        if login.identity != nil { flags |= 1 }
+        if login.identityUnverifiable { flags |= 2 }
+        if login.identity?.authTime != nil { flags |= 4 }
+        if login.identity?.email != nil { flags |= 8 }
+        if login.identity?.preferredUsername != nil { flags |= 16 }
+        if login.identity?.authenticationContext != nil { flags |= 32 }
+        metadata.append(flags)
+        metadata.appendBigEndian(UInt32(login.idToken?.count ?? 0))
+        guard let identity = login.identity else { return }
+        for (field, value) in [("issuer", identity.issuer), ("subject", identity.subject), ("email", identity.email ?? ""),
+                               ("preferred_username", identity.preferredUsername ?? ""), ("acr", identity.authenticationContext ?? "")] {
+            try metadata.appendShortString(value, field: field)
+        }
+        for list in [identity.authenticationMethods, identity.authenticationContexts] {
+            guard list.count <= 255 else { throw .fieldTooLong("amr") }
+            metadata.append(UInt8(list.count))
+            for item in list { try metadata.appendShortString(item, field: "amr") }
+        }
+        metadata.appendBigEndian(UInt64(bitPattern: identity.authTime ?? 0))
+        metadata.appendBigEndian(UInt64(bitPattern: identity.expiresAt))
+    }
+
+    private struct IdentityBlock {
+        var identity: StoredIdentity?
+        var unverifiable: Bool
+        var idTokenLength: Int
+    }
+
+    private static func readIdentity(_ metadata: inout ByteReader) -> IdentityBlock? {
+        guard let flags = try? metadata.readByte(), let idLength = try? metadata.readUInt32() else { return nil }
+        var block = IdentityBlock(identity: nil, unverifiable: flags & 2 != 0, idTokenLength: Int(idLength))
+        guard flags & 1 != 0 else { return block }
+        guard let issuer = try? metadata.readShortString(), let subject = try? metadata.readShortString(),
+              let email = try? metadata.readShortString(), let username = try? metadata.readShortString(),
+              let acr = try? metadata.readShortString() else { return nil }
+        var lists: [[String]] = []
+        for _ in 0..<2 {
+            guard let count = try? metadata.readByte() else { return nil }
+            var items: [String] = []
+            for _ in 0..<count {
+                guard let item = try? metadata.readShortString() else { return nil }
+                items.append(item)
+            }
+            lists.append(items)
+        }
+        guard let authTime = try? metadata.readUInt64(), let expiresAt = try? metadata.readUInt64() else { return nil }
+        block.identity = StoredIdentity(
+            issuer: issuer, subject: subject, email: flags & 8 != 0 ? email : nil, preferredUsername: flags & 16 != 0 ? username : nil,
+            authenticationMethods: lists[0], authenticationContext: flags & 32 != 0 ? acr : nil, authenticationContexts: lists[1],
+            authTime: flags & 4 != 0 ? Int64(bitPattern: authTime) : nil, expiresAt: Int64(bitPattern: expiresAt))
+        return block
     }
 
     // MARK: Decoding
@@ -219,7 +278,7 @@ enum StoreFormat {
         guard let metadataLength, metadataLength <= plaintext.count - 4 else { return nil }
         let metadataBytes = plaintext.withBytes { span in (4..<(4 + metadataLength)).map { span[$0] } }
         var metadata = ByteReader(metadataBytes[...])
-        guard let layout = try? metadata.readByte(), layout == recordLayoutVersion,
+        guard let layout = try? metadata.readByte(), layout == 1 || layout == recordLayoutVersion,
               let flags = try? metadata.readByte(),
               let loginTime = try? metadata.readUInt64(),
               let accessExpiry = try? metadata.readUInt64(),
@@ -233,13 +292,17 @@ enum StoreFormat {
             guard let scope = try? metadata.readShortString() else { return nil }
             scopes.append(scope)
         }
-        guard let subject = try? metadata.readShortString(), metadata.remaining.isEmpty else { return nil }
+        guard let subject = try? metadata.readShortString() else { return nil }
+        // Layout 1 ends here; layout 2 adds the identity block.
+        let identity = layout == 1 ? IdentityBlock(identity: nil, unverifiable: false, idTokenLength: 0) : readIdentity(&metadata)
+        guard let identity, metadata.remaining.isEmpty else { return nil }
         let tokensStart = 4 + metadataLength
-        guard tokensStart + Int(refreshLength) + Int(accessLength) == plaintext.count else { return nil }
+        guard tokensStart + Int(refreshLength) + Int(accessLength) + identity.idTokenLength == plaintext.count else { return nil }
         guard flags & 1 != 0 || refreshLength == 0, flags & 2 != 0 || accessLength == 0 else { return nil }
         let refreshRange = tokensStart..<(tokensStart + Int(refreshLength))
-        let accessRange = refreshRange.upperBound..<plaintext.count
-        return StoredLogin(
+        let accessRange = refreshRange.upperBound..<(refreshRange.upperBound + Int(accessLength))
+        let idRange = accessRange.upperBound..<plaintext.count
+        var login = StoredLogin(
             audience: audience, issuer: issuer, clientID: clientID,
             refreshToken: flags & 1 != 0 ? plaintext.extracting(refreshRange) : nil,
             accessToken: flags & 2 != 0 ? plaintext.extracting(accessRange) : nil,
@@ -247,6 +310,10 @@ enum StoreFormat {
             refreshTokenExpiry: flags & 8 != 0 ? Int64(bitPattern: refreshExpiry) : nil,
             scopes: scopes, loginTime: Int64(bitPattern: loginTime),
             subject: flags & 16 != 0 ? subject : nil)
+        login.identity = identity.identity
+        login.identityUnverifiable = identity.unverifiable
+        login.idToken = identity.idTokenLength > 0 ? plaintext.extracting(idRange) : nil
+        return login
     }
 }
 

@@ -22,8 +22,14 @@ public struct StoredLogin: Sendable, Equatable {
     public var scopes: [String]
     /// When the device flow completed, in seconds since the Unix epoch (for `max_session`).
     public var loginTime: Int64
-    /// Who logged in (e.g. `preferred_username` or `sub` of an id_token), for display only.
+    /// Who logged in: the verified identity's display name (or, from a layout-1 record, an unverified subject).
     public var subject: String?
+    /// The verified id_token's approval evidence (record layout 2); nil when there was none.
+    public var identity: StoredIdentity? = nil
+    /// The verified id_token itself (layout 2), served by `get --id-token` until its exp.
+    public var idToken: SecretBytes? = nil
+    /// An id_token came that no key could verify, and was discarded (layout 2).
+    public var identityUnverifiable = false
 
     /// A login record; every field is stored as given.
     public init(
@@ -42,5 +48,32 @@ public struct StoredLogin: Sendable, Equatable {
         self.scopes = scopes
         self.loginTime = loginTime
         self.subject = subject
+    }
+}
+
+/// The claims of a verified id_token kept with a login: who approved it, and how.
+public struct StoredIdentity: Sendable, Equatable {
+    public var issuer: String
+    public var subject: String
+    public var email: String?
+    public var preferredUsername: String?
+    public var authenticationMethods: [String]
+    public var authenticationContext: String?
+    public var authenticationContexts: [String]
+    public var authTime: Int64?
+    public var expiresAt: Int64
+
+    public init(issuer: String, subject: String, email: String? = nil, preferredUsername: String? = nil,
+                authenticationMethods: [String] = [], authenticationContext: String? = nil,
+                authenticationContexts: [String] = [], authTime: Int64? = nil, expiresAt: Int64) {
+        self.issuer = issuer
+        self.subject = subject
+        self.email = email
+        self.preferredUsername = preferredUsername
+        self.authenticationMethods = authenticationMethods
+        self.authenticationContext = authenticationContext
+        self.authenticationContexts = authenticationContexts
+        self.authTime = authTime
+        self.expiresAt = expiresAt
     }
 }

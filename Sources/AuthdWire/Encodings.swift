@@ -125,22 +125,6 @@ public enum Base64 {
     }
 }
 
-/// base64url without padding (RFC 4648 §5; RFC 7636 Appendix A), as PKCE and JWTs use it.
-public enum Base64URL {
-    public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        var out = ""
-        for c in Base64.encode(bytes) {
-            switch c {
-            case "+": out.append("-")
-            case "/": out.append("_")
-            case "=": continue
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-}
-
 /// Comparison whose time depends only on the lengths, for values an attacker may guess at (an
 /// OAuth `state`): a loop with no early exit, not a cryptographic primitive.
 public enum ConstantTime {

@@ -206,6 +206,15 @@ public enum Request: Sendable, Equatable {
                 guard let b = raw.boolValue else { throw ProtocolFailure(.badRequest, "get: \"interactive\" must be a boolean") }
                 interactive = b
             }
+            switch value["token"] {
+            case nil, .string("access")?: break
+            case .string("id")?:
+                guard value["scope"] == nil, value["resource"] == nil else {
+                    throw ProtocolFailure(.badRequest, "get: \"token\":\"id\" takes no \"scope\" or \"resource\"")
+                }
+                return .getIDToken(audience: a, minimumValiditySeconds: minValid, interactive: interactive)
+            default: throw ProtocolFailure(.badRequest, "get: \"token\" must be \"access\" or \"id\"")
+            }
             if value["scope"] != nil || value["resource"] != nil {
                 var scope: String?
                 if let raw = value["scope"] {
@@ -408,8 +417,19 @@ public struct AudienceStatus: Sendable, Equatable {
     /// When the person last completed a device flow (Unix seconds).
     public var loginAt: Int64?
     public var persist: Bool
-    /// Who is logged in, from an OpenID Connect id_token (display only, not trusted).
+    /// Who approved the login: the verified id_token's display name (preferred_username, else
+    /// email, else sub); nil without a verified id_token.
     public var subject: String?
+    /// Whether the login's identity is `verified` (a signed id_token checked), `unverified` (an
+    /// id_token came but no key could be known: discarded), or `none` (no id_token).
+    public var identity: String = "none"
+    /// Approval evidence from the verified id_token (nil / empty otherwise).
+    public var email: String? = nil
+    public var amr: [String] = []
+    public var acr: String? = nil
+    public var authTime: Int64? = nil
+    /// Whether the verified `amr` names a multi-factor method (the daemon's rule, IdentityPolicy); nil when unknown.
+    public var mfa: Bool? = nil
     /// A device flow is waiting for approval while `state` describes the login still in use.
     public var loginPending: Bool
     /// Why the last refresh failed, while `state` is `refresh_failing`.
@@ -445,6 +465,9 @@ public struct AudienceStatus: Sendable, Equatable {
             ("has_refresh_token", .bool(hasRefreshToken)), ("login_at", opt(loginAt)),
             ("persist", .bool(persist)), ("subject", subject.map { .string($0) } ?? .null),
             ("login_pending", .bool(loginPending)),
+            ("identity", .string(identity)), ("email", email.map { .string($0) } ?? .null),
+            ("amr", .array(amr.map { .string($0) })), ("acr", acr.map { .string($0) } ?? .null),
+            ("auth_time", opt(authTime)), ("mfa", mfa.map { .bool($0) } ?? .null),
         ]
         if let refreshError { members.append(("refresh_error", .string(refreshError))) }
         if let configError { members.append(("config_error", .string(configError))) }
@@ -461,6 +484,13 @@ public struct AudienceStatus: Sendable, Equatable {
                   persist: v["persist"]?.boolValue ?? true, subject: v["subject"]?.stringValue,
                   loginPending: v["login_pending"]?.boolValue ?? false,
                   refreshError: v["refresh_error"]?.stringValue, configError: v["config_error"]?.stringValue)
+        // A daemon from before verification sent only the (unverified) subject.
+        identity = v["identity"]?.stringValue ?? (subject == nil ? "none" : "unverified")
+        email = v["email"]?.stringValue
+        amr = v["amr"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        acr = v["acr"]?.stringValue
+        authTime = v["auth_time"]?.integerValue
+        mfa = v["mfa"]?.boolValue
     }
 }
 

@@ -10,6 +10,9 @@ enum GetCommand {
         if command.flag("--json") && command.flag("--header") {
             throw .usage("give --json or --header, not both")
         }
+        if command.flag("--id-token") && (command.flag("--header") || command.values["--scope"] != nil || command.values["--resource"] != nil) {
+            throw .usage("--id-token prints the id_token of the login; it takes no --header, --scope or --resource")
+        }
         var minimumValidity = 60
         if let text = command.values["--min-valid"] {
             do {
@@ -24,8 +27,11 @@ enum GetCommand {
         let interactive = terminal != nil || command.flag("--interactive")
         let connection = try DaemonLauncher.connect(context)
         let observer = interactive ? InteractivePrompt(terminal: terminal) : nil
+        let wantsIDToken = command.flag("--id-token")
         let request: Request
-        if let narrowing = try narrowing(command) {
+        if wantsIDToken {
+            request = .getIDToken(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive)
+        } else if let narrowing = try narrowing(command) {
             request = .getNarrowed(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive, narrowing: narrowing)
         } else {
             request = .get(audience: audience, minimumValiditySeconds: minimumValidity, interactive: interactive)
@@ -33,6 +39,16 @@ enum GetCommand {
         // Paste-back only from a terminal here: a script's stdin is not the person's.
         observer?.acceptPastedAddress(from: terminal, submit: PasteBack.submitter(context, audience: audience))
         let payload = try RequestExchange.run(request, on: connection, observer: observer)
+        if wantsIDToken {
+            let token = try TokenAnswer.idToken(payload, audience: audience)
+            if command.flag("--json") {
+                let expiresAt: JSONValue = payload["expires_at"]?.integerValue.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
+                Console.out(CommandJSON.document([("id_token", .string(token)), ("expires_at", expiresAt)]))
+            } else {
+                Console.out(token + "\n")
+            }
+            return 0
+        }
         let token = try TokenAnswer.accessToken(payload, audience: audience)
         if payload["short_of_min_valid"]?.boolValue == true {
             // Served anyway (it is the best there is), but the script should know its assumption fails.

@@ -86,9 +86,10 @@ enum StatusCommand {
     }
 
     /// The table for people. Every column when it fits in `columns` (or when the width is unknown,
-    /// e.g. a pipe); otherwise the five a person needs first, so that 80 columns never wrap.
+    /// e.g. a pipe); otherwise the five a person needs first (MFA is not among them: `status --json`
+    /// or a wider terminal shows it), so that 80 columns never wrap.
     static func table(_ rows: [AudienceStatus], now: Int64, columns: Int? = nil) -> String {
-        let wide = ["AUDIENCE", "STATE", "ACCOUNT", "EXPIRES IN", "REFRESH IN", "SCOPES", "ISSUER", "SESSION AGE"]
+        let wide = ["AUDIENCE", "STATE", "WHO", "MFA", "EXPIRES IN", "REFRESH IN", "SCOPES", "ISSUER", "SESSION AGE"]
         var cells: [[String]] = [wide]
         for row in rows {
             let expires: String
@@ -102,28 +103,37 @@ enum StatusCommand {
             let age = row.loginAt.map { HumanDuration.format(seconds: now - $0) } ?? "-"
             let state = stateText(row.state) + (row.loginPending && row.state != .pending ? " (new login waiting for approval)" : "")
             // Daemon-supplied text (the issuer and scopes come from the config and the provider).
-            cells.append([TerminalText.clean(row.audience), state, account(row, width: nil), expires, refresh,
+            cells.append([TerminalText.clean(row.audience), state, account(row, width: nil), mfa(row), expires, refresh,
                           row.scopes.isEmpty ? "-" : TerminalText.clean(row.scopes.joined(separator: " ")),
                           TerminalText.clean(row.issuer ?? "-"), age])
         }
         let full = render(cells)
         guard let columns, full.split(separator: "\n").contains(where: { $0.count > columns }) else { return full }
-        // Narrow: AUDIENCE, STATE, ACCOUNT, EXPIRES IN, REFRESH IN; the account is shortened last.
-        var narrow = cells.map { Array($0.prefix(5)) }
+        // Narrow: AUDIENCE, STATE, WHO, EXPIRES IN, REFRESH IN (MFA only when there is room); WHO is shortened last.
+        var narrow = cells.map { line in [0, 1, 2, 4, 5].map { line[$0] } }
         let others = (0..<5).filter { $0 != 2 }.map { column in narrow.map { $0[column].count }.max() ?? 0 }
         let room = columns - others.reduce(0, +) - 2 * 4
         for (i, row) in rows.enumerated() { narrow[i + 1][2] = account(row, width: max(room, 20)) }
         return render(narrow)
     }
 
-    /// Who is logged in: the id_token's subject, which authd shows but has not verified; the
-    /// subject is shortened to fit `width`, the mark never.
+    /// Who approved the login: the verified id_token's name. "(unverified)" only where that is the
+    /// truth: an id_token came that no key could check (discarded), or an older daemon's subject.
+    /// Shortened to fit `width`, the mark never.
     static func account(_ row: AudienceStatus, width: Int?) -> String {
-        guard let raw = row.subject, !raw.isEmpty else { return "-" }
+        let verified = row.identity == "verified"
+        guard let raw = row.subject, !raw.isEmpty else { return row.identity == "unverified" ? "(unverified)" : "-" }
         let subject = TerminalText.clean(raw)
-        let mark = " (unverified)"
+        let mark = verified ? "" : " (unverified)"
         guard let width, subject.count + mark.count > width else { return subject + mark }
         return String(subject.prefix(max(width - mark.count - 1, 3))) + "…" + mark
+    }
+
+    /// Whether the verified sign-in used a second factor (the daemon's amr rule), with the methods.
+    static func mfa(_ row: AudienceStatus) -> String {
+        guard row.identity == "verified", let mfa = row.mfa else { return "-" }
+        let methods = row.amr.isEmpty ? "" : " (" + TerminalText.clean(row.amr.joined(separator: ",")) + ")"
+        return (mfa ? "yes" : "no") + methods
     }
 
     private static func render(_ cells: [[String]]) -> String {

@@ -114,6 +114,8 @@ struct Config: Sendable {
     var gitRoot: String?
     var quiet = false
     var profile = Profile(name: .standard)
+    /// How id_tokens are signed and spoilt, and the sign-in they report (`--id-token-*`, `--amr`, `--acr`).
+    var idTokens = IDTokenSettings()
     /// The client is not allowed to use device flow; each profile says so in its provider's words.
     var deviceFlowDisabled: DeviceFlowRefusal?
 

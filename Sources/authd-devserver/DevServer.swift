@@ -1,6 +1,7 @@
 // Entry point: the command line, start-up checks, the listening socket and clean shutdown.
 
 import ArgumentParser
+import AuthdWire
 import Foundation
 import NIOCore
 import NIOPosix
@@ -138,6 +139,21 @@ struct DevServer: ParsableCommand {
                                valueName: "DIR"))
     var gitRoot: String?
 
+    @Option(name: .customLong("id-token-alg"), help: "Sign id_tokens with RS256 (default), ES256 or EdDSA; the JWKS publishes all three keys.")
+    var idTokenAlgorithm = "RS256"
+
+    @Option(name: .customLong("id-token-fault"),
+            help: ArgumentHelp("Spoil every id_token: bad-signature, wrong-aud, wrong-iss, expired, missing-nonce or alg-none; repeatable.",
+                               valueName: "FAULT"))
+    var idTokenFaults: [String] = []
+
+    @Option(help: ArgumentHelp("How the person signed in, as RFC 8176 amr values (comma-separated; default pwd); each profile puts them where its provider does.",
+                               valueName: "METHODS"))
+    var amr: String?
+
+    @Option(help: ArgumentHelp("The acr to report (Keycloak defaults to a level from --amr).", valueName: "ACR"))
+    var acr: String?
+
     @Flag(help: "No request log on stderr (the base URL is still printed on stdout).")
     var quiet = false
 
@@ -186,6 +202,18 @@ struct DevServer: ParsableCommand {
             throw ValidationError("--profile \(profile): expected one of " + ProfileName.allCases.map(\.rawValue).joined(separator: ", "))
         }
         c.profile = Profile(name: name)
+        guard let algorithm = SignatureAlgorithm(rawValue: idTokenAlgorithm), algorithm != .ps256 else {
+            throw ValidationError("--id-token-alg \(idTokenAlgorithm): expected RS256, ES256 or EdDSA")
+        }
+        c.idTokens.algorithm = algorithm
+        for text in idTokenFaults {
+            guard let fault = IDTokenFault(rawValue: text) else {
+                throw ValidationError("--id-token-fault \(text): expected " + IDTokenFault.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            c.idTokens.faults.insert(fault)
+        }
+        if let amr { c.idTokens.methods = amr.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        c.idTokens.context = acr
         if githubApp && name != .github { throw ValidationError("--github-app needs --profile github") }
         if let why = deviceFlowDisabled {
             guard let refusal = DeviceFlowRefusal(rawValue: why) else {
@@ -274,7 +302,7 @@ struct DevServer: ParsableCommand {
         }
         let clock = MonotonicClock()
         let log = RequestLog(quiet: config.quiet)
-        let provider = Provider(config: config, clock: clock)
+        let provider = try Provider(config: config, clock: clock)
         let router = Router(config: config, provider: provider, git: git)
         let urlHost = config.bindHost.contains(":") ? "[\(config.bindHost)]" : config.bindHost
         let server = HTTPServer(router: router, log: log, clock: clock, urlHost: urlHost)

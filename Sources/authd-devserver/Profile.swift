@@ -155,7 +155,7 @@ struct Profile: Sendable {
         members += [
             ("scopes_supported", .array(["openid", "profile", "email", "offline_access"].map(JSON.string))),
             ("subject_types_supported", .array([.string("public")])),
-            ("id_token_signing_alg_values_supported", .array([.string("none")])),
+            ("id_token_signing_alg_values_supported", .array(["RS256", "ES256", "EdDSA"].map(JSON.string))),
         ]
         return .object(members)
     }
@@ -166,6 +166,32 @@ struct Profile: Sendable {
     var tokensNeverExpire: Bool { name == .github }
 
     /// Entra and Auth0 issue a refresh token only when `offline_access` was granted.
+    /// Where the provider puts how the person signed in (docs/providers.md says which sends what):
+    /// `methods` are RFC 8176 `amr` values, `context` an `acr`.
+    func identityClaims(methods: [String], context: String?) -> [(String, JSON)] {
+        let multiFactor: Set<String> = ["mfa", "otp", "hwk", "swk", "sc", "fpt", "face", "pop"]
+        let amr = JSON.array(methods.map { .string($0) })
+        switch name {
+        case .standard, .okta, .entraV1:
+            // Okta: amr ["pwd","mfa","otp",...] and, on Identity Engine, acr urn:okta:loa:*; Entra v1 tokens carry amr.
+            return [("amr", amr)] + (context.map { [("acr", .string($0))] } ?? (name == .entraV1 ? [("acr", .string("1"))] : []))
+        case .entra:
+            // Entra v2 id_tokens have no amr; an authentication context comes as the optional acrs claim.
+            return context.map { [("acrs", .array([.string($0)]))] } ?? []
+        case .keycloak:
+            // acr is the step-up level ("1" password, "2" with a second factor); amr only from its AMR mapper.
+            let level = context ?? (methods.contains(where: multiFactor.contains) ? "2" : "1")
+            return [("acr", .string(level)), ("amr", amr)]
+        case .auth0:
+            // amr ["mfa"] only after a second factor; acr only when acr_values asked for one.
+            return (methods.contains(where: multiFactor.contains) ? [("amr", .array([.string("mfa")]))] : [])
+                + (context.map { [("acr", .string($0))] } ?? [])
+        case .github, .gitlab, .google, .gitea, .forgejo, .codeberg, .bitbucket:
+            // The forges' OpenID Connect id_tokens name no authentication methods.
+            return []
+        }
+    }
+
     var refreshNeedsOfflineAccess: Bool { name == .entra || name == .entraV1 || name == .auth0 }
 
     /// GitLab: a refresh kills the old access token too, not just the old refresh token.

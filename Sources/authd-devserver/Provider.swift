@@ -80,13 +80,16 @@ final class Provider: Sendable {
     private let config: Config
     private let clock: MonotonicClock
     private let state = Mutex(State())
+    /// Signs id_tokens and publishes their keys.
+    let idTokens: IDTokenIssuer
 
     /// The person every token is issued for; there is no login, only approve or deny.
     static let subject = "devuser"
 
-    init(config: Config, clock: MonotonicClock) {
+    init(config: Config, clock: MonotonicClock) throws {
         self.config = config
         self.clock = clock
+        idTokens = try IDTokenIssuer(settings: config.idTokens)
     }
 
     private struct DeviceRecord {
@@ -275,7 +278,7 @@ final class Provider: Sendable {
             issuedAt: clock.epoch(at: now))
     }
 
-    /// Unsigned (`alg: none`) but well formed: enough for clients that decode claims; nobody should trust it.
+    /// Signed with the configured algorithm's current key (docs/devserver.md), and spoilt as `--id-token-fault` asks.
     private func makeIDToken(grant: GrantRecord, now: Double, issuer: String) -> String {
         let iat = clock.epoch(at: now)
         var claims: [(String, JSON)] = [
@@ -283,10 +286,12 @@ final class Provider: Sendable {
             ("iat", .int(iat)), ("exp", .int(iat + config.accessTokenTTL)), ("auth_time", .int(iat)),
             ("name", .string("Dev User")), ("preferred_username", .string(Provider.subject)),
             ("email", .string("devuser@example.invalid")),
+            // A unique token id, as Okta (jti) and Entra (uti) send: two tokens of one second differ.
+            ("jti", .string(Random.token(bytes: 16))),
         ]
         if let nonce = grant.nonce { claims.append(("nonce", .string(nonce))) }
-        let header = JSON.object([("alg", .string("none")), ("typ", .string("JWT"))])
-        return Base64URL.encode(header.text) + "." + Base64URL.encode(JSON.object(claims).text) + "."
+        claims += config.profile.identityClaims(methods: config.idTokens.methods, context: config.idTokens.context)
+        return idTokens.sign(claims)
     }
 
     // MARK: authorization code grant (RFC 6749 §4.1, RFC 7636)

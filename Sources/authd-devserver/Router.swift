@@ -59,6 +59,7 @@ enum Endpoint: String, Sendable {
     case discovery, deviceAuthorization = "device_authorization", token, revoke, introspect, jwks
     /// The browser-facing authorization endpoint; not a fault target: a person, not a client, reads it.
     case authorize
+    case rotateKeys = "rotate_keys"
     case devicePage = "device", git, index, notFound = "not_found"
     /// Registry.swift and KubeAPI.swift: consumers of access tokens, like git.
     case registry, kube
@@ -69,6 +70,7 @@ enum Endpoint: String, Sendable {
         switch path {
         case "/introspect": self = .introspect
         case "/jwks": self = .jwks
+        case "/jwks/rotate": self = .rotateKeys
         case "/device", "/device/": self = .devicePage
         case "/", "": self = .index
         case _ where path == "/git" || path.hasPrefix("/git/"): self = .git
@@ -82,7 +84,7 @@ enum Endpoint: String, Sendable {
     var methods: [HTTPMethod] {
         switch self {
         case .discovery, .jwks, .index: return [.GET]
-        case .deviceAuthorization, .token, .revoke, .introspect: return [.POST]
+        case .deviceAuthorization, .token, .revoke, .introspect, .rotateKeys: return [.POST]
         case .devicePage, .git, .authorize: return [.GET, .POST]
         case .registry, .kube: return [.GET, .HEAD]
         case .notFound: return []
@@ -158,8 +160,15 @@ final class Router: Sendable {
         case .revoke: outcome = revoke(req)
         case .introspect: outcome = introspect(req)
         case .jwks:
-            outcome = Outcome(response: .json(.object([("keys", .array([]))]), noStore: false),
+            outcome = Outcome(response: .json(provider.idTokens.jwks(), noStore: false),
                               log: LogFields(endpoint: "jwks", result: "ok"))
+        case .rotateKeys:
+            // Tests ask for a rotation: new kids sign from now on, the previous keys stay published.
+            if let generation = try? provider.idTokens.rotate() {
+                outcome = Outcome(response: .json(.object([("generation", .int(generation))])), log: LogFields(endpoint: "rotate_keys", result: "ok"))
+            } else {
+                outcome = Outcome(response: .text("key generation failed\n", status: .internalServerError), log: LogFields(endpoint: "rotate_keys", result: "error"))
+            }
         case .devicePage: outcome = page.handle(req)
         case .authorize: outcome = authorizePage.handle(req)
         case .index: outcome = Outcome(response: .html(Pages.index(base: req.base, git: git != nil)),

@@ -78,6 +78,9 @@ private func line(of key: String, in text: String) -> Int? {
             authorization_endpoint = "https://proxy.example.com/authorize"
             flow = "authcode"
             redirect_port = 38080
+            jwks_uri = "https://proxy.example.com/keys"
+            require_mfa = true
+            acr_values = ["c1"]
             """
         let a = try audience(text)
         let unwritten: AudienceKey = secret.hasPrefix("client_secret_file") ? .clientSecret : .clientSecretFile
@@ -234,6 +237,9 @@ private func line(of key: String, in text: String) -> Int? {
               require_tty                    false  [default]
               allowed_clients                any program of this user  [default]
               ca_file                        none: the system's trust anchors  [default]
+              jwks_uri                       none: with neither issuer nor jwks_uri an id_token cannot be verified and is discarded  [default]
+              require_mfa                    false  [default]
+              acr_values                     none  [default]
 
             """)
         #expect(SettingOrigin.discovery(issuer: url("https://i")).description == "discovery")

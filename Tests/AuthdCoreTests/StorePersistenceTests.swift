@@ -1,5 +1,6 @@
 // Logins through the real encrypted store: saved, reloaded into a new process's vault, bound to their identity.
 @testable import AuthdCore
+import AuthdOAuth
 import AuthdStore
 import AuthdSystem
 import Foundation
@@ -56,5 +57,44 @@ import Testing
         let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + TokenStore.fileName))
         #expect(file.range(of: Data("access-token-secret-1".utf8)) == nil)
         #expect(file.range(of: Data("refresh-token-secret-1".utf8)) == nil)
+    }
+
+    @Test func theVerifiedIdentityAndIDTokenSurviveARestart() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let identity = LoginIdentity(issuer: "http://127.0.0.1:1", clientID: "cli")
+        let clock = ManualDaemonClock()
+        let provider = ScriptedProvider()
+        let evidence = VerifiedIdentity(issuer: "http://127.0.0.1:1", subject: "00u1", email: "a@example.com",
+                                        authenticationMethods: ["pwd", "mfa"], authTime: 5, expiresAt: 1_900_000_000)
+        await provider.setMintedIdentity(evidence)
+        do {
+            let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
+            let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["openid"], identity: identity), provider: provider,
+                                      environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
+                                                                    persistence: persistence))
+            let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+            try await eventually { await provider.pollWaiters == 1 }
+            await provider.approve()
+            _ = try await first.value
+            await agent.shutdown()
+        }
+        var store: TokenStore?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while store == nil {
+            store = try? TokenStore.open(directory: directory)
+            if store == nil {
+                guard ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        let vault = TokenVault()
+        let restored = await (try StorePersistence(store: try #require(store), identities: ["demo": identity])).restorable(vault: vault, clock: clock)
+        let login = try #require(restored["demo"])
+        #expect(login.identity == evidence)
+        let sealed = try #require(login.idToken)
+        #expect(try vault.open(sealed, context: "id:demo").copyString() == "id-token-secret-1")
+        let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + TokenStore.fileName))
+        #expect(file.range(of: Data("id-token-secret-1".utf8)) == nil)
     }
 }

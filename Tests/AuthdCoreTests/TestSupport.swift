@@ -1,5 +1,6 @@
 // Test doubles for the daemon core: a manual clock, a scripted provider, an in-memory audit sink.
 import AuthdCore
+import AuthdOAuth
 import AuthdSystem
 import AuthdWire
 import Synchronization
@@ -84,6 +85,9 @@ actor ScriptedProvider: AudienceProvider {
     var accessLifetime: Int64? = 3600
     var refreshOutcomes: [Result<Void, ProviderError>] = []
     var rotateRefreshTokens = true
+    /// The verified identity and id_token the next logins and refreshes carry (nil: none).
+    var mintedIdentity: VerifiedIdentity?
+    func setMintedIdentity(_ identity: VerifiedIdentity?) { mintedIdentity = identity }
     private var waiting: [CheckedContinuation<Result<Void, ProviderError>, Never>] = []
     private var decided: Result<Void, ProviderError>?
 
@@ -175,8 +179,14 @@ actor ScriptedProvider: AudienceProvider {
 
     private func mint() -> IssuedTokens {
         issued += 1
-        return IssuedTokens(accessToken: "access-token-secret-\(issued)", expiresIn: accessLifetime,
-                            refreshToken: "refresh-token-secret-\(issued)", scopes: ["read", "write"], subject: "alice")
+        var tokens = IssuedTokens(accessToken: "access-token-secret-\(issued)", expiresIn: accessLifetime,
+                                  refreshToken: "refresh-token-secret-\(issued)", scopes: ["read", "write"], subject: "alice")
+        if let mintedIdentity {
+            tokens.identity = mintedIdentity
+            tokens.idToken = "id-token-secret-\(issued)"
+            tokens.subject = mintedIdentity.displayName
+        }
+        return tokens
     }
 }
 

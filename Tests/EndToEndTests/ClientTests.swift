@@ -410,30 +410,35 @@ struct AuthctlProtocolTests {
     @Test("status at 80 columns fits without wrapping and names the account; a wider terminal gets every column")
     func statusLayout() async throws {
         let now = Int(Date().timeIntervalSince1970)
-        func row(_ name: String, _ state: String, expires: Int?, subject: String?) -> String {
+        func row(_ name: String, _ state: String, expires: Int?, subject: String?, verified: Bool = false) -> String {
             let expiry = expires.map { "\(now + $0)" } ?? "null"
             let who = subject.map { "\"\($0)\"" } ?? "null"
-            return #"{"audience":"\#(name)","state":"\#(state)","issuer":"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0","scopes":["openid","offline_access","api://my-api/access"],"expires_at":\#(expiry),"refresh_at":null,"has_refresh_token":true,"login_at":\#(now - 60),"persist":true,"subject":\#(who)}"#
+            // Without "identity" (an older daemon) a subject is unverified; a verified one carries its evidence.
+            let evidence = verified ? #","identity":"verified","amr":["pwd","otp"],"mfa":true"# : ""
+            return #"{"audience":"\#(name)","state":"\#(state)","issuer":"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0","scopes":["openid","offline_access","api://my-api/access"],"expires_at":\#(expiry),"refresh_at":null,"has_refresh_token":true,"login_at":\#(now - 60),"persist":true,"subject":\#(who)\#(evidence)}"#
         }
         let rows = [row("work", "valid", expires: 3500, subject: "first.last@corp.example.com"),
                     row("github", "valid", expires: nil, subject: nil),
-                    row("gone", "logged_out", expires: nil, subject: nil)]
+                    row("gone", "logged_out", expires: nil, subject: nil),
+                    row("okta", "valid", expires: 600, subject: "alice", verified: true)]
         let kit = try ClientTestKit { _ in [#"{"ok":true,"audiences":[\#(rows.joined(separator: ","))]}"#] }
         let narrow = try await kit.authctlInTerminal(rows: 24, columns: 80, "status")
         #expect(narrow.status == 0, "\(narrow.stdout)\(narrow.stderr)")
         let lines = narrow.stdout.split(separator: "\n")
-        #expect(lines.count == 4, "\(narrow.stdout)")
+        #expect(lines.count == 5, "\(narrow.stdout)")
         #expect(lines.allSatisfy { $0.count <= 80 }, "\(narrow.stdout)")
-        #expect(lines.first?.hasPrefix("AUDIENCE") == true && lines.first?.contains("ACCOUNT") == true)
+        #expect(lines.first?.hasPrefix("AUDIENCE") == true && lines.first?.contains("WHO") == true)
         #expect(lines.first?.contains("ISSUER") == false)
         #expect(lines[1].contains("first.last@corp") && lines[1].contains("unverified"), "\(lines[1])")
         #expect(lines[2].contains("never"), "a token without expiry: \(lines[2])")
         #expect(lines[3].contains("logged out") && !lines[3].contains("never"), "\(lines[3])")
+        #expect(lines[4].contains("alice") && !lines[4].contains("unverified"), "\(lines[4])")
 
         let wide = try await kit.authctlInTerminal(rows: 40, columns: 250, "status")
         let wideLines = wide.stdout.split(separator: "\n")
         #expect(wideLines.first?.contains("ISSUER") == true && wideLines.first?.contains("SESSION AGE") == true, "\(wide.stdout)")
-        #expect(wideLines.count == 4 && wideLines[1].contains("first.last@corp.example.com (unverified)"))
+        #expect(wideLines.count == 5 && wideLines[1].contains("first.last@corp.example.com (unverified)"))
+        #expect(wideLines.first?.contains("MFA") == true && wideLines[4].contains("yes (pwd,otp)"), "\(wide.stdout)")
     }
 
     @Test("logout reports each audience's revocation")

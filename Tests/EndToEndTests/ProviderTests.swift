@@ -69,6 +69,8 @@ struct PresetCase: Sendable, CustomTestStringConvertible {
             provider  = "google"
             client_id = "123-test.apps.googleusercontent.com"
             client_secret = "GOCSPX-devsecret"
+            # The emulation stands in for the issuer too: its id_tokens are verified against its keys.
+            issuer = "BASE"
             device_authorization_endpoint = "BASE/device/code"
             token_endpoint                = "BASE/token"
             revocation_endpoint           = "BASE/revoke"
@@ -91,6 +93,8 @@ struct PresetCase: Sendable, CustomTestStringConvertible {
             provider  = "entra"
             tenant    = "contoso"
             client_id = "00000000-0000-0000-0000-00000000c11e"
+            # The emulation stands in for the issuer too: its id_tokens are verified against its keys.
+            issuer    = "BASE/contoso"
             device_authorization_endpoint = "BASE/contoso/oauth2/devicecode"
             token_endpoint                = "BASE/contoso/oauth2/token"
             git_urls  = ["https://git.example.com/"]
@@ -319,6 +323,25 @@ struct ProviderPresetEndToEndTests {
         let status = try await rig.authctl(["status", "--json"])
         let rows = (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["audiences"] as? [[String: Any]]
         #expect(rows?.first?["scopes"] as? [String] == ["repo", "gist"], "\(status.stdout)")
+    }
+
+    /// Each profile puts amr/acr where its provider does (docs/providers.md "Sign-in evidence"), and
+    /// require_mfa reads them there: Auth0's amr ["mfa"], Keycloak's acr level, Okta's acr with
+    /// acr_values; Entra v2 sends no amr, so require_mfa alone can never be met there.
+    @Test("require_mfa against each provider's shape of amr/acr", arguments: [
+        ("auth0", ["--amr", "pwd"], "", Int32(6)), ("auth0", ["--amr", "pwd,otp"], "", Int32(0)),
+        ("keycloak", ["--amr", "pwd,otp"], "", Int32(0)), ("keycloak", ["--amr", "pwd"], "", Int32(6)),
+        ("okta", ["--amr", "pwd", "--acr", "urn:okta:loa:2fa:any"], "acr_values = [\"urn:okta:loa:2fa:any\"]", Int32(0)),
+        ("entra", ["--amr", "pwd,mfa"], "", Int32(6)),
+    ])
+    func requireMFAPerProvider(preset name: String, server arguments: [String], extra: String, expected: Int32) async throws {
+        let preset = PresetCase.named(name)
+        let rig = try await PresetRig.start("mfa-\(name)", profile: preset.profile, serverArguments: arguments,
+                                            config: preset.config + "\nrequire_mfa = true\n" + extra)
+        defer { rig.daemon.stop() }
+        let login = try await rig.authctl(["login", "p"])
+        #expect(login.status == expected, "\(name) \(arguments): \(login.stderr)")
+        if expected == 6 { #expect(login.stderr.contains("require_mfa"), "\(login.stderr)") }
     }
 
     @Test("Auth0: extra_params.audience selects the API the token is for")
