@@ -132,6 +132,9 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public var gitURLs: [GitURLPrefix]
     /// `git_username`, else the preset's, else `oauth2`.
     public var gitUsername: String
+    /// `git_usernames`: the user names in remote URLs (`https://work@host/…`) this audience
+    /// answers for; empty means any, including none.
+    public var gitUsernames: [String]
     public var gitAuth: GitAuthScheme
     public var persist: Bool
     public var requireTTY: Bool
@@ -151,7 +154,7 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public init(name: String, position: TOMLPosition = TOMLPosition(line: 1, column: 1), provider: ProviderKind? = nil,
                 clientID: String, clientSecret: ClientSecretSource? = nil, baseURL: EndpointURL? = nil, tenant: String? = nil,
                 endpoints: ResolvedEndpoints, scopes: [String] = [], resources: [String] = [],
-                extraParameters: [ExtraParameter] = [], gitURLs: [GitURLPrefix] = [], gitUsername: String = "oauth2",
+                extraParameters: [ExtraParameter] = [], gitURLs: [GitURLPrefix] = [], gitUsername: String = "oauth2", gitUsernames: [String] = [],
                 gitAuth: GitAuthScheme = .basic, persist: Bool = true, requireTTY: Bool = false,
                 allowedClients: [String] = [], caFile: String? = nil, tokenAuthMethod: TokenEndpointAuthMethod = .none,
                 revocationHint: String? = nil, deviceFlowSetupHint: String? = nil,
@@ -169,6 +172,7 @@ public struct AudienceConfiguration: Sendable, Equatable {
         self.extraParameters = extraParameters
         self.gitURLs = gitURLs
         self.gitUsername = gitUsername
+        self.gitUsernames = gitUsernames
         self.gitAuth = gitAuth
         self.persist = persist
         self.requireTTY = requireTTY

@@ -174,6 +174,7 @@ private struct ConfigValidator {
         var extraParameters: [ExtraParameter]?
         var gitURLs: [(GitURLPrefix, TOMLPosition)] = []
         var gitUsername: String?
+        var gitUsernames: [String]?
         var gitAuth: (GitAuthScheme, TOMLEntry)?
         var persist: Bool?
         var requireTTY: Bool?
@@ -375,6 +376,7 @@ private struct ConfigValidator {
         let extraParameters = resolver.resolve(.extraParams, written: written.extraParameters, preset: nil, default: [])
         let gitURLs = resolver.keep(.gitURLs, written.gitURLs.map(\.0))
         let gitUsername = resolver.resolve(.gitUsername, written: written.gitUsername, preset: preset?.gitUsername, default: "oauth2")
+        let gitUsernames = resolver.resolve(.gitUsernames, written: written.gitUsernames, preset: nil, default: [])
         let gitAuth = resolver.resolve(.gitAuth, written: written.gitAuth?.0, preset: nil, default: .basic)
         let persist = resolver.resolve(.persist, written: written.persist, preset: nil, default: true)
         let requireTTY = resolver.resolve(.requireTTY, written: written.requireTTY, preset: nil, default: false)
@@ -387,7 +389,7 @@ private struct ConfigValidator {
             name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
             baseURL: baseURL, tenant: tenant, endpoints: endpoints,
             scopes: scopes, resources: resources, extraParameters: extraParameters, gitURLs: gitURLs,
-            gitUsername: gitUsername, gitAuth: gitAuth, persist: persist, requireTTY: requireTTY,
+            gitUsername: gitUsername, gitUsernames: gitUsernames, gitAuth: gitAuth, persist: persist, requireTTY: requireTTY,
             allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
             deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins)
@@ -510,6 +512,17 @@ private struct ConfigValidator {
             } else {
                 written.gitUsername = username
             }
+        case "git_usernames":
+            guard let names = stringArray(field, keyPath, hint: "git_usernames = [\"work\"]") else { return }
+            written.gitUsernames = []
+            for (name, position) in names {
+                // What git sends as username= from the URL's user information: no ':', '@' or '/'.
+                if name.isEmpty || name.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "/") }) {
+                    error(position, keyPath, "\"\(name)\" is not a user name git can send (non-empty, without spaces, ':', '@', '/' or control characters)")
+                } else {
+                    written.gitUsernames?.append(name)
+                }
+            }
         case "git_auth":
             if let scheme = choice(field, keyPath, GitAuthScheme.self) { written.gitAuth = (scheme, field) }
         case "persist":
@@ -545,15 +558,16 @@ private struct ConfigValidator {
     }
 
     mutating func checkGitURLOverlaps(_ audiences: [AudienceConfiguration]) {
-        var seen: [GitURLPrefix: String] = [:]
+        var seen: [GitURLPrefix: [AudienceConfiguration]] = [:]
         for audience in audiences {
-            for prefix in audience.gitURLs {
-                if let first = seen[prefix], first != audience.name {
+            var ownPrefixes: Set<GitURLPrefix> = []
+            for prefix in audience.gitURLs where ownPrefixes.insert(prefix).inserted {
+                // Audiences told apart by git_usernames do not overlap (GitURLMatching's rule).
+                if let first = seen[prefix]?.first(where: { $0.gitUsernamesOverlap(audience) }) {
                     warning(audience.position, "audience." + renderKey(audience.name) + ".git_urls",
-                            "\(prefix) is also in audience \(first), which comes first and answers for it")
-                } else if seen[prefix] == nil {
-                    seen[prefix] = audience.name
+                            "\(prefix) is also in audience \(first.name), which comes first and answers for it")
                 }
+                seen[prefix, default: []].append(audience)
             }
         }
     }
