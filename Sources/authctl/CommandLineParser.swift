@@ -69,11 +69,15 @@ enum CommandLineParser {
             return invocation
         }
         guard let spec = lookUp(words) else {
+            if first == "setup" {
+                throw .usage(words.count == 1 ? "setup: missing subcommand; usage: authctl setup git [AUD…]"
+                                              : "unknown command setup \(words[1])\(Suggestion.didYouMean(words[1], among: ["git"])); usage: authctl setup git [AUD…]")
+            }
             if first == "config" {
                 throw .usage(words.count == 1 ? "config: missing subcommand; usage: authctl config check | authctl config init"
                                               : "unknown command config \(words[1])\(Suggestion.didYouMean(words[1], among: ["check", "init"])); usage: authctl config check | authctl config init")
             }
-            let names = CommandTable.visibleCommands.map(\.name).filter { !$0.contains(" ") } + ["config"]
+            let names = CommandTable.visibleCommands.map(\.name).filter { !$0.contains(" ") } + ["config", "setup"]
             throw .usage("unknown command \(first)\(Suggestion.didYouMean(first, among: names)); usage: authctl COMMAND [OPTIONS]; see: authctl --help")
         }
         var parsed = ParsedCommand(spec: spec)
@@ -94,7 +98,7 @@ enum CommandLineParser {
         }
         if !parsed.wantsHelp {
             let required = spec.operands.filter { !$0.optional }.count
-            if parsed.operands.count > spec.operands.count {
+            if parsed.operands.count > spec.operands.count && spec.operands.last?.variadic != true {
                 throw .usage("too many arguments for \(spec.name); usage: \(spec.synopsis)")
             }
             if parsed.operands.count < required {

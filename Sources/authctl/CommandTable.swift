@@ -29,10 +29,12 @@ struct OperandSpec {
     let name: String
     let optional: Bool
     let completion: CompletionKind
+    /// Takes any number of values (`AUD…`); only the last operand may.
+    var variadic = false
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, configInit, version, help, completion, listAudiences
+    case get, login, logout, status, configCheck, configInit, setupGit, version, help, completion, listAudiences
 }
 
 struct CommandSpec {
@@ -50,7 +52,10 @@ struct CommandSpec {
 
     var synopsis: String {
         var parts = ["authctl", name]
-        for operand in operands { parts.append(operand.optional ? "[\(operand.name)]" : operand.name) }
+        for operand in operands {
+            let name = operand.name + (operand.variadic ? "…" : "")
+            parts.append(operand.optional ? "[\(name)]" : name)
+        }
         for option in options { parts.append("[\(option.name)\(option.valueName.map { " " + $0 } ?? "")]") }
         return parts.joined(separator: " ")
     }
@@ -106,12 +111,18 @@ enum CommandTable {
             summary: "write a commented starting config file",
             details: "Writes the config file (mode 0600, its directory 0700) with one audience for the provider: the keys it needs, with placeholders to fill in, and the preset's optional ones commented out. Without --provider the audience is commented out. Never overwrites an existing file."),
         CommandSpec(
+            id: .setupGit, words: ["setup", "git"],
+            operands: [OperandSpec(name: "AUD", optional: true, completion: .audiences, variadic: true)],
+            options: [OptionSpec(name: "--print", valueName: nil, summary: "only print what would change, and the git config commands that would write it")],
+            summary: "make git use git-credential-authctl for the audiences' git_urls",
+            details: "For each git_urls entry of the named audiences (default: every audience that has git_urls), sets credential.URL.helper in git's global config (git config --global: $GIT_CONFIG_GLOBAL, else ~/.gitconfig) to an empty value, which makes git forget the helpers configured before it (a system-wide store, say), followed by the absolute path of the git-credential-authctl next to authctl; and credential.URL.useHttpPath true for an entry with a path. Writes with git config itself, shows each change as - old and + new values, and changes nothing on a second run or for other URLs. Then warns about helpers git still runs after it (a repository's own config, git -c) that could store the token."),
+        CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
             summary: "print the versions of authctl and of the running daemon",
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "config", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "config", "setup", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),
