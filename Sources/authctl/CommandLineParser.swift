@@ -69,19 +69,18 @@ enum CommandLineParser {
             return invocation
         }
         guard let spec = lookUp(words) else {
-            if first == "setup" {
-                throw .usage(words.count == 1 ? "setup: missing subcommand; usage: authctl setup git [AUD…]"
-                                              : "unknown command setup \(words[1])\(Suggestion.didYouMean(words[1], among: ["git"])); usage: authctl setup git [AUD…]")
-            }
             if first == "config" {
                 throw .usage(words.count == 1 ? "config: missing subcommand; usage: authctl config check | authctl config init"
                                               : "unknown command config \(words[1])\(Suggestion.didYouMean(words[1], among: ["check", "init"])); usage: authctl config check | authctl config init")
             }
-            let names = CommandTable.visibleCommands.map(\.name).filter { !$0.contains(" ") } + ["config", "setup"]
+            let names = CommandTable.visibleCommands.map(\.name).filter { !$0.contains(" ") } + ["config"]
             throw .usage("unknown command \(first)\(Suggestion.didYouMean(first, among: names)); usage: authctl COMMAND [OPTIONS]; see: authctl --help")
         }
         var parsed = ParsedCommand(spec: spec)
         parsed.operands = Array(words.dropFirst(spec.words.count))
+        if spec.id == .setup, let word = parsed.operands.first {
+            throw .usage("unknown command setup \(word)\(Suggestion.didYouMean(word, among: ["git"])); usage: authctl setup | authctl setup git [AUD…]")
+        }
         for (name, value) in options {
             if name == "--help" { parsed.wantsHelp = true; continue }
             guard let option = spec.options.first(where: { $0.isNamed(name) }) else {

@@ -34,7 +34,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, configCheck, configInit, setupGit, version, help, completion, listAudiences
+    case get, login, logout, status, configCheck, configInit, setupGit, setup, version, help, completion, listAudiences
 }
 
 struct CommandSpec {
@@ -116,6 +116,11 @@ enum CommandTable {
             options: [OptionSpec(name: "--print", valueName: nil, summary: "only print what would change, and the git config commands that would write it")],
             summary: "make git use git-credential-authctl for the audiences' git_urls",
             details: "For each git_urls entry of the named audiences (default: every audience that has git_urls), sets credential.URL.helper in git's global config (git config --global: $GIT_CONFIG_GLOBAL, else ~/.gitconfig) to an empty value, which makes git forget the helpers configured before it (a system-wide store, say), followed by the absolute path of the git-credential-authctl next to authctl; and credential.URL.useHttpPath true for an entry with a path. Writes with git config itself, shows each change as - old and + new values, and changes nothing on a second run or for other URLs. Then warns about helpers git still runs after it (a repository's own config, git -c) that could store the token."),
+        // After `setup git`: the parser takes the first spec whose words begin the command line.
+        CommandSpec(
+            id: .setup, words: ["setup"], operands: [], options: [],
+            summary: "first run: write a config for a provider, check it, log in and set up git",
+            details: "On a terminal, asks for a provider, shows where to register an app for it, asks for the client id (and the provider's URL, tenant or issuer where it needs one) and the git URLs, writes the config file with config init's template (mode 0600; an existing file is used as it is), runs config check, offers to log in to each audience and then to run setup git. Without a terminal on stdin it prints the questions and exits with status 2."),
         CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
             summary: "print the versions of authctl and of the running daemon",

@@ -12,7 +12,7 @@ enum HelpCommand {
             Console.out(HelpText.overview())
             return 0
         }
-        let groups = ["config": ["config", "check"], "setup": ["setup", "git"]]
+        let groups = ["config": ["config", "check"]]
         let words = groups[command.operands[0]] ?? [command.operands[0]]
         guard let spec = CommandLineParser.lookUp(words), !spec.hidden else {
             throw .usage("no command named \(command.operands[0]); see: authctl --help")

@@ -96,8 +96,8 @@ struct SetupGitTests {
         let noGit = try await offPool(Binaries.path("authctl"), ["setup", "git"], environment: environment)
         #expect(noGit.status == 2 && noGit.stderr.contains("git is not on PATH"), "\(noGit.stderr)")
         #expect(!FileManager.default.fileExists(atPath: kit.scratch.path("global.gitconfig")))
-        let missing = try await offPool(Binaries.path("authctl"), ["setup"], environment: environment)
-        #expect(missing.status == 2 && missing.stderr.contains("usage: authctl setup git [AUD…]"), "\(missing.stderr)")
+        let other = try await offPool(Binaries.path("authctl"), ["setup", "docker"], environment: environment)
+        #expect(other.status == 2 && other.stderr.contains("unknown command setup docker; usage: authctl setup | authctl setup git [AUD…]"), "\(other.stderr)")
     }
 }
 
@@ -207,5 +207,62 @@ struct SetupRealStackTests {
         #expect(workFetch.status == 0, "\(workFetch.stderr)")
         let personalFetch = try await offPool("/usr/bin/git", options + ["ls-remote", "http://me@\(authority)/git/repo.git"], environment: environment, timeout: 60)
         #expect(personalFetch.status != 0)
+    }
+}
+
+@Suite("authctl setup, the interactive first run", .enabled(if: clientBinariesBuilt() && FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+struct SetupInteractiveTests {
+    /// A kit without a config file, with git's global config in the scratch directory.
+    func kitWithoutConfig() throws -> (ClientTestKit, [String: String]) {
+        let kit = try ClientTestKit()
+        try FileManager.default.removeItem(atPath: kit.configPath)
+        try FileManager.default.createDirectory(atPath: kit.scratch.path("home"), withIntermediateDirectories: true)
+        return (kit, setupEnvironment(kit.environment, scratch: kit.scratch))
+    }
+
+    @Test("without a terminal: prints the questions, exits 2, writes nothing")
+    func noTerminal() async throws {
+        let (kit, environment) = try kitWithoutConfig()
+        let result = try await offPool(Binaries.path("authctl"), ["setup"], stdin: "github\n", environment: environment)
+        #expect(result.status == 2)
+        #expect(result.stdout.hasPrefix("authctl setup asks, on a terminal:\n  1. provider ("), "\(result.stdout)")
+        #expect(result.stdout.contains("authctl config init --provider NAME"))
+        #expect(!FileManager.default.fileExists(atPath: kit.configPath))
+    }
+
+    @Test("on a terminal: provider (a typo is caught), client id, git URLs; writes the config 0600, checks it, sets up git")
+    func firstRun() async throws {
+        let (kit, environment) = try kitWithoutConfig()
+        // Answers typed at the terminal: a misspelt provider, gitlab, the client id, the default
+        // git URL, no login (no daemon here), yes to setup git.
+        let answers = "gitlba\ngitlab\nCLIENT-123\n\nn\ny\n"
+        let result = try await offPool("/usr/bin/script", ["-qec", "\(Binaries.path("authctl")) setup", "/dev/null"],
+                                       stdin: answers, environment: environment, timeout: 60)
+        let screen = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        #expect(result.status == 0, "\(screen)")
+        #expect(screen.contains("unknown provider \"gitlba\" (did you mean \"gitlab\"?)"), "\(screen)")
+        #expect(screen.contains("register an app at https://gitlab.com/-/user_settings/applications"), "\(screen)")
+        #expect(screen.contains("config OK: 1 audience"), "\(screen)")
+        #expect(screen.contains("credential.https://gitlab.com.helper"), "\(screen)")
+        let text = try String(contentsOfFile: kit.configPath, encoding: .utf8)
+        #expect(text.contains("client_id = \"CLIENT-123\""))
+        #expect(text.contains("git_urls = [\"https://gitlab.com/\"]"))
+        let mode = try FileManager.default.attributesOfItem(atPath: kit.configPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try await gitConfig(["--global", "--get-all", "credential.https://gitlab.com.helper"], environment).stdout
+                == "\n\(Binaries.path("git-credential-authctl"))\n")
+    }
+
+    @Test("answers that do not make a valid config write nothing and say so")
+    func invalidAnswers() async throws {
+        let (kit, environment) = try kitWithoutConfig()
+        // keycloak needs its realm URL: "not a url" is refused by the config parser.
+        let answers = "keycloak\nnot-a-url\nclient\n-\n"
+        let result = try await offPool("/usr/bin/script", ["-qec", "\(Binaries.path("authctl")) setup", "/dev/null"],
+                                       stdin: answers, environment: environment, timeout: 60)
+        let screen = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        #expect(result.status == 2, "\(screen)")
+        #expect(screen.contains("these answers do not make a valid config"), "\(screen)")
+        #expect(!FileManager.default.fileExists(atPath: kit.configPath))
     }
 }
