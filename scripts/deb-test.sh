@@ -52,8 +52,9 @@ in_root apt-get install -y -qq --no-install-recommends "/tmp/$name" > "$cache/ap
 
 status=0
 for program in authd authctl git-credential-authctl authd-devserver; do
-  path="/usr/bin/$program"
-  [ -x "$root$path" ] || { echo "deb-test: FAIL: $path is not installed" >&2; status=1; continue; }
+  [ -x "$root/usr/bin/$program" ] || { echo "deb-test: FAIL: /usr/bin/$program is not installed" >&2; status=1; }
+done
+for path in $(dpkg-deb -c "$package" | awk '$6 ~ /^\.\/usr\/bin\/./ {print substr($6, 2)}'); do
   # Static programs: ldd says "not a dynamic executable" (exit 1); dynamic ones must resolve every library.
   libraries=$(in_root ldd "$path" 2>&1 || true)
   if grep -q 'not found' <<<"$libraries"; then
