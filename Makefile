@@ -44,9 +44,12 @@ APT_PACKAGES := libsodium-dev libsystemd-dev systemd-journal-remote libcurl4-ope
 	systemd socat git python3 openssl libc6-dev util-linux procps openssh-server \
 	golang-github-burntsushi-toml-dev skopeo
 BENCH_PACKAGES := hyperfine oidc-agent
+# Packaging (make deb, make deb-test): Debian's own tools.
+DEB_PACKAGES := dpkg-dev lintian binutils patchelf debootstrap
+DEB_ARCH = $(shell dpkg --print-architecture)
 
 .PHONY: all deps bench-deps build release test unit-test e2e-test fuzz-smoke fuzz \
-	test-sanitize install uninstall demo bench clean
+	test-sanitize install uninstall demo bench clean deb-deps deb deb-test
 
 all: build
 
@@ -146,6 +149,23 @@ uninstall:
 	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
 	@echo "removed authd from $(DESTDIR)$(PREFIX); if it was enabled: systemctl --user disable --now authd.socket authd.service"
 
+deb-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(DEB_PACKAGES)"
+
+# authd_VERSION_ARCH.deb from a release build (scripts/make-deb.sh; docs/operations.md, "Debian
+# package"), checked by lintian. The programs come from `make install DESTDIR=… PREFIX=/usr`.
+# --static-swift-stdlib: a machine without a Swift toolchain has no libswiftCore.so or Foundation
+# to load (the clients are static executables anyway). SwiftPM's flag, not a linker setting in
+# Package.swift: -static-stdlib there leaves Foundation's static archives' own dependencies unlinked.
+deb: deps deb-deps
+	$(MAKE) --no-print-directory build CONFIG=release BUILD_FLAGS="$(BUILD_FLAGS) --static-swift-stdlib"
+	scripts/make-deb.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(CURDIR)"
+
+# Installs the package into a clean Debian 12 root made with debootstrap and runs the programs
+# there (a few minutes the first time: it downloads the root; not part of `make test`).
+deb-test: deb
+	scripts/deb-test.sh "$$(ls -t $(CURDIR)/authd_*_$(DEB_ARCH).deb | head -1)"
+
 demo: deps build
 	AUTHD_BIN_DIR="$(BIN_DIR)" bash scripts/demo.sh
 
@@ -156,4 +176,4 @@ bench: deps bench-deps
 
 clean:
 	$(SWIFT) package clean
-	rm -rf .build .build-*
+	rm -rf .build .build-* authd_*.deb

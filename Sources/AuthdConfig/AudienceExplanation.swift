@@ -18,6 +18,7 @@ public enum AudienceKey: String, Sendable, Hashable, CaseIterable {
     case extraParams = "extra_params"
     case gitURLs = "git_urls"
     case gitUsername = "git_username"
+    case gitUsernames = "git_usernames"
     case gitAuth = "git_auth"
     case registries
     case registryUsername = "registry_username"
@@ -161,6 +162,7 @@ public struct AudienceExplanation: Sendable, Equatable {
         add(.extraParams, list(audience.extraParameters.map { "\($0.name)=\($0.value)" }, none: "none"))
         add(.gitURLs, list(audience.gitURLs.map(\.description), none: "none: not used by the git helper"))
         add(.gitUsername, audience.gitUsername)
+        add(.gitUsernames, list(audience.gitUsernames, none: "any: answers whatever user name the remote URL has"))
         switch audience.gitAuth {
         case .basic: add(.gitAuth, "basic: the token as the password")
         case .bearer: add(.gitAuth, "bearer: Authorization: Bearer, when git announces authtype (2.46+)")

@@ -137,6 +137,9 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public var gitURLs: [GitURLPrefix]
     /// `git_username`, else the preset's, else `oauth2`.
     public var gitUsername: String
+    /// `git_usernames`: the user names in remote URLs (`https://work@host/…`) this audience
+    /// answers for; empty means any, including none.
+    public var gitUsernames: [String]
     public var gitAuth: GitAuthScheme
     /// Container registries docker-credential-authctl answers for with this audience's access token.
     public var registries: [RegistryHost]
@@ -170,7 +173,7 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public init(name: String, position: TOMLPosition = TOMLPosition(line: 1, column: 1), provider: ProviderKind? = nil,
                 clientID: String, clientSecret: ClientSecretSource? = nil, baseURL: EndpointURL? = nil, tenant: String? = nil,
                 endpoints: ResolvedEndpoints, scopes: [String] = [], resources: [String] = [],
-                extraParameters: [ExtraParameter] = [], gitURLs: [GitURLPrefix] = [], gitUsername: String = "oauth2",
+                extraParameters: [ExtraParameter] = [], gitURLs: [GitURLPrefix] = [], gitUsername: String = "oauth2", gitUsernames: [String] = [],
                 gitAuth: GitAuthScheme = .basic, registries: [RegistryHost] = [], registryUsername: String? = nil,
                 persist: Bool = true, requireTTY: Bool = false,
                 allowedClients: [String] = [], caFile: String? = nil, tokenAuthMethod: TokenEndpointAuthMethod = .none,
@@ -191,6 +194,7 @@ public struct AudienceConfiguration: Sendable, Equatable {
         self.extraParameters = extraParameters
         self.gitURLs = gitURLs
         self.gitUsername = gitUsername
+        self.gitUsernames = gitUsernames
         self.gitAuth = gitAuth
         self.registries = registries
         self.registryUsername = registryUsername ?? gitUsername

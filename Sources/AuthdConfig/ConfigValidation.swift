@@ -217,6 +217,7 @@ private struct ConfigValidator {
         var extraParameters: [ExtraParameter]?
         var gitURLs: [(GitURLPrefix, TOMLPosition)] = []
         var gitUsername: String?
+        var gitUsernames: [String]?
         var gitAuth: (GitAuthScheme, TOMLEntry)?
         var registries: [RegistryHost] = []
         var registryUsername: String?
@@ -466,6 +467,7 @@ private struct ConfigValidator {
         let extraParameters = resolver.resolve(.extraParams, written: written.extraParameters, preset: nil, default: [])
         let gitURLs = resolver.keep(.gitURLs, written.gitURLs.map(\.0))
         let gitUsername = resolver.resolve(.gitUsername, written: written.gitUsername, preset: preset?.gitUsername, default: "oauth2")
+        let gitUsernames = resolver.resolve(.gitUsernames, written: written.gitUsernames, preset: nil, default: [])
         let gitAuth = resolver.resolve(.gitAuth, written: written.gitAuth?.0, preset: nil, default: .basic)
         let registries = resolver.keep(.registries, written.registries)
         let registryUsername = resolver.resolve(.registryUsername, written: written.registryUsername, preset: nil, default: gitUsername)
@@ -489,7 +491,7 @@ private struct ConfigValidator {
             name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
             baseURL: baseURL, tenant: tenant, endpoints: endpoints,
             scopes: scopes, resources: resources, extraParameters: extraParameters, gitURLs: gitURLs,
-            gitUsername: gitUsername, gitAuth: gitAuth, registries: registries, registryUsername: registryUsername,
+            gitUsername: gitUsername, gitUsernames: gitUsernames, gitAuth: gitAuth, registries: registries, registryUsername: registryUsername,
             persist: persist, requireTTY: requireTTY,
             allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
@@ -650,6 +652,17 @@ private struct ConfigValidator {
             } else {
                 written.registryUsername = username
             }
+        case "git_usernames":
+            guard let names = stringArray(field, keyPath, hint: "git_usernames = [\"work\"]") else { return }
+            written.gitUsernames = []
+            for (name, position) in names {
+                // What git sends as username= from the URL's user information: no ':', '@' or '/'.
+                if name.isEmpty || name.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "/") }) {
+                    error(position, keyPath, "\"\(name)\" is not a user name git can send (non-empty, without spaces, ':', '@', '/' or control characters)")
+                } else {
+                    written.gitUsernames?.append(name)
+                }
+            }
         case "git_auth":
             if let scheme = choice(field, keyPath, GitAuthScheme.self) { written.gitAuth = (scheme, field) }
         case "persist":
@@ -715,15 +728,16 @@ private struct ConfigValidator {
     }
 
     mutating func checkGitURLOverlaps(_ audiences: [AudienceConfiguration]) {
-        var seen: [GitURLPrefix: String] = [:]
+        var seen: [GitURLPrefix: [AudienceConfiguration]] = [:]
         for audience in audiences {
-            for prefix in audience.gitURLs {
-                if let first = seen[prefix], first != audience.name {
+            var ownPrefixes: Set<GitURLPrefix> = []
+            for prefix in audience.gitURLs where ownPrefixes.insert(prefix).inserted {
+                // Audiences told apart by git_usernames do not overlap (GitURLMatching's rule).
+                if let first = seen[prefix]?.first(where: { $0.gitUsernamesOverlap(audience) }) {
                     warning(audience.position, "audience." + renderKey(audience.name) + ".git_urls",
-                            "\(prefix) is also in audience \(first), which comes first and answers for it")
-                } else if seen[prefix] == nil {
-                    seen[prefix] = audience.name
+                            "\(prefix) is also in audience \(first.name), which comes first and answers for it")
                 }
+                seen[prefix, default: []].append(audience)
             }
         }
     }

@@ -238,7 +238,7 @@ extension AuthdConfiguration {
 }
 
 /// `text` as one shell word.
-func shellQuoted(_ text: String) -> String {
+public func shellQuoted(_ text: String) -> String {
     let plain = !text.isEmpty && text.unicodeScalars.allSatisfy {
         ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "-_./:=@%+,".unicodeScalars.contains($0)
     }

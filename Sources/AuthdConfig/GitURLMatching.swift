@@ -77,35 +77,68 @@ public struct GitRequestURL: Sendable, Hashable {
     }
 }
 
+extension AudienceConfiguration {
+    /// Whether both audiences could answer one request on a shared `git_urls` prefix with the
+    /// same rank: both take any user name, or both name one in common.
+    public func gitUsernamesOverlap(_ other: AudienceConfiguration) -> Bool {
+        if gitUsernames.isEmpty || other.gitUsernames.isEmpty { return gitUsernames.isEmpty && other.gitUsernames.isEmpty }
+        return !Set(gitUsernames).isDisjoint(with: other.gitUsernames)
+    }
+}
+
 extension AuthdConfiguration {
     /// The audience whose `git_urls` has the longest prefix of the request's URL, the
     /// first in file order on a tie; nil when none matches (git then asks other helpers).
+    /// `username` is what git sends from the remote URL (`https://work@host/…`): an audience
+    /// with `git_usernames` answers only for those names, and on a tie it goes before an
+    /// audience that takes any name, so a per-user audience and a default one can share a host.
     ///
     /// Without `credential.useHttpPath` git sends no path, so only prefixes without a
     /// path can match: a token scoped to `https://host/org` is not handed out for an
     /// unknown repository on that host.
-    public func audience(forGitProtocol scheme: String, host: String, path: String?) -> AudienceConfiguration? {
+    public func audience(forGitProtocol scheme: String, host: String, path: String?, username: String? = nil) -> AudienceConfiguration? {
         guard let request = GitRequestURL(protocol: scheme, host: host, path: path) else { return nil }
-        return audience(forGitRequest: request)
+        return audience(forGitRequest: request, username: username)
     }
 
-    public func audience(forGitRequest request: GitRequestURL) -> AudienceConfiguration? {
-        var best: (audience: AudienceConfiguration, length: Int)?
+    public func audience(forGitRequest request: GitRequestURL, username: String? = nil) -> AudienceConfiguration? {
+        var best: (audience: AudienceConfiguration, rank: (Int, Int))?
         for audience in audiences {
+            let named = !audience.gitUsernames.isEmpty
+            if named && !audience.gitUsernames.contains(where: { $0 == username }) { continue }
             for prefix in audience.gitURLs {
                 guard let length = prefix.matchLength(request) else { continue }
-                if length > (best?.length ?? -1) { best = (audience, length) }
+                let rank = (length, named ? 1 : 0)
+                if best.map({ rank > $0.rank }) ?? true { best = (audience, rank) }
             }
         }
         return best?.audience
     }
 
+    /// The audiences an `erase` may be about: git erases with the user name the helper answered
+    /// (the audience's `git_username`), not the one in the remote URL, so an audience chosen by
+    /// `git_usernames` is recognised by either. The daemon erases only a token whose fingerprint
+    /// matches, so asking every candidate never erases another audience's token.
+    public func audiencesForGitErase(forGitProtocol scheme: String, host: String, path: String?,
+                                     username: String?) -> [AudienceConfiguration] {
+        guard let request = GitRequestURL(protocol: scheme, host: host, path: path) else { return [] }
+        var found: [AudienceConfiguration] = []
+        if let best = audience(forGitRequest: request, username: username) { found.append(best) }
+        for audience in audiences where !audience.gitUsernames.isEmpty && audience.gitUsername == username
+            && !found.contains(where: { $0.name == audience.name })
+            && audience.gitURLs.contains(where: { $0.matchLength(request) != nil }) {
+            found.append(audience)
+        }
+        return found
+    }
+
     /// The `git_urls` entries with a path on the request's host, when git sent no path and so
     /// none of them can match: git asks helpers for a path only with `credential.useHttpPath`.
     /// Empty when the request has a path or another entry answers it.
-    public func gitPrefixesNeedingPath(forGitProtocol scheme: String, host: String, path: String?) -> [GitURLPrefix] {
+    public func gitPrefixesNeedingPath(forGitProtocol scheme: String, host: String, path: String?,
+                                       username: String? = nil) -> [GitURLPrefix] {
         guard path == nil, let request = GitRequestURL(protocol: scheme, host: host, path: nil),
-              audience(forGitRequest: request) == nil else { return [] }
+              audience(forGitRequest: request, username: username) == nil else { return [] }
         return audiences.flatMap(\.gitURLs).filter { !$0.pathSegments.isEmpty && request.sameOrigin(as: $0) }
     }
 }

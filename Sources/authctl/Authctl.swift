@@ -47,6 +47,8 @@ enum Authctl {
         case .audit: return try AuditCommand.run(command, context)
         case .configCheck: return try ConfigCheckCommand.run(command, context)
         case .configInit: return try ConfigInitCommand.run(command, context)
+        case .setupGit: return try SetupGitCommand.run(command, context)
+        case .setup: return try SetupCommand.run(command, context)
         case .version: return try VersionCommand.run(command, context)
         case .help: return try HelpCommand.run(command)
         case .completion: return try CompletionCommand.run(command)

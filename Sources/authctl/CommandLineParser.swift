@@ -83,6 +83,9 @@ enum CommandLineParser {
         }
         var parsed = ParsedCommand(spec: spec)
         parsed.operands = Array(words.dropFirst(spec.words.count))
+        if spec.id == .setup, let word = parsed.operands.first {
+            throw .usage("unknown command setup \(word)\(Suggestion.didYouMean(word, among: ["git"])); usage: authctl setup | authctl setup git [AUD…]")
+        }
         for (name, value) in options {
             if name == "--help" { parsed.wantsHelp = true; continue }
             guard let option = spec.options.first(where: { $0.isNamed(name) }) else {
@@ -99,7 +102,7 @@ enum CommandLineParser {
         }
         if !parsed.wantsHelp {
             let required = spec.operands.filter { !$0.optional }.count
-            if parsed.operands.count > spec.operands.count && !spec.passesRestThrough {
+            if parsed.operands.count > spec.operands.count && !spec.passesRestThrough && spec.operands.last?.variadic != true {
                 throw .usage("too many arguments for \(spec.name); usage: \(spec.synopsis)")
             }
             if parsed.operands.count < required {

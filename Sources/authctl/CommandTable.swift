@@ -30,10 +30,12 @@ struct OperandSpec {
     let name: String
     let optional: Bool
     let completion: CompletionKind
+    /// Takes any number of values (`AUD…`); only the last operand may.
+    var variadic = false
 }
 
 enum CommandID {
-    case get, login, logout, status, reload, audit, configCheck, configInit, version, help, completion, listAudiences, forward, ssh, kubeCredential
+    case get, login, logout, status, reload, audit, configCheck, configInit, setupGit, setup, version, help, completion, listAudiences, forward, ssh, kubeCredential
 }
 
 struct CommandSpec {
@@ -52,7 +54,10 @@ struct CommandSpec {
     var name: String { words.joined(separator: " ") }
 
     var synopsis: String {
-        let operandParts = operands.map { $0.optional ? "[\($0.name)]" : $0.name }
+        let operandParts = operands.map { operand in
+            let name = operand.name + (operand.variadic ? "…" : "")
+            return operand.optional ? "[\(name)]" : name
+        }
         let optionParts = options.map { "[\($0.name)\($0.valueName.map { " " + $0 } ?? "")]" }
         // Options after the first operand would be passed on, so they are shown before it.
         return (["authctl", name] + (passesRestThrough ? optionParts + operandParts : operandParts + optionParts)).joined(separator: " ")
@@ -165,12 +170,23 @@ enum CommandTable {
             summary: "the exec credential plugin for kubectl (client.authentication.k8s.io v1 and v1beta1)",
             details: "Run by kubectl, not by hand: reads KUBERNETES_EXEC_INFO and prints an ExecCredential in the apiVersion kubectl asked for (v1 when it names none), with status.token and status.expirationTimestamp (the token's own expiry, RFC 3339 UTC). When kubectl says spec.interactive is false no device flow starts: it fails with exit status 3 and one line naming authctl login AUD, which kubectl shows. --print-kubeconfig USER prints the users: entry to paste into a kubeconfig (docs/clients.md, \"kubectl\")."),
         CommandSpec(
+            id: .setupGit, words: ["setup", "git"],
+            operands: [OperandSpec(name: "AUD", optional: true, completion: .audiences, variadic: true)],
+            options: [OptionSpec(name: "--print", valueName: nil, summary: "only print what would change, and the git config commands that would write it")],
+            summary: "make git use git-credential-authctl for the audiences' git_urls",
+            details: "For each git_urls entry of the named audiences (default: every audience that has git_urls), sets credential.URL.helper in git's global config (git config --global: $GIT_CONFIG_GLOBAL, else ~/.gitconfig) to an empty value, which makes git forget the helpers configured before it (a system-wide store, say), followed by the absolute path of the git-credential-authctl next to authctl; and credential.URL.useHttpPath true for an entry with a path. Writes with git config itself, shows each change as - old and + new values, and changes nothing on a second run or for other URLs. Then warns about helpers git still runs after it (a repository's own config, git -c) that could store the token."),
+        // After `setup git`: the parser takes the first spec whose words begin the command line.
+        CommandSpec(
+            id: .setup, words: ["setup"], operands: [], options: [],
+            summary: "first run: write a config for a provider, check it, log in and set up git",
+            details: "On a terminal, asks for a provider, shows where to register an app for it, asks for the client id (and the provider's URL, tenant or issuer where it needs one) and the git URLs, writes the config file with config init's template (mode 0600; an existing file is used as it is), runs config check, offers to log in to each audience and then to run setup git. Without a terminal on stdin it prints the questions and exits with status 2."),
+        CommandSpec(
             id: .version, words: ["version"], operands: [], options: [],
             summary: "print the versions of authctl and of the running daemon",
             details: "Does not start the daemon."),
         CommandSpec(
             id: .help, words: ["help"],
-            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "audit", "forward", "config", "kube-credential", "version", "completion"]))],
+            operands: [OperandSpec(name: "COMMAND", optional: true, completion: .words(["get", "login", "logout", "status", "reload", "audit", "forward", "config", "setup", "kube-credential", "version", "completion"]))],
             options: [OptionSpec(name: "--man", valueName: nil, summary: "print the authctl(1) man page in roff")],
             summary: "show help for a command, or the man page",
             details: "authctl help COMMAND is the same as authctl COMMAND --help."),

@@ -18,7 +18,19 @@ enum ConfigInitCommand {
         if FileSystem.exists(path) {
             throw .usage("\(path) already exists; edit it, or move it away and run authctl config init again")
         }
-        let text = template(preset)
+        try writeNew(template(preset), at: path)
+        var next = "wrote \(path)"
+        if let preset {
+            next += "; put your app's client id into it (registration: \(InstalledDocs.path("providers.md")), \(preset.displayName)), then run: authctl config check"
+        } else {
+            next += "; uncomment and fill in an audience, then run: authctl config check"
+        }
+        Console.out(next + "\n")
+        return 0
+    }
+
+    /// Creates the config file (mode 0600, its directory 0700); never replaces one.
+    static func writeNew(_ text: String, at path: String) throws(ClientFailure) {
         do {
             if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
                 try FileSystem.makeDirectories(String(path[..<slash]), permissions: 0o700)
@@ -30,19 +42,20 @@ enum ConfigInitCommand {
         } catch {
             throw .usage("cannot write \(path): \(error)")
         }
-        var next = "wrote \(path)"
-        if let preset {
-            next += "; put your app's client id into it (registration: \(InstalledDocs.path("providers.md")), \(preset.displayName)), then run: authctl config check"
-        } else {
-            next += "; uncomment and fill in an audience, then run: authctl config check"
-        }
-        Console.out(next + "\n")
-        return 0
     }
 
-    /// The file's text: the provider's keys, required ones set to a placeholder, optional ones
-    /// commented out with the preset's value.
-    static func template(_ preset: ProviderPreset?) -> String {
+    /// Values `authctl setup` asked for; nil (or empty) leaves the placeholder or the comment.
+    struct Answers {
+        var clientID: String?
+        var baseURL: String?
+        var tenant: String?
+        var issuer: String?
+        var gitURLs: [String] = []
+    }
+
+    /// The file's text: the provider's keys, required ones set to a placeholder (or the answer
+    /// given), optional ones commented out with the preset's value.
+    static func template(_ preset: ProviderPreset?, answers: Answers = Answers()) -> String {
         var text = """
             # authd configuration: one [audience.NAME] per app registered at a provider.
             # Every key: \(InstalledDocs.path("configuration.md")). Check this file with: authctl config check --explain
@@ -60,22 +73,24 @@ enum ConfigInitCommand {
 
                 """
         }
-        let name = preset.kind == .oidc ? "sso" : preset.kind.rawValue
+        let name = audienceName(preset)
         text += "\n[audience.\(name)]\nprovider = \"\(preset.kind.rawValue)\"\n"
         if preset.usesBaseURL {
-            if let base = preset.defaultBaseURL {
+            if let base = answers.baseURL {
+                text += "base_url = \"\(base)\"    # \(preset.baseURLDescription ?? "the provider's URL")\n"
+            } else if let base = preset.defaultBaseURL {
                 text += "# base_url = \"\(base)\"    # \(preset.baseURLDescription ?? "the provider's URL")\n"
             } else {
                 text += "base_url = \"\(example(preset.baseURLDescription) ?? "https://YOUR-PROVIDER.example.com")\"    # \(preset.baseURLDescription ?? "the provider's URL")\n"
             }
         }
         if preset.kind == .oidc {
-            text += "issuer = \"https://sso.example.com\"    # your provider's issuer URL (discovery is read from it)\n"
+            text += "issuer = \"\(answers.issuer ?? "https://sso.example.com")\"    # your provider's issuer URL (discovery is read from it)\n"
         }
         if preset.usesTenant {
-            text += "tenant = \"\(preset.defaultTenant ?? "YOUR-TENANT-ID")\"    # your directory (tenant) id\n"
+            text += "tenant = \"\(answers.tenant ?? preset.defaultTenant ?? "YOUR-TENANT-ID")\"    # your directory (tenant) id\n"
         }
-        text += "client_id = \"YOUR-CLIENT-ID\"    # from the app you registered; \(preset.deviceFlowSetupHint)\n"
+        text += "client_id = \"\(answers.clientID ?? "YOUR-CLIENT-ID")\"    # from the app you registered; \(preset.deviceFlowSetupHint)\n"
         if preset.clientSecretPolicy == .expected || preset.clientSecretPolicy == .required {
             text += "client_secret_file = \"~/.config/authd/\(name).secret\"    # \(preset.displayName) needs the client secret (chmod 600 the file)\n"
         }
@@ -85,8 +100,17 @@ enum ConfigInitCommand {
         }
         let host = preset.defaultBaseURL.map { $0.description.hasSuffix("/") ? $0.description : $0.description + "/" }
             ?? "https://git.example.com/"
-        text += "# git_urls = [\"\(host)\"]    # answer git's credential requests for these URLs\n"
+        if answers.gitURLs.isEmpty {
+            text += "# git_urls = [\"\(host)\"]    # answer git's credential requests for these URLs\n"
+        } else {
+            text += "git_urls = [\(answers.gitURLs.map { "\"\($0)\"" }.joined(separator: ", "))]    # answer git's credential requests for these URLs\n"
+        }
         return text
+    }
+
+    /// The audience the template writes for the preset.
+    static func audienceName(_ preset: ProviderPreset) -> String {
+        preset.kind == .oidc ? "sso" : preset.kind.rawValue
     }
 
     /// `https://…` out of "the realm URL, e.g. https://sso.example.com/realms/REALM".

@@ -45,7 +45,7 @@ enum ForwardCommand {
     static func opening(_ command: ParsedCommand) throws(ClientFailure) -> ForwardOpening {
         var request = ForwardOpening()
         if let text = command.values["--audiences"] {
-            let names = text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            let names = text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
             guard !names.isEmpty else { throw .usage("--audiences needs at least one audience name, e.g. --audiences github,gitlab") }
             for name in names where !Request.isValidAudienceName(name) {
                 throw .usage("\"\(name)\" is not an audience name (letters, digits, '.', '_' and '-'); see: authctl status")
@@ -105,11 +105,3 @@ enum ForwardCommand {
     }
 }
 
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return String(s)
-    }
-}

@@ -12,7 +12,8 @@ enum HelpCommand {
             Console.out(HelpText.overview())
             return 0
         }
-        let words = command.operands[0] == "config" ? ["config", command.operands.count > 1 ? command.operands[1] : "check"] : [command.operands[0]]
+        let groups = ["config": ["config", command.operands.count > 1 ? command.operands[1] : "check"], "setup": ["setup"]]
+        let words = groups[command.operands[0]] ?? [command.operands[0]]
         guard let spec = CommandLineParser.lookUp(words), !spec.hidden else {
             throw .usage("no command named \(command.operands[0]); see: authctl --help")
         }

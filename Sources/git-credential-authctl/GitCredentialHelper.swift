@@ -70,14 +70,20 @@ enum GitCredentialHelper {
                 Console.error("git-credential-authctl: the repository path git sent has a . or .. segment; not answering for it (use the path without them)\n")
                 return 1
             }
-            guard let audience = configuration.audience(forGitProtocol: scheme, host: host, path: input.path) else {
-                if action == .get { hintUseHttpPath(configuration.gitPrefixesNeedingPath(forGitProtocol: scheme, host: host, path: input.path)) }
+            if action == .erase {
+                for audience in configuration.audiencesForGitErase(forGitProtocol: scheme, host: host, path: input.path,
+                                                                   username: input.username) {
+                    try erase(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
+                }
                 return 0
             }
-            switch action {
-            case .get: try answer(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
-            case .erase: try erase(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
+            guard let audience = configuration.audience(forGitProtocol: scheme, host: host, path: input.path,
+                                                                    username: input.username) else {
+                hintUseHttpPath(configuration.gitPrefixesNeedingPath(forGitProtocol: scheme, host: host, path: input.path,
+                                                                     username: input.username))
+                return 0
             }
+            try answer(input, audience: audience, context: context, autostart: configuration.daemon.autostart)
             return 0
         } catch {
             Console.error("git-credential-authctl: \(error.message)\n")

@@ -67,6 +67,7 @@ private func line(of key: String, in text: String) -> Int? {
             extra_params = { prompt = "login" }
             git_urls = ["https://dev.azure.com/org/"]
             git_username = "me"
+            git_usernames = ["work"]
             git_auth = "bearer"
             registries = ["ghcr.io"]
             registry_username = "robot"
@@ -230,6 +231,7 @@ private func line(of key: String, in text: String) -> Int? {
               extra_params                   none  [default]
               git_urls                       http://127.0.0.1:8765/git  [config line 6]
               git_username                   oauth2  [default]
+              git_usernames                  any: answers whatever user name the remote URL has  [default]
               git_auth                       basic: the token as the password  [default]
               registries                     none: not used by docker-credential-authctl  [default]
               registry_username              oauth2  [default]

@@ -168,3 +168,77 @@ extension GitCredentialURL {
         self.username = username
     }
 }
+
+/// Issue 20, item 4: two logins at one host, told apart by the user name in the remote URL.
+@Suite struct GitUsernameSelectionTests {
+    static let text = """
+        [audience.work]
+        client_id = "c"
+        issuer = "https://i"
+        git_urls = ["https://github.com/"]
+        git_usernames = ["work", "w"]
+        [audience.personal]
+        client_id = "c"
+        issuer = "https://i"
+        git_urls = ["https://github.com/"]
+        git_usernames = ["me"]
+        [audience.default]
+        client_id = "c"
+        issuer = "https://i"
+        git_urls = ["https://github.com/"]
+        """
+    static let config = AuthdConfiguration.validate(text: text, path: "c").0!
+
+    @Test("the user name git sends picks the audience; no name or another name gets the one that takes any",
+          arguments: [("work", "work"), ("w", "work"), ("me", "personal"), (nil, "default"), ("other", "default")] as [(String?, String)])
+    func picksByUsername(username: String?, expected: String) {
+        #expect(Self.config.audience(forGitProtocol: "https", host: "github.com", path: nil, username: username)?.name == expected)
+        // With a path too (useHttpPath is not needed for this, but does not change it).
+        #expect(Self.config.audience(forGitProtocol: "https", host: "github.com", path: "org/r.git", username: username)?.name == expected)
+    }
+
+    @Test("without an audience that takes any name, an unknown or missing user name gets no answer")
+    func noDefault() throws {
+        let text = String(Self.text[..<Self.text.firstRange(of: "[audience.default]")!.lowerBound])
+        let config = try #require(AuthdConfiguration.validate(text: text, path: "c").0)
+        #expect(config.audience(forGitProtocol: "https", host: "github.com", path: nil, username: nil) == nil)
+        #expect(config.audience(forGitProtocol: "https", host: "github.com", path: nil, username: "Work") == nil)
+    }
+
+    @Test("a longer path prefix still wins over a user name match")
+    func longerPrefixFirst() throws {
+        let config = try #require(AuthdConfiguration.validate(
+            text: Self.text + "\n[audience.org]\nclient_id = \"c\"\nissuer = \"https://i\"\ngit_urls = [\"https://github.com/org\"]", path: "c").0)
+        #expect(config.audience(forGitProtocol: "https", host: "github.com", path: "org/r", username: "work")?.name == "org")
+    }
+
+    @Test("audiences told apart by git_usernames get no overlap warning; two that take one name do")
+    func overlapWarnings() throws {
+        let (config, all) = AuthdConfiguration.validate(text: Self.text, path: "c")
+        // Only the git warnings are this test's business (issuer-only audiences without scopes are warned too).
+        let diagnostics = all.filter { $0.keyPath?.hasSuffix(".git_urls") == true }
+        #expect(config != nil)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let clash = Self.text + "\n[audience.again]\nclient_id = \"c\"\nissuer = \"https://i\"\ngit_urls = [\"https://github.com/\"]\ngit_usernames = [\"me\"]"
+        let warnings = AuthdConfiguration.validate(text: clash, path: "c").1.filter { $0.keyPath?.hasSuffix(".git_urls") == true }
+        #expect(warnings.count == 1 && warnings[0].message.contains("also in audience personal"), "\(warnings)")
+    }
+
+    @Test("erase is offered to the audience git names, and to per-user audiences by their answered git_username")
+    func eraseCandidates() {
+        // git erases with username=oauth2 (what the helper answered): both per-user audiences may hold the token.
+        let names = Self.config.audiencesForGitErase(forGitProtocol: "https", host: "github.com", path: nil, username: "oauth2").map(\.name)
+        #expect(names == ["default", "work", "personal"])
+        #expect(Self.config.audiencesForGitErase(forGitProtocol: "https", host: "github.com", path: nil, username: "me").map(\.name) == ["personal"])
+        #expect(Self.config.audiencesForGitErase(forGitProtocol: "https", host: "gitlab.com", path: nil, username: "oauth2").isEmpty)
+    }
+
+    @Test("user names git cannot send are refused with the key named", arguments: ["", "a b", "a:b", "a@b", "a/b", "a\u{1}"])
+    func badNames(name: String) {
+        let escaped = name.replacing("\u{1}", with: "\\u0001")
+        let text = "[audience.a]\nclient_id = \"c\"\nissuer = \"https://i\"\ngit_usernames = [\"\(escaped)\"]"
+        let (config, diagnostics) = AuthdConfiguration.validate(text: text, path: "c")
+        #expect(config == nil)
+        #expect(diagnostics.contains { $0.keyPath == "audience.a.git_usernames" && $0.message.contains("not a user name git can send") })
+    }
+}

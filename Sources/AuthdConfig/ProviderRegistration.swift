@@ -1,0 +1,32 @@
+// Where a person registers an app with device flow at each provider, for `authctl setup` (docs/providers.md has the details).
+
+extension ProviderPreset {
+    /// The page (or console path) where the app is registered, for the audience's base URL.
+    public func registrationPage(baseURL: EndpointURL?) -> String {
+        let base = (baseURL ?? defaultBaseURL).map { $0.description.hasSuffix("/") ? String($0.description.dropLast()) : $0.description }
+        switch kind {
+        case .github:
+            return "\(base ?? "https://github.com")/settings/applications/new (an OAuth App; or a GitHub App under /settings/apps/new)"
+        case .gitlab:
+            return "\(base ?? "https://gitlab.com")/-/user_settings/applications (or a group's or the instance's Applications page)"
+        case .google:
+            return "https://console.cloud.google.com/apis/credentials (Create credentials → OAuth client ID → \"TVs and Limited Input devices\")"
+        case .entra, .azureDevOps:
+            return "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade (App registrations → New registration)"
+        case .keycloak:
+            return "your realm's admin console (Clients → Create client, \"OAuth 2.0 Device Authorization Grant\" on, Client authentication off)"
+        case .okta:
+            return "your Okta admin console (Applications → Create App Integration → OIDC, Native Application, Device Authorization grant)"
+        case .auth0:
+            return "https://manage.auth0.com/ (Applications → Create Application → Native; Advanced Settings → Grant Types → Device Code)"
+        case .oidc:
+            return "your provider's client registration (a public client with the device authorization grant)"
+        case .gitea, .forgejo:
+            return "\(base ?? "https://gitea.example.com")/user/settings/applications (OAuth2 Applications; redirect URI http://127.0.0.1/callback, confidential client off)"
+        case .codeberg:
+            return "https://codeberg.org/user/settings/applications (OAuth2 Applications; redirect URI http://127.0.0.1/callback, confidential client off)"
+        case .bitbucket:
+            return "https://bitbucket.org/WORKSPACE/workspace/settings/api (OAuth consumers → Add consumer; callback URL http://127.0.0.1/callback)"
+        }
+    }
+}
