@@ -9,11 +9,7 @@ public enum TokenAnswer {
             throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
                                 "authd answered without a token for \(audience); try again, or run: authctl login \(audience)")
         }
-        guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
-                                "the provider issued a token for \(audience) with spaces or control characters, which cannot be printed safely")
-        }
-        return token
+        return try printable(token, "a token", audience: audience)
     }
 }
 
@@ -26,9 +22,17 @@ extension TokenAnswer {
                                 "authd answered without an id_token for \(audience): this daemon does not serve id tokens; use --token access")
         }
         // A JWT is three base64url parts: nothing else is printed.
+        return try printable(token, "an id_token", audience: audience)
+    }
+}
+
+extension TokenAnswer {
+    /// A token with whitespace or control characters would break `$(authctl get ...)`, header
+    /// lines and helper protocols, so it is refused rather than printed.
+    static func printable(_ token: String, _ what: String, audience: String) throws(ClientFailure) -> String {
         guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
             throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
-                                "the id_token for \(audience) has spaces or control characters, which cannot be printed safely")
+                                "the provider issued \(what) for \(audience) with spaces or control characters, which cannot be printed safely")
         }
         return token
     }

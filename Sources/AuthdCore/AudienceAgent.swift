@@ -601,13 +601,7 @@ public actor AudienceAgent {
             if error.kind == .loginNeeded {
                 // The refresh token is dead for the login too; the next turn prompts or reports it.
                 markLoginNeeded(reason: "the provider no longer accepts the refresh token (\(error.message))")
-                if var current = login {
-                    current.refreshToken = nil
-                    current.refreshExpiresAt = nil
-                    current.refreshExpiresAtWall = nil
-                    login = current
-                    await persist(current)
-                }
+                await forgetRefreshToken()
                 return .failure(lookAgain)
             }
             // invalid_scope, invalid_target, a network problem: this scope set failed, the login is untouched.
@@ -999,13 +993,7 @@ public actor AudienceAgent {
             case .loginNeeded:
                 markLoginNeeded(reason: "the provider no longer accepts the refresh token (\(error.message))")
                 // The dead refresh token is of no further use; keep the access token while it lasts.
-                if var current = login {
-                    current.refreshToken = nil
-                    current.refreshExpiresAt = nil
-                    current.refreshExpiresAtWall = nil
-                    login = current
-                    await persist(current)
-                }
+                await forgetRefreshToken()
             case .transient:
                 refreshFailures += 1
                 lastRefreshError = error.message
@@ -1023,6 +1011,17 @@ public actor AudienceAgent {
             scheduleRetry()
             return .failure(ProviderError(.transient, "\(error)"))
         }
+    }
+
+    /// The provider no longer accepts the refresh token: it is of no further use, while the
+    /// access token is kept as long as it lasts.
+    private func forgetRefreshToken() async {
+        guard var current = login else { return }
+        current.refreshToken = nil
+        current.refreshExpiresAt = nil
+        current.refreshExpiresAtWall = nil
+        login = current
+        await persist(current)
     }
 
     private func markLoginNeeded(reason: String) {

@@ -90,17 +90,7 @@ enum ForwardCommand {
                           audiences, row["allow_login"]?.boolValue == true ? "allowed" : "no",
                           row["socket"]?.stringValue ?? "?"].map(TerminalText.clean))
         }
-        var widths = [Int](repeating: 0, count: cells[0].count)
-        for row in cells { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        var text = ""
-        for row in cells {
-            var line = ""
-            for (i, cell) in row.enumerated() {
-                line += i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
-            }
-            text += line + "\n"
-        }
-        Console.out(text)
+        Console.out(TextTable.render(cells))
         return 0
     }
 }

@@ -136,18 +136,5 @@ enum StatusCommand {
         return (mfa ? "yes" : "no") + methods
     }
 
-    private static func render(_ cells: [[String]]) -> String {
-        guard let first = cells.first else { return "" }
-        var widths = [Int](repeating: 0, count: first.count)
-        for line in cells { for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        var text = ""
-        for line in cells {
-            var rendered = ""
-            for (i, cell) in line.enumerated() {
-                rendered += i == line.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
-            }
-            text += rendered + "\n"
-        }
-        return text
-    }
+    private static func render(_ cells: [[String]]) -> String { TextTable.render(cells) }
 }
