@@ -48,6 +48,7 @@ enum Authctl {
         case .configCheck: return try ConfigCheckCommand.run(command, context)
         case .configInit: return try ConfigInitCommand.run(command, context)
         case .setupGit: return try SetupGitCommand.run(command, context)
+        case .setupDocker: return try SetupDockerCommand.run(command, context)
         case .setup: return try SetupCommand.run(command, context)
         case .version: return try VersionCommand.run(command, context)
         case .help: return try HelpCommand.run(command)

@@ -35,7 +35,7 @@ struct OperandSpec {
 }
 
 enum CommandID {
-    case get, login, logout, status, reload, audit, configCheck, configInit, setupGit, setup, version, help, completion, listAudiences, forward, ssh, kubeCredential
+    case get, login, logout, status, reload, audit, configCheck, configInit, setupGit, setupDocker, setup, version, help, completion, listAudiences, forward, ssh, kubeCredential
 }
 
 struct CommandSpec {
@@ -175,7 +175,12 @@ enum CommandTable {
             options: [OptionSpec(name: "--print", valueName: nil, summary: "only print what would change, and the git config commands that would write it")],
             summary: "make git use git-credential-authctl for the audiences' git_urls",
             details: "For each git_urls entry of the named audiences (default: every audience that has git_urls), sets credential.URL.helper in git's global config (git config --global: $GIT_CONFIG_GLOBAL, else ~/.gitconfig) to an empty value, which makes git forget the helpers configured before it (a system-wide store, say), followed by the absolute path of the git-credential-authctl next to authctl; and credential.URL.useHttpPath true for an entry with a path. Writes with git config itself, shows each change as - old and + new values, and changes nothing on a second run or for other URLs. Then warns about helpers git still runs after it (a repository's own config, git -c) that could store the token."),
-        // After `setup git`: the parser takes the first spec whose words begin the command line.
+        CommandSpec(
+            id: .setupDocker, words: ["setup", "docker"], operands: [],
+            options: [OptionSpec(name: "--print", valueName: nil, summary: "only print what would change")],
+            summary: "make docker and podman ask docker-credential-authctl for the audiences' registries",
+            details: "Adds credHelpers entries (registry: \"authctl\") to docker's config.json ($DOCKER_CONFIG/config.json, else ~/.docker/config.json) for every registry in the audiences' registries, keeping every other key, their order and the file's mode (0600 for a new file); written to a temporary file and renamed over the old one. Shows each change; a second run changes nothing."),
+        // After `setup git` and `setup docker`: the parser takes the first spec whose words begin the command line.
         CommandSpec(
             id: .setup, words: ["setup"], operands: [], options: [],
             summary: "first run: write a config for a provider, check it, log in and set up git",

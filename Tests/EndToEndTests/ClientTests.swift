@@ -515,6 +515,37 @@ struct AuthctlCommandLineTests {
         #expect(try String(contentsOfFile: kit.configPath, encoding: .utf8) == before)
     }
 
+    @Test("setup docker adds credHelpers and keeps every other key and the file's mode; a second run changes nothing")
+    func setupDocker() async throws {
+        let kit = try ClientTestKit(config: ClientTestKit.defaultConfig.replacingOccurrences(
+            of: "git_urls = [\"http://127.0.0.1:9/git/\"]", with: "git_urls = [\"http://127.0.0.1:9/git/\"]\nregistries = [\"ghcr.io\", \"127.0.0.1:5000\"]"))
+        let dockerDirectory = kit.scratch.path("docker")
+        try kit.scratch.write("docker/config.json", #"{"auths":{"quay.io":{}},"credHelpers":{"ghcr.io":"desktop"},"currentContext":"x"}"#, mode: 0o640)
+        func setup(_ arguments: String...) async throws -> Command.Result {
+            try await offPool(Binaries.path("authctl"), ["setup", "docker"] + arguments,
+                              environment: kit.environment.merging(["DOCKER_CONFIG": dockerDirectory]) { $1 })
+        }
+        let printed = try await setup("--print")
+        #expect(printed.status == 0 && printed.stdout.contains("would change") && printed.stdout.contains("- ghcr.io: desktop"), "\(printed.stdout)\(printed.stderr)")
+        #expect(try String(contentsOfFile: dockerDirectory + "/config.json", encoding: .utf8).contains(#""ghcr.io":"desktop""#), "--print wrote")
+
+        let changed = try await setup()
+        #expect(changed.status == 0 && changed.stdout.contains("+ 127.0.0.1:5000: authctl"), "\(changed.stdout)\(changed.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: dockerDirectory + "/config.json"))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["credHelpers"] as? [String: String] == ["ghcr.io": "authctl", "127.0.0.1:5000": "authctl"])
+        #expect(object["auths"] != nil && object["currentContext"] as? String == "x", "other keys are kept")
+        let mode = try FileManager.default.attributesOfItem(atPath: dockerDirectory + "/config.json")[.posixPermissions] as? Int
+        #expect(mode == 0o640)
+        let again = try await setup()
+        #expect(again.status == 0 && again.stdout.contains("nothing to change"), "\(again.stdout)")
+
+        try kit.scratch.write("docker/config.json", "{not json", mode: 0o600)
+        let broken = try await setup()
+        #expect(broken.status == 2 && broken.stderr.contains("is not valid JSON"), "\(broken.stderr)")
+        #expect(try String(contentsOfFile: dockerDirectory + "/config.json", encoding: .utf8) == "{not json", "a broken file is left alone")
+    }
+
     @Test("config check warns about a ca_file that holds no PEM certificate")
     func caFileWithoutPEM() async throws {
         let kit = try ClientTestKit(config: ClientTestKit.defaultConfig.replacingOccurrences(
