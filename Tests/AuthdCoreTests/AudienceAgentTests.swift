@@ -4,7 +4,9 @@ import AuthdWire
 import Synchronization
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct AudienceAgentTests {
+// The limit catches a hang, not slowness: under --parallel the synchronous end-to-end suites can hold
+// the cooperative pool's threads for minutes, during which these tests cannot even be scheduled.
+@Suite(.timeLimit(.minutes(8))) struct AudienceAgentTests {
     @Test func fiftyConcurrentGetsShareOneDeviceFlow() async throws {
         let provider = ScriptedProvider()
         let agent = makeAgent(provider)

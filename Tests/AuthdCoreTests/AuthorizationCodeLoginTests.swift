@@ -116,7 +116,8 @@ final class PromptBox: Sendable {
     var last: AuthorizationPrompt? { prompts.withLock { $0.last } }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct AuthorizationCodeLoginTests {
+// A hang limit (see AudienceAgentTests): generous, because a starved pool under --parallel is not a hang.
+@Suite(.timeLimit(.minutes(8))) struct AuthorizationCodeLoginTests {
     static let autoWithFallback: @Sendable (LoginFlowChoice?) -> LoginMethodPlan = { flow in
         flow == .authcode
             ? LoginMethodPlan(first: .authorizationCode, fallsBackToAuthorizationCode: false, reason: "authcode")

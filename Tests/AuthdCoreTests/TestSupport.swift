@@ -194,7 +194,7 @@ actor ScriptedProvider: AudienceProvider {
 /// that decide the outcome; the bound only stops a broken test from hanging).
 func eventually(_ what: String = "condition", _ condition: () async -> Bool) async throws {
     // A time ceiling, not a count of tries: on a loaded machine each try can take far longer than it sleeps.
-    let deadline = ContinuousClock.now + .seconds(60)
+    let deadline = ContinuousClock.now + .seconds(300)
     while ContinuousClock.now < deadline {
         if await condition() { return }
         await Task.yield()

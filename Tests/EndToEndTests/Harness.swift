@@ -404,7 +404,7 @@ enum Bounds {
     /// A reply that must not wait for anything (a cached token, a refused request, a local error).
     static let atOnce: TimeInterval = 20
     /// How long a test waits for a condition before it gives up (the ceiling of a poll loop).
-    static let condition: TimeInterval = 60
+    static let condition: TimeInterval = 120
 
     /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
     static func waitUntil(timeout: TimeInterval = condition, _ condition: () throws -> Bool) rethrows -> Bool {
