@@ -150,8 +150,8 @@ struct PresetCase: Sendable, CustomTestStringConvertible {
     ]
 }
 
-/// A preset audience named `p` in front of a devserver with the preset's profile.
-private struct PresetRig {
+/// A preset audience named `p` in front of a devserver with the preset's profile (ForgePresetTests uses it too).
+struct PresetRig {
     let scratch: Scratch
     let server: DevServer
     let daemon: DaemonUnderTest
@@ -159,13 +159,14 @@ private struct PresetRig {
     /// Everything that blocks (processes, waits) runs off the test pool, so this long suite never starves
     /// the async tests that share the process.
     static func start(_ name: String, profile: String, serverArguments: [String], config: String,
-                      autoApprove: Bool = true) async throws -> PresetRig {
+                      autoApprove: Bool = true, environment: [String: String] = [:]) async throws -> PresetRig {
         try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
         return try await offPoolValue {
             let scratch = Scratch("preset-" + name.filter { $0.isLetter || $0.isNumber })
             let server = try DevServer(scratch, arguments: ["--profile", profile, "--interval", "1"]
                                        + (autoApprove ? ["--auto-approve"] : []) + serverArguments)
             let daemon = try DaemonUnderTest(scratch, config: "[audience.p]\n" + config.replacing("BASE", with: server.baseURL) + "\n")
+            daemon.extraEnvironment = environment
             try daemon.start()
             return PresetRig(scratch: scratch, server: server, daemon: daemon)
         }
