@@ -311,12 +311,13 @@ struct KubectlTests {
 
     @Test("an expired id_token is refused by the stand-in, and kubectl gets a fresh one without a prompt")
     func expiredIDTokenReplaced() async throws {
-        // id_tokens live as long as access tokens on the devserver (docs/devserver.md).
-        guard let cluster = try await Self.cluster("kube-id-expiry", serverArguments: ["--access-token-ttl", "3"], token: nil) else { return }
+        // id_tokens live as long as access tokens on the devserver (docs/devserver.md). Whether the
+        // stand-in still takes `old` right after it was served depends on load, so it is not asserted
+        // (foreignIDTokenRefused has that control); that it is refused after its exp is.
+        guard let cluster = try await Self.cluster("kube-id-expiry", serverArguments: ["--access-token-ttl", "10"], token: nil) else { return }
         let login = try await cluster.daemon.clientOffPool("authctl", ["login", "demo"])
         #expect(login.status == 0, "\(login.stderr)")
         let old = try await Self.pluginToken(cluster)
-        #expect(try Self.status(cluster, presenting: old) == 200)
         #expect(Bounds.waitUntil { (try? Self.status(cluster, presenting: old)) == 401 }, "the id_token was never refused")
 
         let after = try await Self.kubectl(cluster, ["get", "--raw", "/api/v1/namespaces"])
