@@ -76,8 +76,9 @@ let package = Package(
         .executableTarget(name: "docker-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [
             "AuthdWire",
-            // Signs the id_tokens it issues (JWSSigningKey); links no other part of the daemon's logic.
-            "AuthdSystem",
+            // Signs the id_tokens it issues (JWSSigningKey) and, for its Kubernetes stand-in, checks them
+            // with the one id_token verifier (AuthdOAuth's IDTokenVerifier, pure); no other part of the daemon.
+            "AuthdSystem", "AuthdOAuth",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -14,12 +14,16 @@ public enum TokenAnswer {
 }
 
 extension TokenAnswer {
-    /// The verified id_token of a `get` with `"token":"id"`. A daemon that does not know the
-    /// field answers with an access token instead: that is refused, never served as an id_token.
+    /// The verified id_token of a `get` with `"token":"id"`. Today's daemon answers one or fails
+    /// with its own words (e.g. an audience with neither issuer nor jwks_uri, which cannot verify).
+    /// Only a daemon older than `"token"` answers `ok` without one, with an access token instead:
+    /// that is refused, never served as an id_token.
     public static func idToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
         guard let token = payload["id_token"]?.stringValue, !token.isEmpty else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
-                                "authd answered without an id_token for \(audience): this daemon does not serve id tokens; use --token access")
+            let why = payload["access_token"] != nil
+                ? "an access token instead: the running authd is older than this authctl and does not serve id tokens; restart it (systemctl --user restart authd), or use --token access"
+                : "no token at all; try again, or run: authctl login \(audience)"
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd answered \(audience) without an id_token, with \(why)")
         }
         // A JWT is three base64url parts: nothing else is printed.
         return try printable(token, "an id_token", audience: audience)

@@ -121,8 +121,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
 
     /// Real signature checks for the engine's pure verifier (libcrypto, libsodium).
     static let signatureCheck: IDTokenVerifier.SignatureCheck = { algorithm, material, message, signature in
-        guard let key = try? SignatureVerificationKey(material) else { return false }
-        return key.verify(algorithm, message: message, signature: signature)
+        SignatureVerificationKey.verifies(algorithm, material, message: message, signature: signature)
     }
 
     /// Verifies the id_token that came with `issued`, if any. At a login (`refusing`) a token that

@@ -157,6 +157,14 @@ public final class SignatureVerificationKey: Sendable {
 
     /// Whether `signature` is a valid `algorithm` signature of `message` under this key. An algorithm
     /// the key cannot do is simply false (the caller chose the key by `kid`/`kty`, the token the algorithm).
+    /// Builds the key from `material` and checks one signature: false for unusable material too.
+    /// The shape of AuthdOAuth's `IDTokenVerifier.SignatureCheck`, shared by the daemon and the devserver.
+    public static func verifies(_ algorithm: SignatureAlgorithm, _ material: PublicKeyMaterial,
+                                message: [UInt8], signature: [UInt8]) -> Bool {
+        guard let key = try? SignatureVerificationKey(material) else { return false }
+        return key.verify(algorithm, message: message, signature: signature)
+    }
+
     public func verify(_ algorithm: SignatureAlgorithm, message: [UInt8], signature: [UInt8]) -> Bool {
         guard material.algorithms.contains(algorithm) else { return false }
         switch backing {

@@ -28,6 +28,7 @@ final class IDTokenIssuer: Sendable {
     let settings: IDTokenSettings
     /// The current keys and the previous generation (still published, as real issuers do while rotating).
     private let state: Mutex<(current: Generation, previous: Generation?)>
+    private let signedIssuers = Mutex<Set<String>>([])
 
     init(settings: IDTokenSettings) throws {
         self.settings = settings
@@ -52,31 +53,49 @@ final class IDTokenIssuer: Sendable {
         }
     }
 
-    /// The JWKS document: current and previous keys.
-    func jwks() -> JSON {
+    /// A published public key: what the JWKS lists and what the Kubernetes stand-in checks with.
+    struct PublishedKey {
+        let kid: String
+        let algorithm: SignatureAlgorithm
+        let material: PublicKeyMaterial
+    }
+
+    /// The current keys and the previous generation's, in JWKS order.
+    func publishedKeys() -> [PublishedKey] {
         let generations = state.withLock { s in [s.current] + (s.previous.map { [$0] } ?? []) }
-        var keys: [JSON] = []
-        for generation in generations {
-            for algorithm in [SignatureAlgorithm.rs256, .es256, .edDSA] {
-                guard let key = generation.keys[algorithm] else { continue }
-                var members: [(String, JSON)]
-                switch key.publicKey {
-                case let .rsa(n, e): members = [("kty", .string("RSA")), ("n", .string(AuthdWire.Base64URL.encode(n))), ("e", .string(AuthdWire.Base64URL.encode(e)))]
-                case let .p256(x, y):
-                    members = [("kty", .string("EC")), ("crv", .string("P-256")),
-                               ("x", .string(AuthdWire.Base64URL.encode(x))), ("y", .string(AuthdWire.Base64URL.encode(y)))]
-                case let .ed25519(x): members = [("kty", .string("OKP")), ("crv", .string("Ed25519")), ("x", .string(AuthdWire.Base64URL.encode(x)))]
-                }
-                members += [("use", .string("sig")), ("alg", .string(algorithm.rawValue)), ("kid", .string(Self.kid(algorithm, generation.number)))]
-                keys.append(.object(members))
+        return generations.flatMap { generation in
+            [SignatureAlgorithm.rs256, .es256, .edDSA].compactMap { algorithm in
+                generation.keys[algorithm].map { PublishedKey(kid: Self.kid(algorithm, generation.number), algorithm: algorithm, material: $0.publicKey) }
             }
         }
-        return .object([("keys", .array(keys))])
+    }
+
+    /// The issuers named in the tokens signed so far (before any fault spoilt them): a profile's
+    /// tenant or realm makes its own, so the stand-in accepts exactly those this server used.
+    func hasSigned(issuer: String) -> Bool { signedIssuers.withLock { $0.contains(issuer) } }
+
+    /// The JWKS document: current and previous keys.
+    func jwks() -> JSON {
+        .object([("keys", .array(publishedKeys().map { key in
+            var members: [(String, JSON)]
+            switch key.material {
+            case let .rsa(n, e): members = [("kty", .string("RSA")), ("n", .string(AuthdWire.Base64URL.encode(n))), ("e", .string(AuthdWire.Base64URL.encode(e)))]
+            case let .p256(x, y):
+                members = [("kty", .string("EC")), ("crv", .string("P-256")),
+                           ("x", .string(AuthdWire.Base64URL.encode(x))), ("y", .string(AuthdWire.Base64URL.encode(y)))]
+            case let .ed25519(x): members = [("kty", .string("OKP")), ("crv", .string("Ed25519")), ("x", .string(AuthdWire.Base64URL.encode(x)))]
+            }
+            members += [("use", .string("sig")), ("alg", .string(key.algorithm.rawValue)), ("kid", .string(key.kid))]
+            return JSON.object(members)
+        }))])
     }
 
     /// A signed id_token with `claims`, after the configured faults have spoilt it.
     func sign(_ claims: [(String, JSON)]) -> String {
         var claims = claims
+        if let issuer = claims.first(where: { $0.0 == "iss" }), case .string(let name) = issuer.1 {
+            signedIssuers.withLock { _ = $0.insert(name) }
+        }
         func replace(_ name: String, _ value: JSON?) {
             claims.removeAll { $0.0 == name }
             if let value { claims.append((name, value)) }

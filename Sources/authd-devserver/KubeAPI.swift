@@ -1,10 +1,11 @@
-// A Kubernetes API server stand-in (/version, /api, /apis, /api/v1/namespaces) that accepts only a live access token of this server.
+// A Kubernetes API server stand-in (/version, /api, /apis, /api/v1/namespaces) that accepts a live access token or an id_token of this server.
 
 import Foundation
 import NIOHTTP1
 
 /// Enough of the API for `kubectl get namespaces`, `kubectl get --raw /api/v1/namespaces` and
-/// `kubectl version`: every request needs `Authorization: Bearer` with a live access token.
+/// `kubectl version`: every request needs `Authorization: Bearer` with a live access token, or
+/// (as an API server with `--oidc-issuer-url` does) an unexpired id_token this server signed.
 /// kubectl runs exec credential plugins only for https:// servers; this server speaks plain
 /// HTTP on loopback, so a TLS front (socat, as the tests start it) goes in between (docs/devserver.md).
 enum KubeAPI {
@@ -14,11 +15,17 @@ enum KubeAPI {
         var log = LogFields(endpoint: "kube", result: "")
         let presented = PresentedCredentials(req.headers)
         if let presented { log.fp = fingerprint(presented.token) }
-        guard let presented, presented.bearer, let owner = provider.activeAccessToken(presented.token) else {
+        let accepted: (owner: TokenOwner, credential: String)? = presented.flatMap { p in
+            guard p.bearer else { return nil }
+            if let owner = provider.activeAccessToken(p.token) { return (owner, "access_token") }
+            return provider.activeIDToken(p.token).map { ($0, "id_token") }
+        }
+        guard let accepted else {
             log.result = presented == nil ? "unauthorized" : "invalid_token"
             return Outcome(response: status(401, reason: "Unauthorized", "Unauthorized"), log: log)
         }
-        log.clientId = owner.clientId
+        log.clientId = accepted.owner.clientId
+        log.credential = accepted.credential
         let body: JSON
         switch req.path {
         case "/version":

@@ -454,6 +454,12 @@ final class Provider: Sendable {
         }
     }
 
+    /// For the Kubernetes stand-in: the client of an id_token this server signed that has not expired, or nil.
+    func activeIDToken(_ token: String) -> TokenOwner? {
+        let client = idTokens.acceptedClient(token, registeredClients: Set(config.clients.keys), now: clock.epoch(at: clock.now()))
+        return client.map { TokenOwner(clientId: $0, scopes: ["openid"]) }
+    }
+
     /// For git: the owner of an access token that is live right now, or nil.
     func activeAccessToken(_ token: String) -> TokenOwner? {
         let now = clock.now()

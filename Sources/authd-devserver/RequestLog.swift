@@ -16,6 +16,8 @@ struct LogFields: Sendable {
     /// Fingerprint of an authorization code; the code, the PKCE verifier and `state` are never logged.
     var codeFp: String?
     var fault: String?
+    /// Which kind of token the Kubernetes stand-in accepted: `access_token` or `id_token`.
+    var credential: String?
 
     init(endpoint: String?, result: String) {
         self.endpoint = endpoint
@@ -44,6 +46,7 @@ final class RequestLog: Sendable {
         if let fp = f.fp { members.append(("fp", .string(fp))) }
         if let codeFp = f.codeFp { members.append(("code_fp", .string(codeFp))) }
         if let fault = f.fault { members.append(("fault", .string(fault))) }
+        if let credential = f.credential { members.append(("credential", .string(credential))) }
         let line = Data((JSON.object(members).text + "\n").utf8)
         // try?: a closed stderr (EPIPE) must not take the server down.
         lock.withLock { _ in try? FileHandle.standardError.write(contentsOf: line) }

@@ -144,6 +144,10 @@ import Testing
         let get = try await daemon.clientOffPool("authctl", ["get", "demo", "--id-token"])
         #expect(get.status == 2 && get.stdout.isEmpty, "\(get.stdout)\(get.stderr)")
         #expect(get.stderr.contains("issuer") && get.stderr.contains("jwks_uri"), "\(get.stderr)")
+        // kubectl's plugin (--token id is the default: the audience asks for openid) passes on the daemon's words.
+        let kube = try await daemon.clientOffPool("authctl", ["kube-credential", "demo"])
+        #expect(kube.status == 2 && kube.stdout.isEmpty, "\(kube.stdout)\(kube.stderr)")
+        #expect(kube.stderr.contains("issuer") && kube.stderr.contains("jwks_uri") && !kube.stderr.contains("older"), "\(kube.stderr)")
         let table = try await daemon.clientOffPool("authctl", ["status"])
         #expect(table.stdout.contains("(unverified)"), "\(table.stdout)")
         withExtendedLifetime(server) {}  // the devserver stops when its object goes

@@ -68,7 +68,18 @@ struct KubeCredentialProtocolTests {
         let result = try await Self.run(kit, ["demo", "--token", "id"], info: nil)
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty && !result.stderr.contains("tok-access"))
-        #expect(result.stderr.contains("without an id_token") && result.stderr.contains("--token access"), "\(result.stderr)")
+        #expect(result.stderr.contains("without an id_token, with an access token instead")
+                && result.stderr.contains("older than this authctl") && result.stderr.contains("--token access"), "\(result.stderr)")
+    }
+
+    @Test("an ok answer with no token at all is refused and says to try again or log in, not to blame the daemon's age")
+    func idTokenAnswerWithoutToken() async throws {
+        let kit = try ClientTestKit { _ in [#"{"ok":true,"expires_at":1900000000}"#] }
+        let result = try await Self.run(kit, ["demo", "--token", "id"], info: nil)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty && result.stderrLines.count == 1)
+        #expect(result.stderr.contains("without an id_token, with no token at all") && result.stderr.contains("authctl login demo")
+                && !result.stderr.contains("older"), "\(result.stderr)")
     }
 
     @Test("a bad KUBERNETES_EXEC_INFO or --token value is a usage error (exit 2) before the daemon is asked",
@@ -154,7 +165,8 @@ struct KubectlTests {
         let environment: [String: String]
     }
 
-    static func cluster(_ name: String, serverArguments: [String] = []) async throws -> Cluster? {
+    /// `token`: the `--token` written into the users: entry; nil leaves it to authctl (`id` for demo, which asks for openid).
+    static func cluster(_ name: String, serverArguments: [String] = [], token: String? = "access") async throws -> Cluster? {
         guard realStackAvailable() else { print("skipping: the daemon is not built"); return nil }
         guard commandOnPath("kubectl") != nil else { print("skipping: kubectl is not on PATH"); return nil }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { print("skipping: socat is not installed (make deps)"); return nil }
@@ -165,7 +177,8 @@ struct KubectlTests {
         let backendPort = String(try #require(server.baseURL.split(separator: ":").last))
         let front = try await offPoolValue { try TLSFront(scratch, backendPort: backendPort) }
         // The users: entry is authctl's own, so the test also covers what a person pastes.
-        let users = try await daemon.clientOffPool("authctl", ["kube-credential", "demo", "--token", "access", "--print-kubeconfig", "dev"])
+        let users = try await daemon.clientOffPool("authctl", ["kube-credential", "demo"] + (token.map { ["--token", $0] } ?? [])
+                                                        + ["--print-kubeconfig", "dev"])
         guard users.status == 0 else { throw HarnessError("--print-kubeconfig: \(users.stderr)") }
         try scratch.write("kubeconfig", """
             apiVersion: v1
@@ -192,8 +205,41 @@ struct KubectlTests {
         try await offPool(try #require(commandOnPath("kubectl")), arguments, environment: cluster.environment, timeout: 60)
     }
 
-    static func kubeRequests(_ cluster: Cluster, result: String) -> Int {
-        cluster.server.requests(endpoint: "kube").filter { $0["result"] as? String == result }.count
+    static func kubeRequests(_ cluster: Cluster, result: String, credential: String? = nil) -> Int {
+        cluster.server.requests(endpoint: "kube").filter {
+            $0["result"] as? String == result && (credential == nil || $0["credential"] as? String == credential)
+        }.count
+    }
+
+    /// The HTTP status the stand-in (through the TLS front) answers `token` with; the header goes
+    /// to curl on stdin, so no token is in an argument list.
+    static func status(_ cluster: Cluster, presenting token: String) throws -> Int {
+        let result = try Command.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cluster.front.certificate,
+                                                        "-H", "@-", cluster.front.url + "/api/v1/namespaces"],
+                                     stdin: "Authorization: Bearer \(token)\n", timeout: 20)
+        guard let code = Int(result.stdout) else { throw HarnessError("curl: \(result.stderr)") }
+        return code
+    }
+
+    /// What kubectl would be handed now (non-interactive), as kube-credential answers it.
+    static func pluginToken(_ cluster: Cluster) async throws -> String {
+        var environment = cluster.environment
+        environment["KUBERNETES_EXEC_INFO"] = #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#
+        let plugin = try await offPool(Binaries.path("authctl"), ["kube-credential", "demo"], environment: environment)
+        guard plugin.status == 0 else { throw HarnessError("kube-credential: \(plugin.stderr)") }
+        let credential = try JSONSerialization.jsonObject(with: Data(plugin.stdout.utf8)) as? [String: Any]
+        return try #require((credential?["status"] as? [String: Any])?["token"] as? String)
+    }
+
+    static func base64URL(_ text: Substring) -> Data? {
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while standard.count % 4 != 0 { standard += "=" }
+        return Data(base64Encoded: standard)
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     @Test("after a fresh login kubectl lists namespaces with the access token authctl serves")
@@ -242,5 +288,74 @@ struct KubectlTests {
         #expect(lines.count >= 1 && lines.allSatisfy { $0.contains("run: authctl login demo") }, "\(result.stderr)")
         #expect(cluster.server.requests(endpoint: "device_authorization").isEmpty)
         #expect(Self.kubeRequests(cluster, result: "ok") == 0)
+    }
+
+    @Test("an audience asking for openid: --token id is the default and kubectl succeeds with the verified id_token")
+    func idTokenDefault() async throws {
+        guard let cluster = try await Self.cluster("kube-id", token: nil) else { return }
+        #expect(try String(contentsOfFile: cluster.scratch.path("kubeconfig"), encoding: .utf8).contains("      - --token\n      - id\n"))
+        let login = try await cluster.daemon.clientOffPool("authctl", ["login", "demo"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let names = try await Self.kubectl(cluster, ["get", "namespaces", "-o", "name"])
+        #expect(names.status == 0, "\(names.stderr)\n\(cluster.server.running.stderrText)")
+        #expect(names.stdout == "namespace/default\nnamespace/kube-system\n")
+        #expect(Self.kubeRequests(cluster, result: "ok", credential: "id_token") >= 1)
+        #expect(Self.kubeRequests(cluster, result: "ok", credential: "access_token") == 0)
+        #expect(Self.kubeRequests(cluster, result: "invalid_token") == 0)
+        // The token kubectl was handed is the one `authctl get --id-token` prints: three parts, a JWS.
+        let served = try await cluster.daemon.clientOffPool("authctl", ["get", "demo", "--id-token"])
+        #expect(served.status == 0, "\(served.stderr)")
+        #expect(try await Self.pluginToken(cluster) == served.stdout.trimmingCharacters(in: .newlines))
+        #expect(served.stdout.split(separator: ".").count == 3)
+    }
+
+    @Test("an expired id_token is refused by the stand-in, and kubectl gets a fresh one without a prompt")
+    func expiredIDTokenReplaced() async throws {
+        // id_tokens live as long as access tokens on the devserver (docs/devserver.md). Whether the
+        // stand-in still takes `old` right after it was served depends on load, so it is not asserted
+        // (foreignIDTokenRefused has that control); that it is refused after its exp is.
+        guard let cluster = try await Self.cluster("kube-id-expiry", serverArguments: ["--access-token-ttl", "10"], token: nil) else { return }
+        let login = try await cluster.daemon.clientOffPool("authctl", ["login", "demo"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let old = try await Self.pluginToken(cluster)
+        #expect(Bounds.waitUntil { (try? Self.status(cluster, presenting: old)) == 401 }, "the id_token was never refused")
+
+        let after = try await Self.kubectl(cluster, ["get", "--raw", "/api/v1/namespaces"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(!after.stderr.contains("user code") && !after.stderr.contains("/device"))
+        #expect(cluster.server.requests(endpoint: "device_authorization").count == 1)
+        #expect(cluster.server.requests.contains { $0["grant_type"] as? String == "refresh_token" && $0["result"] as? String == "issued" })
+        #expect(Self.kubeRequests(cluster, result: "ok", credential: "id_token") >= 2)
+    }
+
+    @Test("an id_token the stand-in did not issue is refused with 401: a changed claim, a flipped signature, alg none")
+    func foreignIDTokenRefused() async throws {
+        guard let cluster = try await Self.cluster("kube-id-forged", token: nil) else { return }
+        let login = try await cluster.daemon.clientOffPool("authctl", ["login", "demo"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let real = try await Self.pluginToken(cluster)
+        #expect(try Self.status(cluster, presenting: real) == 200)
+
+        let parts = real.split(separator: ".", omittingEmptySubsequences: false)
+        try #require(parts.count == 3)
+        let payload = try #require(Self.base64URL(parts[1]))
+        var claims = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])
+        claims["exp"] = (claims["exp"] as? Int ?? 0) + 86400
+        let longer = Self.base64URL(try JSONSerialization.data(withJSONObject: claims))
+        claims["aud"] = "another-client"
+        let otherClient = Self.base64URL(try JSONSerialization.data(withJSONObject: claims))
+        var signature = try #require(Self.base64URL(parts[2]))
+        signature[signature.count / 2] ^= 0x01
+        let none = Self.base64URL(Data(#"{"alg":"none","typ":"JWT"}"#.utf8))
+        let forged = [
+            "\(parts[0]).\(longer).\(parts[2])",
+            "\(parts[0]).\(otherClient).\(parts[2])",
+            "\(parts[0]).\(parts[1]).\(Self.base64URL(signature))",
+            "\(none).\(parts[1]).",
+        ]
+        for token in forged {
+            #expect(try Self.status(cluster, presenting: token) == 401, "\(token.prefix(12))…")
+        }
+        #expect(Self.kubeRequests(cluster, result: "invalid_token") == forged.count)
     }
 }
