@@ -84,7 +84,7 @@ enum CommandLineParser {
         var parsed = ParsedCommand(spec: spec)
         parsed.operands = Array(words.dropFirst(spec.words.count))
         if spec.id == .setup, let word = parsed.operands.first {
-            throw .usage("unknown command setup \(word)\(Suggestion.didYouMean(word, among: ["git"])); usage: authctl setup | authctl setup git [AUD…]")
+            throw .usage("unknown command setup \(word)\(Suggestion.didYouMean(word, among: ["git", "docker"])); usage: authctl setup | authctl setup git [AUD…] | authctl setup docker")
         }
         for (name, value) in options {
             if name == "--help" { parsed.wantsHelp = true; continue }

@@ -96,8 +96,8 @@ struct SetupGitTests {
         let noGit = try await offPool(Binaries.path("authctl"), ["setup", "git"], environment: environment)
         #expect(noGit.status == 2 && noGit.stderr.contains("git is not on PATH"), "\(noGit.stderr)")
         #expect(!FileManager.default.fileExists(atPath: kit.scratch.path("global.gitconfig")))
-        let other = try await offPool(Binaries.path("authctl"), ["setup", "docker"], environment: environment)
-        #expect(other.status == 2 && other.stderr.contains("unknown command setup docker; usage: authctl setup | authctl setup git [AUD…]"), "\(other.stderr)")
+        let other = try await offPool(Binaries.path("authctl"), ["setup", "dokcer"], environment: environment)
+        #expect(other.status == 2 && other.stderr.contains("unknown command setup dokcer (did you mean \"docker\"?); usage: authctl setup | authctl setup git [AUD…] | authctl setup docker"), "\(other.stderr)")
     }
 }
 
