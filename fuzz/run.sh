@@ -66,7 +66,7 @@ target_extra_sources() {  # files of executable targets compiled into the fuzzer
 }
 target_libs() {
     case $1 in
-        store) echo -lsodium -lsystemd -lcurl -lqrencode ;;
+        store) echo -lsodium -lsystemd -lcurl -lqrencode -lcrypto ;;
     esac
 }
 # libFuzzer's input size limit (default: picked from the corpus, 4096 for small seeds).
@@ -81,7 +81,7 @@ target_max_len() {
 
 # One build directory per optimization level, so a long -O run does not evict the smoke run's build.
 BUILD=$OUT/${FUZZ_OPT#-}
-C_MODULES=(-I Sources/CPosix -I Sources/CSodium -I Sources/CSystemd -I Sources/CCurl -I Sources/CQRencode)
+C_MODULES=(-I Sources/CPosix -I Sources/CSodium -I Sources/CSystemd -I Sources/CCurl -I Sources/CQRencode -I Sources/CLibcrypto)
 COMMON=(-sanitize=fuzzer,address -parse-as-library -swift-version 6 "$FUZZ_OPT" -g "${C_MODULES[@]}" -I "$BUILD/modules")
 # ld.gold warns about every ASan helper it cannot export; those lines are noise.
 quiet_link() { grep -v -e "Cannot export local symbol" -e "^$" || true; }
