@@ -63,11 +63,7 @@ public actor StorePersistence: LoginPersistence {
                 refreshExpiresAt: monotonic(stored.refreshTokenExpiry), refreshExpiresAtWall: stored.refreshTokenExpiry,
                 scopes: stored.scopes, loginAtWall: stored.loginTime, loginAt: now - .seconds(max(0, wallNow - stored.loginTime)),
                 subject: stored.subject)
-            login.identity = stored.identity.map {
-                VerifiedIdentity(issuer: $0.issuer, subject: $0.subject, email: $0.email, preferredUsername: $0.preferredUsername,
-                                 authenticationMethods: $0.authenticationMethods, authenticationContext: $0.authenticationContext,
-                                 authenticationContexts: $0.authenticationContexts, authTime: $0.authTime, expiresAt: $0.expiresAt)
-            }
+            login.identity = stored.identity
             login.idToken = stored.idToken.map { vault.seal($0, context: VaultContext.idToken(audience)) }
             login.identityUnverifiable = stored.identityUnverifiable
             result[audience] = login
@@ -85,11 +81,7 @@ public actor StorePersistence: LoginPersistence {
                 accessToken: try login.accessToken.map { try vault.open($0, context: VaultContext.access(audience)) },
                 accessTokenExpiry: login.accessExpiresAtWall, refreshTokenExpiry: login.refreshExpiresAtWall,
                 scopes: login.scopes, loginTime: login.loginAtWall, subject: login.subject)
-            stored.identity = login.identity.map {
-                StoredIdentity(issuer: $0.issuer, subject: $0.subject, email: $0.email, preferredUsername: $0.preferredUsername,
-                               authenticationMethods: $0.authenticationMethods, authenticationContext: $0.authenticationContext,
-                               authenticationContexts: $0.authenticationContexts, authTime: $0.authTime, expiresAt: $0.expiresAt)
-            }
+            stored.identity = login.identity
             stored.idToken = try login.idToken.map { try vault.open($0, context: VaultContext.idToken(audience)) }
             stored.identityUnverifiable = login.identityUnverifiable
             logins[audience] = stored

@@ -1,4 +1,5 @@
 // One audience's login as the store keeps it between daemon runs.
+import AuthdWire
 import AuthdSystem
 
 /// What the daemon keeps on disk for one audience. Tokens stay in `SecretBytes`; the identity
@@ -51,29 +52,5 @@ public struct StoredLogin: Sendable, Equatable {
     }
 }
 
-/// The claims of a verified id_token kept with a login: who approved it, and how.
-public struct StoredIdentity: Sendable, Equatable {
-    public var issuer: String
-    public var subject: String
-    public var email: String?
-    public var preferredUsername: String?
-    public var authenticationMethods: [String]
-    public var authenticationContext: String?
-    public var authenticationContexts: [String]
-    public var authTime: Int64?
-    public var expiresAt: Int64
-
-    public init(issuer: String, subject: String, email: String? = nil, preferredUsername: String? = nil,
-                authenticationMethods: [String] = [], authenticationContext: String? = nil,
-                authenticationContexts: [String] = [], authTime: Int64? = nil, expiresAt: Int64) {
-        self.issuer = issuer
-        self.subject = subject
-        self.email = email
-        self.preferredUsername = preferredUsername
-        self.authenticationMethods = authenticationMethods
-        self.authenticationContext = authenticationContext
-        self.authenticationContexts = authenticationContexts
-        self.authTime = authTime
-        self.expiresAt = expiresAt
-    }
-}
+/// The claims of a verified id_token kept with a login (the engine's `VerifiedIdentity`, the same type).
+public typealias StoredIdentity = IdentityClaims
