@@ -297,11 +297,7 @@ extension FileDescriptor {
         return buffer
     }
 
-    fileprivate static func wipe(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { raw in
-            if let base = raw.baseAddress { explicit_bzero(base, raw.count) }
-        }
-    }
+    fileprivate static func wipe(_ bytes: inout [UInt8]) { Wipe.bytes(&bytes) }
 }
 
 /// An exclusive `flock` on a file, held for the life of this object: two processes (or two

@@ -143,7 +143,7 @@ enum ConfigCheckCommand {
     static func readProblem(_ path: String, _ requirements: RegularFileRequirements) -> String? {
         do {
             var bytes = try FileSystem.readRegularFile(path, requirements).bytes
-            bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            Wipe.bytes(&bytes)
             return nil
         } catch {
             return error.description
