@@ -19,7 +19,7 @@ DOCDIR := $(DESTDIR)$(PREFIX)/share/doc/authd
 # What `make install` creates, and so exactly what `make uninstall` removes (directories stay).
 INSTALLED_FILES = $(foreach p,$(PROGRAMS),$(BINDIR)/$(p)) $(UNITDIR)/authd.service $(UNITDIR)/authd.socket \
 	$(BASHCOMPDIR)/authctl $(ZSHCOMPDIR)/_authctl $(FISHCOMPDIR)/authctl.fish \
-	$(MANDIR)/authd.1 $(MANDIR)/authctl.1 $(MANDIR)/git-credential-authctl.1 $(MANDIR)/authd-devserver.1 \
+	$(MANDIR)/authd.1 $(MANDIR)/authctl.1 $(MANDIR)/git-credential-authctl.1 $(MANDIR)/docker-credential-authctl.1 $(MANDIR)/authd-devserver.1 \
 	$(DOCDIR)/authd-credential.conf.example $(foreach d,$(DOC_PAGES),$(DOCDIR)/$(d))
 # The documentation pages messages point at (authctl finds them under PREFIX/share/doc/authd).
 DOC_PAGES := $(notdir $(wildcard docs/*.md))
@@ -135,6 +135,7 @@ endif
 	gen "$(FISHCOMPDIR)/authctl.fish" "$(BINDIR)/authctl" completion fish; \
 	gen "$(MANDIR)/authctl.1" "$(BINDIR)/authctl" help --man; \
 	gen "$(MANDIR)/git-credential-authctl.1" "$(BINDIR)/git-credential-authctl" --man; \
+	gen "$(MANDIR)/docker-credential-authctl.1" "$(BINDIR)/docker-credential-authctl" --man; \
 	gen "$(MANDIR)/authd.1" python3 scripts/manpage.py --from "$(BINDIR)/authd" --version "$$version" \
 	  --see-also authctl:1 --see-also gitcredentials:7 --see-also systemd.socket:5 \
 	  --files '~/.config/authd/config.toml=the configuration (AUTHD_CONFIG)' \

@@ -72,7 +72,7 @@ struct SystemdInstallTests {
         let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/docker-credential-authctl", "bin/authd-devserver",
                         "share/systemd/user/authd.service", "share/systemd/user/authd.socket",
                         "share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/authd-devserver.1",
-                        "share/man/man1/git-credential-authctl.1",
+                        "share/man/man1/git-credential-authctl.1", "share/man/man1/docker-credential-authctl.1",
                         "share/bash-completion/completions/authctl", "share/zsh/site-functions/_authctl",
                         "share/fish/vendor_completions.d/authctl.fish", "share/doc/authd/authd-credential.conf.example"] + pages
         #expect(filesUnder(prefix) == expected.sorted())
@@ -80,7 +80,7 @@ struct SystemdInstallTests {
                                      environment: ["HOME": home, "AUTHD_CONFIG": home + "/none.toml", "PATH": "/usr/bin:/bin"])
         #expect(noFile.stderr.contains("(keys: \(prefix)/share/doc/authd/configuration.md)"), "\(noFile.stderr)")
         for generated in ["share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/git-credential-authctl.1",
-                          "share/bash-completion/completions/authctl"] {
+                          "share/man/man1/docker-credential-authctl.1", "share/bash-completion/completions/authctl"] {
             let size = (try? FileManager.default.attributesOfItem(atPath: prefix + "/" + generated)[.size] as? Int) ?? 0
             #expect(size > 100, "\(generated) is (nearly) empty")
         }
