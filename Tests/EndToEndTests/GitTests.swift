@@ -309,13 +309,15 @@ struct ConfigCheckGitTests {
 @Suite("git-credential-authctl on its own", .enabled(if: clientBinariesBuilt()))
 struct GitHelperHelpTests {
     @Test("--help prints what it does and how to set it up; --man is a roff page; an unknown action is ignored")
-    func help() throws {
-        let help = try Command.run(Binaries.path("git-credential-authctl"), ["--help"])
-        #expect(help.status == 0 && help.stdout.hasPrefix("usage: git-credential-authctl get|store|erase"), "\(help.stdout)")
-        #expect(help.stdout.contains("git config --global credential.https://HOST.helper"))
-        let man = try Command.run(Binaries.path("git-credential-authctl"), ["--man"])
-        #expect(man.status == 0 && man.stdout.hasPrefix(".TH GIT\\-CREDENTIAL\\-AUTHCTL 1"), "\(man.stdout)")
-        let other = try Command.run(Binaries.path("git-credential-authctl"), ["frobnicate"])
-        #expect(other.status == 0 && other.stdout.isEmpty)
+    func help() async throws {
+        try await offPoolValue {
+            let help = try Command.run(Binaries.path("git-credential-authctl"), ["--help"])
+            #expect(help.status == 0 && help.stdout.hasPrefix("usage: git-credential-authctl get|store|erase"), "\(help.stdout)")
+            #expect(help.stdout.contains("git config --global credential.https://HOST.helper"))
+            let man = try Command.run(Binaries.path("git-credential-authctl"), ["--man"])
+            #expect(man.status == 0 && man.stdout.hasPrefix(".TH GIT\\-CREDENTIAL\\-AUTHCTL 1"), "\(man.stdout)")
+            let other = try Command.run(Binaries.path("git-credential-authctl"), ["frobnicate"])
+            #expect(other.status == 0 && other.stdout.isEmpty)
+        }
     }
 }

@@ -56,106 +56,110 @@ struct SystemdInstallTests {
     /// installed service names a binary that exists and `systemd-analyze verify` checks the real thing,
     /// man pages included (`Documentation=man:...` is looked up through MANPATH).
     @Test(.enabled(if: canInstall), .timeLimit(.minutes(3)))
-    func perUserInstallGivesUnitsThatVerify() throws {
-        let scratch = Scratch("sd-install")
-        let home = scratch.path("home")
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let install = try make("install", [], home: home)
-        #expect(install.status == 0, "make install: \(install.stdout)\n\(install.stderr)")
+    func perUserInstallGivesUnitsThatVerify() async throws {
+        try await offPoolValue {
+            let scratch = Scratch("sd-install")
+            let home = scratch.path("home")
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            let install = try make("install", [], home: home)
+            #expect(install.status == 0, "make install: \(install.stdout)\n\(install.stderr)")
 
-        let prefix = home + "/.local"
-        // systemd searches ~/.local/share/systemd/user (XDG_DATA_HOME), not ~/.local/lib/systemd/user.
-        let unitDirectory = prefix + "/share/systemd/user"
-        // The documentation pages go along: messages name them by their installed path.
-        let pages = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.path + "/docs")
-            .filter { $0.hasSuffix(".md") }.map { "share/doc/authd/" + $0 }
-        let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/docker-credential-authctl", "bin/authd-devserver",
-                        "share/systemd/user/authd.service", "share/systemd/user/authd.socket",
-                        "share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/authd-devserver.1",
-                        "share/man/man1/git-credential-authctl.1", "share/man/man1/docker-credential-authctl.1",
-                        "share/bash-completion/completions/authctl", "share/zsh/site-functions/_authctl",
-                        "share/fish/vendor_completions.d/authctl.fish", "share/doc/authd/authd-credential.conf.example"] + pages
-        #expect(filesUnder(prefix) == expected.sorted())
-        let noFile = try Command.run(prefix + "/bin/authctl", ["config", "check"],
-                                     environment: ["HOME": home, "AUTHD_CONFIG": home + "/none.toml", "PATH": "/usr/bin:/bin"])
-        #expect(noFile.stderr.contains("(keys: \(prefix)/share/doc/authd/configuration.md)"), "\(noFile.stderr)")
-        for generated in ["share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/git-credential-authctl.1",
-                          "share/man/man1/docker-credential-authctl.1", "share/bash-completion/completions/authctl"] {
-            let size = (try? FileManager.default.attributesOfItem(atPath: prefix + "/" + generated)[.size] as? Int) ?? 0
-            #expect(size > 100, "\(generated) is (nearly) empty")
-        }
+            let prefix = home + "/.local"
+            // systemd searches ~/.local/share/systemd/user (XDG_DATA_HOME), not ~/.local/lib/systemd/user.
+            let unitDirectory = prefix + "/share/systemd/user"
+            // The documentation pages go along: messages name them by their installed path.
+            let pages = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.path + "/docs")
+                .filter { $0.hasSuffix(".md") }.map { "share/doc/authd/" + $0 }
+            let expected = ["bin/authd", "bin/authctl", "bin/git-credential-authctl", "bin/docker-credential-authctl", "bin/authd-devserver",
+                            "share/systemd/user/authd.service", "share/systemd/user/authd.socket",
+                            "share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/authd-devserver.1",
+                            "share/man/man1/git-credential-authctl.1", "share/man/man1/docker-credential-authctl.1",
+                            "share/bash-completion/completions/authctl", "share/zsh/site-functions/_authctl",
+                            "share/fish/vendor_completions.d/authctl.fish", "share/doc/authd/authd-credential.conf.example"] + pages
+            #expect(filesUnder(prefix) == expected.sorted())
+            let noFile = try Command.run(prefix + "/bin/authctl", ["config", "check"],
+                                         environment: ["HOME": home, "AUTHD_CONFIG": home + "/none.toml", "PATH": "/usr/bin:/bin"])
+            #expect(noFile.stderr.contains("(keys: \(prefix)/share/doc/authd/configuration.md)"), "\(noFile.stderr)")
+            for generated in ["share/man/man1/authd.1", "share/man/man1/authctl.1", "share/man/man1/git-credential-authctl.1",
+                              "share/man/man1/docker-credential-authctl.1", "share/bash-completion/completions/authctl"] {
+                let size = (try? FileManager.default.attributesOfItem(atPath: prefix + "/" + generated)[.size] as? Int) ?? 0
+                #expect(size > 100, "\(generated) is (nearly) empty")
+            }
 
-        let service = try String(contentsOfFile: unitDirectory + "/authd.service", encoding: .utf8)
-        #expect(unitValue(service, "ExecStart") == prefix + "/bin/authd")
-        #expect(!service.contains("@BINDIR@"))
-        #expect(unitValue(service, "Type") == "notify")
-        let socketUnit = try String(contentsOfFile: unitDirectory + "/authd.socket", encoding: .utf8)
-        #expect(unitValue(socketUnit, "ListenStream") == "%t/authd/socket")
-        #expect(unitValue(socketUnit, "FileDescriptorName") == "authd")
-        #expect(unitValue(socketUnit, "SocketMode") == "0600")
+            let service = try String(contentsOfFile: unitDirectory + "/authd.service", encoding: .utf8)
+            #expect(unitValue(service, "ExecStart") == prefix + "/bin/authd")
+            #expect(!service.contains("@BINDIR@"))
+            #expect(unitValue(service, "Type") == "notify")
+            let socketUnit = try String(contentsOfFile: unitDirectory + "/authd.socket", encoding: .utf8)
+            #expect(unitValue(socketUnit, "ListenStream") == "%t/authd/socket")
+            #expect(unitValue(socketUnit, "FileDescriptorName") == "authd")
+            #expect(unitValue(socketUnit, "SocketMode") == "0600")
 
-        let runtime = scratch.path("run")
-        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let environment = ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_RUNTIME_DIR": runtime,
-                           "MANPATH": prefix + "/share/man", "SYSTEMD_LOG_LEVEL": "notice"]
-        let verify = try Command.run(systemdAnalyze, ["verify", "--user", unitDirectory + "/authd.socket",
-                                                      unitDirectory + "/authd.service"],
-                                     environment: environment)
-        #expect(verify.status == 0, "systemd-analyze verify: \(verify.stderr)")
-        // verify exits 0 on unknown keys and other warnings; any output at all is a finding.
-        #expect(verify.stderr.trimmingCharacters(in: .whitespacesAndNewlines) == "", "verify warned: \(verify.stderr)")
+            let runtime = scratch.path("run")
+            try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let environment = ["PATH": "/usr/bin:/bin", "HOME": home, "XDG_RUNTIME_DIR": runtime,
+                               "MANPATH": prefix + "/share/man", "SYSTEMD_LOG_LEVEL": "notice"]
+            let verify = try Command.run(systemdAnalyze, ["verify", "--user", unitDirectory + "/authd.socket",
+                                                          unitDirectory + "/authd.service"],
+                                         environment: environment)
+            #expect(verify.status == 0, "systemd-analyze verify: \(verify.stderr)")
+            // verify exits 0 on unknown keys and other warnings; any output at all is a finding.
+            #expect(verify.stderr.trimmingCharacters(in: .whitespacesAndNewlines) == "", "verify warned: \(verify.stderr)")
 
-        // The credential drop-in example parses as a drop-in of the installed service.
-        let dropIn = scratch.path("units/authd.service.d")
-        try FileManager.default.createDirectory(atPath: dropIn, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: unitDirectory + "/authd.service", toPath: scratch.path("units/authd.service"))
-        try FileManager.default.copyItem(atPath: unitDirectory + "/authd.socket", toPath: scratch.path("units/authd.socket"))
-        try FileManager.default.copyItem(atPath: prefix + "/share/doc/authd/authd-credential.conf.example",
-                                         toPath: dropIn + "/credential.conf")
-        let verifyDropIn = try Command.run(systemdAnalyze, ["verify", "--user", scratch.path("units/authd.service")],
+            // The credential drop-in example parses as a drop-in of the installed service.
+            let dropIn = scratch.path("units/authd.service.d")
+            try FileManager.default.createDirectory(atPath: dropIn, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: unitDirectory + "/authd.service", toPath: scratch.path("units/authd.service"))
+            try FileManager.default.copyItem(atPath: unitDirectory + "/authd.socket", toPath: scratch.path("units/authd.socket"))
+            try FileManager.default.copyItem(atPath: prefix + "/share/doc/authd/authd-credential.conf.example",
+                                             toPath: dropIn + "/credential.conf")
+            let verifyDropIn = try Command.run(systemdAnalyze, ["verify", "--user", scratch.path("units/authd.service")],
+                                               environment: environment)
+            #expect(verifyDropIn.status == 0 && verifyDropIn.stderr.trimmingCharacters(in: .whitespacesAndNewlines) == "",
+                    "verify with the credential drop-in: \(verifyDropIn.stderr)")
+
+            // The sandbox score docs/operations.md quotes: an exposure of 3.0 or better.
+            let security = try Command.run(systemdAnalyze, ["security", "--offline=true", "--user", "--no-pager",
+                                                            "--threshold=30", unitDirectory + "/authd.service"],
                                            environment: environment)
-        #expect(verifyDropIn.status == 0 && verifyDropIn.stderr.trimmingCharacters(in: .whitespacesAndNewlines) == "",
-                "verify with the credential drop-in: \(verifyDropIn.stderr)")
+            #expect(security.status == 0, "systemd-analyze security: \(security.stdout.suffix(400)) \(security.stderr)")
+            #expect(security.stdout.contains("Overall exposure level for authd.service"))
 
-        // The sandbox score docs/operations.md quotes: an exposure of 3.0 or better.
-        let security = try Command.run(systemdAnalyze, ["security", "--offline=true", "--user", "--no-pager",
-                                                        "--threshold=30", unitDirectory + "/authd.service"],
-                                       environment: environment)
-        #expect(security.status == 0, "systemd-analyze security: \(security.stdout.suffix(400)) \(security.stderr)")
-        #expect(security.stdout.contains("Overall exposure level for authd.service"))
-
-        let uninstall = try make("uninstall", [], home: home)
-        #expect(uninstall.status == 0, "make uninstall: \(uninstall.stderr)")
-        #expect(filesUnder(prefix) == [], "left behind by uninstall: \(filesUnder(prefix))")
+            let uninstall = try make("uninstall", [], home: home)
+            #expect(uninstall.status == 0, "make uninstall: \(uninstall.stderr)")
+            #expect(filesUnder(prefix) == [], "left behind by uninstall: \(filesUnder(prefix))")
+        }
     }
 
     /// A packager's install (DESTDIR, PREFIX=/usr): the units go to /usr/lib/systemd/user and name
     /// /usr/bin/authd; uninstall removes exactly those files and leaves others alone.
     @Test(.enabled(if: canInstall), .timeLimit(.minutes(3)))
-    func packagerInstallAndUninstall() throws {
-        let scratch = Scratch("sd-pkg")
-        let home = scratch.path("home")
-        let destination = scratch.path("dest")
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        // Someone else's files in the same directories must survive uninstall.
-        try scratch.write("dest/usr/bin/other-tool", "#!/bin/sh\n", mode: 0o755)
-        try scratch.write("dest/usr/lib/systemd/user/other.service", "[Service]\nExecStart=/bin/true\n", mode: 0o644)
+    func packagerInstallAndUninstall() async throws {
+        try await offPoolValue {
+            let scratch = Scratch("sd-pkg")
+            let home = scratch.path("home")
+            let destination = scratch.path("dest")
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            // Someone else's files in the same directories must survive uninstall.
+            try scratch.write("dest/usr/bin/other-tool", "#!/bin/sh\n", mode: 0o755)
+            try scratch.write("dest/usr/lib/systemd/user/other.service", "[Service]\nExecStart=/bin/true\n", mode: 0o644)
 
-        let install = try make("install", ["DESTDIR=\(destination)", "PREFIX=/usr"], home: home)
-        #expect(install.status == 0, "make install: \(install.stdout)\n\(install.stderr)")
-        let installed = filesUnder(destination)
-        #expect(installed.contains("usr/lib/systemd/user/authd.service"))
-        #expect(installed.contains("usr/lib/systemd/user/authd.socket"))
-        #expect(installed.contains("usr/bin/git-credential-authctl"))
-        #expect(installed.contains("usr/bin/docker-credential-authctl"))
-        #expect(!installed.contains { $0.hasPrefix("usr/share/systemd") })
-        let service = try String(contentsOfFile: destination + "/usr/lib/systemd/user/authd.service", encoding: .utf8)
-        #expect(unitValue(service, "ExecStart") == "/usr/bin/authd", "DESTDIR must not leak into the unit")
+            let install = try make("install", ["DESTDIR=\(destination)", "PREFIX=/usr"], home: home)
+            #expect(install.status == 0, "make install: \(install.stdout)\n\(install.stderr)")
+            let installed = filesUnder(destination)
+            #expect(installed.contains("usr/lib/systemd/user/authd.service"))
+            #expect(installed.contains("usr/lib/systemd/user/authd.socket"))
+            #expect(installed.contains("usr/bin/git-credential-authctl"))
+            #expect(installed.contains("usr/bin/docker-credential-authctl"))
+            #expect(!installed.contains { $0.hasPrefix("usr/share/systemd") })
+            let service = try String(contentsOfFile: destination + "/usr/lib/systemd/user/authd.service", encoding: .utf8)
+            #expect(unitValue(service, "ExecStart") == "/usr/bin/authd", "DESTDIR must not leak into the unit")
 
-        let uninstall = try make("uninstall", ["DESTDIR=\(destination)", "PREFIX=/usr"], home: home)
-        #expect(uninstall.status == 0, "make uninstall: \(uninstall.stderr)")
-        #expect(filesUnder(destination) == ["usr/bin/other-tool", "usr/lib/systemd/user/other.service"])
+            let uninstall = try make("uninstall", ["DESTDIR=\(destination)", "PREFIX=/usr"], home: home)
+            #expect(uninstall.status == 0, "make uninstall: \(uninstall.stderr)")
+            #expect(filesUnder(destination) == ["usr/bin/other-tool", "usr/lib/systemd/user/other.service"])
+        }
     }
 }
 
@@ -333,76 +337,82 @@ private final class ActivatedDaemon {
 @Suite("authd under socket activation and sd_notify", .serialized)
 struct SystemdActivationTests {
     @Test(.enabled(if: canActivate), .timeLimit(.minutes(2)))
-    func readyReloadStopThroughTheActivatedSocket() throws {
-        let scratch = Scratch("sd-activate")
-        let devserver = try DevServer(scratch, arguments: ["--quiet"])
-        let config = "[daemon]\nautostart = false\n\n" + demoConfig(devserver.baseURL)
-        let activated = try ActivatedDaemon(scratch, config: config)
-        let notify = activated.notify
+    func readyReloadStopThroughTheActivatedSocket() async throws {
+        try await offPoolValue {
+            let scratch = Scratch("sd-activate")
+            let devserver = try DevServer(scratch, arguments: ["--quiet"])
+            let config = "[daemon]\nautostart = false\n\n" + demoConfig(devserver.baseURL)
+            let activated = try ActivatedDaemon(scratch, config: config)
+            let notify = activated.notify
 
-        // The first connection starts the daemon; authctl's request waits in the socket's backlog.
-        let status = try activated.daemon.client("authctl", ["status"], timeout: 30)
-        #expect(status.status == 0, "authctl status: \(status.stderr)\n\(activated.log)")
-        #expect(status.stdout.contains("demo"), "status lists the audience: \(status.stdout)")
+            // The first connection starts the daemon; authctl's request waits in the socket's backlog.
+            let status = try activated.daemon.client("authctl", ["status"], timeout: 30)
+            #expect(status.status == 0, "authctl status: \(status.stderr)\n\(activated.log)")
+            #expect(status.stdout.contains("demo"), "status lists the audience: \(status.stdout)")
 
-        let ready = notify.next(timeout: 10, where: NotifySocket.has("READY=1"))
-        #expect(ready != nil, "no READY=1; got \(notify.messages)\n\(activated.log)")
-        #expect(ready?.contains("STATUS=") == true, "READY=1 without STATUS=: \(ready ?? "")")
-        // (Had authd ignored LISTEN_FDS it would have found "something already answers" on the path
-        // and exited, and status would have failed.)
+            let ready = notify.next(timeout: 10, where: NotifySocket.has("READY=1"))
+            #expect(ready != nil, "no READY=1; got \(notify.messages)\n\(activated.log)")
+            #expect(ready?.contains("STATUS=") == true, "READY=1 without STATUS=: \(ready ?? "")")
+            // (Had authd ignored LISTEN_FDS it would have found "something already answers" on the path
+            // and exited, and status would have failed.)
 
-        // SIGHUP: RELOADING=1 (with MONOTONIC_USEC, for Type=notify-reload), then READY=1 again.
-        activated.running.signal(SIGHUP)
-        let reloading = notify.next(timeout: 10, where: NotifySocket.has("RELOADING=1"))
-        #expect(reloading != nil, "no RELOADING=1 after SIGHUP; got \(notify.messages)")
-        #expect(reloading?.contains("MONOTONIC_USEC=") == true)
-        let readyAgain = notify.next(timeout: 10, where: NotifySocket.has("READY=1"))
-        #expect(readyAgain != nil, "no READY=1 after the reload; got \(notify.messages)")
+            // SIGHUP: RELOADING=1 (with MONOTONIC_USEC, for Type=notify-reload), then READY=1 again.
+            activated.running.signal(SIGHUP)
+            let reloading = notify.next(timeout: 10, where: NotifySocket.has("RELOADING=1"))
+            #expect(reloading != nil, "no RELOADING=1 after SIGHUP; got \(notify.messages)")
+            #expect(reloading?.contains("MONOTONIC_USEC=") == true)
+            let readyAgain = notify.next(timeout: 10, where: NotifySocket.has("READY=1"))
+            #expect(readyAgain != nil, "no READY=1 after the reload; got \(notify.messages)")
 
-        // Still serving through the same socket after the reload.
-        let again = try activated.daemon.client("authctl", ["status", "--json"], timeout: 30)
-        #expect(again.status == 0, "authctl status after reload: \(again.stderr)")
+            // Still serving through the same socket after the reload.
+            let again = try activated.daemon.client("authctl", ["status", "--json"], timeout: 30)
+            #expect(again.status == 0, "authctl status after reload: \(again.stderr)")
 
-        // SIGTERM: STOPPING=1 and exit status 0; the socket file is systemd's and stays.
-        activated.running.signal(SIGTERM)
-        let stopping = notify.next(timeout: 10, where: NotifySocket.has("STOPPING=1"))
-        #expect(stopping != nil, "no STOPPING=1 after SIGTERM; got \(notify.messages)")
-        let exit = activated.running.waitForExit(timeout: 15)
-        #expect(exit == 0, "exit status after SIGTERM: \(String(describing: exit))\n\(activated.log)")
-        #expect(FileManager.default.fileExists(atPath: activated.daemon.socketPath),
-                "authd removed the socket systemd owns")
+            // SIGTERM: STOPPING=1 and exit status 0; the socket file is systemd's and stays.
+            activated.running.signal(SIGTERM)
+            let stopping = notify.next(timeout: 10, where: NotifySocket.has("STOPPING=1"))
+            #expect(stopping != nil, "no STOPPING=1 after SIGTERM; got \(notify.messages)")
+            let exit = activated.running.waitForExit(timeout: 15)
+            #expect(exit == 0, "exit status after SIGTERM: \(String(describing: exit))\n\(activated.log)")
+            #expect(FileManager.default.fileExists(atPath: activated.daemon.socketPath),
+                    "authd removed the socket systemd owns")
+        }
     }
 
     @Test(.enabled(if: canActivate), .timeLimit(.minutes(1)))
-    func watchdogIsFed() throws {
-        let scratch = Scratch("sd-watchdog")
-        let activated = try ActivatedDaemon(scratch, config: "[daemon]\nautostart = false\n",
-                                            extraEnvironment: ["WATCHDOG_USEC": "2000000"])
-        let notify = activated.notify
-        // Trigger the start.
-        let fd = try SocketClient.connect(activated.daemon.socketPath)
-        defer { close(fd) }
-        let ready = notify.next(timeout: 10, where: NotifySocket.has("READY=1"))
-        #expect(ready != nil, "no READY=1; got \(notify.messages)\n\(activated.log)")
-        // WatchdogSec=2s: authd pings every second, so one arrives well within 3 s.
-        let ping = notify.next(timeout: 3, where: NotifySocket.has("WATCHDOG=1"))
-        #expect(ping != nil, "no WATCHDOG=1 within 3 s; got \(notify.messages)")
-        activated.running.signal(SIGTERM)
-        #expect(activated.running.waitForExit(timeout: 15) == 0)
+    func watchdogIsFed() async throws {
+        try await offPoolValue {
+            let scratch = Scratch("sd-watchdog")
+            let activated = try ActivatedDaemon(scratch, config: "[daemon]\nautostart = false\n",
+                                                extraEnvironment: ["WATCHDOG_USEC": "2000000"])
+            let notify = activated.notify
+            // Trigger the start.
+            let fd = try SocketClient.connect(activated.daemon.socketPath)
+            defer { close(fd) }
+            let ready = notify.next(timeout: 10, where: NotifySocket.has("READY=1"))
+            #expect(ready != nil, "no READY=1; got \(notify.messages)\n\(activated.log)")
+            // WatchdogSec=2s: authd pings every second, so one arrives well within 3 s.
+            let ping = notify.next(timeout: 3, where: NotifySocket.has("WATCHDOG=1"))
+            #expect(ping != nil, "no WATCHDOG=1 within 3 s; got \(notify.messages)")
+            activated.running.signal(SIGTERM)
+            #expect(activated.running.waitForExit(timeout: 15) == 0)
+        }
     }
 
     /// Without WATCHDOG_USEC the daemon sends no pings (an idle daemon stays idle).
     @Test(.enabled(if: canActivate), .timeLimit(.minutes(1)))
-    func noWatchdogWithoutWatchdogUsec() throws {
-        let scratch = Scratch("sd-nowd")
-        let activated = try ActivatedDaemon(scratch, config: "[daemon]\nautostart = false\n")
-        let notify = activated.notify
-        let fd = try SocketClient.connect(activated.daemon.socketPath)
-        defer { close(fd) }
-        #expect(notify.next(timeout: 10, where: NotifySocket.has("READY=1")) != nil, "no READY=1: \(activated.log)")
-        #expect(notify.next(timeout: 1.5, where: NotifySocket.has("WATCHDOG=1")) == nil)
-        activated.running.signal(SIGTERM)
-        #expect(activated.running.waitForExit(timeout: 15) == 0)
+    func noWatchdogWithoutWatchdogUsec() async throws {
+        try await offPoolValue {
+            let scratch = Scratch("sd-nowd")
+            let activated = try ActivatedDaemon(scratch, config: "[daemon]\nautostart = false\n")
+            let notify = activated.notify
+            let fd = try SocketClient.connect(activated.daemon.socketPath)
+            defer { close(fd) }
+            #expect(notify.next(timeout: 10, where: NotifySocket.has("READY=1")) != nil, "no READY=1: \(activated.log)")
+            #expect(notify.next(timeout: 1.5, where: NotifySocket.has("WATCHDOG=1")) == nil)
+            activated.running.signal(SIGTERM)
+            #expect(activated.running.waitForExit(timeout: 15) == 0)
+        }
     }
 }
 
@@ -470,48 +480,50 @@ struct SystemdSandboxTests {
     @Test(.enabled(if: Binaries.available && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
                    && FileManager.default.isExecutableFile(atPath: systemdAnalyze)),
           .timeLimit(.minutes(2)))
-    func theWholeJobWorksUnderTheSystemCallFilter() throws {
-        let scratch = Scratch("sd-seccomp")
-        let devserver = try DevServer(scratch, arguments: ["--interval", "0", "--auto-approve=0", "--access-token-ttl", "30"])
-        let daemon = try DaemonUnderTest(scratch, config: "[daemon]\nautostart = false\n\n" + demoConfig(devserver.baseURL))
-        try FileManager.default.createDirectory(atPath: scratch.path("run"), withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let sandboxed = try SpawnedProcess(executable: "/usr/bin/python3",
-                                           arguments: ["-c", sandboxLauncher, Binaries.path("authd")],
-                                           environment: daemon.environment, logPath: scratch.path("authd-seccomp.log"))
-        defer { sandboxed.stop() }
-        let deadline = Date().addingTimeInterval(20)
-        var serving = false
-        while Date() < deadline && !serving {
-            if let status = sandboxed.waitForExit(timeout: 0.05) {
-                // 90-93: this kernel or architecture cannot build the sandbox; nothing to test.
-                if (90...93).contains(status) { return }
-                Issue.record("authd exited with \(status) inside the sandbox: \(sandboxed.log)")
-                return
+    func theWholeJobWorksUnderTheSystemCallFilter() async throws {
+        try await offPoolValue {
+            let scratch = Scratch("sd-seccomp")
+            let devserver = try DevServer(scratch, arguments: ["--interval", "0", "--auto-approve=0", "--access-token-ttl", "30"])
+            let daemon = try DaemonUnderTest(scratch, config: "[daemon]\nautostart = false\n\n" + demoConfig(devserver.baseURL))
+            try FileManager.default.createDirectory(atPath: scratch.path("run"), withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let sandboxed = try SpawnedProcess(executable: "/usr/bin/python3",
+                                               arguments: ["-c", sandboxLauncher, Binaries.path("authd")],
+                                               environment: daemon.environment, logPath: scratch.path("authd-seccomp.log"))
+            defer { sandboxed.stop() }
+            let deadline = Date().addingTimeInterval(20)
+            var serving = false
+            while Date() < deadline && !serving {
+                if let status = sandboxed.waitForExit(timeout: 0.05) {
+                    // 90-93: this kernel or architecture cannot build the sandbox; nothing to test.
+                    if (90...93).contains(status) { return }
+                    Issue.record("authd exited with \(status) inside the sandbox: \(sandboxed.log)")
+                    return
+                }
+                serving = (try? SocketClient.exchange(daemon.socketPath, #"{"op":"version"}"#, timeout: 1))?.contains("\"ok\":true") == true
             }
-            serving = (try? SocketClient.exchange(daemon.socketPath, #"{"op":"version"}"#, timeout: 1))?.contains("\"ok\":true") == true
+            #expect(serving, "authd did not serve inside the sandbox: \(sandboxed.log)")
+
+            // Device flow, token, refresh-capable store write, status, revocation: curl, libsodium, NIO, the store.
+            let get = try daemon.client("authctl", ["get", "demo", "--interactive"], timeout: 30)
+            #expect(get.status == 0, "authctl get: \(get.stderr)\n\(sandboxed.log)")
+            let token = get.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!token.isEmpty)
+            let again = try daemon.client("authctl", ["get", "demo", "--min-valid", "5s"])
+            #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == token)
+            #expect(FileManager.default.fileExists(atPath: daemon.stateDirectory + "/tokens.store"), "the store was not written")
+            let status = try daemon.client("authctl", ["status"])
+            #expect(status.status == 0, "authctl status: \(status.stderr)")
+            sandboxed.signal(SIGHUP)
+            let logout = try daemon.client("authctl", ["logout", "demo"])
+            #expect(logout.status == 0, "authctl logout: \(logout.stderr)\n\(sandboxed.log)")
+            #expect(try devserver.isActive(token) == false, "the token was not revoked")
+
+            sandboxed.signal(SIGTERM)
+            #expect(sandboxed.waitForExit(timeout: 15) == 0, "exit after SIGTERM: \(sandboxed.log)")
+            // A filtered call fails with EPERM rather than killing authd; none of its start-up steps may hit one.
+            #expect(!sandboxed.log.contains("hardening step failed"), "\(sandboxed.log)")
+            #expect(!sandboxed.log.contains("Operation not permitted"), "\(sandboxed.log)")
         }
-        #expect(serving, "authd did not serve inside the sandbox: \(sandboxed.log)")
-
-        // Device flow, token, refresh-capable store write, status, revocation: curl, libsodium, NIO, the store.
-        let get = try daemon.client("authctl", ["get", "demo", "--interactive"], timeout: 30)
-        #expect(get.status == 0, "authctl get: \(get.stderr)\n\(sandboxed.log)")
-        let token = get.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(!token.isEmpty)
-        let again = try daemon.client("authctl", ["get", "demo", "--min-valid", "5s"])
-        #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == token)
-        #expect(FileManager.default.fileExists(atPath: daemon.stateDirectory + "/tokens.store"), "the store was not written")
-        let status = try daemon.client("authctl", ["status"])
-        #expect(status.status == 0, "authctl status: \(status.stderr)")
-        sandboxed.signal(SIGHUP)
-        let logout = try daemon.client("authctl", ["logout", "demo"])
-        #expect(logout.status == 0, "authctl logout: \(logout.stderr)\n\(sandboxed.log)")
-        #expect(try devserver.isActive(token) == false, "the token was not revoked")
-
-        sandboxed.signal(SIGTERM)
-        #expect(sandboxed.waitForExit(timeout: 15) == 0, "exit after SIGTERM: \(sandboxed.log)")
-        // A filtered call fails with EPERM rather than killing authd; none of its start-up steps may hit one.
-        #expect(!sandboxed.log.contains("hardening step failed"), "\(sandboxed.log)")
-        #expect(!sandboxed.log.contains("Operation not permitted"), "\(sandboxed.log)")
     }
 }
