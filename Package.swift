@@ -86,13 +86,13 @@ let package = Package(
         ]),
 
         // Test doubles shared by the test targets (as swift-nio ships NIOTestUtils): the manual clock and the
-        // scripted HTTP transport. Not a product: nothing the package installs links it.
-        .target(name: "AuthdTestSupport", dependencies: ["AuthdOAuth", "AuthdWire"]),
+        // scripted HTTP transport, temporary directories. Not a product: nothing the package installs links it.
+        .target(name: "AuthdTestSupport", dependencies: ["AuthdOAuth", "AuthdPosix", "AuthdWire"]),
 
         .testTarget(name: "AuthdWireTests", dependencies: ["AuthdWire"]),
         .testTarget(name: "AuthdConfigTests", dependencies: ["AuthdConfig", "AuthdWire"]),
-        .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix"]),
-        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix", "AuthdWire"],
+        .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix", "AuthdTestSupport"]),
+        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix", "AuthdWire", "AuthdTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "AuthdOAuthTests", dependencies: [
             "AuthdOAuth", "AuthdWire", "AuthdSystem", "AuthdPosix", "AuthdTestSupport",

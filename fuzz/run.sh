@@ -48,7 +48,7 @@ module_deps() {  # in build order
         AuthdConfig) echo AuthdWire ;;
         AuthdSystem) echo AuthdPosix AuthdWire ;;
         AuthdOAuth) echo AuthdWire AuthdConfig ;;
-        AuthdTestSupport) echo AuthdWire AuthdConfig AuthdOAuth ;;
+        AuthdTestSupport) echo AuthdPosix AuthdWire AuthdConfig AuthdOAuth ;;
         AuthdStore) echo AuthdPosix AuthdWire AuthdSystem ;;
     esac
 }
@@ -57,7 +57,7 @@ target_modules() {  # modules a fuzz target links, in build order
         request) echo AuthdWire ;;
         git-credential) echo AuthdWire AuthdConfig AuthdPosix ;;
         config) echo AuthdWire AuthdConfig ;;
-        oauth) echo AuthdWire AuthdConfig AuthdOAuth AuthdTestSupport ;;
+        oauth) echo AuthdPosix AuthdWire AuthdConfig AuthdOAuth AuthdTestSupport ;;
         store) echo AuthdPosix AuthdWire AuthdSystem AuthdStore ;;
     esac
 }
