@@ -85,14 +85,23 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Test doubles shared by the test targets (as swift-nio ships NIOTestUtils): the manual clock and the
+        // scripted HTTP transport, temporary directories. Not a product: nothing the package installs links it.
+        .target(name: "AuthdTestSupport", dependencies: ["AuthdOAuth", "AuthdPosix", "AuthdWire"]),
+
         .testTarget(name: "AuthdWireTests", dependencies: ["AuthdWire"]),
         .testTarget(name: "AuthdConfigTests", dependencies: ["AuthdConfig", "AuthdWire"]),
-        .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix"]),
-        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix", "AuthdWire"],
+        .testTarget(name: "AuthdSystemTests", dependencies: ["AuthdSystem", "AuthdPosix", "AuthdTestSupport"]),
+        .testTarget(name: "AuthdStoreTests", dependencies: ["AuthdStore", "AuthdSystem", "AuthdPosix", "AuthdWire", "AuthdTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "AuthdOAuthTests", dependencies: ["AuthdOAuth", "AuthdWire", "AuthdSystem", "AuthdPosix"]),
+        .testTarget(name: "AuthdOAuthTests", dependencies: [
+            "AuthdOAuth", "AuthdWire", "AuthdSystem", "AuthdPosix", "AuthdTestSupport",
+            // The devserver integration tests wait on the daemon's real clock (SystemDaemonClock on a NIO event loop).
+            "AuthdCore", .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "AuthdCoreTests", dependencies: [
-            "AuthdCore", "AuthdStore", "AuthdSystem", "AuthdConfig", "AuthdWire", "AuthdOAuth",
+            "AuthdCore", "AuthdStore", "AuthdSystem", "AuthdConfig", "AuthdWire", "AuthdOAuth", "AuthdTestSupport",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "AuthdClientTests", dependencies: ["AuthdClient", "AuthdPosix", "AuthdWire"]),

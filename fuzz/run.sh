@@ -39,6 +39,7 @@ module_sources() {  # the package's library modules, compiled with -enable-testi
         AuthdPosix) echo Sources/AuthdPosix/*.swift ;;
         AuthdSystem) echo Sources/AuthdSystem/*.swift ;;
         AuthdOAuth) echo Sources/AuthdOAuth/*.swift ;;
+        AuthdTestSupport) echo Sources/AuthdTestSupport/*.swift ;;
         AuthdStore) echo Sources/AuthdStore/*.swift ;;
     esac
 }
@@ -47,6 +48,7 @@ module_deps() {  # in build order
         AuthdConfig) echo AuthdWire ;;
         AuthdSystem) echo AuthdPosix AuthdWire ;;
         AuthdOAuth) echo AuthdWire AuthdConfig ;;
+        AuthdTestSupport) echo AuthdPosix AuthdWire AuthdConfig AuthdOAuth ;;
         AuthdStore) echo AuthdPosix AuthdWire AuthdSystem ;;
     esac
 }
@@ -55,7 +57,7 @@ target_modules() {  # modules a fuzz target links, in build order
         request) echo AuthdWire ;;
         git-credential) echo AuthdWire AuthdConfig AuthdPosix ;;
         config) echo AuthdWire AuthdConfig ;;
-        oauth) echo AuthdWire AuthdConfig AuthdOAuth ;;
+        oauth) echo AuthdPosix AuthdWire AuthdConfig AuthdOAuth AuthdTestSupport ;;
         store) echo AuthdPosix AuthdWire AuthdSystem AuthdStore ;;
     esac
 }

@@ -94,7 +94,8 @@ private let reservedParameters: [String: String] = [
     "code_challenge_method": "", "code_verifier": "",
 ]
 
-private struct ConfigValidator {
+/// Reads, resolves and judges a config file (see `AudienceResolution.swift`, `AudienceRules.swift`).
+struct ConfigValidator {
     let file: String
     let homeDirectory: String?
     var diagnostics: [ConfigDiagnostic] = []
@@ -299,207 +300,40 @@ private struct ConfigValidator {
             return nil
         }
 
+        // Read and resolve every setting, then judge the result rule by rule.
+        var facts = readAndResolve(table, audiencePath: audiencePath, position: position)
+        let preset = facts.preset, resolved = facts.resolved
+        for rule in AudienceRules.all {
+            facts.hasEarlierErrors = diagnostics.filter { $0.severity == .error }.count != errorsBefore
+            diagnostics += rule(facts)
+        }
+
+        let errorsAfter = diagnostics.filter { $0.severity == .error }.count
+        guard errorsAfter == errorsBefore, let clientID = resolved.clientID else { return nil }
+        var audience = AudienceConfiguration(
+            name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: resolved.clientSecret,
+            baseURL: resolved.baseURL, tenant: resolved.tenant, endpoints: resolved.endpoints,
+            scopes: resolved.scopes, resources: resolved.resources, extraParameters: resolved.extraParameters, gitURLs: resolved.gitURLs,
+            gitUsername: resolved.gitUsername, gitUsernames: resolved.gitUsernames, gitAuth: resolved.gitAuth, registries: resolved.registries,
+            registryUsername: resolved.registryUsername, persist: resolved.persist, requireTTY: resolved.requireTTY,
+            allowedClients: resolved.allowedClients, caFile: resolved.caFile, tokenAuthMethod: resolved.tokenAuthMethod,
+            revocationHint: resolved.endpoints.revocation == nil ? preset?.revocationHint(baseURL: resolved.baseURL) : nil,
+            deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolved.origins, flow: resolved.flow, redirectPort: resolved.redirectPort)
+        audience.jwksURI = resolved.jwksURI
+        audience.requireMFA = resolved.requireMFA
+        audience.acrValues = resolved.acrValues
+        return audience
+    }
+
+    /// An audience table read (reporting what cannot be read) and resolved: what the rules judge.
+    mutating func readAndResolve(_ table: TOMLTable, audiencePath: String, position: TOMLPosition) -> AudienceFacts {
         var written = WrittenAudience()
         for field in table.entries {
             read(field, into: &written, audiencePath: audiencePath)
         }
-
         let preset = written.provider.map { ProviderPreset.preset(for: $0.0) }
-        let presetName = written.provider.map { "provider \"\($0.0.rawValue)\"" } ?? "an audience without provider"
-        var resolver = SettingResolver(lines: written.lines, provider: preset?.kind)
-        _ = resolver.keep(.provider, preset?.kind)
-
-        // Who the client is.
-        let clientID = resolver.keep(.clientID, written.clientID)
-        if written.clientID == nil && written.lines["client_id"] == nil {
-            error(position, audiencePath, "missing required key client_id")
-        }
-        if let secret = written.clientSecret, let secretFile = written.clientSecretFile {
-            error(secretFile.1.keyPosition, audiencePath + ".client_secret_file",
-                  "client_secret (line \(secret.1.keyPosition.line)) and client_secret_file are both set; keep one")
-        }
-        let inlineSecret = resolver.keep(.clientSecret, written.clientSecret.map { ClientSecretSource.inline($0.0) })
-        let secretFile = resolver.keep(.clientSecretFile, written.clientSecretFile.map { ClientSecretSource.file($0.0) })
-        let clientSecret = inlineSecret ?? secretFile
-        if let preset, let secretEntry = written.clientSecret?.1 ?? written.clientSecretFile?.1 {
-            if preset.clientSecretPolicy == .refused {
-                warning(secretEntry.keyPosition, audiencePath + "." + secretEntry.key,
-                        "\(preset.displayName) rejects a client secret from a public client (AADSTS700025); device flow clients are public")
-            }
-        } else if let preset, preset.clientSecretPolicy == .expected, written.clientSecret == nil, written.clientSecretFile == nil,
-                  !written.providerInvalid {
-            warning(position, audiencePath, "\(preset.displayName) needs the client_secret of a \"TVs and Limited Input devices\" client for the device flow; set client_secret or client_secret_file")
-        } else if let preset, preset.clientSecretPolicy == .required, written.clientSecret == nil, written.clientSecretFile == nil,
-                  !written.providerInvalid {
-            warning(position, audiencePath, "\(preset.displayName) issues tokens only to confidential clients; set client_secret or client_secret_file to the consumer's secret")
-        }
-
-        // Where the provider is.
-        var baseURLReported = false
-        if let (_, baseEntry) = written.baseURL {
-            if let preset, !preset.usesBaseURL {
-                error(baseEntry.keyPosition, audiencePath + ".base_url", preset.kind == .oidc
-                      ? "the oidc preset does not use base_url; set issuer to the provider's issuer URL"
-                      : "\(preset.displayName) has fixed endpoints; remove base_url")
-                baseURLReported = true
-            } else if preset == nil && !written.providerInvalid {
-                error(baseEntry.keyPosition, audiencePath + ".base_url",
-                      "base_url is only used with a provider preset; set provider, or use issuer for discovery")
-                baseURLReported = true
-            }
-        } else if let preset, preset.usesBaseURL, preset.defaultBaseURL == nil {
-            error(position, audiencePath, "\(presetName) needs base_url: \(preset.baseURLDescription ?? "the provider's URL")")
-            baseURLReported = true
-        }
-        if let (base, baseEntry) = written.baseURL, preset?.kind == .keycloak {
-            let segments = base.pathSegments
-            if segments.count < 2 || segments[segments.count - 2] != "realms" {
-                warning(baseEntry.node.position, audiencePath + ".base_url",
-                        "a Keycloak base_url is the realm URL, e.g. https://sso.example.com/realms/REALM")
-            }
-        }
-        if let (_, tenantEntry) = written.tenant, preset?.usesTenant != true, !written.providerInvalid {
-            error(tenantEntry.keyPosition, audiencePath + ".tenant",
-                  "tenant is only used with provider \"entra\" or \"azure-devops\"")
-        }
-
-        let usesBaseURL = preset?.usesBaseURL == true, usesTenant = preset?.usesTenant == true
-        let baseURL = resolver.resolve(.baseURL, written: usesBaseURL ? written.baseURL?.0 : nil,
-                                       preset: usesBaseURL ? preset?.defaultBaseURL : nil)
-        let tenant = resolver.resolve(.tenant, written: usesTenant ? written.tenant?.0 : nil,
-                                      preset: usesTenant ? preset?.defaultTenant : nil)
-        let presetEndpoints = preset?.endpoints(baseURL: baseURL, tenant: tenant) ?? PresetEndpoints()
-        var endpoints = ResolvedEndpoints(
-            issuer: resolver.resolve(.issuer, written: written.issuer, preset: presetEndpoints.issuer),
-            deviceAuthorization: resolver.resolve(.deviceAuthorizationEndpoint, written: written.deviceAuthorization,
-                                                  preset: presetEndpoints.deviceAuthorization),
-            token: resolver.resolve(.tokenEndpoint, written: written.token, preset: presetEndpoints.token),
-            revocation: resolver.resolve(.revocationEndpoint, written: written.revocation, preset: presetEndpoints.revocation),
-            introspection: resolver.resolve(.introspectionEndpoint, written: written.introspection,
-                                            preset: presetEndpoints.introspection),
-            authorization: resolver.resolve(.authorizationEndpoint, written: written.authorization,
-                                            preset: presetEndpoints.authorization))
-        let flow = resolver.resolve(.flow, written: written.flow, preset: nil, default: LoginFlowChoice.auto)
-        let redirectPort = resolver.keep(.redirectPort, written.redirectPort)
-        let discoveryUsable = preset?.discoveryUsable ?? true
-        // The authorization endpoint is looked up only for an audience that may start with the
-        // authorization code flow; `auto` with a known device endpoint falls back to it only when known.
-        let authorizationFromDiscovery = endpoints.authorization == nil
-            && (flow == .authcode || (flow == .auto && endpoints.deviceAuthorization == nil))
-        let revocationMayExist = preset?.offersRevocation ?? true
-        endpoints.needsDiscovery = endpoints.issuer != nil && discoveryUsable
-            && (endpoints.deviceAuthorization == nil || endpoints.token == nil || (endpoints.revocation == nil && revocationMayExist)
-                || authorizationFromDiscovery)
-        if let issuer = endpoints.issuer, endpoints.needsDiscovery {
-            if authorizationFromDiscovery { resolver.leaveToDiscovery(.authorizationEndpoint, issuer: issuer) }
-            if endpoints.deviceAuthorization == nil { resolver.leaveToDiscovery(.deviceAuthorizationEndpoint, issuer: issuer) }
-            if endpoints.token == nil { resolver.leaveToDiscovery(.tokenEndpoint, issuer: issuer) }
-            if endpoints.revocation == nil && revocationMayExist { resolver.leaveToDiscovery(.revocationEndpoint, issuer: issuer) }
-        }
-        if endpoints.revocation == nil && !revocationMayExist { resolver.presetHasNone(.revocationEndpoint) }
-        if endpoints.issuer == nil && !discoveryUsable { resolver.presetHasNone(.issuer) }
-        let authorizationMissing = flow == .authcode && endpoints.authorization == nil && endpoints.token != nil
-        // Complete for the method the audience uses: the device flow needs its endpoint, the
-        // authorization code flow its own; `auto` is content with either.
-        let endpointsComplete = endpoints.token != nil && (flow == .authcode ? endpoints.authorization != nil
-            : flow == .device ? endpoints.deviceAuthorization != nil
-            : endpoints.deviceAuthorization != nil || endpoints.authorization != nil)
-        if authorizationMissing, !(endpoints.issuer != nil && discoveryUsable), !written.endpointInvalid,
-           !written.providerInvalid, !baseURLReported {
-            error(written.lines["flow"].map { TOMLPosition(line: $0, column: 1) } ?? position, audiencePath + ".flow",
-                  "flow = \"authcode\" needs authorization_endpoint (or issuer, to discover it)")
-        }
-        if !endpointsComplete && !(endpoints.issuer != nil && discoveryUsable) && !baseURLReported
-            && !written.providerInvalid && !written.endpointInvalid && !authorizationMissing {
-            if preset == nil || preset?.kind == .oidc {
-                if written.authorization != nil && written.token == nil {
-                    error(position, audiencePath, "token_endpoint is missing: the authorization code flow needs authorization_endpoint and token_endpoint, or issuer for discovery")
-                } else if written.deviceAuthorization != nil || written.token != nil {
-                    let missing = written.deviceAuthorization == nil ? "device_authorization_endpoint" : "token_endpoint"
-                    error(position, audiencePath, "\(missing) is missing: give both device_authorization_endpoint and token_endpoint, or issuer for discovery")
-                } else {
-                    error(position, audiencePath, preset == nil
-                          ? "needs issuer (discovery), provider (a preset), or device_authorization_endpoint and token_endpoint"
-                          : "provider \"oidc\" needs issuer (discovery), or device_authorization_endpoint and token_endpoint")
-                }
-            } else {
-                error(position, audiencePath, "\(presetName) cannot derive the endpoints; set device_authorization_endpoint and token_endpoint")
-            }
-        }
-
-        // What is asked for.
-        if let preset {
-            for parameter in preset.expectedExtraParameters where !(written.extraParameters ?? []).contains(where: { $0.name == parameter }) {
-                warning(position, audiencePath + ".extra_params",
-                        "\(preset.displayName) needs extra_params.\(parameter) to issue tokens for your API (e.g. extra_params = { \(parameter) = \"https://api.example.com\" })")
-            }
-        }
-
-        // How the client authenticates: with a secret, the preset's method, else RFC 6749's Basic.
-        let tokenAuthMethod = resolver.resolve(.tokenAuthMethod, written: written.tokenAuthMethod?.0,
-                                               preset: clientSecret == nil ? nil : preset?.authMethodWithSecret,
-                                               default: clientSecret == nil ? .none : .clientSecretBasic)
-        if let (method, methodEntry) = written.tokenAuthMethod {
-            if method != .none && clientSecret == nil {
-                error(methodEntry.node.position, audiencePath + ".token_auth_method",
-                      "\(method.rawValue) needs client_secret or client_secret_file")
-            } else if method == .none && clientSecret != nil {
-                warning(methodEntry.node.position, audiencePath + ".token_auth_method",
-                        "token_auth_method is \"none\", so the configured client secret is never sent")
-            }
-        }
-
-        // git.
-        if let (scheme, gitAuthEntry) = written.gitAuth, scheme == .bearer, let preset, !preset.gitAcceptsBearer {
-            error(gitAuthEntry.node.position, audiencePath + ".git_auth",
-                  "\(preset.displayName) rejects Bearer authentication for git over HTTPS; use git_auth = \"basic\"")
-        }
-
-        let scopes = resolver.resolve(.scopes, written: written.scopes, preset: preset?.defaultScopes, default: [])
-        // An issuer-only (OpenID Connect) audience: no preset chooses scopes for it.
-        // Only for an otherwise valid audience: a misspelt `scopes` has its own error.
-        if scopes.isEmpty, written.lines["scopes"] == nil, written.issuer != nil, preset == nil || preset?.kind == .oidc,
-           diagnostics.filter({ $0.severity == .error }).count == errorsBefore {
-            warning(position, audiencePath + ".scopes", "no scopes: authd sends no scope parameter, and many OpenID Connect providers "
-                    + "then issue no refresh token (so every expiry needs a new login); e.g. scopes = [\"openid\", \"offline_access\"]")
-        }
-        let resources = resolver.resolve(.resource, written: written.resources, preset: nil, default: [])
-        let extraParameters = resolver.resolve(.extraParams, written: written.extraParameters, preset: nil, default: [])
-        let gitURLs = resolver.keep(.gitURLs, written.gitURLs.map(\.0))
-        let gitUsername = resolver.resolve(.gitUsername, written: written.gitUsername, preset: preset?.gitUsername, default: "oauth2")
-        let gitUsernames = resolver.resolve(.gitUsernames, written: written.gitUsernames, preset: nil, default: [])
-        let gitAuth = resolver.resolve(.gitAuth, written: written.gitAuth?.0, preset: nil, default: .basic)
-        let registries = resolver.keep(.registries, written.registries)
-        let registryUsername = resolver.resolve(.registryUsername, written: written.registryUsername, preset: nil, default: gitUsername)
-        // Unwritten, it is git_username's value, and so comes from wherever that came from.
-        if written.registryUsername == nil { resolver.origins[.registryUsername] = resolver.origins[.gitUsername] }
-        let persist = resolver.resolve(.persist, written: written.persist, preset: nil, default: true)
-        let requireTTY = resolver.resolve(.requireTTY, written: written.requireTTY, preset: nil, default: false)
-        let allowedClients = resolver.resolve(.allowedClients, written: written.allowedClients, preset: nil, default: [])
-        let caFile = resolver.keep(.caFile, written.caFile)
-        let jwksURI = resolver.keep(.jwksURI, written.jwksURI)
-        let requireMFA = resolver.resolve(.requireMFA, written: written.requireMFA, preset: nil, default: false)
-        let acrValues = resolver.resolve(.acrValues, written: written.acrValues, preset: nil, default: [])
-        if requireMFA || !acrValues.isEmpty, !scopes.contains("openid") {
-            warning(position, "audience." + renderKey(name), (requireMFA ? "require_mfa" : "acr_values")
-                + " needs a verified id_token, which only comes with the openid scope: every login will be refused; add \"openid\" to scopes")
-        }
-
-        let errorsAfter = diagnostics.filter { $0.severity == .error }.count
-        guard errorsAfter == errorsBefore, let clientID else { return nil }
-        var audience = AudienceConfiguration(
-            name: name, position: position, provider: preset?.kind, clientID: clientID, clientSecret: clientSecret,
-            baseURL: baseURL, tenant: tenant, endpoints: endpoints,
-            scopes: scopes, resources: resources, extraParameters: extraParameters, gitURLs: gitURLs,
-            gitUsername: gitUsername, gitUsernames: gitUsernames, gitAuth: gitAuth, registries: registries, registryUsername: registryUsername,
-            persist: persist, requireTTY: requireTTY,
-            allowedClients: allowedClients, caFile: caFile, tokenAuthMethod: tokenAuthMethod,
-            revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
-            deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins, flow: flow, redirectPort: redirectPort)
-        audience.jwksURI = jwksURI
-        audience.requireMFA = requireMFA
-        audience.acrValues = acrValues
-        return audience
+        return AudienceFacts(file: file, audiencePath: audiencePath, position: position, written: written,
+                             preset: preset, resolved: ResolvedAudience(written, preset: preset))
     }
 
     mutating func read(_ field: TOMLEntry, into written: inout WrittenAudience, audiencePath: String) {

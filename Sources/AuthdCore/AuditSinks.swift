@@ -1,6 +1,7 @@
 // Audit destinations: the journal under systemd, JSON lines on stderr otherwise.
 import AuthdPosix
 import AuthdSystem
+import AuthdWire
 import Synchronization
 
 /// Sends each record to journald with its structured fields (MESSAGE_ID, AUDIENCE, ...).

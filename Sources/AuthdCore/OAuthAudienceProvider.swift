@@ -15,7 +15,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
 
     public init(audience: AudienceConfiguration, daemon: DaemonSettings,
                 transport: any HTTPTransport = CurlHTTPTransport(userAgent: "authd/\(AuthdProtocol.softwareVersion)"),
-                clock: any OAuthClock = SystemOAuthClock(unixSeconds: { SystemClock.wallClockSeconds() })) {
+                clock: any DaemonClock) {
         configuredIssuer = audience.endpoints.issuer?.description
         revocationHint = audience.revocationHint
         var secret: String?
@@ -162,7 +162,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     private func refresh(refreshToken: String, scopes: [String]?, resources: [String]?) async throws -> IssuedTokens {
         let client = try requireClient()
         do {
-            let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.unixSeconds),
+            let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.wallSeconds()),
                                                      scopes: scopes, resources: resources)
             var issued = try await verified(Self.issued(refreshed.grant), idToken: refreshed.grant.idToken,
                                             using: client, refusing: false)

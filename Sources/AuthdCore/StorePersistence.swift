@@ -4,21 +4,6 @@ import AuthdStore
 import AuthdSystem
 import AuthdWire
 
-/// Who a login belongs to: a stored login is restored only into an audience with the same
-/// issuer, client id and token/revocation origins (`Daemon.identity(of:)`), so a config edit that
-/// points an audience elsewhere never reuses it.
-public struct LoginIdentity: Sendable, Equatable {
-    /// The issuer, then the other origins the tokens are sent to, space-separated (stored as the
-    /// record's issuer field; docs/store-format.md).
-    public var issuer: String
-    public var clientID: String
-
-    public init(issuer: String, clientID: String) {
-        self.issuer = issuer
-        self.clientID = clientID
-    }
-}
-
 public actor StorePersistence: LoginPersistence {
     private let store: TokenStore
     /// Every stored login by audience, including audiences no longer configured (kept, not lost).

@@ -152,7 +152,7 @@ extension OAuthClient {
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", pending.redirectURI),
             ("code_verifier", pending.pkce.verifier),
         ])
-        let issuedAt = clock.unixSeconds
+        let issuedAt = clock.wallSeconds()
         let response = try await exchange.send(request, to: endpoint)
         let secrets = [code, pending.pkce.verifier, pending.state]
         let fields = try fieldsOrStatusError(response, endpoint: endpoint)

@@ -1,4 +1,5 @@
-// Time as the OAuth engine sees it: monotonic instants for waiting, Unix seconds for what is stored.
+// Time as the OAuth engine sees it: the one DaemonClock (AuthdWire) read as monotonic instants for waiting.
+import AuthdWire
 
 /// An instant on a monotonic clock, as the time elapsed since that clock's origin. Polling and
 /// backoff are computed with these, so that a wall-clock step (NTP, suspend) cannot make the
@@ -18,36 +19,14 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
     public var description: String { "t+\(sinceOrigin)" }
 }
 
-/// The clock the engine runs on. Production uses `SystemOAuthClock`; tests use `ManualClock`.
-public protocol OAuthClock: Sendable {
-    /// The current monotonic instant.
-    var now: MonotonicInstant { get }
+extension DaemonClock {
+    /// The monotonic clock's reading as the engine's instant.
+    public var now: MonotonicInstant { MonotonicInstant(sinceOrigin: monotonicNow()) }
+
     /// Suspends until `deadline`; throws `CancellationError` as soon as the task is cancelled.
-    func sleep(until deadline: MonotonicInstant) async throws
-    /// Wall-clock time in seconds since the Unix epoch, for expiry times that outlive the process.
-    var unixSeconds: Int64 { get }
-}
-
-/// `ContinuousClock` for waiting (it keeps counting through suspend, so a device code's deadline
-/// stays honest), and a wall-clock source supplied by the caller because the standard library
-/// has none without Foundation or libc.
-public struct SystemOAuthClock: OAuthClock {
-    let origin: ContinuousClock.Instant
-    let wallClock: @Sendable () -> Int64
-
-    /// - Parameter unixSeconds: returns the current wall-clock time (e.g. from `clock_gettime(CLOCK_REALTIME)`).
-    public init(unixSeconds: @escaping @Sendable () -> Int64) {
-        origin = ContinuousClock.now
-        wallClock = unixSeconds
-    }
-
-    public var now: MonotonicInstant { MonotonicInstant(sinceOrigin: origin.duration(to: ContinuousClock.now)) }
-
     public func sleep(until deadline: MonotonicInstant) async throws {
-        try await ContinuousClock().sleep(until: origin.advanced(by: deadline.sinceOrigin), tolerance: .milliseconds(20))
+        try await sleep(until: deadline.sinceOrigin)
     }
-
-    public var unixSeconds: Int64 { wallClock() }
 }
 
 extension Duration {

@@ -78,13 +78,13 @@ public actor MetadataDiscovery {
     }
 
     let transport: any HTTPTransport
-    let clock: any OAuthClock
+    let clock: any DaemonClock
     public let timeToLive: Duration
     let limits: HTTPLimits
     var cache: [String: Entry] = [:]
     var inFlight: [String: Task<Result<AuthorizationServerMetadata, OAuthError>, Never>] = [:]
 
-    public init(transport: any HTTPTransport, clock: any OAuthClock, timeToLive: Duration = .seconds(3600),
+    public init(transport: any HTTPTransport, clock: any DaemonClock, timeToLive: Duration = .seconds(3600),
                 limits: HTTPLimits = HTTPLimits()) {
         self.transport = transport
         self.clock = clock

@@ -25,14 +25,14 @@ public actor KeySetCache {
     }
 
     let transport: any HTTPTransport
-    let clock: any OAuthClock
+    let clock: any DaemonClock
     let limits: HTTPLimits
     public let timeToLive: Duration
     var cache: [String: Entry] = [:]
     /// A JWKS is a few kilobytes; a provider answering megabytes is refused early.
     public static let maximumBytes = 256 * 1024
 
-    public init(transport: any HTTPTransport, clock: any OAuthClock, limits: HTTPLimits = HTTPLimits(),
+    public init(transport: any HTTPTransport, clock: any DaemonClock, limits: HTTPLimits = HTTPLimits(),
                 timeToLive: Duration = .seconds(3600)) {
         self.transport = transport
         self.clock = clock
@@ -94,7 +94,7 @@ extension OAuthClient {
         } catch {
             throw .keysUnavailable(error)
         }
-        let expected = IDTokenExpectations(issuer: identity.issuer, clientID: settings.clientID, now: clock.unixSeconds, nonce: nonce)
+        let expected = IDTokenExpectations(issuer: identity.issuer, clientID: settings.clientID, now: clock.wallSeconds(), nonce: nonce)
         // A kid not in the cached set may be a key the issuer rotated in since: fetch once more.
         for fresh in [false, true] {
             let keys: JSONWebKeySet

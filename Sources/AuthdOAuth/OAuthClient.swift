@@ -37,14 +37,14 @@ public struct RefreshedGrant: Sendable, Equatable {
 public struct OAuthClient: Sendable {
     public let settings: OAuthClientSettings
     let transport: any HTTPTransport
-    public let clock: any OAuthClock
+    public let clock: any DaemonClock
     public let discovery: MetadataDiscovery
     /// The issuer's id_token signing keys, cached per client.
     public let keySets: KeySetCache
     let factory: RequestFactory
     let exchange: Exchange
 
-    public init(settings: OAuthClientSettings, transport: any HTTPTransport, clock: any OAuthClock,
+    public init(settings: OAuthClientSettings, transport: any HTTPTransport, clock: any DaemonClock,
                 discovery: MetadataDiscovery? = nil) {
         self.settings = settings
         self.transport = transport
@@ -145,7 +145,7 @@ public struct OAuthClient: Sendable {
         for extra in settings.extraParameters { parameters.append((extra.name, extra.value)) }
         let request = try factory.form(to: endpoint, parameters)
         let requestedAt = clock.now
-        let requestedAtUnix = clock.unixSeconds
+        let requestedAtUnix = clock.wallSeconds()
         let response = try await exchange.send(request, to: endpoint)
         // Whatever the body: RFC 8628 errors come with 400/401, so a 404 says the URL serves no device
         // flow (the description says so), and a 429 is rate limiting to retry later, not a verdict.
@@ -178,7 +178,7 @@ public struct OAuthClient: Sendable {
         let request = try factory.form(to: endpoint, [
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", deviceCode),
         ])
-        let issuedAt = clock.unixSeconds
+        let issuedAt = clock.wallSeconds()
         let response: HTTPResponse
         do {
             response = try await exchange.send(request, to: endpoint)
@@ -234,7 +234,7 @@ public struct OAuthClient: Sendable {
     /// Network failures, 5xx, 429 and `temporarily_unavailable` are `isRetryable`.
     public func refresh(_ grant: TokenGrant, scopes: [String]? = nil, resources: [String]? = nil) async throws(OAuthError) -> RefreshedGrant {
         guard let refreshToken = grant.refreshToken else { throw .loginNeeded(reason: "there is no refresh token") }
-        if let expiry = grant.refreshTokenExpiresAt, clock.unixSeconds >= expiry {
+        if let expiry = grant.refreshTokenExpiresAt, clock.wallSeconds() >= expiry {
             throw .loginNeeded(reason: "the refresh token expired")
         }
         let endpoints = try await resolveEndpoints(for: .refresh)
@@ -243,7 +243,7 @@ public struct OAuthClient: Sendable {
         if let scopes, !scopes.isEmpty { parameters.append(("scope", scopes.joined(separator: " "))) }
         for resource in resources ?? [] { parameters.append(("resource", resource)) }
         let request = try factory.form(to: endpoint, parameters)
-        let issuedAt = clock.unixSeconds
+        let issuedAt = clock.wallSeconds()
         let response = try await exchange.send(request, to: endpoint)
         let secrets = [refreshToken, grant.accessToken]
         let fields = try fieldsOrStatusError(response, endpoint: endpoint)

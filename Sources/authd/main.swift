@@ -81,11 +81,13 @@ struct AuthdCommand: AsyncParsableCommand {
         }
         // One event-loop thread for the daemon's timers (refresh schedules, the watchdog).
         let timers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // The daemon and the OAuth engine behind every audience wait on this one clock.
+        let clock = SystemDaemonClock(timers: timers.next())
         let options = DaemonOptions(
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
-            clock: SystemDaemonClock(timers: timers.next()), logFile: log,
-            providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
+            clock: clock, logFile: log,
+            providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon, clock: clock) })
         let status = await Daemon(options: options, logger: logger).run()
         try? await timers.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }

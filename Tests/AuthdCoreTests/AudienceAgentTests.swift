@@ -1,5 +1,6 @@
 // The per-audience lifecycle: single-flight flows and refreshes, schedules, erase, policy, audit hygiene.
 @testable import AuthdCore
+import AuthdTestSupport
 import AuthdWire
 import Synchronization
 import Testing
@@ -88,7 +89,7 @@ import Testing
     @Test func refreshesAheadOfExpiryOnTheMonotonicClock() async throws {
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(600)
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let persistence = MemoryPersistence()
         let agent = makeAgent(provider, clock: clock, persistence: persistence)
         let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
@@ -119,7 +120,7 @@ import Testing
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(600)
         await provider.queueRefreshOutcome(.failure(ProviderError(.loginNeeded, "invalid_grant")))
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let audit = RecordingAuditSink()
         let agent = makeAgent(provider, clock: clock, audit: audit)
         let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
@@ -148,7 +149,7 @@ import Testing
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(600)
         await provider.queueRefreshOutcome(.failure(ProviderError(.transient, "HTTP 503")))
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let agent = makeAgent(provider, clock: clock)
         let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
         try await eventually { await provider.pollWaiters == 1 }
@@ -170,7 +171,7 @@ import Testing
     @Test func concurrentGetsDuringExpiryShareOneRefresh() async throws {
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(100)
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let agent = makeAgent(provider, clock: clock)
         let first = Task { try await agent.get(minimumValidity: .seconds(1), canPrompt: true, client: alice) { _ in }.text }
         try await eventually { await provider.pollWaiters == 1 }
@@ -231,7 +232,7 @@ import Testing
     @Test func maxSessionForcesANewLoginEvenWhenRefreshWorks() async throws {
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(600)
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let audit = RecordingAuditSink()
         let agent = makeAgent(provider, clock: clock, audit: audit,
                               policy: AudiencePolicy(name: "demo", requestedScopes: ["read"], maxSession: .seconds(300)))
@@ -288,9 +289,9 @@ import Testing
 
     private func loggedIn(_ provider: ScriptedProvider = ScriptedProvider(), audit: RecordingAuditSink = RecordingAuditSink(),
                           persistence: MemoryPersistence = MemoryPersistence())
-        async throws -> (AudienceAgent, ScriptedProvider, ManualDaemonClock) {
+        async throws -> (AudienceAgent, ScriptedProvider, ManualClock) {
         await provider.setAccessLifetime(600)
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let agent = makeAgent(provider, clock: clock, audit: audit, persistence: persistence)
         let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
         try await eventually { await provider.pollWaiters == 1 }
@@ -388,7 +389,7 @@ import Testing
     @Test func aZeroLifetimeTokenDoesNotRefreshInATightLoop() async throws {
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(0)
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let agent = makeAgent(provider, clock: clock)
         let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in }.text }
         try await eventually { await provider.pollWaiters == 1 }

@@ -1,5 +1,6 @@
 // The in-memory audit record: bounded, oldest first, filtered by audience and time; and where `audit` reads.
 @testable import AuthdCore
+import AuthdTestSupport
 import AuthdWire
 import Foundation
 import Testing
@@ -11,7 +12,7 @@ import Testing
 
     @Test(arguments: [(3, 5), (5, 5), (12, 5), (1, 1), (7, 1)])
     func boundedAndOrdered(written: Int, capacity: Int) {
-        let ring = AuditRing(capacity: capacity, clock: ManualDaemonClock())
+        let ring = AuditRing(capacity: capacity, clock: ManualClock())
         for n in 1...written { ring.record(Self.record(n)) }
         let (records, dropped) = ring.snapshot()
         let kept = min(written, capacity)
@@ -33,7 +34,7 @@ import Testing
         (nil, "nobody", []),
     ] as [(Int64?, String?, [String])])
     func filtered(since: Int64?, audience: String?, expected: [String]) {
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let ring = AuditRing(capacity: 10, clock: clock)
         ring.record(AuditRecord(.tokenServed, "served 0", audience: "work"))
         clock.advance(by: .seconds(10))
@@ -43,12 +44,12 @@ import Testing
         clock.advance(by: .seconds(10))
         // A refusal of a foreign client names no audience: only an unfiltered listing shows it.
         ring.record(AuditRecord(.clientRefused, "refused"))
-        let query = AuditQuery(audience: audience, sinceWall: since.map { clock.wallBase + $0 })
+        let query = AuditQuery(audience: audience, sinceWall: since.map { clock.unixSecondsAtOrigin + $0 })
         #expect(ring.records(query).map(\.record.message) == expected)
     }
 
     @Test func sinceSecondsCountsBackFromNow() {
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let history = AuditHistory(ring: AuditRing(capacity: 10, clock: clock), readJournal: { _, _ in [] })
         history.ring.record(Self.record(1))
         clock.advance(by: .seconds(600))
@@ -59,20 +60,20 @@ import Testing
     }
 
     @Test func theReplyCarriesTheStderrFieldsAndNoToken() {
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let ring = AuditRing(capacity: 4, clock: clock)
         let record = AuditRecord(.tokenServed, "work: token served", audience: "work", client: alice,
                                  scopes: ["read"], tokenFingerprint: "0123456789abcdef")
         ring.record(record)
         let json = ring.snapshot().records[0].json()
-        #expect(json.serialized() == record.jsonLine(wallClock: clock.wallBase))
+        #expect(json.serialized() == record.jsonLine(wallClock: clock.unixSecondsAtOrigin))
         #expect(json["message_id"]?.stringValue == AuditEvent.tokenServed.messageID)
         #expect(json["audit"]?.stringValue == "token_served")
         #expect(json["client_exe"]?.stringValue == "/usr/bin/authctl")
     }
 
     @Test func theJournalIsReadOnlyWhenAuthdWritesThere() {
-        let ring = AuditRing(capacity: 4, clock: ManualDaemonClock())
+        let ring = AuditRing(capacity: 4, clock: ManualClock())
         ring.record(Self.record(1))
         let fromJournal = JSONValue.object([("audit", .string("token_served")), ("message", .string("from the journal"))])
         let history = AuditHistory(ring: ring, readJournal: { _, _ in [fromJournal] })
@@ -85,7 +86,7 @@ import Testing
 
     @Test func anUnreadableJournalFallsBackToMemoryAndSaysSo() {
         struct Unreadable: Error, CustomStringConvertible { var description: String { "no journal files" } }
-        let ring = AuditRing(capacity: 4, clock: ManualDaemonClock())
+        let ring = AuditRing(capacity: 4, clock: ManualClock())
         ring.record(Self.record(1))
         let history = AuditHistory(ring: ring, readJournal: { _, _ in throw Unreadable() })
         history.setWritesToJournal(true)
@@ -96,7 +97,7 @@ import Testing
     }
 
     @Test func theRetainingSinkKeepsAndForwards() {
-        let ring = AuditRing(capacity: 4, clock: ManualDaemonClock())
+        let ring = AuditRing(capacity: 4, clock: ManualClock())
         let next = RecordingAuditSink()
         let sink = RetainingAuditSink(ring: ring, next: next)
         sink.record(Self.record(1))

@@ -2,6 +2,7 @@
 @testable import AuthdCore
 import AuthdConfig
 import AuthdSystem
+import AuthdTestSupport
 import AuthdWire
 import Foundation
 import Glibc
@@ -124,7 +125,7 @@ final class PromptBox: Sendable {
             : LoginMethodPlan(first: .deviceFlow, fallsBackToAuthorizationCode: true, reason: "auto")
     }
 
-    static func agent(_ provider: ScriptedCodeProvider, clock: ManualDaemonClock = ManualDaemonClock(),
+    static func agent(_ provider: ScriptedCodeProvider, clock: ManualClock = ManualClock(),
                       audit: RecordingAuditSink = RecordingAuditSink(), redirectPort: Int? = nil) -> AudienceAgent {
         var environment = AgentEnvironment(clock: clock, vault: TokenVault(), audit: audit, persistence: MemoryPersistence(), jitter: { 0.5 })
         environment.loopbackListener = { port, answer in
@@ -319,7 +320,7 @@ final class PromptBox: Sendable {
 
     @Test func theDeadlineEndsTheWaitAsExpiredAndClosesThePort() async throws {
         let provider = ScriptedCodeProvider()
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let agent = Self.agent(provider, clock: clock)
         let prompts = PromptBox()
         let login = Task { try await agent.login(client: alice, flow: .authcode) { prompts.record($0) } }

@@ -1,5 +1,6 @@
 // get --scope/--resource: the serve/narrow/refuse decision as tables, and the agent serving narrower tokens.
 @testable import AuthdCore
+import AuthdTestSupport
 import AuthdWire
 import Testing
 
@@ -220,7 +221,7 @@ import Testing
         let provider = ScriptedProvider()
         await provider.setAccessLifetime(600)
         await provider.setRotateRefreshTokens(false)
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let agent = makeAgent(provider, clock: clock, policy: Self.policy)
         async let login = agent.login(client: alice, events: { _ in })
         try await eventually("device flow waiting") { await provider.pollWaiters == 1 }

@@ -3,6 +3,7 @@
 import AuthdOAuth
 import AuthdStore
 import AuthdSystem
+import AuthdTestSupport
 import Foundation
 import Testing
 
@@ -17,7 +18,7 @@ import Testing
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let identity = LoginIdentity(issuer: "http://127.0.0.1:1", clientID: "cli")
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let provider = ScriptedProvider()
         do {
             let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
@@ -63,7 +64,7 @@ import Testing
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let identity = LoginIdentity(issuer: "http://127.0.0.1:1", clientID: "cli")
-        let clock = ManualDaemonClock()
+        let clock = ManualClock()
         let provider = ScriptedProvider()
         let evidence = VerifiedIdentity(issuer: "http://127.0.0.1:1", subject: "00u1", email: "a@example.com",
                                         authenticationMethods: ["pwd", "mfa"], authTime: 5, expiresAt: 1_900_000_000)

@@ -1,67 +1,10 @@
-// Test doubles for the daemon core: a manual clock, a scripted provider, an in-memory audit sink.
+// Test doubles for the daemon core: a scripted provider, an in-memory audit sink (the clock is AuthdTestSupport's).
 import AuthdCore
 import AuthdOAuth
 import AuthdSystem
+import AuthdTestSupport
 import AuthdWire
 import Synchronization
-
-/// A clock that moves only when the test says so; sleepers wake in deadline order.
-final class ManualDaemonClock: DaemonClock {
-    private struct Sleeper {
-        var id: Int
-        var deadline: Duration
-        var continuation: CheckedContinuation<Void, Error>
-    }
-
-    private struct State {
-        var now: Duration = .zero
-        var sleepers: [Sleeper] = []
-        var nextID = 0
-    }
-
-    private let state = Mutex(State())
-    let wallBase: Int64 = 1_800_000_000
-
-    func monotonicNow() -> Duration { state.withLock { $0.now } }
-
-    func wallSeconds() -> Int64 { wallBase + state.withLock { $0.now.components.seconds } }
-
-    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
-
-    var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline).min() } }
-
-    func sleep(until deadline: Duration) async throws {
-        let id = state.withLock { s -> Int in s.nextID += 1; return s.nextID }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if s.now >= deadline || Task.isCancelled { return true }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
-                }
-                if resumeNow {
-                    if Task.isCancelled { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
-                }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { s -> Sleeper? in
-                guard let i = s.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
-                return s.sleepers.remove(at: i)
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
-    }
-
-    func advance(by amount: Duration) {
-        let due = state.withLock { s -> [Sleeper] in
-            s.now += amount
-            let due = s.sleepers.filter { $0.deadline <= s.now }
-            s.sleepers.removeAll { $0.deadline <= s.now }
-            return due
-        }
-        for sleeper in due { sleeper.continuation.resume() }
-    }
-}
 
 /// Records audit events; tests search them for secrets.
 final class RecordingAuditSink: AuditSink {
@@ -206,7 +149,7 @@ func eventually(_ what: String = "condition", _ condition: () async -> Bool) asy
 
 let alice = ClientIdentity(uid: 1000, pid: 4242, executable: "/usr/bin/authctl", hasControllingTerminal: true)
 
-func makeAgent(_ provider: ScriptedProvider, clock: ManualDaemonClock = ManualDaemonClock(),
+func makeAgent(_ provider: ScriptedProvider, clock: ManualClock = ManualClock(),
                audit: RecordingAuditSink = RecordingAuditSink(), persistence: MemoryPersistence = MemoryPersistence(),
                policy: AudiencePolicy = AudiencePolicy(name: "demo", requestedScopes: ["read"])) -> AudienceAgent {
     AudienceAgent(policy: policy, provider: provider,

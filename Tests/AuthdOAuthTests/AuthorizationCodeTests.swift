@@ -1,6 +1,7 @@
 // The authorization code flow's pure parts and its code exchange against a scripted provider: PKCE, state, nonce, redirect errors, client authentication.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -1,10 +1,12 @@
 // The engine over libcurl against authd-devserver, an independent provider: flow, slow_down, rotation, revocation.
 
+import AuthdCore
 import AuthdOAuth
 import AuthdSystem
 import AuthdPosix
 import AuthdWire
 import Foundation
+import NIOPosix
 import Testing
 
 /// A running `authd-devserver`, found in `AUTHD_BIN_DIR`; its request log is collected from stderr.
@@ -112,7 +114,8 @@ final class DevServer: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct DevServerIntegrationTests {
-    static let clock = SystemOAuthClock(unixSeconds: { Int64(Date().timeIntervalSince1970) })
+    /// The daemon's real clock: the devserver's intervals pass in real time.
+    static let clock = SystemDaemonClock(timers: MultiThreadedEventLoopGroup.singleton.next())
 
     func client(_ server: DevServer, secret: String? = nil, scopes: [String] = ["openid", "offline_access"]) -> OAuthClient {
         let settings = OAuthClientSettings(clientID: "authctl-test", clientSecret: secret, scopes: scopes,

@@ -1,6 +1,7 @@
 // The device-flow driver against a scripted provider on a manual clock: every polling rule end to end, no sleeping.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 // Discovery: RFC 8414 path rule, OIDC fallback, issuer comparison, explicit endpoints first, the TTL cache.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -2,6 +2,7 @@
 // The fuzz inputs themselves are also in fuzz/corpus/oauth/regress-*, so every fuzz run replays them.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -1,6 +1,7 @@
 // The request side: loopback-only plain http, client authentication, form parameters, limits on every request.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -1,5 +1,6 @@
 // Where the keys come from: jwks_uri from discovery or config, cached, fetched again once on an unknown kid.
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdSystem
 import AuthdWire
 import Testing
@@ -29,13 +30,13 @@ struct IDTokenKeySetTests {
             Self.metadata(), .json(JSONWebKeySet(keys: [old.jwk]).serialized()),
             .json(JSONWebKeySet(keys: [old.jwk, new.jwk]).serialized()),
         ], settings: Self.settings())
-        let identity = try await client.verifyIDToken(try Self.token(new, now: clock.unixSeconds), signatureCheck: realSignatureCheck)
+        let identity = try await client.verifyIDToken(try Self.token(new, now: clock.wallSeconds()), signatureCheck: realSignatureCheck)
         #expect(identity?.subject == "u")
         #expect(transport.requests.map(\.request.url) == ["\(Self.issuer)/.well-known/oauth-authorization-server",
                                                            "\(Self.issuer)/jwks", "\(Self.issuer)/jwks"])
         // Both keys are now cached: no request for either.
-        _ = try await client.verifyIDToken(try Self.token(old, now: clock.unixSeconds), signatureCheck: realSignatureCheck)
-        _ = try await client.verifyIDToken(try Self.token(new, now: clock.unixSeconds), signatureCheck: realSignatureCheck)
+        _ = try await client.verifyIDToken(try Self.token(old, now: clock.wallSeconds()), signatureCheck: realSignatureCheck)
+        _ = try await client.verifyIDToken(try Self.token(new, now: clock.wallSeconds()), signatureCheck: realSignatureCheck)
         #expect(transport.requests.count == 3)
     }
 
@@ -46,7 +47,7 @@ struct IDTokenKeySetTests {
             .json(JSONWebKeySet(keys: [known.jwk]).serialized()), .json(JSONWebKeySet(keys: [known.jwk]).serialized()),
         ], settings: Self.settings(jwksURI: "\(Self.issuer)/keys"))
         await #expect(throws: IDTokenRejection.self) {
-            _ = try await client.verifyIDToken(try Self.token(stranger, now: clock.unixSeconds), signatureCheck: realSignatureCheck)
+            _ = try await client.verifyIDToken(try Self.token(stranger, now: clock.wallSeconds()), signatureCheck: realSignatureCheck)
         }
         // The configured jwks_uri is used as is (no discovery), and fetched exactly twice.
         #expect(transport.requests.map(\.request.url) == ["\(Self.issuer)/keys", "\(Self.issuer)/keys"])
@@ -55,7 +56,7 @@ struct IDTokenKeySetTests {
     @Test func unavailableOrInsecureKeysRefuseAndNoKeysAtAllMeansUnverifiable() async throws {
         let signer = try TestIssuer(.edDSA)
         let (failing, _, clock) = Fixture.client([.status(500), .status(500), .status(500)], settings: Self.settings(jwksURI: "\(Self.issuer)/keys"))
-        let token = try Self.token(signer, now: clock.unixSeconds)
+        let token = try Self.token(signer, now: clock.wallSeconds())
         do throws(IDTokenRejection) {
             _ = try await failing.verifyIDToken(token, signatureCheck: realSignatureCheck)
             Issue.record("verified without keys")
@@ -79,7 +80,7 @@ struct IDTokenKeySetTests {
     @Test func metadataWithoutJWKSURISaysWhatToSet() async throws {
         let signer = try TestIssuer(.rs256)
         let (client, _, clock) = Fixture.client([.json(#"{"issuer":"\#(Self.issuer)"}"#)], settings: Self.settings())
-        let token = try Self.token(signer, now: clock.unixSeconds)
+        let token = try Self.token(signer, now: clock.wallSeconds())
         do throws(IDTokenRejection) {
             _ = try await client.verifyIDToken(token, signatureCheck: realSignatureCheck)
             Issue.record("verified")

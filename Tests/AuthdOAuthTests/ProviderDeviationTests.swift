@@ -1,6 +1,7 @@
 // PROVIDERS.md "Deviations a robust client tolerates", items 1–13, each against wire answers shaped as the named provider sends them.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -1,6 +1,7 @@
 // The refresh grant (rotation, invalid_grant, transient failures) and RFC 7009 revocation.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -1,6 +1,7 @@
 // Device authorization and token answers: required fields, aliases, numbers as strings, encodings, token types.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

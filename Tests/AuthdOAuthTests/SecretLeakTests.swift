@@ -1,6 +1,7 @@
 // No error description, progress event or value description may contain a token, device code or client secret.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

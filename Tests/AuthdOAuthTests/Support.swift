@@ -1,6 +1,7 @@
 // Shared fixtures: a client wired to a scripted transport and a manual clock, and the secrets tests search for.
 
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

@@ -1,6 +1,7 @@
 // Record layout 2: the verified identity and the id_token survive a save and load; layout 1 still loads (fixture test).
 @testable import AuthdStore
 import AuthdSystem
+import AuthdTestSupport
 import Testing
 
 @Suite struct IdentityRecordTests {

@@ -2,6 +2,7 @@
 import AuthdPosix
 import AuthdStore
 import AuthdSystem
+import AuthdTestSupport
 import Glibc
 import Synchronization
 import Testing

@@ -1,34 +1,7 @@
-// Temporary directories and small helpers shared by the store tests.
+// Small helpers shared by the store tests (temporary directories are AuthdTestSupport's).
 import AuthdPosix
 import AuthdSystem
 import Glibc
-
-/// A fresh directory under /tmp, removed with everything in it when the object goes.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/authd-store-test-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit {
-        if let remover = try? SpawnedProcess.spawn(executable: "/bin/rm", arguments: ["-rf", path]) {
-            _ = try? remover.wait()
-        }
-    }
-
-    func entries() -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-}
 
 func writeFile(_ path: String, _ bytes: [UInt8], permissions: UInt32 = 0o600) throws {
     let file = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: permissions)

@@ -2,6 +2,7 @@
 @testable import AuthdStore
 import AuthdPosix
 import AuthdSystem
+import AuthdTestSupport
 import Glibc
 import AuthdWire
 import Testing

@@ -1,6 +1,7 @@
 // The libcurl transport against a loopback python3 server: methods, caps, redirects, failures, cancellation, CA files.
 import AuthdPosix
 import AuthdSystem
+import AuthdTestSupport
 import AuthdWire
 import Testing
 

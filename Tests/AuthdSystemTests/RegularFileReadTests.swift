@@ -1,5 +1,6 @@
 // FileSystem.readRegularFile: never blocks on a FIFO, refuses secret files others can read (with the chmod to run), is bounded.
 import AuthdPosix
+import AuthdTestSupport
 import Glibc
 import Testing
 

@@ -1,6 +1,7 @@
 // sd_notify through a test datagram socket, the journal check, QR matrices, peer credentials, hardening.
 import AuthdPosix
 import AuthdSystem
+import AuthdTestSupport
 import Glibc
 import Testing
 

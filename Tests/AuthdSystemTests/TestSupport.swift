@@ -1,21 +1,7 @@
-// Helpers for the system tests: temporary directories and a loopback HTTP server in a child python3.
+// Helpers for the system tests: a loopback HTTP server in a child python3 (temporary directories are AuthdTestSupport's).
 import AuthdPosix
+import AuthdTestSupport
 import Glibc
-
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/authd-system-test-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit {
-        if let remover = try? SpawnedProcess.spawn(executable: "/bin/rm", arguments: ["-rf", path]) {
-            _ = try? remover.wait()
-        }
-    }
-}
 
 /// A python3 HTTP(S) server on 127.0.0.1 with fixed routes, killed when this object goes.
 final class LoopbackServer {
@@ -75,7 +61,7 @@ server.serve_forever()
     init(certificate: String? = nil, privateKey: String? = nil) throws {
         // A client that hangs up early must be an error here, not SIGPIPE for the test process.
         CurrentProcess.ignoreBrokenPipe()
-        directory = TemporaryDirectory()
+        directory = TemporaryDirectory(prefix: "authd-system-test")
         let scriptPath = directory.path + "/server.py"
         let file = try FileDescriptor.open(scriptPath, .writeOnly, options: [.create, .truncate])
         try file.closeAfter { () throws(Errno) in try file.writeAll(Self.script) }

@@ -11,6 +11,7 @@
 // (SecretLeakTests' rule, on arbitrary answers); what a person sees of a device authorization or a
 // grant (descriptions, user code, provider message) contains no control character.
 @testable import AuthdOAuth
+import AuthdTestSupport
 import AuthdWire
 import Dispatch
 
@@ -82,7 +83,7 @@ private func grant() -> TokenGrant {
 
 private func authorization(_ clock: ManualClock) -> DeviceAuthorization {
     DeviceAuthorization(deviceCode: Secret.deviceCode, userCode: "WDJB-MJHT", verificationURI: "https://issuer.example.com/device",
-                        expiresIn: 900, interval: 5, requestedAt: clock.now, requestedAtUnixSeconds: clock.unixSeconds)
+                        expiresIn: 900, interval: 5, requestedAt: clock.now, requestedAtUnixSeconds: clock.wallSeconds())
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

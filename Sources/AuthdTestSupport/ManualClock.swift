@@ -1,20 +1,23 @@
-// A deterministic clock for tests: time moves only when the test says so (or, optionally, whenever someone sleeps).
+// A deterministic DaemonClock for tests: time moves only when the test says so (or, optionally, whenever someone sleeps).
 
+import AuthdOAuth
+import AuthdWire
 import Synchronization
 
-/// A manual clock shared by this module's tests and the daemon's. `advance(by:)` resumes every
-/// sleeper whose deadline has come, in deadline order. With `autoAdvance`, a sleep jumps the
+/// The one manual clock, for the engine's tests and the daemon's alike. `advance(by:)` resumes
+/// every sleeper whose deadline has come, in deadline order. With `autoAdvance`, a sleep jumps the
 /// clock straight to its deadline: a single task then runs a whole device flow without waiting,
-/// and the instants it saw are still the ones a real clock would have shown.
-public final class ManualClock: OAuthClock, Sendable {
+/// and the instants it saw are still the ones a real clock would have shown. The engine reads it
+/// as `MonotonicInstant`s (`now`, AuthdOAuth's extension of `DaemonClock`), the daemon as `Duration`s.
+public final class ManualClock: DaemonClock, Sendable {
     struct Sleeper {
         var id: Int
-        var deadline: MonotonicInstant
+        var deadline: Duration
         var continuation: CheckedContinuation<Void, any Error>
     }
 
     struct State {
-        var now = MonotonicInstant.origin
+        var now = Duration.zero
         var autoAdvance: Bool
         var sleepers: [Sleeper] = []
         var cancelledBeforeRegistration: Set<Int> = []
@@ -23,7 +26,8 @@ public final class ManualClock: OAuthClock, Sendable {
     }
 
     let state: Mutex<State>
-    let unixSecondsAtOrigin: Int64
+    /// The wall-clock time shown while the monotonic clock reads zero.
+    public let unixSecondsAtOrigin: Int64
 
     /// - Parameters:
     ///   - unixSecondsAtOrigin: the wall-clock time shown while the monotonic clock reads zero.
@@ -33,9 +37,9 @@ public final class ManualClock: OAuthClock, Sendable {
         state = Mutex(State(autoAdvance: autoAdvance))
     }
 
-    public var now: MonotonicInstant { state.withLock { $0.now } }
+    public func monotonicNow() -> Duration { state.withLock { $0.now } }
 
-    public var unixSeconds: Int64 { unixSecondsAtOrigin + state.withLock { $0.now.sinceOrigin.components.seconds } }
+    public func wallSeconds() -> Int64 { unixSecondsAtOrigin + state.withLock { $0.now.components.seconds } }
 
     public var autoAdvance: Bool {
         get { state.withLock { $0.autoAdvance } }
@@ -46,9 +50,14 @@ public final class ManualClock: OAuthClock, Sendable {
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     /// The deadlines of the current sleepers, earliest first.
-    public var sleeperDeadlines: [MonotonicInstant] { state.withLock { $0.sleepers.map(\.deadline).sorted() } }
+    public var sleeperDeadlines: [MonotonicInstant] {
+        state.withLock { $0.sleepers.map(\.deadline).sorted().map { MonotonicInstant(sinceOrigin: $0) } }
+    }
 
-    public func sleep(until deadline: MonotonicInstant) async throws {
+    /// The earliest deadline anyone sleeps until (the daemon's next timer), nil when nobody sleeps.
+    public var earliestDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+
+    public func sleep(until deadline: Duration) async throws {
         try Task.checkCancellation()
         let id: Int? = state.withLock { s in
             if deadline <= s.now { return nil }
@@ -89,7 +98,7 @@ public final class ManualClock: OAuthClock, Sendable {
 
     public func advance(to instant: MonotonicInstant) {
         let due = state.withLock { s -> [Sleeper] in
-            if instant > s.now { s.now = instant }
+            if instant.sinceOrigin > s.now { s.now = instant.sinceOrigin }
             return Self.takeDue(&s)
         }
         for sleeper in due { sleeper.continuation.resume() }

@@ -1,20 +1,10 @@
-// The daemon's view of time: a monotonic clock for lifetimes and schedules, wall time for display and disk.
+// The real DaemonClock (AuthdWire): the system clocks, with sleeps on a NIO event loop's timers.
 import AuthdPosix
+import AuthdWire
 import NIOCore
 import Synchronization
 
-/// Lifetimes and schedules run on the monotonic clock (a wall-clock jump must not expire or
-/// extend a token); wall-clock seconds are used only for what is shown or persisted.
-public protocol DaemonClock: Sendable {
-    /// Time since an arbitrary fixed origin; never goes backwards.
-    func monotonicNow() -> Duration
-    /// Seconds since the Unix epoch.
-    func wallSeconds() -> Int64
-    /// Suspends until the monotonic clock reaches `deadline`; throws `CancellationError` when cancelled.
-    func sleep(until deadline: Duration) async throws
-}
-
-/// The real clocks. Sleeps are timers on a NIO event loop, which sleeps until the deadline:
+/// The real clocks, for the daemon and the OAuth engine it runs. Sleeps are timers on a NIO event loop, which sleeps until the deadline:
 /// libdispatch, behind `Task.sleep`, wakes every second while any sleep is pending, and an idle
 /// daemon should not wake at all.
 public struct SystemDaemonClock: DaemonClock {

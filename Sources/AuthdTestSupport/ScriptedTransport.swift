@@ -1,5 +1,6 @@
-// A fake HTTPTransport for tests of this module and of the daemon: scripted answers, recorded requests.
+// A fake HTTPTransport for the engine's and the daemon's tests: scripted answers, recorded requests.
 
+import AuthdOAuth
 import AuthdWire
 import Synchronization
 
@@ -47,18 +48,18 @@ public final class ScriptedTransport: HTTPTransport, Sendable {
     }
 
     let state: Mutex<State>
-    let clock: (any OAuthClock)?
+    let clock: (any DaemonClock)?
     let handler: (@Sendable (HTTPRequest) async throws -> HTTPResponse)?
 
     /// Replies are consumed in order, one per request.
-    public init(_ replies: [Reply] = [], clock: (any OAuthClock)? = nil) {
+    public init(_ replies: [Reply] = [], clock: (any DaemonClock)? = nil) {
         state = Mutex(State(replies: replies))
         self.clock = clock
         handler = nil
     }
 
     /// Every request is answered by `handler` (which may throw `HTTPError`).
-    public init(clock: (any OAuthClock)? = nil, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
+    public init(clock: (any DaemonClock)? = nil, handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
         state = Mutex(State(replies: []))
         self.clock = clock
         self.handler = handler
