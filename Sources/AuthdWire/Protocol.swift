@@ -184,7 +184,7 @@ public enum Request: Sendable, Equatable {
 
         func audience() throws(ProtocolFailure) -> String {
             guard let a = value["audience"]?.stringValue else { throw ProtocolFailure(.badRequest, "\(op): missing \"audience\"") }
-            guard isValidAudienceName(a) else { throw ProtocolFailure(.badRequest, "\(op): invalid audience name") }
+            guard AudienceName.isValid(a) else { throw ProtocolFailure(.badRequest, "\(op): invalid audience name") }
             return a
         }
 
@@ -286,14 +286,6 @@ public enum Request: Sendable, Equatable {
         }
     }
 
-    /// Audience names as the config allows them: `[A-Za-z0-9._-]{1,64}`.
-    public static func isValidAudienceName(_ name: String) -> Bool {
-        let utf8 = name.utf8
-        return !utf8.isEmpty && utf8.count <= 64 && utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
-                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
-        }
-    }
 }
 
 /// The device-flow prompt the daemon streams to a waiting client.

@@ -47,7 +47,7 @@ enum ForwardCommand {
         if let text = command.values["--audiences"] {
             let names = text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
             guard !names.isEmpty else { throw .usage("--audiences needs at least one audience name, e.g. --audiences github,gitlab") }
-            for name in names where !Request.isValidAudienceName(name) {
+            for name in names where !AudienceName.isValid(name) {
                 throw .usage("\"\(name)\" is not an audience name (letters, digits, '.', '_' and '-'); see: authctl status")
             }
             request.audiences = names

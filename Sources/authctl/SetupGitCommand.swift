@@ -58,7 +58,7 @@ enum SetupGitCommand {
         }
         var selected: [AudienceConfiguration] = []
         for name in names {
-            guard Request.isValidAudienceName(name), let audience = configuration.audiences.first(where: { $0.name == name }) else {
+            guard AudienceName.isValid(name), let audience = configuration.audiences.first(where: { $0.name == name }) else {
                 let known = configuration.audiences.map(\.name)
                 throw .usage("no audience \"\(TerminalText.clean(name))\" in \(path)\(Suggestion.didYouMean(name, among: known)); see: authctl status")
             }

@@ -61,7 +61,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 
     guard let configuration else { return 0 }
     for audience in configuration.audiences {
-        precondition(AudienceConfiguration.isValidName(audience.name), "validated an invalid audience name")
+        precondition(AudienceName.isValid(audience.name), "validated an invalid audience name")
         precondition(configuration.audience(named: audience.name) != nil, "audience not found by its name")
         for prefix in audience.gitURLs { _ = prefix }
     }

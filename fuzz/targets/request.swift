@@ -27,7 +27,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         } catch {
             fatalError("request round trip: \(request) re-encoded does not decode: \(error)")
         }
-        if let audience = request.audience { precondition(Request.isValidAudienceName(audience), "decoded an invalid audience") }
+        if let audience = request.audience { precondition(AudienceName.isValid(audience), "decoded an invalid audience") }
     }
 
     if let reply = try? ReplyLine.decode(line) {
