@@ -25,17 +25,7 @@ public struct ProtocolFailure: Error, Sendable, Equatable, CustomStringConvertib
         case busy = "busy"
         case cancelled = "cancelled"
         case internalError = "internal"
-
-        /// The contract's exit codes (CONTRACT.md, authctl).
-        public var exitCode: Int32 {
-            switch self {
-            case .badRequest, .unsupportedVersion, .unknownAudience, .configError: return 2
-            case .loginNeeded: return 3
-            case .denied, .expired: return 4
-            case .providerError, .networkError, .busy, .cancelled, .internalError: return 1
-            case .refused: return 6
-            }
-        }
+        // Each code's exit status: `exitStatus` (ClientExitStatus.swift, the one exit table).
     }
 
     public var code: Code

@@ -26,7 +26,7 @@ enum ForwardCommand {
         let payload = try RequestExchange.run(.forwardOpen(request), on: connection)
         guard let id = payload["id"]?.stringValue, let socket = payload["socket"]?.stringValue,
               let expiresAt = payload["expires_at"]?.integerValue else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
+            throw ClientFailure(.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
         }
         if command.flag("--json") {
             Console.out(JSONValue.object([("id", .string(id)), ("socket", .string(socket)), ("expires_at", .integer(expiresAt))]).serialized() + "\n")

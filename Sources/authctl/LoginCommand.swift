@@ -9,7 +9,7 @@ enum LoginCommand {
         var flow: LoginFlowChoice?
         if let text = command.values["--flow"] {
             guard let choice = LoginFlowChoice(rawValue: text) else {
-                throw ClientFailure(exitCode: ClientFailure.ExitCode.usageOrConfig,
+                throw ClientFailure(.usageOrConfig,
                                     "--flow must be one of auto, device, authcode (not \(TerminalText.clean(text)))")
             }
             flow = choice

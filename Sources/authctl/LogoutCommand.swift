@@ -48,7 +48,7 @@ enum LogoutCommand {
         }
         Console.out(report)
         if !refused.isEmpty {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy, "not logged out of \(refused.joined(separator: ", ")): "
+            throw ClientFailure(exitCode: ClientExitStatus.refusedByPolicy.code, "not logged out of \(refused.joined(separator: ", ")): "
                            + "the daemon's policy refuses this program there (the reason is on its line above); "
                            + "log out from a program the audience allows, or change its allowed_clients or require_tty",
                            protocolCode: .refused)

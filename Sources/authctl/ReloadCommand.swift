@@ -16,6 +16,6 @@ enum ReloadCommand {
         for summary in broken { text += "not served: \(TerminalText.clean(summary))\n" }
         Console.out(text)
         // Served, but not all of it: a script learns that something in the file is wrong.
-        return broken.isEmpty ? 0 : ClientFailure.ExitCode.usageOrConfig
+        return broken.isEmpty ? 0 : ClientExitStatus.usageOrConfig.code
     }
 }

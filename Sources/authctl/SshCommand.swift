@@ -13,7 +13,7 @@ enum SshCommand {
         }
         let payload = try RequestExchange.run(.forwardOpen(opening), on: connection)
         guard let id = payload["id"]?.stringValue, ForwardOpening.isValidID(id), let socket = payload["socket"]?.stringValue else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
+            throw ClientFailure(.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
         }
         // The remote name contains "forward", so remote clients recognise it (docs/remote.md).
         let remote = "/tmp/authd-forward-\(id).sock"
@@ -27,7 +27,7 @@ enum SshCommand {
             status = try child.wait()
         } catch {
             close(id, context)
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "cannot run \(ssh): \(error)")
+            throw ClientFailure(.providerOrNetwork, "cannot run \(ssh): \(error)")
         }
         close(id, context)
         switch status {

@@ -87,7 +87,7 @@ enum GitCredentialHelper {
             return 0
         } catch {
             Console.error("git-credential-authctl: \(error.message)\n")
-            return error.exitCode == ClientFailure.ExitCode.interrupted ? error.exitCode : 1
+            return error.exitCode == ClientExitStatus.interrupted.code ? error.exitCode : 1
         }
     }
 
