@@ -83,6 +83,9 @@ public enum Request: Sendable, Equatable {
     /// The daemon's audit records (of one audience, from the last `sinceSeconds`), oldest first.
     case audit(audience: String?, sinceSeconds: Int?)
 
+    /// The largest `min_valid` a `get` may ask: 365 days, in seconds.
+    public static let maximumMinimumValiditySeconds = 31_536_000
+
     public var operation: String {
         switch self {
         case .version: return "version"
@@ -186,8 +189,8 @@ public enum Request: Sendable, Equatable {
             let a = try audience()
             var minValid = 60
             if let raw = value["min_valid"] {
-                guard let seconds = raw.integerValue, seconds >= 0, seconds <= 31_536_000 else {
-                    throw ProtocolFailure(.badRequest, "get: \"min_valid\" must be seconds between 0 and 31536000")
+                guard let seconds = raw.integerValue, seconds >= 0, seconds <= Int64(maximumMinimumValiditySeconds) else {
+                    throw ProtocolFailure(.badRequest, "get: \"min_valid\" must be seconds between 0 and \(maximumMinimumValiditySeconds)")
                 }
                 minValid = Int(seconds)
             }

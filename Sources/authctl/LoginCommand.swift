@@ -22,7 +22,7 @@ enum LoginCommand {
         prompt.acceptPastedAddress(from: pasteSource, submit: PasteBack.submitter(context, audience: audience))
         let payload = try RequestExchange.run(.login(audience: audience, flow: flow), on: connection, observer: prompt)
         var line = "Logged in to \(audience)"
-        if let status = payload["status"].flatMap(AudienceStatus.init(json:)) {
+        if let status = LoginAnswer(json: payload).status {
             var facts: [String] = []
             if !status.scopes.isEmpty { facts.append("scopes " + status.scopes.joined(separator: " ")) }
             if let expiresAt = status.accessTokenExpiresAt {
