@@ -105,7 +105,7 @@ public final class RequestRouter: RequestHandling {
             guard let forwards else { return .line(.failure(ProtocolFailure(.badRequest, "this authd opens no forwards"))) }
             return .line(await forwards.open(opening, configured: current.map(\.policy.name), client: client))
         case .forwardList:
-            guard let forwards else { return .line(.success(.object([("forwards", .array([]))]))) }
+            guard let forwards else { return .line(.success(ForwardListAnswer(forwards: []).json())) }
             return .line(await forwards.list())
         case .forwardClose(let id):
             guard let forwards else { return .line(.failure(ProtocolFailure(.badRequest, "this authd opens no forwards"))) }

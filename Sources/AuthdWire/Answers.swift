@@ -267,3 +267,71 @@ public struct LogoutAnswer: Sendable, Equatable {
 
     public init(json v: JSONValue) { self.init(results: (v["results"]?.arrayValue ?? []).map(LogoutResult.init(json:))) }
 }
+
+/// One open forward: the answer to `forward_open`, and each row of `forward_list`.
+public struct ForwardAnswer: Sendable, Equatable {
+    public var id: String
+    public var socket: String
+    /// nil: every audience.
+    public var audiences: [String]?
+    public var allowLogin: Bool
+    public var expiresAt: Int64
+    public var expiresIn: Int64
+    /// Sent with `forward_open` only (always false: forwards live in memory).
+    public var survivesRestart: Bool?
+
+    public init(id: String, socket: String, audiences: [String]?, allowLogin: Bool, expiresAt: Int64, expiresIn: Int64,
+                survivesRestart: Bool? = nil) {
+        self.id = id
+        self.socket = socket
+        self.audiences = audiences
+        self.allowLogin = allowLogin
+        self.expiresAt = expiresAt
+        self.expiresIn = expiresIn
+        self.survivesRestart = survivesRestart
+    }
+
+    public func json() -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(id)), ("socket", .string(socket)),
+            ("audiences", audiences.map { .array($0.map { .string($0) }) } ?? .null),
+            ("allow_login", .bool(allowLogin)), ("expires_at", .integer(expiresAt)), ("expires_in", .integer(expiresIn)),
+        ]
+        if let survivesRestart { members.append(("survives_restart", .bool(survivesRestart))) }
+        return .object(members)
+    }
+
+    public init?(json v: JSONValue) {
+        guard let id = v["id"]?.stringValue, let socket = v["socket"]?.stringValue, let expiresAt = v["expires_at"]?.integerValue else {
+            return nil
+        }
+        self.init(id: id, socket: socket, audiences: v["audiences"]?.arrayValue?.compactMap(\.stringValue),
+                  allowLogin: v["allow_login"]?.boolValue == true, expiresAt: expiresAt, expiresIn: v["expires_in"]?.integerValue ?? 0,
+                  survivesRestart: v["survives_restart"]?.boolValue)
+    }
+}
+
+/// The answer to `forward_list`: the open forwards, soonest to end first.
+public struct ForwardListAnswer: Sendable, Equatable {
+    public var forwards: [ForwardAnswer]
+
+    public init(forwards: [ForwardAnswer]) { self.forwards = forwards }
+
+    public func json() -> JSONValue { .object([("forwards", .array(forwards.map { $0.json() }))]) }
+
+    public init(json v: JSONValue) { self.init(forwards: (v["forwards"]?.arrayValue ?? []).compactMap(ForwardAnswer.init(json:))) }
+}
+
+/// The answer to `forward_close`.
+public struct ForwardCloseAnswer: Sendable, Equatable {
+    public var closed: String
+
+    public init(closed: String) { self.closed = closed }
+
+    public func json() -> JSONValue { .object([("closed", .string(closed))]) }
+
+    public init?(json v: JSONValue) {
+        guard let closed = v["closed"]?.stringValue else { return nil }
+        self.init(closed: closed)
+    }
+}

@@ -104,3 +104,26 @@ import Testing
         #expect(LogoutAnswer(json: payload) == answer)
     }
 }
+
+@Suite struct ForwardAnswersTests {
+    static let forward = ForwardAnswer(id: "3f9c2a71d0be", socket: "/run/user/1000/authd/forward-3f9c2a71d0be.sock", audiences: ["github"],
+                                       allowLogin: false, expiresAt: 1_795_720_000, expiresIn: 28_800)
+
+    @Test func theDocumentedOpenAnswer() {
+        var opened = Self.forward
+        opened.survivesRestart = false
+        #expect(opened.json().serialized()
+                == #"{"id":"3f9c2a71d0be","socket":"/run/user/1000/authd/forward-3f9c2a71d0be.sock","audiences":["github"],"allow_login":false,"expires_at":1795720000,"expires_in":28800,"survives_restart":false}"#)
+        #expect(ForwardAnswer(json: opened.json()) == opened)
+    }
+
+    @Test func listAndCloseRoundTrip() {
+        var all = Self.forward
+        all.audiences = nil
+        let list = ForwardListAnswer(forwards: [Self.forward, all])
+        #expect(ForwardListAnswer(json: list.json()) == list)
+        #expect(ForwardListAnswer(forwards: []).json().serialized() == #"{"forwards":[]}"#)
+        #expect(ForwardCloseAnswer(json: ForwardCloseAnswer(closed: "3f9c2a71d0be").json()) == ForwardCloseAnswer(closed: "3f9c2a71d0be"))
+        #expect(ForwardAnswer(json: .object([("id", .string("x"))])) == nil)
+    }
+}
