@@ -335,3 +335,41 @@ public struct ForwardCloseAnswer: Sendable, Equatable {
         self.init(closed: closed)
     }
 }
+
+/// The answer to `audit`: the records, and where they came from.
+public struct AuditAnswer: Sendable, Equatable {
+    public enum Source: String, Sendable {
+        case journal
+        case memory
+    }
+
+    /// nil: a source this client does not know.
+    public var source: Source?
+    /// Oldest first; each an object of the lower-cased journal fields (docs/operations.md).
+    public var records: [JSONValue]
+    /// Records that fell out of the in-memory ring (memory only).
+    public var dropped: UInt64?
+    /// Why the journal was not read although authd writes there.
+    public var note: String?
+
+    public init(source: Source?, records: [JSONValue], dropped: UInt64? = nil, note: String? = nil) {
+        self.source = source
+        self.records = records
+        self.dropped = dropped
+        self.note = note
+    }
+
+    public func json() -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        if let source { members.append(("source", .string(source.rawValue))) }
+        members.append(("records", .array(records)))
+        if let dropped { members.append(("dropped", .integer(Int64(clamping: dropped)))) }
+        if let note { members.append(("note", .string(note))) }
+        return .object(members)
+    }
+
+    public init(json v: JSONValue) {
+        self.init(source: v["source"]?.stringValue.flatMap(Source.init(rawValue:)), records: v["records"]?.arrayValue ?? [],
+                  dropped: v["dropped"]?.integerValue.flatMap { $0 >= 0 ? UInt64($0) : nil }, note: v["note"]?.stringValue)
+    }
+}

@@ -127,3 +127,18 @@ import Testing
         #expect(ForwardAnswer(json: .object([("id", .string("x"))])) == nil)
     }
 }
+
+@Suite struct AuditAnswerTests {
+    @Test func roundTripsAndReadsTheDocumentedShape() throws {
+        let record = JSONValue.object([("time", .string("2026-12-04T01:02:03Z")), ("audit", .string("token_served"))])
+        let answer = AuditAnswer(source: .memory, records: [record], dropped: 0)
+        #expect(answer.json().serialized() == #"{"source":"memory","records":[{"time":"2026-12-04T01:02:03Z","audit":"token_served"}],"dropped":0}"#)
+        #expect(AuditAnswer(json: answer.json()) == answer)
+        let journal = AuditAnswer(source: .journal, records: [], note: nil)
+        #expect(AuditAnswer(json: journal.json()) == journal)
+        let fallback = AuditAnswer(source: .memory, records: [], dropped: 3, note: "the journal could not be read")
+        #expect(AuditAnswer(json: fallback.json()) == fallback)
+        #expect(AuditAnswer(json: try JSONValue.parse(Array(#"{"source":"tape","records":[],"dropped":-1}"#.utf8)))
+                == AuditAnswer(source: nil, records: []))
+    }
+}
