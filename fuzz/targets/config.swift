@@ -8,6 +8,7 @@
 //   points at a line of the file (1 ... lines + 1);
 // - every validated audience is found by name and has a valid name.
 @testable import AuthdConfig
+import AuthdWire
 
 /// TOMLTable's `==`, except that a float equals itself bit for bit: a TOML `nan` is a Double that is
 /// not equal to itself. (Not `String(reflecting:)`: large tables carry a Dictionary index whose order varies.)
