@@ -3,18 +3,7 @@ import AuthdWire
 
 /// A failure a client reports with exactly one stderr line and exits with.
 public struct ClientFailure: Error, Sendable, CustomStringConvertible {
-    /// The contract's exit codes (CONTRACT.md, authctl).
-    public enum ExitCode {
-        public static let providerOrNetwork: Int32 = 1
-        public static let usageOrConfig: Int32 = 2
-        public static let loginNeeded: Int32 = 3
-        public static let deniedOrExpired: Int32 = 4
-        public static let daemonUnreachable: Int32 = 5
-        public static let refusedByPolicy: Int32 = 6
-        /// 128 + SIGINT, as shells report a command stopped with Ctrl-C.
-        public static let interrupted: Int32 = 130
-    }
-
+    /// One of `ClientExitStatus.all` for authctl (the helpers keep their callers' conventions).
     public var exitCode: Int32
     /// One line, without the program name: what went wrong and what to do next.
     public var message: String
@@ -27,12 +16,16 @@ public struct ClientFailure: Error, Sendable, CustomStringConvertible {
         self.protocolCode = protocolCode
     }
 
+    public init(_ status: ClientExitStatus, _ message: String) {
+        self.init(exitCode: status.code, message)
+    }
+
     public static func usage(_ message: String) -> ClientFailure {
-        ClientFailure(exitCode: ExitCode.usageOrConfig, message)
+        ClientFailure(.usageOrConfig, message)
     }
 
     public static func daemonUnreachable(_ message: String) -> ClientFailure {
-        ClientFailure(exitCode: ExitCode.daemonUnreachable, message)
+        ClientFailure(.daemonUnreachable, message)
     }
 
     /// The daemon's answer as one line: its message, then its hint. A `login_needed` answer

@@ -67,7 +67,7 @@ public final class DaemonConnection {
         }
         if let line = takeLine() { return .line(line) }
         if pending.count >= AuthdProtocol.maximumMessageBytes {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+            throw ClientFailure(.providerOrNetwork,
                                 "authd sent a reply longer than \(AuthdProtocol.maximumMessageBytes) bytes; is \(path) really authd?")
         }
         return .timedOut

@@ -88,7 +88,7 @@ public enum DaemonLauncher {
     }
 
     static func foreignListener(_ path: String, uid: UInt32) -> ClientFailure {
-        ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy,
+        ClientFailure(.refusedByPolicy,
                       "refused: \(path) is served by uid \(uid), not by you (uid \(CurrentProcess.userID)); nothing was sent to it. "
                       + "Point --socket or AUTHD_SOCKET at your own authd (default: $XDG_RUNTIME_DIR/authd/socket)")
     }

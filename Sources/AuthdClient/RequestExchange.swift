@@ -62,7 +62,7 @@ public enum RequestExchange {
                     reply = try ReplyLine.decode(bytes)
                 } catch {
                     observer?.finish(approved: false)
-                    throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+                    throw ClientFailure(.providerOrNetwork,
                                         "authd sent a reply this client does not understand (\(error.message)); are authctl and authd the same version?")
                 }
                 switch reply {

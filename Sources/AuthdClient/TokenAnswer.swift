@@ -1,12 +1,12 @@
-// The token in a `get` answer, checked before it is printed into a shell or an HTTP header.
+// The token in a `get` answer (AuthdWire's TokenAnswer), checked before it is printed into a shell or an HTTP header.
 import AuthdWire
 
-public enum TokenAnswer {
+extension TokenAnswer {
     /// The access token of a `get` answer. A token with whitespace or control characters would
     /// break `$(authctl get ...)` and header lines, so it is refused rather than printed.
     public static func accessToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
-        guard let token = payload["access_token"]?.stringValue, !token.isEmpty else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+        guard let token = Self.token(.access, in: payload), !token.isEmpty else {
+            throw ClientFailure(.providerOrNetwork,
                                 "authd answered without a token for \(audience); try again, or run: authctl login \(audience)")
         }
         return try printable(token, "a token", audience: audience)
@@ -19,11 +19,11 @@ extension TokenAnswer {
     /// Only a daemon older than `"token"` answers `ok` without one, with an access token instead:
     /// that is refused, never served as an id_token.
     public static func idToken(_ payload: JSONValue, audience: String) throws(ClientFailure) -> String {
-        guard let token = payload["id_token"]?.stringValue, !token.isEmpty else {
-            let why = payload["access_token"] != nil
+        guard let token = Self.token(.id, in: payload), !token.isEmpty else {
+            let why = Self.token(.access, in: payload) != nil
                 ? "an access token instead: the running authd is older than this authctl and does not serve id tokens; restart it (systemctl --user restart authd), or use --token access"
                 : "no token at all; try again, or run: authctl login \(audience)"
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd answered \(audience) without an id_token, with \(why)")
+            throw ClientFailure(.providerOrNetwork, "authd answered \(audience) without an id_token, with \(why)")
         }
         // A JWT is three base64url parts: nothing else is printed.
         return try printable(token, "an id_token", audience: audience)
@@ -35,7 +35,7 @@ extension TokenAnswer {
     /// lines and helper protocols, so it is refused rather than printed.
     static func printable(_ token: String, _ what: String, audience: String) throws(ClientFailure) -> String {
         guard token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork,
+            throw ClientFailure(.providerOrNetwork,
                                 "the provider issued \(what) for \(audience) with spaces or control characters, which cannot be printed safely")
         }
         return token

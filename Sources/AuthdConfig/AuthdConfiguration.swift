@@ -209,11 +209,4 @@ public struct AudienceConfiguration: Sendable, Equatable {
     }
 
     public var preset: ProviderPreset? { provider.map(ProviderPreset.preset(for:)) }
-
-    /// `[A-Za-z0-9._-]+`, at most 64 characters: safe in file names, keys and log fields.
-    public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { byte in
-            isBareKeyByte(byte) || byte == UInt8(ascii: ".")
-        }
-    }
 }

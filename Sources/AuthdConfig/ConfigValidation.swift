@@ -281,10 +281,10 @@ struct ConfigValidator {
         let name = entry.key
         let audiencePath = "audience." + renderKey(name)
         let errorsBefore = diagnostics.filter { $0.severity == .error }.count
-        if !AudienceConfiguration.isValidName(name) {
-            error(entry.keyPosition, audiencePath, name.utf8.count > 64
-                  ? "audience name is longer than 64 characters"
-                  : "audience name may contain only letters, digits, '.', '_' and '-'")
+        if !AudienceName.isValid(name) {
+            error(entry.keyPosition, audiencePath, name.utf8.count > AudienceName.maximumLength
+                  ? "audience name is longer than \(AudienceName.maximumLength) characters"
+                  : "audience name may contain only \(AudienceName.allowedCharacters)")
         }
         guard let table = table(entry, audiencePath, hint: "write the audience as a [\(audiencePath)] table") else { return nil }
         let position = entry.node.position

@@ -4,29 +4,6 @@ import AuthdSystem
 import AuthdWire
 import Synchronization
 
-/// The records an `audit` request gets, and where they came from.
-public struct AuditAnswer: Sendable {
-    public enum Source: String, Sendable {
-        case journal
-        case memory
-    }
-
-    public var source: Source
-    /// Oldest first; each an object of the lower-cased journal fields (docs/operations.md).
-    public var records: [JSONValue]
-    /// Records that fell out of the in-memory ring (memory only).
-    public var dropped: UInt64?
-    /// Why the journal was not read although authd writes there.
-    public var note: String?
-
-    public func json() -> JSONValue {
-        var members: [(String, JSONValue)] = [("source", .string(source.rawValue)), ("records", .array(records))]
-        if let dropped { members.append(("dropped", .integer(Int64(dropped)))) }
-        if let note { members.append(("note", .string(note))) }
-        return .object(members)
-    }
-}
-
 /// Reads audit records back. The daemon reads the journal itself, not the client: authctl is a static
 /// executable and Debian ships libsystemd only as a shared library, and the daemon already links it.
 public final class AuditHistory: Sendable {

@@ -13,13 +13,9 @@ struct OpenForward: Sendable {
     var expiresAtWall: Int64
     var expiry: Task<Void, Never>?
 
-    func json(now: Int64) -> JSONValue {
-        .object([
-            ("id", .string(grant.id)), ("socket", .string(socketPath)),
-            ("audiences", grant.audiences.map { .array($0.map { .string($0) }) } ?? .null),
-            ("allow_login", .bool(grant.allowLogin)),
-            ("expires_at", .integer(expiresAtWall)), ("expires_in", .integer(max(expiresAtWall - now, 0))),
-        ])
+    func answer(now: Int64) -> ForwardAnswer {
+        ForwardAnswer(id: grant.id, socket: socketPath, audiences: grant.audiences, allowLogin: grant.allowLogin,
+                      expiresAt: expiresAtWall, expiresIn: max(expiresAtWall - now, 0))
     }
 }
 
@@ -102,15 +98,15 @@ public actor ForwardRegistry {
         audit.record(AuditRecord(.forwardOpened, "opened forward \(id) at \(path) for \(grant.audienceList), ttl \(opening.ttlSeconds)s"
                                  + (grant.allowLogin ? ", logins allowed" : ""),
                                  client: client, detail: "expires_at=\(forward.expiresAtWall)", forwardID: id))
-        var reply = forward.json(now: now).objectMembers ?? []
-        reply.append(("survives_restart", .bool(false)))
-        return .success(.object(reply))
+        var answer = forward.answer(now: now)
+        answer.survivesRestart = false
+        return .success(answer.json())
     }
 
     public func list() -> ReplyLine {
         let now = clock.wallSeconds()
-        let rows = open.values.sorted { $0.expiresAtWall < $1.expiresAtWall }.map { $0.json(now: now) }
-        return .success(.object([("forwards", .array(rows))]))
+        let rows = open.values.sorted { $0.expiresAtWall < $1.expiresAtWall }.map { $0.answer(now: now) }
+        return .success(ForwardListAnswer(forwards: rows).json())
     }
 
     public func close(_ id: String, client: ClientIdentity) async -> ReplyLine {
@@ -119,7 +115,7 @@ public actor ForwardRegistry {
                                             hint: "see the open ones: authctl forward --list"))
         }
         await end(id, reason: "it was closed (authctl forward --close)", client: client)
-        return .success(.object([("closed", .string(id))]))
+        return .success(ForwardCloseAnswer(closed: id).json())
     }
 
     /// Ends every forward (the daemon is stopping).

@@ -99,49 +99,39 @@ public final class RequestRouter: RequestHandling {
         }
         switch request {
         case .version:
-            var members: [(String, JSONValue)] = [
-                ("version", .string(AuthdProtocol.softwareVersion)), ("protocol", .integer(Int64(AuthdProtocol.version))),
-                ("pid", .integer(Int64(CurrentProcess.processID))),
-            ]
-            if let grant = client.forward { members.append(("forward", .string(grant.id))) }
-            return .line(.success(.object(members)))
+            return .line(.success(VersionAnswer(version: AuthdProtocol.softwareVersion, protocolVersion: Int64(AuthdProtocol.version),
+                                                pid: Int64(CurrentProcess.processID), forward: client.forward?.id).json()))
         case .forwardOpen(let opening):
             guard let forwards else { return .line(.failure(ProtocolFailure(.badRequest, "this authd opens no forwards"))) }
             return .line(await forwards.open(opening, configured: current.map(\.policy.name), client: client))
         case .forwardList:
-            guard let forwards else { return .line(.success(.object([("forwards", .array([]))]))) }
+            guard let forwards else { return .line(.success(ForwardListAnswer(forwards: []).json())) }
             return .line(await forwards.list())
         case .forwardClose(let id):
             guard let forwards else { return .line(.failure(ProtocolFailure(.badRequest, "this authd opens no forwards"))) }
             return .line(await forwards.close(id, client: client))
         case .status:
-            var rows: [JSONValue] = []
+            var rows: [AudienceStatus] = []
             // Through a forward, only its audiences exist.
             for entry in current where client.forward?.admits(entry.policy.name) ?? true {
                 var row = await entry.agent.status()
                 row.issuer = entry.issuer
-                rows.append(row.json())
+                rows.append(row)
             }
             for broken in broken {
-                let row = AudienceStatus(audience: broken.name, state: .configError, issuer: nil, scopes: [],
-                                         accessTokenExpiresAt: nil, refreshAt: nil, hasRefreshToken: false, loginAt: nil,
-                                         persist: false, subject: nil, configError: broken.summary)
-                rows.append(row.json())
+                rows.append(AudienceStatus(audience: broken.name, state: .configError, issuer: nil, scopes: [],
+                                           accessTokenExpiresAt: nil, refreshAt: nil, hasRefreshToken: false, loginAt: nil,
+                                           persist: false, subject: nil, configError: broken.summary))
             }
-            var members: [(String, JSONValue)] = [("audiences", .array(rows))]
-            if let follower = follower.withLock({ $0 }) { members.append(("config", follower.status().json())) }
-            return .line(.success(.object(members)))
+            return .line(.success(StatusAnswer(audiences: rows, config: follower.withLock({ $0 })?.status()).json()))
         case .reload:
             guard let follower = follower.withLock({ $0 }) else {
                 return .line(.failure(ProtocolFailure(.internalError, "this daemon does not follow a config file")))
             }
             switch await follower.reload(reason: "authctl reload") {
             case .success(let servable):
-                return .line(.success(.object([
-                    ("audiences", .integer(Int64(servable.configuration.audiences.count))),
-                    ("broken", .array(servable.brokenAudiences.map { .string($0.summary) })),
-                    ("config", follower.status().json()),
-                ])))
+                return .line(.success(ReloadAnswer(audiences: servable.configuration.audiences.count,
+                                                   broken: servable.brokenAudiences.map(\.summary), config: follower.status()).json()))
             case .failure(let failure):
                 return .line(.failure(ProtocolFailure(.configError, "the config could not be reloaded: \(failure.description)",
                                                       hint: "fix it (authctl config check); authd keeps serving the previous config")))
@@ -182,7 +172,7 @@ public final class RequestRouter: RequestHandling {
             do {
                 var status = try await entry.agent.login(client: client, flow: flow, events: events)
                 status.issuer = entry.issuer
-                return .line(.success(.object([("status", status.json())])))
+                return .line(.success(LoginAnswer(status: status).json()))
             } catch {
                 return .line(.failure(error))
             }
@@ -191,7 +181,7 @@ public final class RequestRouter: RequestHandling {
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
             do {
                 try await entry.agent.authorizationResponse(url, client: client)
-                return .line(.success(.object([("audience", .string(audience)), ("accepted", .bool(true))])))
+                return .line(.success(AuthorizationResponseAnswer(audience: audience).json()))
             } catch {
                 return .line(.failure(error))
             }
@@ -199,7 +189,7 @@ public final class RequestRouter: RequestHandling {
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
             let result = await Self.logout(entry, client: client)
-            return .line(.success(.object([("results", .array([result]))])))
+            return .line(.success(LogoutAnswer(results: [result]).json()))
         case .logoutAll:
             // In parallel: each revocation may wait up to the HTTP timeout, and one slow provider must
             // not keep the others' tokens alive or the client waiting past its silence limit.
@@ -210,24 +200,22 @@ public final class RequestRouter: RequestHandling {
                 if refusalReason(entry.policy, client: client) != nil, await entry.agent.status().state == .loggedOut { continue }
                 entries.append(entry)
             }
-            let results = await withTaskGroup(of: (Int, JSONValue).self) { group in
+            let results = await withTaskGroup(of: (Int, LogoutResult).self) { group in
                 for (index, entry) in entries.enumerated() {
                     if let refusal = check(entry.policy, client: client) {
                         // Said, not skipped: the person asked for everything and must learn what stayed.
-                        let result = JSONValue.object([("audience", .string(entry.policy.name)),
-                                                       ("revocation", .string("refused")),
-                                                       ("message", .string(refusal.message))])
+                        let result = LogoutResult(audience: entry.policy.name, revocation: .refused(message: refusal.message))
                         group.addTask { (index, result) }
                     } else {
                         group.addTask { (index, await Self.logout(entry, client: client)) }
                     }
                 }
-                var collected: [(Int, JSONValue)] = []
+                var collected: [(Int, LogoutResult)] = []
                 // An audience with nothing logged in had nothing revoked: it is left out of the report.
-                for await result in group where result.1["revocation"]?.stringValue != "not_logged_in" { collected.append(result) }
+                for await result in group where result.1.revocation != .notLoggedIn { collected.append(result) }
                 return collected.sorted { $0.0 < $1.0 }.map(\.1)
             }
-            return .line(.success(.object([("results", .array(results))])))
+            return .line(.success(LogoutAnswer(results: results).json()))
         case let .erase(audience, fingerprint):
             let candidates: [Entry]
             if let audience {
@@ -238,10 +226,10 @@ public final class RequestRouter: RequestHandling {
             }
             for entry in candidates where check(entry.policy, client: client) == nil {
                 if await entry.agent.erase(fingerprint: fingerprint, client: client) {
-                    return .line(.success(.object([("erased", .bool(true)), ("audience", .string(entry.policy.name))])))
+                    return .line(.success(EraseAnswer(erasedFrom: entry.policy.name).json()))
                 }
             }
-            return .line(.success(.object([("erased", .bool(false))])))
+            return .line(.success(EraseAnswer(erasedFrom: nil).json()))
         case let .audit(audience, since):
             // Same-user clients only (the socket refuses others); records hold fingerprints, never a token.
             if let audience, entry(named: audience) == nil, auditHistory?.ring.records(AuditQuery(audience: audience)).isEmpty ?? true {
@@ -252,22 +240,16 @@ public final class RequestRouter: RequestHandling {
         }
     }
 
-    private static func logout(_ entry: Entry, client: ClientIdentity) async -> JSONValue {
+    private static func logout(_ entry: Entry, client: ClientIdentity) async -> LogoutResult {
         let (outcome, _) = await entry.agent.logout(client: client)
-        var members: [(String, JSONValue)] = [("audience", .string(entry.policy.name))]
+        let revocation: LogoutResult.Revocation
         switch outcome {
-        case .revoked:
-            members.append(("revocation", .string("revoked")))
-        case .notLoggedIn:
-            members.append(("revocation", .string("not_logged_in")))
-        case .unsupported(let hint):
-            members.append(("revocation", .string("unsupported")))
-            if let hint { members.append(("hint", .string(hint))) }
-        case .failed(let why):
-            members.append(("revocation", .string("failed")))
-            members.append(("message", .string(why)))
+        case .revoked: revocation = .revoked
+        case .notLoggedIn: revocation = .notLoggedIn
+        case .unsupported(let hint): revocation = .unsupported(hint: hint)
+        case .failed(let why): revocation = .failed(message: why)
         }
-        return .object(members)
+        return LogoutResult(audience: entry.policy.name, revocation: revocation)
     }
 
     /// The answer for a name that is not served: its config error when its section is broken; else

@@ -630,43 +630,8 @@ final class SocketLoop {
     /// Encodes a reply; a token is copied straight from secret memory into the bytes (no String copy).
     static func encode(_ reply: Reply) -> [UInt8] {
         switch reply {
-        case .line(let line):
-            return line.line()
-        case .token(let served):
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(served.token.count + 256)
-            buffer += Array((served.kind == .id ? #"{"ok":true,"id_token":""# : #"{"ok":true,"access_token":""#).utf8)
-            served.token.withBytes { span in
-                for i in span.indices { writeEscaped(span[i], into: &buffer) }
-            }
-            var tail: [(String, JSONValue)] = [
-                ("token_type", .string(served.tokenType)),
-                ("expires_at", served.expiresAtWall.map { .integer($0) } ?? .null),
-                ("scope", .string(served.scopes.joined(separator: " "))),
-                ("fingerprint", .string(served.fingerprint)),
-            ]
-            if served.shortOfMinimumValidity { tail.append(("short_of_min_valid", .bool(true))) }
-            var rest = JSONValue.object(tail).serializedBytes()
-            rest[0] = UInt8(ascii: ",")
-            buffer.append(UInt8(ascii: "\""))
-            buffer += rest
-            buffer.append(0x0A)
-            tail.removeAll()
-            return buffer
-        }
-    }
-
-    private static func writeEscaped(_ byte: UInt8, into buffer: inout [UInt8]) {
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-            buffer.append(UInt8(ascii: "\\"))
-            buffer.append(byte)
-        case 0x00..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            buffer += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                       hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-        default:
-            buffer.append(byte)
+        case .line(let line): return line.line()
+        case .token(let served): return served.replyLine()
         }
     }
 }

@@ -30,7 +30,7 @@ public struct ForwardOpening: Sendable, Equatable {
             }
             var names: [String] = []
             for item in list {
-                guard let name = item.stringValue, Request.isValidAudienceName(name) else {
+                guard let name = item.stringValue, AudienceName.isValid(name) else {
                     throw ProtocolFailure(.badRequest, "forward_open: invalid audience name in \"audiences\"")
                 }
                 if !names.contains(name) { names.append(name) }

@@ -25,17 +25,7 @@ public struct ProtocolFailure: Error, Sendable, Equatable, CustomStringConvertib
         case busy = "busy"
         case cancelled = "cancelled"
         case internalError = "internal"
-
-        /// The contract's exit codes (CONTRACT.md, authctl).
-        public var exitCode: Int32 {
-            switch self {
-            case .badRequest, .unsupportedVersion, .unknownAudience, .configError: return 2
-            case .loginNeeded: return 3
-            case .denied, .expired: return 4
-            case .providerError, .networkError, .busy, .cancelled, .internalError: return 1
-            case .refused: return 6
-            }
-        }
+        // Each code's exit status: `exitStatus` (ClientExitStatus.swift, the one exit table).
     }
 
     public var code: Code
@@ -92,6 +82,9 @@ public enum Request: Sendable, Equatable {
     case forwardClose(id: String)
     /// The daemon's audit records (of one audience, from the last `sinceSeconds`), oldest first.
     case audit(audience: String?, sinceSeconds: Int?)
+
+    /// The largest `min_valid` a `get` may ask: 365 days, in seconds.
+    public static let maximumMinimumValiditySeconds = 31_536_000
 
     public var operation: String {
         switch self {
@@ -184,7 +177,7 @@ public enum Request: Sendable, Equatable {
 
         func audience() throws(ProtocolFailure) -> String {
             guard let a = value["audience"]?.stringValue else { throw ProtocolFailure(.badRequest, "\(op): missing \"audience\"") }
-            guard isValidAudienceName(a) else { throw ProtocolFailure(.badRequest, "\(op): invalid audience name") }
+            guard AudienceName.isValid(a) else { throw ProtocolFailure(.badRequest, "\(op): invalid audience name") }
             return a
         }
 
@@ -196,8 +189,8 @@ public enum Request: Sendable, Equatable {
             let a = try audience()
             var minValid = 60
             if let raw = value["min_valid"] {
-                guard let seconds = raw.integerValue, seconds >= 0, seconds <= 31_536_000 else {
-                    throw ProtocolFailure(.badRequest, "get: \"min_valid\" must be seconds between 0 and 31536000")
+                guard let seconds = raw.integerValue, seconds >= 0, seconds <= Int64(maximumMinimumValiditySeconds) else {
+                    throw ProtocolFailure(.badRequest, "get: \"min_valid\" must be seconds between 0 and \(maximumMinimumValiditySeconds)")
                 }
                 minValid = Int(seconds)
             }
@@ -286,14 +279,6 @@ public enum Request: Sendable, Equatable {
         }
     }
 
-    /// Audience names as the config allows them: `[A-Za-z0-9._-]{1,64}`.
-    public static func isValidAudienceName(_ name: String) -> Bool {
-        let utf8 = name.utf8
-        return !utf8.isEmpty && utf8.count <= 64 && utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
-                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
-        }
-    }
 }
 
 /// The device-flow prompt the daemon streams to a waiting client.

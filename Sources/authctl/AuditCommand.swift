@@ -15,13 +15,13 @@ enum AuditCommand {
             }
         }
         let connection = try DaemonLauncher.connect(context)
-        let payload = try RequestExchange.run(.audit(audience: audience, sinceSeconds: since), on: connection)
+        let answer = AuditAnswer(json: try RequestExchange.run(.audit(audience: audience, sinceSeconds: since), on: connection))
         // Only string members are passed on: every audit field is text (docs/operations.md).
-        let records: [[(String, String)]] = (payload["records"]?.arrayValue ?? []).map { record in
+        let records: [[(String, String)]] = answer.records.map { record in
             (record.objectMembers ?? []).compactMap { name, value in value.stringValue.map { (name, $0) } }
         }
-        if let note = payload["note"]?.stringValue { Console.error("authctl: \(TerminalText.clean(note))\n") }
-        if let dropped = payload["dropped"]?.integerValue, dropped > 0 {
+        if let note = answer.note { Console.error("authctl: \(TerminalText.clean(note))\n") }
+        if let dropped = answer.dropped, dropped > 0 {
             Console.error("authctl: \(dropped) older record\(dropped == 1 ? "" : "s") fell out of the daemon's in-memory record; "
                           + "run authd under systemd to keep every record in the journal\n")
         }
@@ -33,7 +33,7 @@ enum AuditCommand {
                 })
             }
             var members: [(String, JSONValue)] = [("records", .array(objects))]
-            if let source = payload["source"]?.stringValue { members.append(("source", .string(source))) }
+            if let source = answer.source { members.append(("source", .string(source.rawValue))) }
             Console.out(CommandJSON.document(members))
         } else if records.isEmpty {
             Console.out("No audit records\(audience.map { " for \($0)" } ?? "")\(since == nil ? "" : " in that time").\n")

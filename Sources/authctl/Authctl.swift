@@ -63,8 +63,8 @@ enum Authctl {
     /// An audience operand, checked before anything is sent.
     static func audience(_ command: ParsedCommand, _ index: Int = 0) throws(ClientFailure) -> String {
         let name = command.operands[index]
-        guard Request.isValidAudienceName(name) else {
-            throw .usage("\"\(name)\" is not an audience name (letters, digits, '.', '_' and '-'); see: authctl status")
+        guard AudienceName.isValid(name) else {
+            throw .usage("\"\(name)\" is not an audience name (\(AudienceName.allowedCharacters)); see: authctl status")
         }
         return name
     }

@@ -206,15 +206,4 @@ enum CommandTable {
     ]
 
     static var visibleCommands: [CommandSpec] { commands.filter { !$0.hidden } }
-
-    static let exitStatuses: [(Int32, String)] = [
-        (0, "success"),
-        (1, "provider or network error"),
-        (2, "usage or config error"),
-        (3, "login needed but nobody can be prompted (run authctl login AUD)"),
-        (4, "the person denied the request or the code expired"),
-        (5, "the daemon cannot be reached and could not be started, or the forward named by AUTHD_SOCKET has ended"),
-        (6, "refused by the daemon's policy (allowed_clients, require_tty, or a request a forward does not serve)"),
-        (130, "interrupted with Ctrl-C"),
-    ]
 }

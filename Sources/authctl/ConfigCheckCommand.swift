@@ -41,9 +41,9 @@ enum ConfigCheckCommand {
     static func daemonNote(checked path: String, _ context: ClientContext) -> String {
         guard let connection = try? DaemonLauncher.connectIfRunning(context),
               let payload = try? RequestExchange.run(.status, on: connection),
-              let config = payload["config"].flatMap(ConfigFileStatus.init(json:)) else { return "" }
+              let config = StatusAnswer(json: payload).config else { return "" }
         let pid = (try? DaemonLauncher.connectIfRunning(context)).flatMap { $0 }
-            .flatMap { try? RequestExchange.run(.version, on: $0) }?["pid"]?.integerValue.map { " (pid \($0))" } ?? ""
+            .flatMap { try? RequestExchange.run(.version, on: $0) }.flatMap(VersionAnswer.init(json:))?.pid.map { " (pid \($0))" } ?? ""
         let served = TerminalText.clean(config.path)
         guard config.path == path else {
             return "the running authd\(pid) serves \(served), not this file; its --config or AUTHD_CONFIG differs\n"

@@ -24,10 +24,10 @@ enum ForwardCommand {
         }
         let request = try opening(command)
         let payload = try RequestExchange.run(.forwardOpen(request), on: connection)
-        guard let id = payload["id"]?.stringValue, let socket = payload["socket"]?.stringValue,
-              let expiresAt = payload["expires_at"]?.integerValue else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
+        guard let forward = ForwardAnswer(json: payload) else {
+            throw ClientFailure(.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
         }
+        let (id, socket, expiresAt) = (forward.id, forward.socket, forward.expiresAt)
         if command.flag("--json") {
             Console.out(JSONValue.object([("id", .string(id)), ("socket", .string(socket)), ("expires_at", .integer(expiresAt))]).serialized() + "\n")
         } else {
@@ -47,7 +47,7 @@ enum ForwardCommand {
         if let text = command.values["--audiences"] {
             let names = text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
             guard !names.isEmpty else { throw .usage("--audiences needs at least one audience name, e.g. --audiences github,gitlab") }
-            for name in names where !Request.isValidAudienceName(name) {
+            for name in names where !AudienceName.isValid(name) {
                 throw .usage("\"\(name)\" is not an audience name (letters, digits, '.', '_' and '-'); see: authctl status")
             }
             request.audiences = names
@@ -73,9 +73,9 @@ enum ForwardCommand {
 
     static func list(_ command: ParsedCommand, _ connection: DaemonConnection) throws(ClientFailure) -> Int32 {
         let payload = try RequestExchange.run(.forwardList, on: connection)
-        let rows = payload["forwards"]?.arrayValue ?? []
+        let rows = ForwardListAnswer(json: payload).forwards
         if command.flag("--json") {
-            Console.out(JSONValue.object([("forwards", .array(rows))]).serialized() + "\n")
+            Console.out(ForwardListAnswer(forwards: rows).json().serialized() + "\n")
             return 0
         }
         if rows.isEmpty {
@@ -85,10 +85,9 @@ enum ForwardCommand {
         var cells = [["ID", "ENDS IN", "AUDIENCES", "LOGIN", "SOCKET"]]
         for row in rows {
             // Daemon-supplied text: cleaned before it reaches the terminal.
-            let audiences = row["audiences"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? "all"
-            cells.append([row["id"]?.stringValue ?? "?", HumanDuration.format(seconds: row["expires_in"]?.integerValue ?? 0),
-                          audiences, row["allow_login"]?.boolValue == true ? "allowed" : "no",
-                          row["socket"]?.stringValue ?? "?"].map(TerminalText.clean))
+            let audiences = row.audiences?.joined(separator: ",") ?? "all"
+            cells.append([row.id, HumanDuration.format(seconds: row.expiresIn), audiences, row.allowLogin ? "allowed" : "no",
+                          row.socket].map(TerminalText.clean))
         }
         Console.out(TextTable.render(cells))
         return 0

@@ -20,7 +20,7 @@ enum GetCommand {
             } catch {
                 throw .usage("--min-valid \(text): \(error.message)")
             }
-            guard minimumValidity <= 31_536_000 else { throw .usage("--min-valid \(text): at most 365d") }
+            guard minimumValidity <= Request.maximumMinimumValiditySeconds else { throw .usage("--min-valid \(text): at most 365d") }
         }
         // A device flow is started only when a person can see the prompt.
         let terminal = try? Terminal.openControlling()
@@ -42,7 +42,7 @@ enum GetCommand {
         if wantsIDToken {
             let token = try TokenAnswer.idToken(payload, audience: audience)
             if command.flag("--json") {
-                let expiresAt: JSONValue = payload["expires_at"]?.integerValue.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
+                let expiresAt: JSONValue = TokenAnswer(json: payload).expiresAt.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
                 Console.out(CommandJSON.document([("id_token", .string(token)), ("expires_at", expiresAt)]))
             } else {
                 Console.out(token + "\n")
@@ -50,22 +50,22 @@ enum GetCommand {
             return 0
         }
         let token = try TokenAnswer.accessToken(payload, audience: audience)
-        if payload["short_of_min_valid"]?.boolValue == true {
+        let answer = TokenAnswer(json: payload)
+        if answer.shortOfMinimumValidity {
             // Served anyway (it is the best there is), but the script should know its assumption fails.
-            let left = payload["expires_at"]?.integerValue.map { " (it is valid for \(HumanDuration.format(seconds: max($0 - SystemClock.wallClockSeconds(), 0))))" } ?? ""
+            let left = answer.expiresAt.map { " (it is valid for \(HumanDuration.format(seconds: max($0 - SystemClock.wallClockSeconds(), 0))))" } ?? ""
             Console.error("authctl: note: \(audience): the provider's tokens do not last --min-valid \(command.values["--min-valid"] ?? ""); serving the freshest one\(left)\n")
         }
         if command.flag("--header") {
             // The scheme is the token type the daemon served; authd accepts only Bearer tokens.
-            Console.out("Authorization: \(payload["token_type"]?.stringValue ?? "Bearer") \(token)\n")
+            Console.out("Authorization: \(answer.tokenType) \(token)\n")
         } else if command.flag("--json") {
-            let expiresAt: JSONValue = payload["expires_at"]?.integerValue.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
-            let scopes = (payload["scope"]?.stringValue ?? "").split(separator: " ").map { JSONValue.string(String($0)) }
+            let expiresAt: JSONValue = answer.expiresAt.map { .string(UTCTimestamp.iso8601($0)) } ?? .null
             Console.out(CommandJSON.document([
                 ("access_token", .string(token)),
-                ("token_type", .string(payload["token_type"]?.stringValue ?? "Bearer")),
+                ("token_type", .string(answer.tokenType)),
                 ("expires_at", expiresAt),
-                ("scopes", .array(scopes)),
+                ("scopes", .array(answer.scopes.map { .string($0) })),
             ]))
         } else {
             Console.out(token + "\n")

@@ -43,7 +43,7 @@ enum HelpCommand {
             man += ".TP\n.B \(roff(option.name))\(option.valueName.map { " \\fI\($0)\\fR" } ?? "")\n\(roff(option.summary))\n"
         }
         man += ".SH EXIT STATUS\n"
-        for (code, meaning) in CommandTable.exitStatuses { man += ".TP\n.B \(code)\n\(roff(meaning))\n" }
+        for status in ClientExitStatus.all { man += ".TP\n.B \(status.code)\n\(roff(status.meaning))\n" }
         man += ".SH ENVIRONMENT\n"
         for (name, meaning) in [("AUTHD_CONFIG", "the config file"), ("AUTHD_SOCKET", "the daemon's socket"),
                                 ("AUTHD_STATE_DIR", "the daemon's encrypted state (an autostarted daemon logs to authd.log there)"),

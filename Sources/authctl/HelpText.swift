@@ -1,4 +1,5 @@
-// Help screens, generated from the command table.
+// Help screens, generated from the command table (and the exit table, ClientExitStatus).
+import AuthdWire
 
 enum HelpText {
     static func optionLines(_ options: [OptionSpec]) -> String {
@@ -19,7 +20,7 @@ enum HelpText {
         }
         text += "\nglobal options:\n" + optionLines(CommandTable.globalOptions)
         text += "\nexit status:\n"
-        for (code, meaning) in CommandTable.exitStatuses { text += "  \(code)" + String(repeating: " ", count: 5 - String(code).count) + meaning + "\n" }
+        for status in ClientExitStatus.all { text += "  \(status.code)" + String(repeating: " ", count: 5 - String(status.code).count) + status.meaning + "\n" }
         text += "\nRun authctl COMMAND --help for a command's options, or authctl help --man for the manual.\n"
         return text
     }

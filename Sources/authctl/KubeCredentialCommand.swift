@@ -39,12 +39,12 @@ enum KubeCredentialCommand {
             let payload = try RequestExchange.run(
                 .get(audience: audience, minimumValiditySeconds: 60, interactive: interactive), on: connection, observer: observer)
             token = try TokenAnswer.accessToken(payload, audience: audience)
-            expiresAt = payload["expires_at"]?.integerValue
+            expiresAt = TokenAnswer(json: payload).expiresAt
         case .id:
             let payload = try RequestExchange.run(
                 .getIDToken(audience: audience, minimumValiditySeconds: 60, interactive: interactive), on: connection, observer: observer)
             token = try TokenAnswer.idToken(payload, audience: audience)
-            expiresAt = payload["expires_at"]?.integerValue
+            expiresAt = TokenAnswer(json: payload).expiresAt
         }
         Console.out(request.answer(token: token, expiresAt: expiresAt))
         return 0

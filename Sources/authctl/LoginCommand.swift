@@ -9,7 +9,7 @@ enum LoginCommand {
         var flow: LoginFlowChoice?
         if let text = command.values["--flow"] {
             guard let choice = LoginFlowChoice(rawValue: text) else {
-                throw ClientFailure(exitCode: ClientFailure.ExitCode.usageOrConfig,
+                throw ClientFailure(.usageOrConfig,
                                     "--flow must be one of auto, device, authcode (not \(TerminalText.clean(text)))")
             }
             flow = choice
@@ -22,7 +22,7 @@ enum LoginCommand {
         prompt.acceptPastedAddress(from: pasteSource, submit: PasteBack.submitter(context, audience: audience))
         let payload = try RequestExchange.run(.login(audience: audience, flow: flow), on: connection, observer: prompt)
         var line = "Logged in to \(audience)"
-        if let status = payload["status"].flatMap(AudienceStatus.init(json:)) {
+        if let status = LoginAnswer(json: payload).status {
             var facts: [String] = []
             if !status.scopes.isEmpty { facts.append("scopes " + status.scopes.joined(separator: " ")) }
             if let expiresAt = status.accessTokenExpiresAt {

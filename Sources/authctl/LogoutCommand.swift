@@ -14,7 +14,7 @@ enum LogoutCommand {
         }
         let connection = try DaemonLauncher.connect(context)
         let payload = try RequestExchange.run(request, on: connection)
-        let results = payload["results"]?.arrayValue ?? []
+        let results = LogoutAnswer(json: payload).results
         if results.isEmpty {
             Console.out("No audience was logged in; nothing to revoke.\n")
             return 0
@@ -23,32 +23,32 @@ enum LogoutCommand {
         var refused: [String] = []
         for result in results {
             // Daemon-supplied text, and the message quotes the provider: cleaned before printing.
-            let audience = TerminalText.clean(result["audience"]?.stringValue ?? "?")
-            switch result["revocation"]?.stringValue {
-            case "revoked":
+            let audience = TerminalText.clean(result.audience)
+            switch result.revocation {
+            case .revoked:
                 report += "\(audience): logged out; the provider revoked the tokens\n"
-            case "not_logged_in":
+            case .notLoggedIn:
                 report += "\(audience): not logged in; nothing to revoke\n"
-            case "unsupported":
+            case .unsupported(let hint):
                 report += "\(audience): logged out here; the provider has no revocation endpoint, so the tokens stay valid there until they expire or you revoke them there"
-                if let hint = result["hint"]?.stringValue { report += " (\(TerminalText.clean(hint)))" }
+                if let hint { report += " (\(TerminalText.clean(hint)))" }
                 report += "\n"
-            case "refused":
+            case .refused(let message):
                 refused.append(audience)
                 report += "\(audience): not logged out: refused by the daemon's policy"
-                if let message = result["message"]?.stringValue { report += " (\(TerminalText.clean(message)))" }
+                if let message { report += " (\(TerminalText.clean(message)))" }
                 report += "\n"
-            case "failed":
+            case .failed(let message):
                 report += "\(audience): logged out here, but revocation at the provider failed"
-                if let message = result["message"]?.stringValue { report += " (\(TerminalText.clean(message)))" }
+                if let message { report += " (\(TerminalText.clean(message)))" }
                 report += "; the tokens stay valid there until they expire or you revoke them there\n"
-            default:
+            case .other:
                 report += "\(audience): logged out\n"
             }
         }
         Console.out(report)
         if !refused.isEmpty {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy, "not logged out of \(refused.joined(separator: ", ")): "
+            throw ClientFailure(exitCode: ClientExitStatus.refusedByPolicy.code, "not logged out of \(refused.joined(separator: ", ")): "
                            + "the daemon's policy refuses this program there (the reason is on its line above); "
                            + "log out from a program the audience allows, or change its allowed_clients or require_tty",
                            protocolCode: .refused)

@@ -9,13 +9,14 @@ enum ReloadCommand {
             return 0
         }
         let payload = try RequestExchange.run(.reload, on: connection)
-        let count = payload["audiences"]?.integerValue ?? 0
-        let path = payload["config"].flatMap(ConfigFileStatus.init(json:)).map { TerminalText.clean($0.path) } ?? "the config"
+        let answer = ReloadAnswer(json: payload)
+        let count = answer.audiences
+        let path = answer.config.map { TerminalText.clean($0.path) } ?? "the config"
         var text = "reloaded \(path): serving \(count) audience\(count == 1 ? "" : "s")\n"
-        let broken = payload["broken"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let broken = answer.broken
         for summary in broken { text += "not served: \(TerminalText.clean(summary))\n" }
         Console.out(text)
         // Served, but not all of it: a script learns that something in the file is wrong.
-        return broken.isEmpty ? 0 : ClientFailure.ExitCode.usageOrConfig
+        return broken.isEmpty ? 0 : ClientExitStatus.usageOrConfig.code
     }
 }

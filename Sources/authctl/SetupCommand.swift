@@ -101,7 +101,7 @@ enum SetupCommand {
         mutating func line(_ question: String) throws(ClientFailure) -> String {
             _ = Console.out(question)
             guard let answer = readLine(strippingNewline: true) else {
-                throw ClientFailure(exitCode: 2, "no answer (end of input); nothing more was done; run authctl setup again")
+                throw ClientFailure(.usageOrConfig, "no answer (end of input); nothing more was done; run authctl setup again")
             }
             return answer.trimmingSpaces
         }

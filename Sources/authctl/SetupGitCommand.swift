@@ -58,7 +58,7 @@ enum SetupGitCommand {
         }
         var selected: [AudienceConfiguration] = []
         for name in names {
-            guard Request.isValidAudienceName(name), let audience = configuration.audiences.first(where: { $0.name == name }) else {
+            guard AudienceName.isValid(name), let audience = configuration.audiences.first(where: { $0.name == name }) else {
                 let known = configuration.audiences.map(\.name)
                 throw .usage("no audience \"\(TerminalText.clean(name))\" in \(path)\(Suggestion.didYouMean(name, among: known)); see: authctl status")
             }
@@ -94,13 +94,13 @@ enum SetupGitCommand {
         do {
             result = try SpawnedProcess.output(executable: git, arguments: arguments, maximumOutputBytes: 1 << 20)
         } catch {
-            throw ClientFailure(exitCode: 1, "cannot run \(git): \(error.description)")
+            throw ClientFailure(.providerOrNetwork, "cannot run \(git): \(error.description)")
         }
         switch result.status {
         // 1: no such entry; 3 or more: an unreadable or invalid file, which git names on stderr.
         case .exited(0), .exited(1): return GitConfigEntry.parseList(result.output)
         default:
-            throw ClientFailure(exitCode: 1, "git \(arguments.map(shellQuoted).joined(separator: " ")) failed (\(ending(result.status))); run it to see why, fix that, and run authctl setup git again")
+            throw ClientFailure(.providerOrNetwork, "git \(arguments.map(shellQuoted).joined(separator: " ")) failed (\(ending(result.status))); run it to see why, fix that, and run authctl setup git again")
         }
     }
 
@@ -109,10 +109,10 @@ enum SetupGitCommand {
         do {
             status = try SpawnedProcess.output(executable: git, arguments: arguments, maximumOutputBytes: 0).status
         } catch {
-            throw ClientFailure(exitCode: 1, "cannot run \(git): \(error.description)")
+            throw ClientFailure(.providerOrNetwork, "cannot run \(git): \(error.description)")
         }
         guard status == .exited(0) else {
-            throw ClientFailure(exitCode: 1, "git \(arguments.map(shellQuoted).joined(separator: " ")) failed (\(ending(status))); the changes listed before it were written; run it to see why, then run authctl setup git again")
+            throw ClientFailure(.providerOrNetwork, "git \(arguments.map(shellQuoted).joined(separator: " ")) failed (\(ending(status))); the changes listed before it were written; run it to see why, then run authctl setup git again")
         }
     }
 

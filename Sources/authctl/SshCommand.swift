@@ -12,9 +12,10 @@ enum SshCommand {
             throw .daemonUnreachable("authd is not running, so there is nothing to forward; start it with: systemctl --user start authd.socket")
         }
         let payload = try RequestExchange.run(.forwardOpen(opening), on: connection)
-        guard let id = payload["id"]?.stringValue, ForwardOpening.isValidID(id), let socket = payload["socket"]?.stringValue else {
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
+        guard let forward = ForwardAnswer(json: payload), ForwardOpening.isValidID(forward.id) else {
+            throw ClientFailure(.providerOrNetwork, "authd's answer names no forward; are authctl and authd the same version?")
         }
+        let (id, socket) = (forward.id, forward.socket)
         // The remote name contains "forward", so remote clients recognise it (docs/remote.md).
         let remote = "/tmp/authd-forward-\(id).sock"
         Console.error("authctl: forward \(id) is AUTHD_SOCKET=\(remote) on the remote host (set by SetEnv when its sshd has AcceptEnv AUTHD_SOCKET; "
@@ -27,7 +28,7 @@ enum SshCommand {
             status = try child.wait()
         } catch {
             close(id, context)
-            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "cannot run \(ssh): \(error)")
+            throw ClientFailure(.providerOrNetwork, "cannot run \(ssh): \(error)")
         }
         close(id, context)
         switch status {

@@ -8,8 +8,9 @@ enum StatusCommand {
         let connection = try DaemonLauncher.connect(context)
         let payload = try RequestExchange.run(.status, on: connection)
         // Re-encoded from the known fields only: whatever else a daemon sends is not echoed.
-        let rows = (payload["audiences"]?.arrayValue ?? []).compactMap(AudienceStatus.init(json:))
-        let config = payload["config"].flatMap(ConfigFileStatus.init(json:))
+        let answer = StatusAnswer(json: payload)
+        let rows = answer.audiences
+        let config = answer.config
         let now = SystemClock.wallClockSeconds()
         // --config names the file a daemon that authctl starts reads; a running one keeps its own.
         if let override = context.configOverride, let config, config.path != override {

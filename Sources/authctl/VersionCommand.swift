@@ -8,9 +8,10 @@ enum VersionCommand {
         do {
             if let connection = try DaemonLauncher.connectIfRunning(context) {
                 let payload = try RequestExchange.run(.version, on: connection)
-                let version = payload["version"]?.stringValue ?? "unknown"
-                let proto = payload["protocol"]?.integerValue.map { " (protocol \($0))" } ?? ""
-                let pid = payload["pid"]?.integerValue.map { ", pid \($0)" } ?? ""
+                let answer = VersionAnswer(json: payload)
+                let version = answer?.version ?? "unknown"
+                let proto = answer?.protocolVersion.map { " (protocol \($0))" } ?? ""
+                let pid = answer?.pid.map { ", pid \($0)" } ?? ""
                 text += "authd \(version)\(proto)\(pid) at \(connection.path)\n"
             } else {
                 text += "authd: not running\n"

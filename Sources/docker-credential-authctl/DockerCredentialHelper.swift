@@ -163,7 +163,8 @@ enum DockerCredentialHelper {
         } catch where error.protocolCode == .loginNeeded {
             return
         }
-        guard let fingerprint = payload["fingerprint"]?.stringValue else {
+        let fingerprint = TokenAnswer(json: payload).fingerprint
+        guard !fingerprint.isEmpty else {
             throw ClientFailure(exitCode: 1, "authd did not say which token it serves for \(audience.name); run: authctl logout \(audience.name)")
         }
         // A connection of its own: the daemon may close one after a final answer.

@@ -87,7 +87,7 @@ enum GitCredentialHelper {
             return 0
         } catch {
             Console.error("git-credential-authctl: \(error.message)\n")
-            return error.exitCode == ClientFailure.ExitCode.interrupted ? error.exitCode : 1
+            return error.exitCode == ClientExitStatus.interrupted.code ? error.exitCode : 1
         }
     }
 
@@ -118,7 +118,7 @@ enum GitCredentialHelper {
             throw ClientFailure(exitCode: error.exitCode, "login needed for \(audience.name); \(where_): authctl login \(audience.name)")
         }
         let token = try TokenAnswer.accessToken(payload, audience: audience.name)
-        let expiry = payload["expires_at"]?.integerValue.map { "password_expiry_utc=\($0)\n" } ?? ""
+        let expiry = TokenAnswer(json: payload).expiresAt.map { "password_expiry_utc=\($0)\n" } ?? ""
         let answer: String
         if audience.gitAuth == .bearer && input.announcesAuthtype {
             // ephemeral: no other helper may store a token that expires within the hour.

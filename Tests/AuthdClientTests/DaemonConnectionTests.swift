@@ -26,7 +26,7 @@ import Testing
             _ = try RequestExchange.run(.status, on: connection)
             Issue.record("the exchange succeeded against a closed connection")
         } catch {
-            #expect(error.exitCode == ClientFailure.ExitCode.refusedByPolicy, "\(error.message)")
+            #expect(error.exitCode == ClientExitStatus.refusedByPolicy.code, "\(error.message)")
             #expect(error.message.contains("serves uid 4242 only"), "\(error.message)")
         }
     }

@@ -194,12 +194,11 @@ func audience(_ text: String, _ name: String = "a") throws -> AudienceConfigurat
         #expect(try audience("[audience.\"my.api\"]\nclient_id = \"c\"\nissuer = \"https://i\"", "my.api").name == "my.api")
     }
 
-    @Test func audienceNames() {
-        #expect(AudienceConfiguration.isValidName("work-git.v2_x"))
-        #expect(!AudienceConfiguration.isValidName("my api"))
-        #expect(!AudienceConfiguration.isValidName(""))
-        #expect(!AudienceConfiguration.isValidName(String(repeating: "a", count: 65)))
-        #expect(AudienceConfiguration.isValidName(String(repeating: "a", count: 64)))
+    @Test func audienceNames() throws {
+        // The rule itself is AuthdWire's AudienceName (AudienceNameTests); here, that the config applies it.
+        #expect(try audience("[audience.work-git]\nclient_id = \"c\"\nissuer = \"https://i\"", "work-git").name == "work-git")
+        #expect(errors("[audience.\"\(String(repeating: "a", count: 65))\"]\nclient_id = \"c\"\nissuer = \"https://i\"").map(\.message)
+            == ["audience name is longer than 64 characters"])
         #expect(errors("[audience.\"my api\"]\nclient_id = \"c\"\nissuer = \"https://i\"").map(\.message)
             == ["audience name may contain only letters, digits, '.', '_' and '-'"])
     }

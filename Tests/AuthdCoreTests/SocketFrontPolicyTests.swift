@@ -1,5 +1,6 @@
 // The socket front's attribution of request lines to writers, and allowed_clients by file identity, as tables.
 @testable import AuthdCore
+import AuthdWire
 import Testing
 
 @Suite struct LineAttributionTests {
@@ -104,5 +105,107 @@ import Testing
         } else {
             #expect(reason == nil, "\(reason ?? "")")
         }
+    }
+}
+
+/// `allowed_clients` globs by table: `*` spans slashes, `?` is one character, everything else is literal.
+@Suite struct ExecutablePatternTests {
+    @Test(arguments: [
+        ("/usr/bin/git", "/usr/bin/git", true), ("/usr/bin/git", "/usr/bin/gitk", false), ("/usr/bin/git", "/usr/bin/gi", false),
+        ("/usr/bin/*", "/usr/bin/git", true), ("/usr/bin/*", "/usr/bin/sub/dir/git", true), ("/usr/bin/*", "/usr/bin/", true),
+        ("/usr/bin/*", "/usr/lib/git", false), ("/opt/*/bin/tool", "/opt/a/b/bin/tool", true), ("/opt/*/bin/tool", "/opt/bin/tool", false),
+        ("/usr/bin/g?t", "/usr/bin/git", true), ("/usr/bin/g?t", "/usr/bin/gt", false), ("/usr/bin/g?t", "/usr/bin/g/t", true),
+        ("*", "/anything", true), ("*", "", true), ("", "", true), ("", "/x", false), ("/a*b*c", "/aXbYc", true), ("/a*b*c", "/aXcYb", false),
+        ("/a**", "/a", true), ("/usr/bin/git*", "/usr/bin/git (deleted)", true), ("/x/[ab]", "/x/a", false), ("/x/[ab]", "/x/[ab]", true),
+    ])
+    func matches(_ pattern: String, _ path: String, _ expected: Bool) {
+        #expect(ExecutablePattern.matches(pattern, path) == expected, "\(pattern) ~ \(path)")
+    }
+}
+
+/// The line framing: what the epoll loop reads, in whatever chunks it comes, becomes the same lines.
+@Suite struct AttributedInputFramingTests {
+    static let writer = Writer(pid: 100, uid: 1000)
+
+    /// The lines taken from `input` delivered in chunks of `size` bytes, and what is left after.
+    static func frame(_ input: [UInt8], chunk size: Int) -> (lines: [[UInt8]], rest: [UInt8]) {
+        var buffer = AttributedInput()
+        var lines: [[UInt8]] = []
+        var offset = 0
+        while offset < input.count {
+            let end = min(offset + size, input.count)
+            buffer.append(Array(input[offset..<end]), from: writer)
+            offset = end
+            while let newline = buffer.newlineIndex { lines.append(buffer.take(newline + 1).bytes) }
+        }
+        return (lines, buffer.take(buffer.count).bytes)
+    }
+
+    @Test(arguments: [1, 2, 3, 7, 64, 100_000])
+    func anyChunkingGivesTheSameLines(_ size: Int) {
+        let text = Array("{\"op\":\"status\"}\n{\"op\":\"version\"}\n\n{\"op\":\"get\",\"audience\":\"demo\"}\npartial".utf8)
+        let framed = Self.frame(text, chunk: size)
+        #expect(framed.lines.map { String(decoding: $0, as: UTF8.self) }
+                == ["{\"op\":\"status\"}\n", "{\"op\":\"version\"}\n", "\n", "{\"op\":\"get\",\"audience\":\"demo\"}\n"])
+        #expect(framed.rest == Array("partial".utf8))
+    }
+
+    @Test func twoWritersInOneLineAreBothNamedInEveryChunking() {
+        let other = Writer(pid: 101, uid: 1000)
+        let line = Array("{\"op\":\"x\"}\n".utf8)
+        // Every split that leaves each writer at least one byte, the newline included.
+        for split in 1..<line.count {
+            var input = AttributedInput()
+            input.append(Array(line[..<split]), from: Self.writer)
+            input.append(Array(line[split...]), from: other)
+            let newline = try! #require(input.newlineIndex)
+            let taken = input.take(newline + 1)
+            #expect(taken.bytes == line)
+            #expect(LineAttribution.of(taken.writers) == .unattributed("the request bytes came from more than one process (pids 100 and 101)"))
+        }
+    }
+
+    @Test func aLastLineWithoutItsNewlineIsKeptAndBlankRestsAreBlank() {
+        var input = AttributedInput()
+        input.append(Array("{\"op\":\"status\"}".utf8), from: Self.writer)
+        #expect(input.newlineIndex == nil)
+        #expect(!input.isBlank)
+        #expect(input.count == 15)
+        let taken = input.take(input.count)
+        #expect(taken.bytes == Array("{\"op\":\"status\"}".utf8))
+        #expect(taken.writers == [Self.writer])
+        #expect(input.count == 0)
+        input.append(Array(" \r\t".utf8), from: Self.writer)
+        #expect(input.isBlank)
+        input.clear()
+        #expect(input.count == 0 && input.newlineIndex == nil)
+    }
+
+    /// The loop refuses a line when no newline comes within `maximumMessageBytes`: the buffer says so
+    /// by its count and a newline index past the cap, without losing what it holds.
+    @Test func anOverlongLineIsSeenAtTheCap() {
+        let maximum = AuthdProtocol.maximumMessageBytes
+        var input = AttributedInput()
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 4096)
+        while input.count < maximum { input.append(chunk, from: Self.writer) }
+        #expect(input.newlineIndex == nil)
+        #expect(input.count >= maximum)
+        input.append([0x0A], from: Self.writer)
+        #expect(try! #require(input.newlineIndex) >= maximum)
+        // A newline just inside the cap is a line.
+        var fits = AttributedInput()
+        fits.append([UInt8](repeating: UInt8(ascii: "a"), count: maximum - 1) + [0x0A], from: Self.writer)
+        #expect(fits.newlineIndex == maximum - 1)
+    }
+
+    @Test func takenBytesAreCompactedAtTheNextAppend() {
+        var input = AttributedInput()
+        input.append(Array("a\nbc".utf8), from: Self.writer)
+        #expect(input.take(2).bytes == Array("a\n".utf8))
+        input.append(Array("d\n".utf8), from: nil)
+        let newline = try! #require(input.newlineIndex)
+        let taken = input.take(newline + 1)
+        #expect(taken.bytes == Array("bcd\n".utf8))
+        #expect(taken.writers == [Self.writer, nil])
     }
 }

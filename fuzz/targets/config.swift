@@ -8,6 +8,7 @@
 //   points at a line of the file (1 ... lines + 1);
 // - every validated audience is found by name and has a valid name.
 @testable import AuthdConfig
+import AuthdWire
 
 /// TOMLTable's `==`, except that a float equals itself bit for bit: a TOML `nan` is a Double that is
 /// not equal to itself. (Not `String(reflecting:)`: large tables carry a Dictionary index whose order varies.)
@@ -61,7 +62,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 
     guard let configuration else { return 0 }
     for audience in configuration.audiences {
-        precondition(AudienceConfiguration.isValidName(audience.name), "validated an invalid audience name")
+        precondition(AudienceName.isValid(audience.name), "validated an invalid audience name")
         precondition(configuration.audience(named: audience.name) != nil, "audience not found by its name")
         for prefix in audience.gitURLs { _ = prefix }
     }
