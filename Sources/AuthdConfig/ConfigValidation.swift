@@ -227,6 +227,7 @@ private struct ConfigValidator {
         var caFile: String?
         var tokenAuthMethod: (TokenEndpointAuthMethod, TOMLEntry)?
         var jwksURI: EndpointURL?
+        var registrationEndpoint: EndpointURL?
         var requireMFA: Bool?
         var acrValues: [String]?
         /// The line of each key as written, whether or not its value was valid.
@@ -485,6 +486,12 @@ private struct ConfigValidator {
                 + " needs a verified id_token, which only comes with the openid scope: every login will be refused; add \"openid\" to scopes")
         }
 
+        let registrationEndpoint = resolver.keep(.registrationEndpoint, written.registrationEndpoint)
+        for finding in ClientRegistrationRule.check(clientID: clientID, hasClientSecret: clientSecret != nil, issuer: endpoints.issuer,
+                                                    registrationEndpoint: registrationEndpoint, preset: preset, baseURL: baseURL) {
+            if finding.isError { error(position, audiencePath + "." + finding.key, finding.message) } else { warning(position, audiencePath + "." + finding.key, finding.message) }
+        }
+
         let errorsAfter = diagnostics.filter { $0.severity == .error }.count
         guard errorsAfter == errorsBefore, let clientID else { return nil }
         var audience = AudienceConfiguration(
@@ -497,6 +504,7 @@ private struct ConfigValidator {
             revocationHint: endpoints.revocation == nil ? preset?.revocationHint(baseURL: baseURL) : nil,
             deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolver.origins, flow: flow, redirectPort: redirectPort)
         audience.jwksURI = jwksURI
+        audience.registrationEndpoint = registrationEndpoint
         audience.requireMFA = requireMFA
         audience.acrValues = acrValues
         return audience
@@ -683,6 +691,8 @@ private struct ConfigValidator {
             written.caFile = absolutePath(field, keyPath)
         case "jwks_uri":
             written.jwksURI = endpoint(field, keyPath)
+        case "registration_endpoint":
+            written.registrationEndpoint = endpoint(field, keyPath)
         case "require_mfa":
             if let value = bool(field, keyPath) { written.requireMFA = value }
         case "acr_values":

@@ -1,4 +1,4 @@
-// Where a person registers an app with device flow at each provider, for `authctl setup` (docs/providers.md has the details).
+// Where a person registers an app with device flow at each provider (for `authctl setup`; docs/providers.md has the details), and what to change when a provider refuses authd's own registration.
 
 extension ProviderPreset {
     /// The page (or console path) where the app is registered, for the audience's base URL.
@@ -29,4 +29,21 @@ extension ProviderPreset {
             return "https://bitbucket.org/WORKSPACE/workspace/settings/api (OAuth consumers → Add consumer; callback URL http://127.0.0.1/callback)"
         }
     }
+
+    /// What to change when the provider refuses dynamic client registration (`client_id = "register"`)
+    /// with HTTP 401/403; nil for the generic advice.
+    public var registrationRefusedHint: String? {
+        switch kind {
+        case .keycloak:
+            return "Keycloak refuses anonymous client registration: in the realm's admin console, Clients → Client registration → "
+                + "Anonymous access policies (\"Client Registration Policies\"), allow this host under Trusted Hosts and public clients; "
+                + "or register a client by hand (\(registrationPage(baseURL: nil))) and set client_id to its id"
+        case .okta:
+            return "Okta allows dynamic registration only with an API token (an initial access token), which authd does not send: "
+                + "register a client by hand (\(registrationPage(baseURL: nil))) and set client_id to its id"
+        default:
+            return nil
+        }
+    }
 }
+

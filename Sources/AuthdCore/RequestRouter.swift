@@ -195,10 +195,11 @@ public final class RequestRouter: RequestHandling {
             } catch {
                 return .line(.failure(error))
             }
-        case .logout(let audience):
+        case let .logout(audience, forgetClient):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
-            let result = await Self.logout(entry, client: client)
+            var result = await Self.logout(entry, client: client)
+            if forgetClient { result = Self.reportForgotten(await entry.agent.forgetRegisteredClient(client: client), in: result) }
             return .line(.success(.object([("results", .array([result]))])))
         case .logoutAll:
             // In parallel: each revocation may wait up to the HTTP timeout, and one slow provider must
@@ -266,6 +267,23 @@ public final class RequestRouter: RequestHandling {
         case .failed(let why):
             members.append(("revocation", .string("failed")))
             members.append(("message", .string(why)))
+        }
+        return .object(members)
+    }
+
+    /// Adds what `--forget-client` did to a logout result: `client` is `deleted`, `forgotten` (the
+    /// provider keeps it), `failed` (kept here too, to try again) or `not_registered`.
+    private static func reportForgotten(_ forgetting: ClientForgetting, in result: JSONValue) -> JSONValue {
+        guard case .object(var members) = result else { return result }
+        switch forgetting {
+        case .notRegistered:
+            members.append(("client", .string("not_registered")))
+        case .deleted(let clientID):
+            members += [("client", .string("deleted")), ("client_id", .string(clientID))]
+        case let .forgottenOnly(clientID, why):
+            members += [("client", .string("forgotten")), ("client_id", .string(clientID)), ("client_message", .string(why))]
+        case let .failed(clientID, why):
+            members += [("client", .string("failed")), ("client_id", .string(clientID)), ("client_message", .string(why))]
         }
         return .object(members)
     }

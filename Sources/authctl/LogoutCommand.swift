@@ -5,10 +5,13 @@ import AuthdWire
 enum LogoutCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let all = command.flag("--all")
+        let forgetClient = command.flag("--forget-client")
         let request: Request
         switch (all, command.operands.isEmpty) {
+        case (true, true) where forgetClient:
+            throw .usage("--forget-client deletes one audience's registered client; usage: authctl logout AUD --forget-client")
         case (true, true): request = .logoutAll
-        case (false, false): request = .logout(audience: try Authctl.audience(command))
+        case (false, false): request = .logout(audience: try Authctl.audience(command), forgetClient: forgetClient)
         case (true, false): throw .usage("give an audience or --all, not both; usage: authctl logout AUD | authctl logout --all")
         case (false, true): throw .usage("missing AUD; usage: authctl logout AUD | authctl logout --all")
         }
@@ -45,8 +48,13 @@ enum LogoutCommand {
             default:
                 report += "\(audience): logged out\n"
             }
+            report += forgottenClientLine(result, audience: audience)
         }
         Console.out(report)
+        if results.contains(where: { $0["client"]?.stringValue == "failed" }) {
+            throw ClientFailure(exitCode: ClientFailure.ExitCode.providerOrNetwork, "the registered client was not deleted at the provider (the reason is on its line above); "
+                                + "it is kept, so run the same command again, or delete it in the provider's admin console", protocolCode: .providerError)
+        }
         if !refused.isEmpty {
             throw ClientFailure(exitCode: ClientFailure.ExitCode.refusedByPolicy, "not logged out of \(refused.joined(separator: ", ")): "
                            + "the daemon's policy refuses this program there (the reason is on its line above); "
@@ -54,5 +62,18 @@ enum LogoutCommand {
                            protocolCode: .refused)
         }
         return 0
+    }
+
+    /// `--forget-client`'s line: what happened to the client authd registered for the audience.
+    static func forgottenClientLine(_ result: JSONValue, audience: String) -> String {
+        let clientID = TerminalText.clean(result["client_id"]?.stringValue ?? "?")
+        let message = result["client_message"]?.stringValue.map { TerminalText.clean($0) } ?? ""
+        switch result["client"]?.stringValue {
+        case "deleted": return "\(audience): registered client \(clientID) deleted at the provider; the next login registers a new one\n"
+        case "forgotten": return "\(audience): registered client \(clientID) forgotten here; \(message)\n"
+        case "failed": return "\(audience): registered client \(clientID) not deleted: \(message)\n"
+        case "not_registered": return "\(audience): no registered client to forget (client_id names a client, or none was registered yet)\n"
+        default: return ""
+        }
     }
 }

@@ -85,7 +85,9 @@ struct AuthdCommand: AsyncParsableCommand {
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
             clock: SystemDaemonClock(timers: timers.next()), logFile: log,
-            providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
+            providerFactory: { audience, daemon, registrations in
+                OAuthAudienceProvider(audience: audience, daemon: daemon, registrations: registrations)
+            })
         let status = await Daemon(options: options, logger: logger).run()
         try? await timers.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
