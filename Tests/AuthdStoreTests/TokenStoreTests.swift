@@ -138,11 +138,11 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
 
 @Suite struct DamageTests {
     private func encodedSample(key: SecretBytes = testKey()) throws -> [UInt8] {
-        try StoreFormat.encode(sampleLogins(), key: key, keyDerivation: .rawKey)
+        try StoreFormat.encode(StoreContents(logins: sampleLogins()), key: key, keyDerivation: .rawKey)
     }
 
     private func decode(_ file: [UInt8], key: SecretBytes = testKey()) throws(StoreDamage) -> [StoredLogin] {
-        try StoreFormat.decode(file, header: try StoreFormat.readHeader(file), key: key)
+        try StoreFormat.decode(file, header: try StoreFormat.readHeader(file), key: key).logins
     }
 
     @Test func everySingleByteFlipFails() throws {
@@ -185,7 +185,7 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
 
     @Test func wrongKeyFails() throws {
         #expect(throws: StoreDamage.wrongKeyOrDamagedHeader) { try decode(try encodedSample(), key: testKey(8)) }
-        let empty = try StoreFormat.encode([], key: testKey(), keyDerivation: .rawKey)
+        let empty = try StoreFormat.encode(StoreContents(), key: testKey(), keyDerivation: .rawKey)
         #expect(throws: StoreDamage.wrongKeyOrDamagedHeader) { try decode(empty, key: testKey(8)) }
     }
 
