@@ -37,10 +37,10 @@ extension ProviderPreset {
         case .keycloak:
             return "Keycloak refuses anonymous client registration: in the realm's admin console, Clients → Client registration → "
                 + "Anonymous access policies (\"Client Registration Policies\"), allow this host under Trusted Hosts and public clients; "
-                + "or register a client by hand (\(registrationPage(baseURL: nil))) and set client_id to its id"
+                + "or create a public client by hand (Clients → Create client, Client authentication off) and set client_id to its id"
         case .okta:
             return "Okta allows dynamic registration only with an API token (an initial access token), which authd does not send: "
-                + "register a client by hand (\(registrationPage(baseURL: nil))) and set client_id to its id"
+                + "create a Native Application with the Device Authorization grant in the admin console and set client_id to its id"
         default:
             return nil
         }
