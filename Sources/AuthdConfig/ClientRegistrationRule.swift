@@ -32,7 +32,7 @@ public enum ClientRegistrationRule {
                                         + "(or client_secret_file), or set client_id to a client registered by hand"))
         }
         if registrationEndpoint == nil {
-            if let preset, !preset.discoveryUsable {
+            if let preset, !preset.offersDynamicRegistration {
                 findings.append(Finding(isError: true, key: "client_id",
                                         message: "\(preset.displayName) offers no dynamic client registration (RFC 7591): register an app at "
                                             + "\(preset.registrationPage(baseURL: baseURL)) and set client_id to its id"))

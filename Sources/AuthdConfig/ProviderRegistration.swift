@@ -30,6 +30,15 @@ extension ProviderPreset {
         }
     }
 
+    /// Whether the provider can offer RFC 7591 dynamic client registration at all; the forges,
+    /// GitHub, GitLab, Google and Entra cannot, so `client_id = "register"` is a config error there.
+    public var offersDynamicRegistration: Bool {
+        switch kind {
+        case .keycloak, .okta, .auth0, .oidc: return true
+        case .github, .gitlab, .google, .entra, .azureDevOps, .gitea, .forgejo, .codeberg, .bitbucket: return false
+        }
+    }
+
     /// What to change when the provider refuses dynamic client registration (`client_id = "register"`)
     /// with HTTP 401/403; nil for the generic advice.
     public var registrationRefusedHint: String? {
@@ -41,6 +50,9 @@ extension ProviderPreset {
         case .okta:
             return "Okta allows dynamic registration only with an API token (an initial access token), which authd does not send: "
                 + "create a Native Application with the Device Authorization grant in the admin console and set client_id to its id"
+        case .auth0:
+            return "Auth0 registers clients only with \"OIDC Dynamic Application Registration\" on (tenant Settings → Advanced); "
+                + "turn it on, or create a Native application by hand and set client_id to its id"
         default:
             return nil
         }

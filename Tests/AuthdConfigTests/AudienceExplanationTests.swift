@@ -80,6 +80,7 @@ private func line(of key: String, in text: String) -> Int? {
             flow = "authcode"
             redirect_port = 38080
             jwks_uri = "https://proxy.example.com/keys"
+            registration_endpoint = "https://proxy.example.com/register"
             require_mfa = true
             acr_values = ["c1"]
             """
@@ -240,6 +241,7 @@ private func line(of key: String, in text: String) -> Int? {
               allowed_clients                any program of this user  [default]
               ca_file                        none: the system's trust anchors  [default]
               jwks_uri                       none: with neither issuer nor jwks_uri an id_token cannot be verified and is discarded  [default]
+              registration_endpoint          not used: client_id names the client  [default]
               require_mfa                    false  [default]
               acr_values                     none  [default]
 
