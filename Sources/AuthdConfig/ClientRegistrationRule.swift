@@ -18,8 +18,14 @@ public enum ClientRegistrationRule {
         public var message: String
     }
 
-    public static func check(clientID: String?, hasClientSecret: Bool, issuer: EndpointURL?, registrationEndpoint: EndpointURL?,
-                             preset: ProviderPreset?, baseURL: EndpointURL?) -> [Finding] {
+    /// `register`: the `register` key as written (`register = true` without `client_id` means
+    /// `client_id = "register"`; validation has already filled `clientID` in then).
+    public static func check(clientID: String?, register: Bool? = nil, hasClientSecret: Bool, issuer: EndpointURL?,
+                             registrationEndpoint: EndpointURL?, preset: ProviderPreset?, baseURL: EndpointURL?) -> [Finding] {
+        if register == true, let clientID, clientID != AudienceConfiguration.registeringClientID {
+            return [Finding(isError: true, key: "register",
+                            message: "register = true asks authd to register its own client, but client_id names one (\(clientID)); keep one of them")]
+        }
         guard clientID == AudienceConfiguration.registeringClientID else {
             guard registrationEndpoint != nil else { return [] }
             return [Finding(isError: false, key: "registration_endpoint",

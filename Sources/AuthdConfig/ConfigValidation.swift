@@ -228,6 +228,7 @@ private struct ConfigValidator {
         var tokenAuthMethod: (TokenEndpointAuthMethod, TOMLEntry)?
         var jwksURI: EndpointURL?
         var registrationEndpoint: EndpointURL?
+        var register: Bool?
         var requireMFA: Bool?
         var acrValues: [String]?
         /// The line of each key as written, whether or not its value was valid.
@@ -311,8 +312,9 @@ private struct ConfigValidator {
         _ = resolver.keep(.provider, preset?.kind)
 
         // Who the client is.
-        let clientID = resolver.keep(.clientID, written.clientID)
-        if written.clientID == nil && written.lines["client_id"] == nil {
+        let clientID = resolver.keep(.clientID, written.clientID ?? (written.register == true ? AudienceConfiguration.registeringClientID : nil))
+        _ = resolver.keep(.register, written.register)
+        if written.clientID == nil && written.lines["client_id"] == nil && written.register != true {
             error(position, audiencePath, "missing required key client_id")
         }
         if let secret = written.clientSecret, let secretFile = written.clientSecretFile {
@@ -487,7 +489,7 @@ private struct ConfigValidator {
         }
 
         let registrationEndpoint = resolver.keep(.registrationEndpoint, written.registrationEndpoint)
-        for finding in ClientRegistrationRule.check(clientID: clientID, hasClientSecret: clientSecret != nil, issuer: endpoints.issuer,
+        for finding in ClientRegistrationRule.check(clientID: clientID, register: written.register, hasClientSecret: clientSecret != nil, issuer: endpoints.issuer,
                                                     registrationEndpoint: registrationEndpoint, preset: preset, baseURL: baseURL) {
             if finding.isError { error(position, audiencePath + "." + finding.key, finding.message) } else { warning(position, audiencePath + "." + finding.key, finding.message) }
         }
@@ -693,6 +695,8 @@ private struct ConfigValidator {
             written.jwksURI = endpoint(field, keyPath)
         case "registration_endpoint":
             written.registrationEndpoint = endpoint(field, keyPath)
+        case "register":
+            if let value = bool(field, keyPath) { written.register = value }
         case "require_mfa":
             if let value = bool(field, keyPath) { written.requireMFA = value }
         case "acr_values":

@@ -12,6 +12,10 @@ import Testing
         ("issuer = \"https://sso.example.com\"\nclient_id = \"register\"", nil, nil),
         ("provider = \"keycloak\"\nbase_url = \"https://sso.example.com/realms/eng\"\nclient_id = \"register\"", nil, nil),
         ("provider = \"oidc\"\nissuer = \"https://id.example\"\nclient_id = \"register\"", nil, nil),
+        ("issuer = \"https://id.example\"\nregister = true", nil, nil),
+        ("issuer = \"https://id.example\"\nregister = true\nclient_id = \"register\"", nil, nil),
+        ("issuer = \"https://id.example\"\nregister = true\nclient_id = \"authd\"", "audience.a.register", "client_id names one (authd); keep one of them"),
+        ("issuer = \"https://id.example\"\nregister = false", "audience.a", "missing required key client_id"),
         ("device_authorization_endpoint = \"https://id.example/device\"\ntoken_endpoint = \"https://id.example/token\"\n"
             + "registration_endpoint = \"https://id.example/register\"\nclient_id = \"register\"", nil, nil),
         // Errors.
@@ -46,6 +50,8 @@ import Testing
         #expect(registering.registrationEndpoint?.description == "https://id.example/reg")
         let named = try audience(Self.section("issuer = \"https://id.example\"\nclient_id = \"Register\""))
         #expect(!named.registersClient, "only the exact word asks for registration")
+        let flagged = try audience(Self.section("issuer = \"https://id.example\"\nregister = true"))
+        #expect(flagged.registersClient && flagged.clientID == "register")
         #expect(ProviderPreset.preset(for: .keycloak).registrationRefusedHint?.contains("Client Registration Policies") == true)
         #expect(ProviderPreset.preset(for: .github).registrationRefusedHint == nil)
     }
