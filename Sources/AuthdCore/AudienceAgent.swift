@@ -328,7 +328,7 @@ public actor AudienceAgent {
     /// Deletes the client authd registered for this audience (after `logout`), and audits it.
     public func forgetRegisteredClient(client: ClientIdentity) async -> ClientForgetting {
         let outcome = await provider.forgetRegisteredClient()
-        environment.audit.record(AuditRecord(.clientForgotten, "\(name): registered client \(outcome.auditText)", audience: name, client: client))
+        environment.audit.record(AuditRecord(.clientForgotten, "\(name): \(outcome.auditText)", audience: name, client: client))
         return outcome
     }
 

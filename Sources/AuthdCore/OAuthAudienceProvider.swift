@@ -294,6 +294,10 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
             // The hint travels once, as the hint: the message is the provider's answer alone.
             let answer = OAuthError.provider(endpoint: endpoint, error: code, description: description, hint: nil).description
             return ProviderError(error.isRetryable ? .transient : .provider, answer, hint: hint)
+        case let .registrationRefused(endpoint, status, code, description, hint):
+            // As for `.provider`: the hint travels once, as the hint.
+            let answer = OAuthError.registrationRefused(endpoint: endpoint, status: status, error: code, description: description, hint: nil)
+            return ProviderError(.provider, answer.description, hint: hint)
         case .invalidResponse:
             // A proxy's HTML page or a half-sent answer: worth another try when refreshing.
             return ProviderError(refreshing ? .transient : .provider, error.description)

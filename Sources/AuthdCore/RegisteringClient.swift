@@ -20,10 +20,10 @@ extension ClientForgetting {
     /// The audit record's words for it.
     var auditText: String {
         switch self {
-        case .notRegistered: return "none to forget"
-        case .deleted(let clientID): return "\(clientID) deleted at the provider and forgotten"
-        case let .forgottenOnly(clientID, why): return "\(clientID) forgotten: \(why)"
-        case let .failed(clientID, why): return "\(clientID) kept: \(why)"
+        case .notRegistered: return "no registered client to forget"
+        case .deleted(let clientID): return "registered client \(clientID) deleted at the provider and forgotten"
+        case let .forgottenOnly(clientID, why): return "registered client \(clientID) forgotten here: \(why)"
+        case let .failed(clientID, why): return "registered client \(clientID) kept: \(why)"
         }
     }
 }

@@ -54,7 +54,7 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case issuerMismatch(expected: String, found: String)
     /// The provider would not register authd as a client (RFC 7591 with HTTP 401/403: anonymous
     /// registration is off, or a policy refused it). `hint` names the provider's setting.
-    case registrationRefused(endpoint: OAuthEndpoint, status: Int, error: String?, description: String?, hint: String)
+    case registrationRefused(endpoint: OAuthEndpoint, status: Int, error: String?, description: String?, hint: String?)
     /// The calling task was cancelled.
     case cancelled
 
@@ -103,7 +103,7 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
             var text = "\(endpoint): the provider refused to register authd as a client (HTTP \(status)"
             if let error { text += ", \(error)" }
             if let description, !description.isEmpty { text += ": \(description)" }
-            return text + ") (hint: \(hint))"
+            return text + ")" + (hint.map { " (hint: \($0))" } ?? "")
         case .cancelled:
             return "cancelled"
         }

@@ -96,6 +96,7 @@ import Testing
         #expect(code == "insufficient_scope")
         #expect(description == "Policy 'Trusted Hosts' rejected request")
         #expect(hint == keycloak)
+        #expect(error.description.hasSuffix("(hint: \(keycloak))"))
         #expect(error.description.contains("refused to register authd as a client (HTTP 403, insufficient_scope"))
         #expect(!error.isRetryable)
         // Without a body and without a preset's hint: the generic advice, which says what to do.
