@@ -31,6 +31,8 @@ public enum AudienceKey: String, Sendable, Hashable, CaseIterable {
     case flow
     case redirectPort = "redirect_port"
     case jwksURI = "jwks_uri"
+    case registrationEndpoint = "registration_endpoint"
+    case register
     case requireMFA = "require_mfa"
     case acrValues = "acr_values"
 }
@@ -176,6 +178,12 @@ public struct AudienceExplanation: Sendable, Equatable {
         add(.jwksURI, audience.jwksURI?.description ?? (audience.endpoints.issuer == nil
             ? "none: with neither issuer nor jwks_uri an id_token cannot be verified and is discarded"
             : "from the issuer's discovery metadata; id_tokens are verified against it"))
+        add(.registrationEndpoint, audience.registrationEndpoint?.description ?? (audience.registersClient
+            ? "from the issuer's discovery metadata: authd registers its client there once (client_id = \"register\")"
+            : "not used: client_id names the client"))
+        add(.register, audience.registersClient
+            ? "true: authd registers itself as a public client once and keeps it (client_id = \"register\")"
+            : "false: client_id names a client registered by hand")
         add(.requireMFA, audience.requireMFA
             ? "true: a login is kept only when its verified id_token reports a multi-factor sign-in (amr) or an acr of acr_values"
             : "false")

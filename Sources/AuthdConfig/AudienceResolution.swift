@@ -28,6 +28,8 @@ struct ResolvedAudience {
     var allowedClients: [String]
     var caFile: String?
     var jwksURI: EndpointURL?
+    /// Where `client_id = "register"` registers the client, when not from discovery.
+    var registrationEndpoint: EndpointURL?
     var requireMFA: Bool
     var acrValues: [String]
     var origins: [AudienceKey: SettingOrigin]
@@ -38,7 +40,10 @@ struct ResolvedAudience {
         _ = resolver.keep(.provider, preset?.kind)
 
         // Who the client is.
-        clientID = resolver.keep(.clientID, written.clientID)
+        // `register = true` without a client_id means `client_id = "register"`.
+        clientID = resolver.keep(.clientID, written.clientID
+            ?? (written.register == true ? AudienceConfiguration.registeringClientID : nil))
+        _ = resolver.keep(.register, written.register)
         let inlineSecret = resolver.keep(.clientSecret, written.clientSecret.map { ClientSecretSource.inline($0.0) })
         let secretFile = resolver.keep(.clientSecretFile, written.clientSecretFile.map { ClientSecretSource.file($0.0) })
         clientSecret = inlineSecret ?? secretFile
@@ -106,6 +111,7 @@ struct ResolvedAudience {
         allowedClients = resolver.resolve(.allowedClients, written: written.allowedClients, preset: nil, default: [])
         caFile = resolver.keep(.caFile, written.caFile)
         jwksURI = resolver.keep(.jwksURI, written.jwksURI)
+        registrationEndpoint = resolver.keep(.registrationEndpoint, written.registrationEndpoint)
         requireMFA = resolver.resolve(.requireMFA, written: written.requireMFA, preset: nil, default: false)
         acrValues = resolver.resolve(.acrValues, written: written.acrValues, preset: nil, default: [])
         origins = resolver.origins

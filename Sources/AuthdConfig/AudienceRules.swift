@@ -68,12 +68,13 @@ enum AudienceRules {
         gitAuthAccepted,
         issuerOnlyAudienceHasScopes,
         identityPolicyHasOpenID,
+        clientRegistration,
     ]
 
     // MARK: - Who the client is
 
     static func clientIDPresent(_ f: AudienceFacts) -> [ConfigDiagnostic] {
-        guard f.written.clientID == nil && f.written.lines["client_id"] == nil else { return [] }
+        guard f.written.clientID == nil && f.written.lines["client_id"] == nil && f.written.register != true else { return [] }
         return [f.error(f.position, f.audiencePath, "missing required key client_id")]
     }
 
@@ -207,5 +208,18 @@ enum AudienceRules {
         guard resolved.requireMFA || !resolved.acrValues.isEmpty, !resolved.scopes.contains("openid") else { return [] }
         return [f.warning(f.position, f.audiencePath, (resolved.requireMFA ? "require_mfa" : "acr_values")
                           + " needs a verified id_token, which only comes with the openid scope: every login will be refused; add \"openid\" to scopes")]
+    }
+
+    // MARK: - Registering the client (RFC 7591)
+
+    /// `client_id = "register"` (or `register = true`): a public client, and somewhere to register it.
+    static func clientRegistration(_ f: AudienceFacts) -> [ConfigDiagnostic] {
+        ClientRegistrationRule.check(clientID: f.resolved.clientID, register: f.written.register,
+                                     hasClientSecret: f.resolved.clientSecret != nil, issuer: f.resolved.endpoints.issuer,
+                                     registrationEndpoint: f.resolved.registrationEndpoint, preset: f.preset,
+                                     baseURL: f.resolved.baseURL).map { finding in
+            finding.isError ? f.error(f.position, f.audiencePath + "." + finding.key, finding.message)
+                : f.warning(f.position, f.audiencePath + "." + finding.key, finding.message)
+        }
     }
 }

@@ -158,6 +158,8 @@ public struct AudienceConfiguration: Sendable, Equatable {
     public var deviceFlowSetupHint: String?
     /// Where the issuer's id_token signing keys are, when not (only) in its discovery metadata.
     public var jwksURI: EndpointURL? = nil
+    /// `registration_endpoint`: where `client_id = "register"` registers (RFC 7591), instead of discovery's.
+    public var registrationEndpoint: EndpointURL? = nil
     /// Keep a login only when its verified id_token reports a multi-factor sign-in (docs/configuration.md).
     public var requireMFA: Bool = false
     /// `acr` values to ask for (sent as `acr_values`) and, with `require_mfa` or alone, to accept.

@@ -228,6 +228,8 @@ struct ConfigValidator {
         var caFile: String?
         var tokenAuthMethod: (TokenEndpointAuthMethod, TOMLEntry)?
         var jwksURI: EndpointURL?
+        var registrationEndpoint: EndpointURL?
+        var register: Bool?
         var requireMFA: Bool?
         var acrValues: [String]?
         /// The line of each key as written, whether or not its value was valid.
@@ -320,6 +322,7 @@ struct ConfigValidator {
             revocationHint: resolved.endpoints.revocation == nil ? preset?.revocationHint(baseURL: resolved.baseURL) : nil,
             deviceFlowSetupHint: preset?.deviceFlowSetupHint, origins: resolved.origins, flow: resolved.flow, redirectPort: resolved.redirectPort)
         audience.jwksURI = resolved.jwksURI
+        audience.registrationEndpoint = resolved.registrationEndpoint
         audience.requireMFA = resolved.requireMFA
         audience.acrValues = resolved.acrValues
         return audience
@@ -517,6 +520,10 @@ struct ConfigValidator {
             written.caFile = absolutePath(field, keyPath)
         case "jwks_uri":
             written.jwksURI = endpoint(field, keyPath)
+        case "registration_endpoint":
+            written.registrationEndpoint = endpoint(field, keyPath)
+        case "register":
+            if let value = bool(field, keyPath) { written.register = value }
         case "require_mfa":
             if let value = bool(field, keyPath) { written.requireMFA = value }
         case "acr_values":

@@ -1,4 +1,4 @@
-// Where a person registers an app with device flow at each provider, for `authctl setup` (docs/providers.md has the details).
+// Where a person registers an app with device flow at each provider (for `authctl setup`; docs/providers.md has the details), and what to change when a provider refuses authd's own registration.
 
 extension ProviderPreset {
     /// The page (or console path) where the app is registered, for the audience's base URL.
@@ -29,4 +29,33 @@ extension ProviderPreset {
             return "https://bitbucket.org/WORKSPACE/workspace/settings/api (OAuth consumers → Add consumer; callback URL http://127.0.0.1/callback)"
         }
     }
+
+    /// Whether the provider can offer RFC 7591 dynamic client registration at all; the forges,
+    /// GitHub, GitLab, Google and Entra cannot, so `client_id = "register"` is a config error there.
+    public var offersDynamicRegistration: Bool {
+        switch kind {
+        case .keycloak, .okta, .auth0, .oidc: return true
+        case .github, .gitlab, .google, .entra, .azureDevOps, .gitea, .forgejo, .codeberg, .bitbucket: return false
+        }
+    }
+
+    /// What to change when the provider refuses dynamic client registration (`client_id = "register"`)
+    /// with HTTP 401/403; nil for the generic advice.
+    public var registrationRefusedHint: String? {
+        switch kind {
+        case .keycloak:
+            return "Keycloak refuses anonymous client registration: in the realm's admin console, Clients → Client registration → "
+                + "Anonymous access policies (\"Client Registration Policies\"), allow this host under Trusted Hosts and public clients; "
+                + "or create a public client by hand (Clients → Create client, Client authentication off) and set client_id to its id"
+        case .okta:
+            return "Okta allows dynamic registration only with an API token (an initial access token), which authd does not send: "
+                + "create a Native Application with the Device Authorization grant in the admin console and set client_id to its id"
+        case .auth0:
+            return "Auth0 registers clients only with \"OIDC Dynamic Application Registration\" on (tenant Settings → Advanced); "
+                + "turn it on, or create a Native application by hand and set client_id to its id"
+        default:
+            return nil
+        }
+    }
 }
+

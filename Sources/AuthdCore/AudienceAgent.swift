@@ -325,6 +325,13 @@ public actor AudienceAgent {
         return (outcome, status())
     }
 
+    /// Deletes the client authd registered for this audience (after `logout`), and audits it.
+    public func forgetRegisteredClient(client: ClientIdentity) async -> ClientForgetting {
+        let outcome = await provider.forgetRegisteredClient()
+        environment.audit.record(AuditRecord(.clientForgotten, "\(name): \(outcome.auditText)", audience: name, client: client))
+        return outcome
+    }
+
     /// Stops serving the access token with this fingerprint; the next request refreshes or prompts.
     public func erase(fingerprint: String, client: ClientIdentity) async -> Bool {
         if scopedTokens.remove(fingerprint: fingerprint) {

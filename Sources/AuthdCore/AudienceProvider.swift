@@ -131,9 +131,14 @@ public protocol AudienceProvider: Sendable {
     /// A refresh-token grant asking for a narrower token (RFC 6749 §6 `scope`, RFC 8707 `resource`).
     func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens
     func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome
+    /// Deletes the client registered for `client_id = "register"` (RFC 7592) and forgets it.
+    func forgetRegisteredClient() async -> ClientForgetting
 }
 
 extension AudienceProvider {
+    /// Providers that register no client have none to forget.
+    public func forgetRegisteredClient() async -> ClientForgetting { .notRegistered }
+
     /// Providers that cannot narrow say so; `get --scope` then fails with this message.
     public func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens {
         throw ProviderError(.provider, "this provider cannot issue narrower tokens")

@@ -29,6 +29,10 @@ public enum AuditEvent: String, Sendable, CaseIterable {
     case authorizationCodeApproved = "authcode_approved"
     /// A request at the loopback listener, or a pasted address, that was not this login's answer.
     case authorizationCallbackRefused = "authcode_callback_refused"
+    /// authd registered itself as a client (`client_id = "register"`, RFC 7591).
+    case clientRegistered = "client_registered"
+    /// `logout --forget-client`: the registered client was deleted (RFC 7592) or forgotten.
+    case clientForgotten = "client_forgotten"
 
     public var messageID: String {
         switch self {
@@ -54,6 +58,8 @@ public enum AuditEvent: String, Sendable, CaseIterable {
         case .authorizationCodeApproved: return "72668918839544dbbc7f2a0a7f6d445e"
         case .authorizationCallbackRefused: return "6333b6f6031e46a9804815b61373763a"
         case .loginRefusedPolicy: return "5f0b8e2a4c7d4e1b9a3f6c2d8e7b1a40"
+        case .clientRegistered: return "9806dc127b4643d59c0a41fa97379bd1"
+        case .clientForgotten: return "6646139db7854972a1e137bc47759b69"
         }
     }
 

@@ -8,8 +8,9 @@ import AuthdWire
 import Logging
 import UnixSignals
 
-/// Builds the provider for one configured audience (the OAuth engine in production, fakes in tests).
-public typealias ProviderFactory = @Sendable (AudienceConfiguration, DaemonSettings) -> any AudienceProvider
+/// Builds the provider for one configured audience (the OAuth engine in production, fakes in tests);
+/// `ClientRegistrations` keeps the clients registered for `client_id = "register"` audiences.
+public typealias ProviderFactory = @Sendable (AudienceConfiguration, DaemonSettings, ClientRegistrations) -> any AudienceProvider
 
 public struct DaemonOptions: Sendable {
     public var paths: AuthdPaths
@@ -116,10 +117,13 @@ public final class Daemon: Sendable {
             notifyDesktop: { summary, body in
                 Task { _ = try? await DesktopNotifier().notify(summary: summary, body: body) }
             })
-        await apply(initial, environment: environment, persistence: persistence)
+        let logger = self.logger
+        let registrations = ClientRegistrations(persistence: persistence, wallSeconds: { clock.wallSeconds() }, audit: retained,
+                                                warn: { message in logger.warning("\(message)") })
+        await apply(initial, environment: environment, persistence: persistence, registrations: registrations)
         await follower.setApply { [self] servable in
             chooseAuditSink(servable.configuration.daemon)
-            await apply(servable, environment: environment, persistence: persistence)
+            await apply(servable, environment: environment, persistence: persistence, registrations: registrations)
             _ = try? notifier.ready(status: statusLine(servable))
         }
         router.follow(follower)
@@ -261,7 +265,7 @@ public final class Daemon: Sendable {
     /// unchanged. A broken audience that was served keeps its agent (and login) aside, unserved,
     /// until its section is fixed; a new broken one only answers its error.
     private func apply(_ servable: ServableConfiguration, environment: AgentEnvironment,
-                       persistence: StorePersistence?) async {
+                       persistence: StorePersistence?, registrations: ClientRegistrations) async {
         let configuration = servable.configuration
         await persistence?.setIdentities(identities(configuration))
         let restorable = await persistence?.restorable(vault: vault, clock: options.clock) ?? [:]
@@ -276,7 +280,7 @@ public final class Daemon: Sendable {
                 identity: Daemon.identity(of: audience), redirectPort: audience.redirectPort,
                 loginPlan: { audience.loginMethodPlan(override: $0) })
             policy.identityPolicy = IdentityPolicy(requireMFA: audience.requireMFA, acrValues: audience.acrValues)
-            let provider = options.providerFactory(audience, configuration.daemon)
+            let provider = options.providerFactory(audience, configuration.daemon, registrations)
             let issuer = audience.endpoints.issuer?.description
             if let old = existing[audience.name] {
                 let changed = old.policy.identity != policy.identity

@@ -8,12 +8,14 @@ import AuthdWire
 /// One configured audience's provider: discovery, device flow, authorization code flow, refresh and revocation.
 public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider {
     private let client: OAuthClient?
+    /// For `client_id = "register"`: the client is built from the registered id instead.
+    private let registering: RegisteringClient?
     /// Why no client could be built (an unreadable client_secret_file): every call reports it.
     private let setupProblem: String?
     private let configuredIssuer: String?
     private let revocationHint: String?
 
-    public init(audience: AudienceConfiguration, daemon: DaemonSettings,
+    public init(audience: AudienceConfiguration, daemon: DaemonSettings, registrations: ClientRegistrations? = nil,
                 transport: any HTTPTransport = CurlHTTPTransport(userAgent: "authd/\(AuthdProtocol.softwareVersion)"),
                 clock: any DaemonClock) {
         configuredIssuer = audience.endpoints.issuer?.description
@@ -59,7 +61,20 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         var withIdentity = settings
         withIdentity.idTokens = IDTokenSettings(issuer: audience.endpoints.issuer?.description, jwksURI: audience.jwksURI?.description)
         settings = withIdentity
-        client = problem == nil ? OAuthClient(settings: settings, transport: transport, clock: clock) : nil
+        let discovery = MetadataDiscovery(transport: transport, clock: clock, limits: settings.limits)
+        if audience.registersClient, let registrations, problem == nil {
+            client = nil
+            registering = RegisteringClient(
+                audience: audience.name, identity: Daemon.identity(of: audience), persist: audience.persist,
+                request: .nativeClient(hostName: CurrentProcess.hostName, redirectPort: audience.redirectPort),
+                configuredEndpoint: audience.registrationEndpoint?.description, issuer: audience.endpoints.issuer?.description,
+                registrar: ClientRegistrar(transport: transport, discovery: discovery, limits: settings.limits, caFile: audience.caFile,
+                                           userAgent: settings.userAgent, refusalHint: audience.preset?.registrationRefusedHint),
+                registrations: registrations, template: settings, transport: transport, clock: clock, discovery: discovery)
+        } else {
+            client = problem == nil ? OAuthClient(settings: settings, transport: transport, clock: clock, discovery: discovery) : nil
+            registering = nil
+        }
     }
 
     public var issuer: String? { get async { configuredIssuer } }
@@ -72,9 +87,22 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         return HTTPLimits(connectTimeoutMilliseconds: min(10_000, seconds * 1000), totalTimeoutMilliseconds: seconds * 1000)
     }
 
-    private func requireClient() throws -> OAuthClient {
+    /// The engine's client; for `client_id = "register"` registered first when need be.
+    private func requireClient() async throws(ProviderError) -> OAuthClient {
+        if let registering {
+            do throws(OAuthError) {
+                if let registered = try await registering.client(registering: true) { return registered }
+            } catch {
+                throw Self.classify(error, refreshing: false)
+            }
+        }
         guard let client else { throw ProviderError(.provider, setupProblem ?? "provider not configured") }
         return client
+    }
+
+    /// Deletes the registered client at the provider (RFC 7592) and forgets it (`logout --forget-client`).
+    public func forgetRegisteredClient() async -> ClientForgetting {
+        await registering?.forget() ?? .notRegistered
     }
 
     /// What the device flow needs between the prompt and the polls; the device code stays in here.
@@ -84,7 +112,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     }
 
     public func requestDeviceCode() async throws -> DeviceCode {
-        let client = try requireClient()
+        let client = try await requireClient()
         do {
             let endpoints = try await client.resolveEndpoints(for: .deviceFlow)
             guard let deviceURL = endpoints.deviceAuthorization, let tokenURL = endpoints.token else {
@@ -101,7 +129,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     }
 
     public func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
-        let client = try requireClient()
+        let client = try await requireClient()
         guard let pending = code.handle as? PendingAuthorization else {
             throw ProviderError(.provider, "device code from another provider")
         }
@@ -160,7 +188,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     }
 
     private func refresh(refreshToken: String, scopes: [String]?, resources: [String]?) async throws -> IssuedTokens {
-        let client = try requireClient()
+        let client = try await requireClient()
         do {
             let refreshed = try await client.refresh(TokenGrant(accessToken: "", refreshToken: refreshToken, issuedAt: client.clock.wallSeconds()),
                                                      scopes: scopes, resources: resources)
@@ -175,7 +203,11 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     }
 
     public func revoke(refreshToken: String?, accessToken: String?) async -> RevocationOutcome {
-        guard let client else { return .failed(setupProblem ?? "provider not configured") }
+        // A registered client is not registered again to revoke: without one nothing was issued.
+        let registered = try? await registering?.client(registering: false)
+        guard let client = registered ?? client else {
+            return registering != nil ? .notLoggedIn : .failed(setupProblem ?? "provider not configured")
+        }
         do {
             _ = try await client.resolveEndpoints(for: .revocation)
         } catch {
@@ -209,7 +241,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
 
     public func beginAuthorizationCode(port: Int) async throws -> AuthorizationCodeStart {
         let redirectURI = OAuthClient.loopbackRedirectURI(port: port)
-        let client = try requireClient()
+        let client = try await requireClient()
         do {
             // libsodium's CSPRNG: the verifier, state and nonce are unguessable.
             let pending = try await client.beginAuthorization(redirectURI: redirectURI) { SecureRandom.bytes(count: $0) }
@@ -223,7 +255,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     }
 
     public func exchangeAuthorizationCode(_ code: String, for start: AuthorizationCodeStart) async throws -> IssuedTokens {
-        let client = try requireClient()
+        let client = try await requireClient()
         guard let pending = start.handle as? AuthdOAuth.PendingAuthorization else { throw ProviderError(.provider, "authorization from another provider") }
         do {
             let grant = try await client.exchange(code: code, for: pending)
@@ -262,6 +294,10 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
             // The hint travels once, as the hint: the message is the provider's answer alone.
             let answer = OAuthError.provider(endpoint: endpoint, error: code, description: description, hint: nil).description
             return ProviderError(error.isRetryable ? .transient : .provider, answer, hint: hint)
+        case let .registrationRefused(endpoint, status, code, description, hint):
+            // As for `.provider`: the hint travels once, as the hint.
+            let answer = OAuthError.registrationRefused(endpoint: endpoint, status: status, error: code, description: description, hint: nil)
+            return ProviderError(.provider, answer.description, hint: hint)
         case .invalidResponse:
             // A proxy's HTML page or a half-sent answer: worth another try when refreshing.
             return ProviderError(refreshing ? .transient : .provider, error.description)

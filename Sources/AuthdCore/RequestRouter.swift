@@ -185,10 +185,11 @@ public final class RequestRouter: RequestHandling {
             } catch {
                 return .line(.failure(error))
             }
-        case .logout(let audience):
+        case let .logout(audience, forgetClient):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }
-            let result = await Self.logout(entry, client: client)
+            var result = await Self.logout(entry, client: client)
+            if forgetClient { result.client = await entry.agent.forgetRegisteredClient(client: client) }
             return .line(.success(LogoutAnswer(results: [result]).json()))
         case .logoutAll:
             // In parallel: each revocation may wait up to the HTTP timeout, and one slow provider must
@@ -251,6 +252,9 @@ public final class RequestRouter: RequestHandling {
         }
         return LogoutResult(audience: entry.policy.name, revocation: revocation)
     }
+
+    /// Adds what `--forget-client` did to a logout result: `client` is `deleted`, `forgotten` (the
+    /// provider keeps it), `failed` (kept here too, to try again) or `not_registered`.
 
     /// The answer for a name that is not served: its config error when its section is broken; else
     /// "no such audience", saying so when the config could not be reloaded (the name may be in the file).

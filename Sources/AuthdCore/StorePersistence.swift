@@ -1,4 +1,4 @@
-// Writes logins through the encrypted store; one actor so saves never interleave.
+// Writes logins and registered clients through the encrypted store; one actor so saves never interleave.
 import AuthdOAuth
 import AuthdStore
 import AuthdSystem
@@ -8,6 +8,8 @@ public actor StorePersistence: LoginPersistence {
     private let store: TokenStore
     /// Every stored login by audience, including audiences no longer configured (kept, not lost).
     private var logins: [String: StoredLogin] = [:]
+    /// Clients registered for `client_id = "register"` audiences, by audience (kept across logouts).
+    private var registrations: [String: StoredRegistration] = [:]
     private var identities: [String: LoginIdentity]
 
     /// Opens and loads the store. A damaged store is set aside by `TokenStore`; the error comes
@@ -15,7 +17,9 @@ public actor StorePersistence: LoginPersistence {
     public init(store: TokenStore, identities: [String: LoginIdentity]) throws(StoreError) {
         self.store = store
         self.identities = identities
-        for login in try store.load() { logins[login.audience] = login }
+        let contents = try store.load()
+        for login in contents.logins { logins[login.audience] = login }
+        for registration in contents.registrations { registrations[registration.audience] = registration }
     }
 
     public func setIdentities(_ identities: [String: LoginIdentity]) {
@@ -73,7 +77,24 @@ public actor StorePersistence: LoginPersistence {
         } else {
             logins[audience] = nil
         }
-        try store.save(Array(logins.values).sorted { $0.audience < $1.audience })
+        try write()
+    }
+
+    /// The client registered for `audience` at the provider `identity` names; nil when there is none
+    /// (or it was registered at another provider, which is then left as it is until replaced).
+    public func registration(audience: String, identity: LoginIdentity) -> StoredRegistration? {
+        registrations[audience].flatMap { $0.issuer == identity.issuer ? $0 : nil }
+    }
+
+    /// Keeps (or, with nil, forgets) the client registered for `audience`.
+    public func saveRegistration(_ registration: StoredRegistration?, audience: String) throws {
+        registrations[audience] = registration
+        try write()
+    }
+
+    private func write() throws {
+        try store.save(StoreContents(logins: logins.values.sorted { $0.audience < $1.audience },
+                                     registrations: registrations.values.sorted { $0.audience < $1.audience }))
     }
 
 }

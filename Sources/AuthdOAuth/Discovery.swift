@@ -13,6 +13,8 @@ public struct AuthorizationServerMetadata: Sendable, Equatable {
     public var introspectionEndpoint: String?
     /// Where the issuer publishes its id_token signing keys (OpenID Connect Discovery).
     public var jwksURI: String? = nil
+    /// RFC 7591 dynamic client registration (RFC 8414 `registration_endpoint`).
+    public var registrationEndpoint: String? = nil
     public var tokenEndpointAuthMethods: [String]
     public var grantTypes: [String]
     /// The document it came from.
@@ -185,6 +187,7 @@ struct MetadataFetcher: Sendable {
             source: url,
             authorizationEndpoint: value["authorization_endpoint"]?.stringValue)
         metadata.jwksURI = value["jwks_uri"]?.stringValue
+        metadata.registrationEndpoint = value["registration_endpoint"]?.stringValue
         return metadata
     }
 }

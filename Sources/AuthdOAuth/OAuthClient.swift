@@ -78,7 +78,7 @@ public struct OAuthClient: Sendable {
             case .token: resolved.token
             case .revocation: resolved.revocation
             case .authorization: resolved.authorization
-            case .discovery, .keySet: nil
+            case .discovery, .keySet, .registration: nil
             }
         }
         if needed.contains(where: { value($0) == nil }), let issuer = explicit.issuer {
@@ -129,7 +129,7 @@ public struct OAuthClient: Sendable {
             return names + ": the provider does not seem to offer token revocation (RFC 7009); if it does, set it explicitly in the config (revocation_endpoint)"
         case .authorization:
             return names + ", so the authorization code flow cannot start; set authorization_endpoint in the config"
-        case .token, .discovery, .keySet:
+        case .token, .discovery, .keySet, .registration:
             return names + "; set it explicitly in the config"
         }
     }

@@ -11,6 +11,8 @@ public struct OAuthEndpoint: Sendable, Equatable, CustomStringConvertible {
         case revocation = "revocation endpoint"
         case authorization = "authorization endpoint"
         case keySet = "JWKS (jwks_uri)"
+        /// RFC 7591 dynamic client registration, and the RFC 7592 client configuration URL.
+        case registration = "client registration endpoint"
     }
 
     public var role: Role
@@ -50,6 +52,9 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case noEndpoint(OAuthEndpoint.Role, reason: String)
     /// Discovery metadata names a different issuer than the configured one (RFC 8414 §3.3).
     case issuerMismatch(expected: String, found: String)
+    /// The provider would not register authd as a client (RFC 7591 with HTTP 401/403: anonymous
+    /// registration is off, or a policy refused it). `hint` names the provider's setting.
+    case registrationRefused(endpoint: OAuthEndpoint, status: Int, error: String?, description: String?, hint: String?)
     /// The calling task was cancelled.
     case cancelled
 
@@ -94,6 +99,11 @@ public enum OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
             return "no \(role.rawValue): \(reason)"
         case let .issuerMismatch(expected, found):
             return "discovery metadata names issuer \(found) but \(expected) is configured; the configured issuer must match exactly"
+        case let .registrationRefused(endpoint, status, error, description, hint):
+            var text = "\(endpoint): the provider refused to register authd as a client (HTTP \(status)"
+            if let error { text += ", \(error)" }
+            if let description, !description.isEmpty { text += ": \(description)" }
+            return text + ")" + (hint.map { " (hint: \($0))" } ?? "")
         case .cancelled:
             return "cancelled"
         }

@@ -10,6 +10,14 @@ public enum CurrentProcess {
     /// The pid (`getpid`).
     public static var processID: Int32 { getpid() }
 
+    /// This machine's host name (`gethostname`), e.g. for the client name authd registers with; nil when unset.
+    public static var hostName: String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? nil : name
+    }
+
     /// An environment variable's value (`getenv`); nil when unset.
     public static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }

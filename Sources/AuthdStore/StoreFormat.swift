@@ -31,6 +31,9 @@ enum StoreFormat {
     static let fileIDByteCount = 16
     /// Layout 2 adds the identity block and the id_token; layout 1 records still load (docs/store-format.md).
     static let recordLayoutVersion: UInt8 = 2
+    /// A client registration record (`StoredRegistration`): the high bit says "not a login", the
+    /// rest is its layout, 1. Stores without one load as before.
+    static let registrationRecordLayout: UInt8 = 0x81
     /// Larger files are not read: a store of a few logins is a few kilobytes.
     static let maximumFileBytes = 16 << 20
     // A header from disk could ask Argon2id for absurd work; these bound a load to a few seconds.
@@ -52,7 +55,12 @@ enum StoreFormat {
 
     // MARK: Encoding
 
-    static func encode(_ logins: [StoredLogin], key: SecretBytes, keyDerivation: KeyDerivation) throws(StoreError) -> [UInt8] {
+    static func encode(_ contents: StoreContents, key: SecretBytes, keyDerivation: KeyDerivation) throws(StoreError) -> [UInt8] {
+        let records: [(identity: (String, String, String), plaintext: () throws(StoreError) -> SecretBytes)] =
+            contents.logins.map { login in ((login.audience, login.issuer, login.clientID), { () throws(StoreError) in try plaintext(of: login) }) }
+            + contents.registrations.map { registration in
+                ((registration.audience, registration.issuer, registration.clientID), { () throws(StoreError) in try plaintext(of: registration) })
+            }
         var header = magic + [version, algorithmXChaCha20Poly1305, keyDerivation.identifier, 0]
         if case .argon2id(let parameters, let salt) = keyDerivation {
             header.appendBigEndian(parameters.operationsLimit)
@@ -60,23 +68,23 @@ enum StoreFormat {
             header += salt
         }
         header += SecureRandom.bytes(count: fileIDByteCount)
-        header.appendBigEndian(UInt32(logins.count))
+        header.appendBigEndian(UInt32(records.count))
 
         var file = header
         let checkNonce = XChaCha20Poly1305.randomNonce()
         file += checkNonce
         file += try seal(SecretBytes.empty, key: key, nonce: checkNonce, associatedData: header)
 
-        for (index, login) in logins.enumerated() {
+        for (index, record) in records.enumerated() {
             var identity: [UInt8] = []
-            for (field, value) in [("audience", login.audience), ("issuer", login.issuer), ("client id", login.clientID)] {
+            for (field, value) in [("audience", record.identity.0), ("issuer", record.identity.1), ("client id", record.identity.2)] {
                 try identity.appendShortString(value, field: field)
             }
             var associatedData = header
             associatedData.appendBigEndian(UInt32(index))
             associatedData += identity
             let nonce = XChaCha20Poly1305.randomNonce()
-            let ciphertext = try seal(try plaintext(of: login), key: key, nonce: nonce, associatedData: associatedData)
+            let ciphertext = try seal(try record.plaintext(), key: key, nonce: nonce, associatedData: associatedData)
             file.appendBigEndian(UInt32(identity.count + nonce.count + ciphertext.count))
             file += identity + nonce + ciphertext
         }
@@ -126,6 +134,40 @@ enum StoreFormat {
             }
         }
         return SecretBytes(zeroing: &bytes)
+    }
+
+    /// A registration record's secret part: metadata (layout, flags: 1 registration access token,
+    /// 2 client configuration URL; registration time; token length; the URL), then the token.
+    private static func plaintext(of registration: StoredRegistration) throws(StoreError) -> SecretBytes {
+        var metadata: [UInt8] = [registrationRecordLayout]
+        var flags: UInt8 = 0
+        if registration.registrationAccessToken != nil { flags |= 1 }
+        if registration.registrationClientURI != nil { flags |= 2 }
+        metadata.append(flags)
+        metadata.appendBigEndian(UInt64(bitPattern: registration.registeredAt))
+        metadata.appendBigEndian(UInt32(registration.registrationAccessToken?.count ?? 0))
+        try metadata.appendShortString(registration.registrationClientURI ?? "", field: "registration_client_uri")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(4 + metadata.count + (registration.registrationAccessToken?.count ?? 0))
+        bytes.appendBigEndian(UInt32(metadata.count))
+        bytes += metadata
+        registration.registrationAccessToken?.withBytes { span in
+            for index in span.indices { bytes.append(span[index]) }
+        }
+        return SecretBytes(zeroing: &bytes)
+    }
+
+    private static func parseRegistration(_ plaintext: SecretBytes, metadataLength: Int, metadata: inout ByteReader,
+                                          audience: String, issuer: String, clientID: String) -> StoredRegistration? {
+        guard let flags = try? metadata.readByte(), let registeredAt = try? metadata.readUInt64(),
+              let tokenLength = try? metadata.readUInt32(), let uri = try? metadata.readShortString(),
+              metadata.remaining.isEmpty, 4 + metadataLength + Int(tokenLength) == plaintext.count,
+              flags & 1 != 0 || tokenLength == 0
+        else { return nil }
+        return StoredRegistration(
+            audience: audience, issuer: issuer, clientID: clientID,
+            registrationAccessToken: flags & 1 != 0 ? plaintext.extracting((4 + metadataLength)..<plaintext.count) : nil,
+            registrationClientURI: flags & 2 != 0 ? uri : nil, registeredAt: Int64(bitPattern: registeredAt))
     }
 
     /// Layout 2's identity block: flags (1 identity, 2 unverifiable, 4 auth_time, 8 email,
@@ -227,7 +269,7 @@ enum StoreFormat {
     }
 
     /// Authenticates the header with `key`, then every record, and decodes them.
-    static func decode(_ file: [UInt8], header: Header, key: SecretBytes) throws(StoreDamage) -> [StoredLogin] {
+    static func decode(_ file: [UInt8], header: Header, key: SecretBytes) throws(StoreDamage) -> StoreContents {
         do {
             _ = try XChaCha20Poly1305.open(header.checkTag, key: key, nonce: header.checkNonce, associatedData: header.encoded)
         } catch {
@@ -235,7 +277,7 @@ enum StoreFormat {
         }
         var reader = ByteReader(file)
         reader.offset = header.recordsOffset
-        var logins: [StoredLogin] = []
+        var contents = StoreContents()
         for index in 0..<Int(header.recordCount) {
             let length = Int(try reader.readUInt32())
             var record = ByteReader(try reader.read(length))
@@ -261,16 +303,22 @@ enum StoreFormat {
             } catch {
                 throw .damagedRecord(index: index)
             }
-            guard let login = parse(plaintext, audience: audience, issuer: issuer, clientID: clientID) else {
-                throw .malformedRecord(index: index)
+            switch parse(plaintext, audience: audience, issuer: issuer, clientID: clientID) {
+            case .login(let login)?: contents.logins.append(login)
+            case .registration(let registration)?: contents.registrations.append(registration)
+            case nil: throw .malformedRecord(index: index)
             }
-            logins.append(login)
         }
         guard reader.offset == file.count else { throw .trailingData }
-        return logins
+        return contents
     }
 
-    private static func parse(_ plaintext: SecretBytes, audience: String, issuer: String, clientID: String) -> StoredLogin? {
+    private enum Record {
+        case login(StoredLogin)
+        case registration(StoredRegistration)
+    }
+
+    private static func parse(_ plaintext: SecretBytes, audience: String, issuer: String, clientID: String) -> Record? {
         let metadataLength = plaintext.withBytes { span -> Int? in
             guard span.count >= 4 else { return nil }
             return (0..<4).reduce(0) { $0 << 8 | Int(span[$1]) }
@@ -278,6 +326,11 @@ enum StoreFormat {
         guard let metadataLength, metadataLength <= plaintext.count - 4 else { return nil }
         let metadataBytes = plaintext.withBytes { span in (4..<(4 + metadataLength)).map { span[$0] } }
         var metadata = ByteReader(metadataBytes[...])
+        if metadataBytes.first == registrationRecordLayout {
+            _ = try? metadata.readByte()
+            return parseRegistration(plaintext, metadataLength: metadataLength, metadata: &metadata,
+                                     audience: audience, issuer: issuer, clientID: clientID).map(Record.registration)
+        }
         guard let layout = try? metadata.readByte(), layout == 1 || layout == recordLayoutVersion,
               let flags = try? metadata.readByte(),
               let loginTime = try? metadata.readUInt64(),
@@ -313,7 +366,7 @@ enum StoreFormat {
         login.identity = identity.identity
         login.identityUnverifiable = identity.unverifiable
         login.idToken = identity.idTokenLength > 0 ? plaintext.extracting(idRange) : nil
-        return login
+        return .login(login)
     }
 }
 

@@ -1,4 +1,4 @@
-// One audience's login as the store keeps it between daemon runs.
+// One audience's login, and the client authd registered for it, as the store keeps them between daemon runs.
 import AuthdWire
 import AuthdSystem
 
@@ -54,3 +54,42 @@ public struct StoredLogin: Sendable, Equatable {
 
 /// The claims of a verified id_token kept with a login (the engine's `VerifiedIdentity`, the same type).
 public typealias StoredIdentity = IdentityClaims
+
+/// A client authd registered for an audience (`client_id = "register"`, RFC 7591), kept so that
+/// it is registered once and can be deleted again (RFC 7592). It outlives logouts.
+public struct StoredRegistration: Sendable, Equatable {
+    /// The audience's name in the config.
+    public var audience: String
+    /// The audience's login identity's issuer field (as `StoredLogin.issuer`): a registration is
+    /// used only by an audience at the same provider.
+    public var issuer: String
+    /// The client id the provider assigned.
+    public var clientID: String
+    /// RFC 7592's registration access token, a secret; nil when the provider sent none.
+    public var registrationAccessToken: SecretBytes?
+    /// RFC 7592's client configuration URL; nil when the provider sent none.
+    public var registrationClientURI: String?
+    /// When the client was registered, in seconds since the Unix epoch.
+    public var registeredAt: Int64
+
+    public init(audience: String, issuer: String, clientID: String, registrationAccessToken: SecretBytes? = nil,
+                registrationClientURI: String? = nil, registeredAt: Int64) {
+        self.audience = audience
+        self.issuer = issuer
+        self.clientID = clientID
+        self.registrationAccessToken = registrationAccessToken
+        self.registrationClientURI = registrationClientURI
+        self.registeredAt = registeredAt
+    }
+}
+
+/// Everything one store file holds.
+public struct StoreContents: Sendable, Equatable {
+    public var logins: [StoredLogin]
+    public var registrations: [StoredRegistration]
+
+    public init(logins: [StoredLogin] = [], registrations: [StoredRegistration] = []) {
+        self.logins = logins
+        self.registrations = registrations
+    }
+}

@@ -4,7 +4,7 @@ import AuthdSystem
 import AuthdWire
 import Synchronization
 
-/// The encrypted store of logins in a state directory.
+/// The encrypted store of logins (and registered clients) in a state directory.
 ///
 /// A final class rather than an actor: every operation is a short blocking file operation (plus
 /// one Argon2id derivation for passphrase keys), which an actor would run on the cooperative pool
@@ -76,16 +76,16 @@ public final class TokenStore: Sendable {
     /// Reads every login. No file means no logins. A file that cannot be decrypted or
     /// authenticated is renamed aside and `StoreError.setAside` names the new path; the store is
     /// then empty and `save` may write a new one.
-    public func load() throws(StoreError) -> [StoredLogin] {
-        try state.withLock { (state) throws(StoreError) -> [StoredLogin] in try load(&state) }
+    public func load() throws(StoreError) -> StoreContents {
+        try state.withLock { (state) throws(StoreError) -> StoreContents in try load(&state) }
     }
 
-    private func load(_ state: inout State) throws(StoreError) -> [StoredLogin] {
+    private func load(_ state: inout State) throws(StoreError) -> StoreContents {
         let file: [UInt8]
         switch Result(catching: { () throws(Errno) in try fileSystem.readFile(path, maximumBytes: StoreFormat.maximumFileBytes) }) {
         case .success(nil):
             state.loaded = true
-            return []
+            return StoreContents()
         case .success(let contents?):
             file = contents
         case .failure(.fileTooLarge):
@@ -112,22 +112,22 @@ public final class TokenStore: Sendable {
             throw try setAside(.keySourceMismatch(stored: header.keyDerivation.name, configured: keySource.name), &state)
         }
         switch Result(catching: { () throws(StoreDamage) in try StoreFormat.decode(file, header: header, key: key) }) {
-        case .success(let logins):
+        case .success(let contents):
             state = State(loaded: true, key: key, keyDerivation: header.keyDerivation)
-            return logins
+            return contents
         case .failure(let damage):
             throw try setAside(damage, &state)
         }
     }
 
-    /// Replaces the store with `logins`: a new file is written beside it, flushed, renamed over
+    /// Replaces the store with `contents`: a new file is written beside it, flushed, renamed over
     /// it and the directory flushed, so a crash or a full disk leaves either the old store or the
     /// new one, never a mix. `load` must have run first.
-    public func save(_ logins: [StoredLogin]) throws(StoreError) {
-        try state.withLock { (state) throws(StoreError) in try save(logins, &state) }
+    public func save(_ contents: StoreContents) throws(StoreError) {
+        try state.withLock { (state) throws(StoreError) in try save(contents, &state) }
     }
 
-    private func save(_ logins: [StoredLogin], _ state: inout State) throws(StoreError) {
+    private func save(_ contents: StoreContents, _ state: inout State) throws(StoreError) {
         guard state.loaded else { throw .notLoaded }
         let key: SecretBytes, keyDerivation: KeyDerivation
         if let existing = state.key, let existingDerivation = state.keyDerivation {
@@ -137,7 +137,7 @@ public final class TokenStore: Sendable {
             state.key = key
             state.keyDerivation = keyDerivation
         }
-        let bytes = try StoreFormat.encode(logins, key: key, keyDerivation: keyDerivation)
+        let bytes = try StoreFormat.encode(contents, key: key, keyDerivation: keyDerivation)
         let temporary = path + ".tmp"
         let written = Result { () throws(Errno) in
             // A killed writer leaves its temporary file; it was never the store.

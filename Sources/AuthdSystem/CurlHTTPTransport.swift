@@ -131,6 +131,10 @@ private final class CurlTransfer {
             switch request.method {
             case .get:
                 set(CURLOPT_HTTPGET, 1)
+            case .delete:
+                // A GET's handling (no body sent, the answer read) under another method name.
+                set(CURLOPT_HTTPGET, 1)
+                set(CURLOPT_CUSTOMREQUEST, "DELETE")
             case .post:
                 set(CURLOPT_POST, 1)
                 if setup == CURLE_OK {

@@ -197,6 +197,42 @@ public struct EraseAnswer: Sendable, Equatable {
     }
 }
 
+/// What deleting an audience's registered client achieved (`authctl logout --forget-client`).
+public enum ClientForgetting: Sendable, Equatable {
+    /// The audience does not register its client, or nothing is registered yet.
+    case notRegistered
+    /// Deleted at the provider (RFC 7592) and forgotten here.
+    case deleted(clientID: String)
+    /// Forgotten here; the provider still has it, and authd has no way to delete it (`why` says what to do).
+    case forgottenOnly(clientID: String, why: String)
+    /// Deleting it at the provider failed; it is kept, to be tried again.
+    case failed(clientID: String, why: String)
+
+    /// Its members in a logout result: `client`, and `client_id` / `client_message` where they apply.
+    var members: [(String, JSONValue)] {
+        switch self {
+        case .notRegistered: return [("client", .string("not_registered"))]
+        case .deleted(let clientID): return [("client", .string("deleted")), ("client_id", .string(clientID))]
+        case let .forgottenOnly(clientID, why):
+            return [("client", .string("forgotten")), ("client_id", .string(clientID)), ("client_message", .string(why))]
+        case let .failed(clientID, why):
+            return [("client", .string("failed")), ("client_id", .string(clientID)), ("client_message", .string(why))]
+        }
+    }
+
+    /// Read from a logout result; nil when it has no `client` member (no `forget_client` asked) or an unknown one.
+    init?(members v: JSONValue) {
+        let clientID = v["client_id"]?.stringValue ?? "?", why = v["client_message"]?.stringValue ?? ""
+        switch v["client"]?.stringValue {
+        case "not_registered": self = .notRegistered
+        case "deleted": self = .deleted(clientID: clientID)
+        case "forgotten": self = .forgottenOnly(clientID: clientID, why: why)
+        case "failed": self = .failed(clientID: clientID, why: why)
+        default: return nil
+        }
+    }
+}
+
 /// What `logout` did for one audience.
 public struct LogoutResult: Sendable, Equatable {
     public enum Revocation: Sendable, Equatable {
@@ -227,10 +263,13 @@ public struct LogoutResult: Sendable, Equatable {
 
     public var audience: String
     public var revocation: Revocation
+    /// With `forget_client`: what happened to the audience's registered client.
+    public var client: ClientForgetting?
 
-    public init(audience: String, revocation: Revocation) {
+    public init(audience: String, revocation: Revocation, client: ClientForgetting? = nil) {
         self.audience = audience
         self.revocation = revocation
+        self.client = client
     }
 
     public func json() -> JSONValue {
@@ -240,6 +279,7 @@ public struct LogoutResult: Sendable, Equatable {
         case .failed(let message?), .refused(let message?): members.append(("message", .string(message)))
         default: break
         }
+        if let client { members += client.members }
         return .object(members)
     }
 
@@ -253,7 +293,7 @@ public struct LogoutResult: Sendable, Equatable {
         case "refused": revocation = .refused(message: v["message"]?.stringValue)
         case let name: revocation = .other(name)
         }
-        self.init(audience: v["audience"]?.stringValue ?? "?", revocation: revocation)
+        self.init(audience: v["audience"]?.stringValue ?? "?", revocation: revocation, client: ClientForgetting(members: v))
     }
 }
 

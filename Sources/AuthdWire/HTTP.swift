@@ -3,7 +3,8 @@
 /// One HTTP request to a provider endpoint. The body may carry secrets (client
 /// secret, device code, refresh token): it is never logged or echoed in errors.
 public struct HTTPRequest: Sendable {
-    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+    /// DELETE is RFC 7592's "forget this client registration".
+    public enum Method: String, Sendable { case get = "GET", post = "POST", delete = "DELETE" }
 
     public var method: Method
     /// Absolute `http://` or `https://` URL.

@@ -69,7 +69,8 @@ public enum Request: Sendable, Equatable {
     /// Paste-back: the address the browser ended on (or its query), for the authorization code
     /// login that `audience` is waiting for. It carries the code: never logged.
     case authorizationResponse(audience: String, url: String)
-    case logout(audience: String)
+    /// `forgetClient`: also delete the client authd registered for the audience (RFC 7592).
+    case logout(audience: String, forgetClient: Bool = false)
     case logoutAll
     case status
     /// Stop serving the token with this fingerprint (git saw it rejected).
@@ -105,7 +106,7 @@ public enum Request: Sendable, Equatable {
 
     public var audience: String? {
         switch self {
-        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a, _), .logout(let a), .authorizationResponse(let a, _): return a
+        case .get(let a, _, _), .getIDToken(let a, _, _), .login(let a, _), .logout(let a, _), .authorizationResponse(let a, _): return a
         case .getNarrowed(let a, _, _, _): return a
         case .erase(let a, _): return a
         case .audit(let a, _): return a
@@ -136,8 +137,9 @@ public enum Request: Sendable, Equatable {
             if let flow { m.append(("flow", .string(flow.rawValue))) }
         case let .authorizationResponse(audience, url):
             m += [("audience", .string(audience)), ("url", .string(url))]
-        case .logout(let audience):
+        case let .logout(audience, forgetClient):
             m.append(("audience", .string(audience)))
+            if forgetClient { m.append(("forget_client", .bool(true))) }
         case .logoutAll:
             m.append(("all", .bool(true)))
         case let .erase(audience, fingerprint):
@@ -250,7 +252,7 @@ public enum Request: Sendable, Equatable {
                 guard value["audience"] == nil else { throw ProtocolFailure(.badRequest, "logout: give \"audience\" or \"all\", not both") }
                 return .logoutAll
             }
-            return .logout(audience: try audience())
+            return .logout(audience: try audience(), forgetClient: value["forget_client"]?.boolValue == true)
         case "erase":
             guard let fingerprint = value["fingerprint"]?.stringValue,
                   fingerprint.utf8.count == 16, fingerprint.utf8.allSatisfy({ FormURLEncoding.hexValue($0) != nil })

@@ -99,9 +99,11 @@ enum CommandTable {
         CommandSpec(
             id: .logout, words: ["logout"],
             operands: [OperandSpec(name: "AUD", optional: true, completion: .audiences)],
-            options: [OptionSpec(name: "--all", valueName: nil, summary: "log out of every audience")],
+            options: [OptionSpec(name: "--all", valueName: nil, summary: "log out of every audience"),
+                      OptionSpec(name: "--forget-client", valueName: nil,
+                                 summary: "also delete the client authd registered for AUD (client_id = \"register\"); the next login registers a new one")],
             summary: "revoke the tokens at the provider and erase them locally",
-            details: "Revokes the refresh and access tokens at the provider (RFC 7009) when it has a revocation endpoint, and erases them from the daemon's memory and disk. Reports per audience whether the provider revoked them."),
+            details: "Revokes the refresh and access tokens at the provider (RFC 7009) when it has a revocation endpoint, and erases them from the daemon's memory and disk. Reports per audience whether the provider revoked them. A client authd registered itself (client_id = \"register\") is kept for the next login; --forget-client deletes it at the provider (RFC 7592, with its registration access token) where the provider allows that, and erases it from the store."),
         CommandSpec(
             id: .status, words: ["status"], operands: [],
             options: [OptionSpec(name: "--json", valueName: nil, summary: "print {\"json_version\",\"audiences\":[...],\"config\"} as JSON, for scripts (times ISO 8601)")],

@@ -5,10 +5,13 @@ import AuthdWire
 enum LogoutCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let all = command.flag("--all")
+        let forgetClient = command.flag("--forget-client")
         let request: Request
         switch (all, command.operands.isEmpty) {
+        case (true, true) where forgetClient:
+            throw .usage("--forget-client deletes one audience's registered client; usage: authctl logout AUD --forget-client")
         case (true, true): request = .logoutAll
-        case (false, false): request = .logout(audience: try Authctl.audience(command))
+        case (false, false): request = .logout(audience: try Authctl.audience(command), forgetClient: forgetClient)
         case (true, false): throw .usage("give an audience or --all, not both; usage: authctl logout AUD | authctl logout --all")
         case (false, true): throw .usage("missing AUD; usage: authctl logout AUD | authctl logout --all")
         }
@@ -45,8 +48,13 @@ enum LogoutCommand {
             case .other:
                 report += "\(audience): logged out\n"
             }
+            report += forgottenClientLine(result, audience: audience)
         }
         Console.out(report)
+        if results.contains(where: { if case .failed? = $0.client { return true } else { return false } }) {
+            throw ClientFailure(exitCode: ClientExitStatus.providerOrNetwork.code, "the registered client was not deleted at the provider (the reason is on its line above); "
+                                + "it is kept, so run the same command again, or delete it in the provider's admin console", protocolCode: .providerError)
+        }
         if !refused.isEmpty {
             throw ClientFailure(exitCode: ClientExitStatus.refusedByPolicy.code, "not logged out of \(refused.joined(separator: ", ")): "
                            + "the daemon's policy refuses this program there (the reason is on its line above); "
@@ -54,5 +62,21 @@ enum LogoutCommand {
                            protocolCode: .refused)
         }
         return 0
+    }
+
+    /// `--forget-client`'s line: what happened to the client authd registered for the audience.
+    static func forgottenClientLine(_ result: LogoutResult, audience: String) -> String {
+        switch result.client {
+        case .deleted(let clientID)?:
+            return "\(audience): registered client \(TerminalText.clean(clientID)) deleted at the provider; the next login registers a new one\n"
+        case let .forgottenOnly(clientID, why)?:
+            return "\(audience): registered client \(TerminalText.clean(clientID)) forgotten here; \(TerminalText.clean(why))\n"
+        case let .failed(clientID, why)?:
+            return "\(audience): registered client \(TerminalText.clean(clientID)) not deleted: \(TerminalText.clean(why))\n"
+        case .notRegistered?:
+            return "\(audience): no registered client to forget (client_id names a client, or none was registered yet)\n"
+        case nil:
+            return ""
+        }
     }
 }

@@ -67,7 +67,7 @@ struct AuthorizePage: Sendable {
         guard let clientId = params["client_id"], !clientId.isEmpty else {
             return refused("client_id is required", "invalid_request", log)
         }
-        if !config.clients.isEmpty && config.clients[clientId] == nil {
+        if !config.clients.isEmpty && config.clients[clientId] == nil && !provider.dynamicClients.isRegistered(clientId) {
             return refused("unknown client '\(clientId)'", "invalid_client", log)
         }
         guard let redirect = params["redirect_uri"], !redirect.isEmpty else {

@@ -118,6 +118,8 @@ struct Config: Sendable {
     var idTokens = IDTokenSettings()
     /// The client is not allowed to use device flow; each profile says so in its provider's words.
     var deviceFlowDisabled: DeviceFlowRefusal?
+    /// `--registration-disabled`: `/register` answers HTTP 403, as with anonymous registration switched off.
+    var registrationDisabled = false
 
     /// Server clocks and client timers are never perfectly aligned; a poll this much early is still on time.
     static let pollTolerance = 0.2

@@ -61,6 +61,11 @@ struct DevServer: ParsableCommand {
                 + "switched off; policy (Entra only): Conditional Access blocks it (AADSTS53003).", valueName: "why"))
     var deviceFlowDisabled: String?
 
+    @Flag(name: .customLong("registration-disabled"),
+          help: ArgumentHelp("Refuse dynamic client registration (POST /register answers HTTP 403, in Keycloak's words with "
+              + "--profile keycloak), as a provider with anonymous registration switched off does."))
+    var registrationDisabled = false
+
     @Option(name: .customLong("access-token-ttl"),
             help: ArgumentHelp("Access token lifetime (seconds, or 90s/5m/2h/1d; default 3600, GitLab 2h, GitHub App 8h).",
                                valueName: "duration"))
@@ -215,6 +220,7 @@ struct DevServer: ParsableCommand {
         if let amr { c.idTokens.methods = amr.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         c.idTokens.context = acr
         if githubApp && name != .github { throw ValidationError("--github-app needs --profile github") }
+        c.registrationDisabled = registrationDisabled
         if let why = deviceFlowDisabled {
             guard let refusal = DeviceFlowRefusal(rawValue: why) else {
                 throw ValidationError("--device-flow-disabled=\(why): expected app or policy")

@@ -138,6 +138,8 @@ struct Profile: Sendable {
         members.append(("token_endpoint", .string(base + expand(l.token, segment))))
         if let revoke = l.revoke { members.append(("revocation_endpoint", .string(base + expand(revoke, segment)))) }
         if name == .standard { members.append(("introspection_endpoint", .string(base + "/introspect"))) }
+        // RFC 7591 dynamic client registration (refused with --registration-disabled, but still advertised, as Keycloak does).
+        members.append(("registration_endpoint", .string(base + "/register")))
         members += [
             ("jwks_uri", .string(base + "/jwks")),
             ("grant_types_supported", .array((l.device == nil ? [] : [Router.deviceGrant])

@@ -82,6 +82,8 @@ final class Provider: Sendable {
     private let state = Mutex(State())
     /// Signs id_tokens and publishes their keys.
     let idTokens: IDTokenIssuer
+    /// Clients registered through `/register` (RFC 7591).
+    let dynamicClients = DynamicClients()
 
     /// The person every token is issued for; there is no login, only approve or deny.
     static let subject = "devuser"

@@ -63,12 +63,15 @@ enum Endpoint: String, Sendable {
     case devicePage = "device", git, index, notFound = "not_found"
     /// Registry.swift and KubeAPI.swift: consumers of access tokens, like git.
     case registry, kube
+    /// RFC 7591 registration (`POST /register`) and RFC 7592 management (`/register/ID`): ClientRegistration.swift.
+    case registration = "register"
 
     var isOAuth: Bool { [.discovery, .deviceAuthorization, .token, .revoke, .introspect].contains(self) }
 
     init(path: String) {
         switch path {
         case "/introspect": self = .introspect
+        case _ where path == "/register" || path.hasPrefix("/register/"): self = .registration
         case "/jwks": self = .jwks
         case "/jwks/rotate": self = .rotateKeys
         case "/device", "/device/": self = .devicePage
@@ -87,6 +90,7 @@ enum Endpoint: String, Sendable {
         case .deviceAuthorization, .token, .revoke, .introspect, .rotateKeys: return [.POST]
         case .devicePage, .git, .authorize: return [.GET, .POST]
         case .registry, .kube: return [.GET, .HEAD]
+        case .registration: return [.GET, .POST, .DELETE]
         case .notFound: return []
         }
     }
@@ -181,6 +185,7 @@ final class Router: Sendable {
             return git.handle(req, provider: provider)
         case .registry: return .now(registry.handle(req, provider: provider))
         case .kube: return .now(KubeAPI.handle(req, provider: provider))
+        case .registration: outcome = provider.dynamicClients.handle(req, config: config)
         case .notFound: fatalError("handled above")
         }
         outcome.delivery = delivery
@@ -235,6 +240,10 @@ final class Router: Sendable {
         guard !config.clients.isEmpty else { return .success(id) }
         let bad = config.profile.badClientError
         guard let client = config.clients[id] else {
+            // A client registered here (RFC 7591) is public.
+            if provider.dynamicClients.isRegistered(id) {
+                return basic == nil && form["client_secret"] == nil ? .success(id) : .failure(OAuthError(bad, "public client must not send a client secret"))
+            }
             return .failure(OAuthError(bad, "unknown client"))
         }
         let presented = basic?.1 ?? form["client_secret"]
@@ -243,11 +252,11 @@ final class Router: Sendable {
         case (nil, _?): return .failure(OAuthError(bad, "public client must not send a client secret"))
         case (_?, nil): return .failure(OAuthError(bad, "client authentication required"))
         case (let want?, let got?):
-            return constantTimeEqual(want, got) ? .success(id) : .failure(OAuthError(bad, "wrong client secret"))
+            return Router.constantTimeEqual(want, got) ? .success(id) : .failure(OAuthError(bad, "wrong client secret"))
         }
     }
 
-    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0

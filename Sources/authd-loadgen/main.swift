@@ -291,18 +291,18 @@ func runStore(_ arguments: Arguments) {
     var saveTimes: [UInt64] = [], loadTimes: [UInt64] = []
     do {
         let store = try TokenStore.open(directory: directory, keySource: .keyFile)
-        _ = try store.load()
-        try store.save(logins)  // creates the key file once
+        _ = try store.load().logins
+        try store.save(StoreContents(logins: logins))  // creates the key file once
         for _ in 0..<iterations {
             let t0 = nowNanoseconds()
-            try store.save(logins)
+            try store.save(StoreContents(logins: logins))
             saveTimes.append(nowNanoseconds() - t0)
         }
         // load() as the daemon does at start-up: open, read, decrypt, decode. A fresh TokenStore
         // each time would also re-take the lock; reading twice from one is the same work.
         for _ in 0..<iterations {
             let t0 = nowNanoseconds()
-            let loaded = try store.load()
+            let loaded = try store.load().logins
             loadTimes.append(nowNanoseconds() - t0)
             if loaded.count != records { fail("loaded \(loaded.count) records, expected \(records)") }
         }

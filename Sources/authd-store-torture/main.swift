@@ -10,7 +10,7 @@ func main() -> Int32 {
     guard CommandLine.arguments.count == 2 else { return 2 }
     do {
         let store = try TokenStore.open(directory: CommandLine.arguments[1])
-        var generation = Int64(try store.load().first?.loginTime ?? 0)
+        var generation = Int64(try store.load().logins.first?.loginTime ?? 0)
         while true {
             generation += 1
             let logins = (0..<3).map { index in
@@ -21,7 +21,7 @@ func main() -> Int32 {
                     accessTokenExpiry: generation + 3600, scopes: ["openid", "offline_access"],
                     loginTime: generation)
             }
-            try store.save(logins)
+            try store.save(StoreContents(logins: logins))
         }
     } catch {
         print("authd-store-torture: \(error)")

@@ -87,7 +87,9 @@ struct AuthdCommand: AsyncParsableCommand {
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
             clock: clock, logFile: log,
-            providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon, clock: clock) })
+            providerFactory: { audience, daemon, registrations in
+                OAuthAudienceProvider(audience: audience, daemon: daemon, registrations: registrations, clock: clock)
+            })
         let status = await Daemon(options: options, logger: logger).run()
         try? await timers.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }

@@ -80,12 +80,14 @@ private func line(of key: String, in text: String) -> Int? {
             flow = "authcode"
             redirect_port = 38080
             jwks_uri = "https://proxy.example.com/keys"
+            registration_endpoint = "https://proxy.example.com/register"
             require_mfa = true
             acr_values = ["c1"]
             """
         let a = try audience(text)
         let unwritten: AudienceKey = secret.hasPrefix("client_secret_file") ? .clientSecret : .clientSecretFile
-        for key in AudienceKey.allCases where key != unwritten {
+        // `register` cannot be written beside a client_id naming a client (ClientRegistrationRuleTests).
+        for key in AudienceKey.allCases where key != unwritten && key != .register {
             let expected = try #require(line(of: key.rawValue, in: text), "\(key)")
             #expect(a.origin(of: key) == .config(line: expected), "\(key)")
         }
@@ -240,6 +242,8 @@ private func line(of key: String, in text: String) -> Int? {
               allowed_clients                any program of this user  [default]
               ca_file                        none: the system's trust anchors  [default]
               jwks_uri                       none: with neither issuer nor jwks_uri an id_token cannot be verified and is discarded  [default]
+              registration_endpoint          not used: client_id names the client  [default]
+              register                       false: client_id names a client registered by hand  [default]
               require_mfa                    false  [default]
               acr_values                     none  [default]
 

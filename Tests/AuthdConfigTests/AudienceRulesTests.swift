@@ -35,6 +35,7 @@ struct AudienceRuleCase: Sendable, CustomTestStringConvertible {
     static let cases: [AudienceRuleCase] = [
         .init("clientIDPresent", R.clientIDPresent, "issuer = \"https://i\"", (.error, "missing required key client_id")),
         .init("clientIDPresent", R.clientIDPresent, "issuer = \"https://i\"\nclient_id = \"c\""),
+        .init("clientIDPresent", R.clientIDPresent, "issuer = \"https://i\"\nregister = true"),
 
         .init("oneSecretSource", R.oneSecretSource, "client_secret = \"s\"\nclient_secret_file = \"/s\"", (.error, "client_secret (line 2) and client_secret_file are both set; keep one")),
         .init("oneSecretSource", R.oneSecretSource, "client_secret_file = \"/s\""),
@@ -99,6 +100,10 @@ struct AudienceRuleCase: Sendable, CustomTestStringConvertible {
         .init("identityPolicyHasOpenID", R.identityPolicyHasOpenID, "issuer = \"https://i\"\nrequire_mfa = true", (.warning, "require_mfa needs a verified id_token")),
         .init("identityPolicyHasOpenID", R.identityPolicyHasOpenID, "issuer = \"https://i\"\nacr_values = [\"mfa\"]\nscopes = [\"email\"]", (.warning, "acr_values needs a verified id_token")),
         .init("identityPolicyHasOpenID", R.identityPolicyHasOpenID, "issuer = \"https://i\"\nrequire_mfa = true\nscopes = [\"openid\"]"),
+        .init("clientRegistration", R.clientRegistration, "client_id = \"register\"\nissuer = \"https://i\"\nclient_secret = \"s\"", (.error, "registers a public client, which has no secret")),
+        .init("clientRegistration", R.clientRegistration, "client_id = \"register\"\ndevice_authorization_endpoint = \"https://i/d\"\ntoken_endpoint = \"https://i/t\"", (.error, "needs issuer")),
+        .init("clientRegistration", R.clientRegistration, "client_id = \"c\"\nissuer = \"https://i\"\nregistration_endpoint = \"https://i/r\"", (.warning, "is used only with client_id = \"register\"")),
+        .init("clientRegistration", R.clientRegistration, "client_id = \"register\"\nissuer = \"https://i\""),
     ]
 
     @Test(arguments: cases)

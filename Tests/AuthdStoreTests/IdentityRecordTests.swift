@@ -23,10 +23,10 @@ import Testing
         do {
             // One store per directory at a time (it holds a lock): this one is closed at the end of the block.
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save([verified, unverifiable, partial])
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: [verified, unverifiable, partial]))
         }
-        let loaded = try TokenStore.open(directory: directory.path).load()
+        let loaded = try TokenStore.open(directory: directory.path).load().logins
         #expect(loaded.count == 3)
         let byName = Dictionary(uniqueKeysWithValues: loaded.map { ($0.audience, $0) })
         #expect(byName["okta"]?.identity == verified.identity)

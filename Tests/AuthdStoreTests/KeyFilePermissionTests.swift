@@ -17,14 +17,14 @@ private func storedLogin() -> StoredLogin {
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save([storedLogin()])
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: [storedLogin()]))
         }
         let keyPath = directory.path + "/store.key"
         try FileSystem.setPermissions(keyPath, 0o644)
         let warnings = Mutex<[String]>([])
         let reopened = try TokenStore.open(directory: directory.path, warn: { message in warnings.withLock { $0.append(message) } })
-        #expect(try reopened.load().count == 1)
+        #expect(try reopened.load().logins.count == 1)
         #expect(try FileSystem.status(keyPath).permissions == 0o600)
         let said = warnings.withLock { $0 }
         #expect(said.count == 1)
@@ -37,12 +37,12 @@ private func storedLogin() -> StoredLogin {
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save([storedLogin()])
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: [storedLogin()]))
         }
         let warnings = Mutex<[String]>([])
         let reopened = try TokenStore.open(directory: directory.path, warn: { message in warnings.withLock { $0.append(message) } })
-        #expect(try reopened.load().count == 1)
+        #expect(try reopened.load().logins.count == 1)
         #expect(warnings.withLock { $0 }.isEmpty)
     }
 
@@ -51,14 +51,14 @@ private func storedLogin() -> StoredLogin {
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save([storedLogin()])
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: [storedLogin()]))
         }
         let keyPath = directory.path + "/store.key"
         #expect(chown(keyPath, 65534, 65534) == 0)
         let reopened = try TokenStore.open(directory: directory.path)
         #expect {
-            _ = try reopened.load()
+            _ = try reopened.load().logins
         } throws: { error in
             "\(error)".contains("owned by uid 65534, not by uid 0")
         }
@@ -69,10 +69,10 @@ private func storedLogin() -> StoredLogin {
         let keyPath = directory.path + "/store.key"
         #expect(mkfifo(keyPath, 0o600) == 0)
         let store = try TokenStore.open(directory: directory.path)
-        _ = try store.load()
+        _ = try store.load().logins
         // No store file yet, so the key is first needed here; a blocking open would hang the test.
         #expect {
-            try store.save([storedLogin()])
+            try store.save(StoreContents(logins: [storedLogin()]))
         } throws: { error in
             "\(error)".contains("FIFO")
         }

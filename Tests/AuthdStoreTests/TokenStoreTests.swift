@@ -29,7 +29,7 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
         try writeFile(directory.path + "/" + TokenStore.fileName, try readFile(fixtures + "/tokens.store"))
         try writeFile(directory.path + "/store.key", try readFile(fixtures + "/store.key"))
         let store = try TokenStore.open(directory: directory.path)
-        let logins = try store.load()
+        let logins = try store.load().logins
         #expect(logins.count == 2)
         #expect(logins == sampleLogins())
         #expect(logins[0].refreshToken?.copyString() == "ghr_refresh_token_0001")
@@ -52,8 +52,8 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
     func regenerateFixture() throws {
         let directory = TemporaryDirectory()
         let store = try TokenStore.open(directory: directory.path)
-        _ = try store.load()
-        try store.save(sampleLogins())
+        _ = try store.load().logins
+        try store.save(StoreContents(logins: sampleLogins()))
         try writeFile(fixtures + "/tokens.store", try readFile(store.path), permissions: 0o644)
         try writeFile(fixtures + "/store.key", try readFile(directory.path + "/store.key"), permissions: 0o644)
     }
@@ -64,33 +64,33 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
         let parent = TemporaryDirectory()
         let path = parent.path + "/state/authd"
         let store = try TokenStore.open(directory: path)
-        #expect(try store.load().isEmpty)
-        try store.save(sampleLogins())
+        #expect(try store.load().logins.isEmpty)
+        try store.save(StoreContents(logins: sampleLogins()))
         #expect(try FileSystem.status(path).permissions == 0o700)
         #expect(try FileSystem.status(store.path).permissions == 0o600)
         #expect(try FileSystem.status(path + "/store.key").permissions == 0o600)
         #expect(try FileSystem.status(path + "/store.key").size == 32)
-        #expect(try store.load() == sampleLogins())
+        #expect(try store.load().logins == sampleLogins())
     }
 
     @Test func savedLoginsSurviveReopening() throws {
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save(sampleLogins())
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: sampleLogins()))
         }
         let reopened = try TokenStore.open(directory: directory.path)
-        #expect(try reopened.load() == sampleLogins())
-        try reopened.save([])
-        #expect(try reopened.load().isEmpty)
+        #expect(try reopened.load().logins == sampleLogins())
+        try reopened.save(StoreContents(logins: []))
+        #expect(try reopened.load().logins.isEmpty)
     }
 
     @Test func tokensNeverAppearInTheFile() throws {
         let directory = TemporaryDirectory()
         let store = try TokenStore.open(directory: directory.path)
-        _ = try store.load()
-        try store.save(sampleLogins())
+        _ = try store.load().logins
+        try store.save(StoreContents(logins: sampleLogins()))
         let file = try readFile(store.path)
         for token in ["ghr_refresh_token_0001", "gho_access_token_0001", "refresh-only", "octocat", "read:org"] {
             let needle = Array(token.utf8)
@@ -111,7 +111,7 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
     @Test func saveBeforeLoadIsRefused() throws {
         let directory = TemporaryDirectory()
         let store = try TokenStore.open(directory: directory.path)
-        #expect(throws: StoreError.self) { try store.save(sampleLogins()) }
+        #expect(throws: StoreError.self) { try store.save(StoreContents(logins: sampleLogins())) }
     }
 
     @Test func secondStoreOnTheSameDirectoryIsLockedOut() throws {
@@ -139,11 +139,11 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
 
 @Suite struct DamageTests {
     private func encodedSample(key: SecretBytes = testKey()) throws -> [UInt8] {
-        try StoreFormat.encode(sampleLogins(), key: key, keyDerivation: .rawKey)
+        try StoreFormat.encode(StoreContents(logins: sampleLogins()), key: key, keyDerivation: .rawKey)
     }
 
     private func decode(_ file: [UInt8], key: SecretBytes = testKey()) throws(StoreDamage) -> [StoredLogin] {
-        try StoreFormat.decode(file, header: try StoreFormat.readHeader(file), key: key)
+        try StoreFormat.decode(file, header: try StoreFormat.readHeader(file), key: key).logins
     }
 
     @Test func everySingleByteFlipFails() throws {
@@ -186,7 +186,7 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
 
     @Test func wrongKeyFails() throws {
         #expect(throws: StoreDamage.wrongKeyOrDamagedHeader) { try decode(try encodedSample(), key: testKey(8)) }
-        let empty = try StoreFormat.encode([], key: testKey(), keyDerivation: .rawKey)
+        let empty = try StoreFormat.encode(StoreContents(), key: testKey(), keyDerivation: .rawKey)
         #expect(throws: StoreDamage.wrongKeyOrDamagedHeader) { try decode(empty, key: testKey(8)) }
     }
 
@@ -199,13 +199,13 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
     @Test func damagedStoreIsSetAsideNeverOverwritten() throws {
         let directory = TemporaryDirectory()
         let store = try TokenStore.open(directory: directory.path)
-        _ = try store.load()
-        try store.save(sampleLogins())
+        _ = try store.load().logins
+        try store.save(StoreContents(logins: sampleLogins()))
         var file = try readFile(store.path)
         file[file.count - 5] ^= 1
         try writeFile(store.path, file)
 
-        let result = Result { () throws(StoreError) in try store.load() }
+        let result = Result { () throws(StoreError) in try store.load().logins }
         guard case .failure(.setAside(let asidePath, let damage)) = result else {
             Issue.record("a damaged store loaded")
             return
@@ -214,9 +214,9 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
         #expect(asidePath.hasPrefix(store.path + ".corrupt-"))
         #expect(try readFile(asidePath) == file)
         #expect(!FileSystem.exists(store.path))
-        #expect(try store.load().isEmpty)
-        try store.save([sampleLogins()[1]])
-        #expect(try store.load() == [sampleLogins()[1]])
+        #expect(try store.load().logins.isEmpty)
+        try store.save(StoreContents(logins: [sampleLogins()[1]]))
+        #expect(try store.load().logins == [sampleLogins()[1]])
         #expect(try readFile(asidePath) == file)
     }
 
@@ -224,13 +224,13 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save(sampleLogins())
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: sampleLogins()))
         }
         try FileSystem.remove(directory.path + "/store.key")
         let store = try TokenStore.open(directory: directory.path)
         #expect {
-            _ = try store.load()
+            _ = try store.load().logins
         } throws: { error in
             guard case StoreError.setAside(_, .wrongKeyOrDamagedHeader) = error else { return false }
             return "\(error)".contains("wrong key")
@@ -242,8 +242,8 @@ private let fixtures = String(#filePath.dropLast("TokenStoreTests.swift".count))
         let directory = TemporaryDirectory()
         try writeFile(directory.path + "/" + TokenStore.fileName, Array("not a store".utf8))
         let store = try TokenStore.open(directory: directory.path)
-        #expect(throws: StoreError.self) { _ = try store.load() }
-        #expect(try store.load().isEmpty)
+        #expect(throws: StoreError.self) { _ = try store.load().logins }
+        #expect(try store.load().logins.isEmpty)
     }
 }
 
@@ -273,19 +273,19 @@ extension FailingFileSystem: @unchecked Sendable {}
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save(sampleLogins())
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: sampleLogins()))
         }
         let failing = try TokenStore.open(directory: directory.path, fileSystem: FailingFileSystem(failWrites: true))
-        #expect(try failing.load() == sampleLogins())
+        #expect(try failing.load().logins == sampleLogins())
         #expect {
-            try failing.save([])
+            try failing.save(StoreContents(logins: []))
         } throws: { error in
             guard case StoreError.writeFailed(_, .noSpace) = error else { return false }
             return "\(error)".contains("previous store is unchanged")
         }
         #expect(directory.entries() == ["store.key", "store.lock", TokenStore.fileName])
-        #expect(try failing.load() == sampleLogins())
+        #expect(try failing.load().logins == sampleLogins())
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -309,7 +309,7 @@ extension FailingFileSystem: @unchecked Sendable {}
             try child.send(.kill)
             #expect(try child.wait() == .signalled(SIGKILL), "round \(round): the writer ended by itself")
             let store = try TokenStore.open(directory: directory.path)
-            let logins = try store.load()
+            let logins = try store.load().logins
             if let generation = logins.first?.loginTime {
                 #expect(logins.count == 3)
                 #expect(logins.allSatisfy { $0.loginTime == generation }, "round \(round): mixed generations")
@@ -328,33 +328,33 @@ extension FailingFileSystem: @unchecked Sendable {}
         let source = StoreKeySource.passphrase(secret("correct horse battery staple"), parameters: .interactive)
         do {
             let store = try TokenStore.open(directory: directory.path, keySource: source)
-            _ = try store.load()
-            try store.save(sampleLogins())
-            try store.save(sampleLogins())  // reuses the derived key and salt
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: sampleLogins()))
+            try store.save(StoreContents(logins: sampleLogins()))  // reuses the derived key and salt
         }
         #expect(!FileSystem.exists(directory.path + "/store.key"))
         let header = try StoreFormat.readHeader(try readFile(directory.path + "/" + TokenStore.fileName))
         #expect(header.keyDerivation.identifier == 2)
         do {
             let store = try TokenStore.open(directory: directory.path, keySource: source)
-            #expect(try store.load() == sampleLogins())
+            #expect(try store.load().logins == sampleLogins())
         }
         let wrong = try TokenStore.open(
             directory: directory.path, keySource: .passphrase(secret("wrong"), parameters: .interactive))
-        #expect(throws: StoreError.self) { _ = try wrong.load() }
+        #expect(throws: StoreError.self) { _ = try wrong.load().logins }
     }
 
     @Test func keySourceMismatchIsNamed() throws {
         let directory = TemporaryDirectory()
         do {
             let store = try TokenStore.open(directory: directory.path)
-            _ = try store.load()
-            try store.save(sampleLogins())
+            _ = try store.load().logins
+            try store.save(StoreContents(logins: sampleLogins()))
         }
         let store = try TokenStore.open(
             directory: directory.path, keySource: .passphrase(secret("pass"), parameters: .interactive))
         #expect {
-            _ = try store.load()
+            _ = try store.load().logins
         } throws: { error in
             guard case StoreError.setAside(_, .keySourceMismatch) = error else { return false }
             return true
@@ -367,14 +367,14 @@ extension FailingFileSystem: @unchecked Sendable {}
         let keyPath = credentials.path + "/" + StoreKeySource.credentialKeyName
         try writeFile(keyPath, Array("too short".utf8))
         let bad = try TokenStore.open(directory: directory.path, keySource: .credentialKey(path: keyPath))
-        _ = try bad.load()
-        #expect(throws: StoreError.self) { try bad.save(sampleLogins()) }
+        _ = try bad.load().logins
+        #expect(throws: StoreError.self) { try bad.save(StoreContents(logins: sampleLogins())) }
 
         try writeFile(keyPath, [UInt8](repeating: 0x42, count: 32))
         let good = try TokenStore.open(directory: directory.path + "/2", keySource: .credentialKey(path: keyPath))
-        _ = try good.load()
-        try good.save(sampleLogins())
-        #expect(try good.load() == sampleLogins())
+        _ = try good.load().logins
+        try good.save(StoreContents(logins: sampleLogins()))
+        #expect(try good.load().logins == sampleLogins())
         #expect(!FileSystem.exists(directory.path + "/2/store.key"))
     }
 

@@ -8,12 +8,19 @@ import Testing
         .get(audience: "demo", minimumValiditySeconds: 300, interactive: true),
         .login(audience: "a.b-c_d", flow: nil), .login(audience: "x", flow: .authcode),
         .authorizationResponse(audience: "x", url: "http://127.0.0.1:1/callback?code=c&state=s"), .logout(audience: "x"),
+        .logout(audience: "x", forgetClient: true),
         .erase(audience: nil, fingerprint: "0123456789abcdef"), .erase(audience: "gh", fingerprint: "0123456789abcdef"),
     ])
     func requestsRoundTrip(_ request: Request) throws {
         let line = request.line()
         #expect(line.last == 0x0A)
         #expect(try Request.decode(line.dropLast()) == request)
+    }
+
+    @Test func logoutForgetsTheRegisteredClientOnlyWhenAsked() throws {
+        #expect(Request.logout(audience: "x").json()["forget_client"] == nil)
+        #expect(try Request.decode(Array(#"{"op":"logout","audience":"x","forget_client":true}"#.utf8)) == .logout(audience: "x", forgetClient: true))
+        #expect(try Request.decode(Array(#"{"op":"logout","audience":"x","forget_client":false}"#.utf8)) == .logout(audience: "x"))
     }
 
     @Test func getDefaults() throws {

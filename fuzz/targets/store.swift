@@ -66,14 +66,14 @@ public func fuzzStore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         }
         return 0
     }
-    let logins: [StoredLogin]
+    let logins: StoreContents
     do {
         logins = try StoreFormat.decode(file, header: header, key: key)
     } catch {
         _ = error.description
         return 0
     }
-    precondition(logins.count == Int(header.recordCount), "decoded a different number of logins than the header says")
+    precondition(logins.logins.count + logins.registrations.count == Int(header.recordCount), "decoded a different number of records than the header says")
     let encoded: [UInt8]
     do {
         encoded = try StoreFormat.encode(logins, key: key, keyDerivation: .rawKey)
