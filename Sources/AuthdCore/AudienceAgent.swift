@@ -32,7 +32,7 @@ public struct AudiencePolicy: Sendable {
     public var allowedClients: [String]
     /// The configured RFC 8707 resources the login was asked for: the only ones `get --resource` may name.
     public var resources: [String]
-    /// nil = the default rule (the larger of 60 s and 10 % of the lifetime).
+    /// `refresh_margin`; nil = the default rule (`RefreshPlanner.margin(forLifetime:)`).
     public var refreshMargin: Duration?
     public var maxSession: Duration?
     /// The issuer and client a login of this audience belongs to (stored with it).
@@ -70,10 +70,8 @@ public struct AudiencePolicy: Sendable {
             : LoginMethodPlan(first: .deviceFlow, fallsBackToAuthorizationCode: false, reason: "the device flow")
     }
 
-    /// Capped at half the lifetime, so a short-lived token is not refreshed the moment it arrives.
-    func margin(forLifetime lifetime: Duration) -> Duration {
-        min(refreshMargin ?? max(.seconds(60), lifetime / 10), lifetime / 2)
-    }
+    /// The refresh rule for these settings (RefreshPlanner.swift).
+    var refreshPlanner: RefreshPlanner { RefreshPlanner(margin: refreshMargin, maxSession: maxSession) }
 }
 
 /// Side effects the agent needs from the daemon, injected so the agent is tested without one.
@@ -165,7 +163,7 @@ public actor AudienceAgent {
                 // A token renewed for this very request is served even if shorter-lived than asked:
                 // nothing better can be had.
                 let needed = renewedInThisRequest ? Duration.zero
-                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: policy.margin(forLifetime:))
+                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: policy.refreshPlanner.margin(forLifetime:))
                 let nearsExpiry = !canRefresh && canPrompt && isNearExpiry(login, now: now)
                 if login.accessTokenIsValid(now: now, minimumValidity: needed), !(nearsExpiry && !renewedInThisRequest) {
                     return try serve(login, to: client, asked: minimumValidity)
@@ -465,13 +463,12 @@ public actor AudienceAgent {
     }
 
     private func sessionExpired(_ now: Duration) -> Bool {
-        guard let maxSession = policy.maxSession, let login else { return false }
-        return now - login.loginAt >= maxSession
+        guard let login else { return false }
+        return policy.refreshPlanner.sessionEnded(loginAt: login.loginAt, now: now)
     }
 
     private func isNearExpiry(_ login: Login, now: Duration) -> Bool {
-        guard let expiresAt = login.accessExpiresAt, let lifetime = login.accessLifetime else { return false }
-        return expiresAt - now <= policy.margin(forLifetime: lifetime)
+        policy.refreshPlanner.isNearExpiry(expiresAt: login.accessExpiresAt, lifetime: login.accessLifetime, now: now)
     }
 
     // MARK: Narrower tokens (get --scope / --resource; the decision and cache are in ScopedTokens.swift)
@@ -496,7 +493,7 @@ public actor AudienceAgent {
             let now = clock.monotonicNow()
             if let entry = scopedTokens.entry(key, generation: generation) {
                 let needed = refreshedInThisRequest ? Duration.zero
-                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: entry.issuedLifetime, margin: policy.margin(forLifetime:))
+                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: entry.issuedLifetime, margin: policy.refreshPlanner.margin(forLifetime:))
                 if entry.expiresAt.map({ $0 - now >= needed }) ?? true { return try serveScoped(entry, key, to: client, asked: minimumValidity) }
             }
             if isShutDown { throw ProtocolFailure(.cancelled, "\(name): authd is stopping") }
@@ -1106,40 +1103,28 @@ public actor AudienceAgent {
         }
     }
 
-    /// Plans the next refresh on the monotonic clock: margin before expiry, never in a busy loop.
+    /// Arms the timer for the next refresh as the planner says (RefreshPlanner.swift).
     private func scheduleRefresh() {
         refreshTimer?.cancel()
         refreshTimer = nil
         nextRefreshAt = nil
         let now = clock.monotonicNow()
-        guard let login, renewal == .possible, login.refreshTokenIsUsable(now: now),
-              let expiresAt = login.accessExpiresAt, let lifetime = login.accessLifetime else { return }
-        if sessionExpired(now) {
-            markLoginNeeded(reason: "the session reached max_session")
-            return
+        guard let login, renewal == .possible, login.refreshTokenIsUsable(now: now) else { return }
+        switch policy.refreshPlanner.plan(expiresAt: login.accessExpiresAt, issuedAt: login.accessIssuedAt,
+                                          loginAt: login.loginAt, now: now) {
+        case .refresh(let due): armTimer(at: due)
+        case .unknownLifetime: return
+        case .sessionEnded: markLoginNeeded(reason: "the session reached max_session")
         }
-        var due = expiresAt - policy.margin(forLifetime: lifetime)
-        if let maxSession = policy.maxSession, login.loginAt + maxSession < due {
-            // The session ends before the next refresh: wake then to ask for a login.
-            due = login.loginAt + maxSession
-        }
-        // Never sooner than 2 s after issuance: a provider answering `expires_in: 0` must not
-        // make the daemon refresh in a tight loop.
-        armTimer(at: max(due, now, login.accessIssuedAt + .seconds(2)))
     }
 
-    /// Transient failure: retry with jittered exponential backoff (5 s doubling to about 5 min),
-    /// pulled in before expiry while the token is still valid. A network problem never ends a
-    /// login: after expiry the retries simply continue (a laptop waking before its Wi-Fi does).
+    /// Transient failure: the planner's backoff. A network problem never ends a login: after
+    /// expiry the retries simply continue (a laptop waking before its Wi-Fi does).
     private func scheduleRetry() {
         let now = clock.monotonicNow()
         guard let login, login.refreshTokenIsUsable(now: now) else { return }
-        let base = Duration.seconds(5) * (1 << min(max(refreshFailures - 1, 0), 6))
-        var due = now + base + base * environment.jitter()
-        if let expiresAt = login.accessExpiresAt, expiresAt - now > .seconds(2), due > expiresAt {
-            due = now + (expiresAt - now) / 2
-        }
-        armTimer(at: due)
+        armTimer(at: policy.refreshPlanner.retryAt(afterFailures: refreshFailures, now: now, expiresAt: login.accessExpiresAt,
+                                                   jitter: environment.jitter()))
     }
 
     private func armTimer(at due: Duration) {
