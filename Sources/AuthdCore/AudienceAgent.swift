@@ -721,33 +721,26 @@ public actor AudienceAgent {
         return Task {
             while !Task.isCancelled {
                 do { try await clock.sleep(until: clock.monotonicNow() + AudienceAgent.heartbeatInterval) } catch { return }
-                self.relay(.polling, to: run)
+                self.broadcast(run, .progress(stage: "polling", intervalSeconds: nil))
             }
         }
     }
 
+    /// The provider's device flow. Its events reach the agent in order through one stream: the
+    /// prompt first (kept for clients that join later), then progress.
     private func deviceFlowTokens(_ run: DeviceFlowRun) async throws -> IssuedTokens? {
-        let code = try await provider.requestDeviceCode()
-        guard isCurrent(run) else { return nil }
-        let expiresAtWall = clock.wallSeconds() + code.expiresIn
-        let prompt = DevicePrompt(
-            audience: name, verificationURI: code.verificationURI, userCode: code.userCode,
-            verificationURIComplete: code.verificationURIComplete, expiresAt: expiresAtWall, expiresIn: code.expiresIn,
-            qrRows: environment.qrRows(code.verificationURIComplete ?? code.verificationURI), providerMessage: code.message)
-        run.prompt = prompt
-        broadcast(run, .prompt(prompt))
-        let (progressStream, progressSink) = AsyncStream<FlowProgress>.makeStream()
+        let (stream, sink) = AsyncStream<DeviceFlowEvent>.makeStream()
         let relay = Task {
-            for await progress in progressStream { self.relay(progress, to: run) }
+            for await event in stream { self.relay(event, to: run) }
         }
         let heartbeat = startHeartbeat(run)
-        defer {
-            relay.cancel()
-            heartbeat.cancel()
-        }
-        let tokens = try await provider.pollForTokens(code) { progressSink.yield($0) }
-        progressSink.finish()
-        return tokens
+        let result: Result<IssuedTokens, any Error>
+        do { result = .success(try await provider.runDeviceFlow { sink.yield($0) }) } catch { result = .failure(error) }
+        // Every event the provider sent is relayed before the outcome (an instant approval's prompt too).
+        sink.finish()
+        await relay.value
+        heartbeat.cancel()
+        return try result.get()
     }
 
     /// RFC 8252 §7.3: a listener on 127.0.0.1 for exactly this login, the prompt, then one
@@ -857,11 +850,22 @@ public actor AudienceAgent {
         flow === run
     }
 
-    private func relay(_ progress: FlowProgress, to run: DeviceFlowRun) {
-        switch progress {
-        case .polling: broadcast(run, .progress(stage: "polling", intervalSeconds: nil))
+    private func relay(_ event: DeviceFlowEvent, to run: DeviceFlowRun) {
+        guard isCurrent(run) else { return }
+        switch event {
+        case .prompt(let flowPrompt):
+            let prompt = DevicePrompt(
+                audience: name, verificationURI: flowPrompt.verificationURI, userCode: flowPrompt.userCode,
+                verificationURIComplete: flowPrompt.verificationURIComplete, expiresAt: flowPrompt.expiresAtUnixSeconds,
+                expiresIn: flowPrompt.expiresIn,
+                qrRows: environment.qrRows(flowPrompt.verificationURIComplete ?? flowPrompt.verificationURI),
+                providerMessage: flowPrompt.message)
+            run.prompt = prompt
+            broadcast(run, .prompt(prompt))
         case .slowDown(let interval): broadcast(run, .progress(stage: "slow_down", intervalSeconds: interval))
         case .retrying: broadcast(run, .progress(stage: "retrying", intervalSeconds: nil))
+        // Announced once the login is installed (`performLogin`), not when the provider answers.
+        case .approved: break
         }
     }
 

@@ -96,16 +96,12 @@ actor ScriptedProvider: AudienceProvider {
     func setAccessLifetime(_ seconds: Int64?) { accessLifetime = seconds }
     func queueRefreshOutcome(_ outcome: Result<Void, ProviderError>) { refreshOutcomes.append(outcome) }
 
-    func requestDeviceCode() async throws -> DeviceCode {
+    func runDeviceFlow(events: @escaping @Sendable (DeviceFlowEvent) -> Void) async throws -> IssuedTokens {
         deviceCodeRequests += 1
         decided = nil
-        return DeviceCode(verificationURI: "http://127.0.0.1:1/device", userCode: "BCDF-GHJK",
-                          verificationURIComplete: "http://127.0.0.1:1/device?user_code=BCDFGHJK", expiresIn: 600,
-                          message: nil, handle: "device-code-secret-\(deviceCodeRequests)")
-    }
-
-    func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
-        progress(.polling)
+        events(.prompt(DeviceFlowPrompt(userCode: "BCDF-GHJK", verificationURI: "http://127.0.0.1:1/device",
+                                        verificationURIComplete: "http://127.0.0.1:1/device?user_code=BCDFGHJK", expiresIn: 600,
+                                        expiresAtUnixSeconds: 1_800_000_600)))
         let outcome: Result<Void, ProviderError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 if let decided { continuation.resume(returning: decided) } else { waiting.append(continuation) }
