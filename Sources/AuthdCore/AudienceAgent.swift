@@ -333,8 +333,7 @@ public actor AudienceAgent {
         guard var current = login, current.accessTokenFingerprint == fingerprint else { return false }
         current.accessToken = nil
         current.accessTokenFingerprint = nil
-        current.accessExpiresAt = nil
-        current.accessExpiresAtWall = nil
+        current.accessExpiry = nil
         login = current
         environment.audit.record(AuditRecord(.tokenErased, "\(name): token erased on request", audience: name, client: client,
                                              scopes: current.scopes, tokenFingerprint: fingerprint))
@@ -367,7 +366,7 @@ public actor AudienceAgent {
         let wallNow = clock.wallSeconds()
         var status = AudienceStatus(
             audience: name, state: state, issuer: nil, scopes: login?.scopes ?? [],
-            accessTokenExpiresAt: login?.accessToken == nil ? nil : login?.accessExpiresAtWall,
+            accessTokenExpiresAt: login?.accessToken == nil ? nil : login?.accessExpiry?.wall,
             refreshAt: nextRefreshAt.map { wallNow + Int64(($0 - now).components.seconds) },
             hasRefreshToken: login?.refreshToken != nil, loginAt: login?.loginAtWall, persist: policy.persist,
             subject: login?.identity?.displayName ?? login?.subject, loginPending: flow != nil,
@@ -443,7 +442,7 @@ public actor AudienceAgent {
         }
         environment.audit.record(AuditRecord(.tokenServed, "\(name): token served", audience: name, client: client,
                                              scopes: login.scopes, tokenFingerprint: fingerprint))
-        return ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiresAtWall,
+        return ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiry?.wall,
                            scopes: login.scopes, fingerprint: fingerprint,
                            shortOfMinimumValidity: MinimumValidity.fallsShort(
                                remaining: login.accessExpiresAt.map { $0 - clock.monotonicNow() }, asked: asked))
@@ -542,7 +541,7 @@ public actor AudienceAgent {
         }
         environment.audit.record(AuditRecord(.tokenServed, "\(name): narrower token served", audience: name, client: client,
                                              scopes: entry.scopes, tokenFingerprint: entry.fingerprint, detail: "narrower token: \(key)"))
-        return ServedToken(token: token, tokenType: entry.tokenType, expiresAtWall: entry.expiresAtWall, scopes: entry.scopes,
+        return ServedToken(token: token, tokenType: entry.tokenType, expiresAtWall: entry.expiry?.wall, scopes: entry.scopes,
                            fingerprint: entry.fingerprint,
                            shortOfMinimumValidity: MinimumValidity.fallsShort(
                                remaining: entry.expiresAt.map { $0 - clock.monotonicNow() }, asked: asked))
@@ -578,14 +577,13 @@ public actor AudienceAgent {
                                             "\(name): the provider ignored the narrower scope: asked for \"\(asked)\", it issued \"\(issued)\"; that token was not served",
                                             hint: "this provider does not narrow scopes on refresh; use authctl get \(name) without --scope, or configure an audience with just these scopes"))
             }
-            let now = clock.monotonicNow()
-            let wallNow = clock.wallSeconds()
+            let reading = ClockReading(clock)
             var accessBytes = Array(tokens.accessToken.utf8)
             let fingerprint = AuthdWire.TokenFingerprint.of(accessBytes)
             let entry = ScopedTokenCache.Entry(
                 token: environment.vault.seal(zeroing: &accessBytes, context: VaultContext.scoped(name, key)),
-                tokenType: tokens.tokenType, fingerprint: fingerprint, expiresAt: tokens.expiresIn.map { now + .seconds($0) },
-                expiresAtWall: tokens.expiresIn.map { wallNow + $0 }, issuedLifetime: tokens.expiresIn.map { .seconds($0) },
+                tokenType: tokens.tokenType, fingerprint: fingerprint,
+                expiry: tokens.expiresIn.map { ClockMoment(after: $0, now: reading) }, issuedLifetime: tokens.expiresIn.map { .seconds($0) },
                 scopes: tokens.scopes ?? key.scopes ?? login?.scopes ?? [], generation: started)
             scopedTokens.store(entry, for: key)
             environment.audit.record(AuditRecord(.refreshSucceeded, "\(name): narrower token refreshed", audience: name, client: client,
@@ -612,12 +610,9 @@ public actor AudienceAgent {
     /// Keeps a refresh token rotated by a narrowing refresh as the login's own.
     private func adoptRefreshToken(from tokens: IssuedTokens) async {
         guard let refresh = tokens.refreshToken, var current = login else { return }
-        let now = clock.monotonicNow()
-        let wallNow = clock.wallSeconds()
         var refreshBytes = Array(refresh.utf8)
         current.refreshToken = environment.vault.seal(zeroing: &refreshBytes, context: VaultContext.refresh(name))
-        current.refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
-        current.refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
+        current.refreshExpiry = tokens.refreshExpiry(now: ClockReading(clock))
         login = current
         await persist(current)
     }
@@ -1019,8 +1014,7 @@ public actor AudienceAgent {
     private func forgetRefreshToken() async {
         guard var current = login else { return }
         current.refreshToken = nil
-        current.refreshExpiresAt = nil
-        current.refreshExpiresAtWall = nil
+        current.refreshExpiry = nil
         login = current
         await persist(current)
     }
@@ -1038,30 +1032,23 @@ public actor AudienceAgent {
 
     /// Seals new tokens into the login, persists it, and schedules the next refresh.
     private func install(_ tokens: IssuedTokens, freshLogin: Bool) async {
-        let now = clock.monotonicNow()
-        let wallNow = clock.wallSeconds()
+        let reading = ClockReading(clock)
+        let now = reading.monotonic
+        let wallNow = reading.wall
         var accessBytes = Array(tokens.accessToken.utf8)
         let fingerprint = AuthdWire.TokenFingerprint.of(accessBytes)
         let sealedAccess = environment.vault.seal(zeroing: &accessBytes, context: VaultContext.access(name))
-        var sealedRefresh = login?.refreshToken
-        var refreshExpiresAt = login?.refreshExpiresAt
-        var refreshExpiresAtWall = login?.refreshExpiresAtWall
-        if freshLogin {
-            sealedRefresh = nil
-            refreshExpiresAt = nil
-            refreshExpiresAtWall = nil
-        }
+        var sealedRefresh = freshLogin ? nil : login?.refreshToken
+        var refreshExpiry = freshLogin ? nil : login?.refreshExpiry
         if let refresh = tokens.refreshToken {
             var refreshBytes = Array(refresh.utf8)
             sealedRefresh = environment.vault.seal(zeroing: &refreshBytes, context: VaultContext.refresh(name))
-            refreshExpiresAt = tokens.refreshTokenExpiresIn.map { now + .seconds($0) }
-            refreshExpiresAtWall = tokens.refreshTokenExpiresIn.map { wallNow + $0 }
+            refreshExpiry = tokens.refreshExpiry(now: reading)
         }
         var updated = Login(
             accessToken: sealedAccess, tokenType: tokens.tokenType, accessTokenFingerprint: fingerprint,
-            accessExpiresAt: tokens.expiresIn.map { now + .seconds($0) },
-            accessExpiresAtWall: tokens.expiresIn.map { wallNow + $0 }, accessIssuedAt: now,
-            refreshToken: sealedRefresh, refreshExpiresAt: refreshExpiresAt, refreshExpiresAtWall: refreshExpiresAtWall,
+            accessExpiry: tokens.expiresIn.map { ClockMoment(after: $0, now: reading) }, accessIssuedAt: now,
+            refreshToken: sealedRefresh, refreshExpiry: refreshExpiry,
             scopes: tokens.scopes ?? (freshLogin ? policy.requestedScopes : (login?.scopes ?? policy.requestedScopes)),
             loginAtWall: freshLogin ? wallNow : (login?.loginAtWall ?? wallNow),
             loginAt: freshLogin ? now : (login?.loginAt ?? now),

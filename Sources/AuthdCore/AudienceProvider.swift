@@ -10,7 +10,9 @@ public struct IssuedTokens: Sendable {
     public var expiresIn: Int64?
     /// A refresh answer without a refresh token keeps the old one: nil here means "none sent".
     public var refreshToken: String?
-    public var refreshTokenExpiresIn: Int64?
+    /// When the refresh token expires, in wall-clock Unix seconds, as the engine computed it
+    /// (`TokenGrant.refreshTokenExpiresAt`); nil when the provider did not say.
+    public var refreshTokenExpiresAt: Int64?
     /// Granted scopes when the provider said; nil means "as requested".
     public var scopes: [String]?
     /// Who logged in: the verified identity's display name; nil without a verified id_token.
@@ -26,12 +28,12 @@ public struct IssuedTokens: Sendable {
     public var identityUnverifiable = false
 
     public init(accessToken: String, tokenType: String = "Bearer", expiresIn: Int64?, refreshToken: String?,
-                refreshTokenExpiresIn: Int64? = nil, scopes: [String]?, subject: String? = nil) {
+                refreshTokenExpiresAt: Int64? = nil, scopes: [String]?, subject: String? = nil) {
         self.accessToken = accessToken
         self.tokenType = tokenType
         self.expiresIn = expiresIn
         self.refreshToken = refreshToken
-        self.refreshTokenExpiresIn = refreshTokenExpiresIn
+        self.refreshTokenExpiresAt = refreshTokenExpiresAt
         self.scopes = scopes
         self.subject = subject
     }

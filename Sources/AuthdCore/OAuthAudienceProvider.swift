@@ -157,7 +157,7 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
     static func issued(_ grant: TokenGrant) -> IssuedTokens {
         var issued = IssuedTokens(accessToken: grant.accessToken, tokenType: grant.tokenType, expiresIn: grant.expiresIn,
                                   refreshToken: grant.refreshToken,
-                                  refreshTokenExpiresIn: grant.refreshTokenExpiresAt.map { $0 - grant.issuedAt },
+                                  refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
                                   scopes: grant.scopes.isEmpty ? nil : grant.scopes)
         issued.nonce = grant.nonce
         return issued

@@ -94,6 +94,9 @@ actor ScriptedProvider: AudienceProvider {
     nonisolated var issuer: String? { get async { "http://127.0.0.1:1" } }
 
     func setAccessLifetime(_ seconds: Int64?) { accessLifetime = seconds }
+    /// The wall time (Unix seconds) the next minted refresh tokens expire at, as the engine reports it; nil: unknown.
+    var refreshTokenExpiresAt: Int64?
+    func setRefreshTokenExpiresAt(_ wall: Int64?) { refreshTokenExpiresAt = wall }
     func queueRefreshOutcome(_ outcome: Result<Void, ProviderError>) { refreshOutcomes.append(outcome) }
 
     func runDeviceFlow(events: @escaping @Sendable (DeviceFlowEvent) -> Void) async throws -> IssuedTokens {
@@ -176,7 +179,8 @@ actor ScriptedProvider: AudienceProvider {
     private func mint() -> IssuedTokens {
         issued += 1
         var tokens = IssuedTokens(accessToken: "access-token-secret-\(issued)", expiresIn: accessLifetime,
-                                  refreshToken: "refresh-token-secret-\(issued)", scopes: ["read", "write"], subject: "alice")
+                                  refreshToken: "refresh-token-secret-\(issued)", refreshTokenExpiresAt: refreshTokenExpiresAt,
+                                  scopes: ["read", "write"], subject: "alice")
         if let mintedIdentity {
             tokens.identity = mintedIdentity
             tokens.idToken = "id-token-secret-\(issued)"
