@@ -151,75 +151,55 @@ public actor AudienceAgent {
 
     // MARK: Requests
 
-    /// A token valid for `minimumValidity`, refreshing or running a device flow as needed.
+    /// A token valid for `minimumValidity`, refreshing or running a device flow as needed: each
+    /// turn performs the step `ServeDecision` picks, then asks again (other requests run meanwhile).
     public func get(minimumValidity: Duration, canPrompt: Bool, client: ClientIdentity,
                     events: @escaping ReplySink) async throws(ProtocolFailure) -> ServedToken {
-        var renewedInThisRequest = false
+        var renewed = false
         while true {
             try checkCancelled()
             let now = clock.monotonicNow()
-            let canRefresh = login.map { renewal == .possible && $0.refreshTokenIsUsable(now: now) && !sessionExpired(now) } ?? false
-            if let login {
-                // A token renewed for this very request is served even if shorter-lived than asked:
-                // nothing better can be had.
-                let needed = renewedInThisRequest ? Duration.zero
-                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: policy.refreshPlanner.margin(forLifetime:))
-                let nearsExpiry = !canRefresh && canPrompt && isNearExpiry(login, now: now)
-                if login.accessTokenIsValid(now: now, minimumValidity: needed), !(nearsExpiry && !renewedInThisRequest) {
-                    return try serve(login, to: client, asked: minimumValidity)
-                }
-            }
-            // Stopping: a valid token is still served above, but nothing new is started.
-            if isShutDown { throw ProtocolFailure(.cancelled, "\(name): authd is stopping") }
-            if let task = refreshing {
+            let decision = ServeDecision(login: login, renewalPossible: renewal == .possible, refreshInFlight: refreshing != nil,
+                                         flowPending: flow != nil, stopping: isShutDown, planner: policy.refreshPlanner)
+            switch decision.next(minimumValidity: minimumValidity, canPrompt: canPrompt, renewed: renewed, now: now) {
+            case .serve:
+                guard let login else { throw ProtocolFailure(.internalError, "\(name): no access token to serve") }
+                return try serve(login, to: client, asked: minimumValidity)
+            case .stopping:
+                throw ProtocolFailure(.cancelled, "\(name): authd is stopping")
+            case .joinRefresh:
+                guard let task = refreshing else { continue }
                 let outcome = await awaitRefresh(task)
-                // Whoever sees the refresh finished first clears it; otherwise this loop would find
+                // Whoever sees the refresh finished first clears it; otherwise the next turn would find
                 // the same finished task again without ever suspending.
                 if refreshing == task { refreshing = nil }
-                switch outcome {
-                case .success:
-                    renewedInThisRequest = true
-                case .failure(let error) where error.kind == .transient:
-                    throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)",
-                                          hint: "the provider may be unreachable; try again shortly")
-                case .failure:
-                    break  // re-examine: now login-needed, or superseded
-                }
-                continue
-            }
-            // Someone's new login may be waiting for approval: the current login is still refreshed and
-            // served when it can be; only a request that needs the new login joins (or is refused).
-            if let run = flow, !(canRefresh && !renewedInThisRequest) {
-                guard canPrompt else { throw loginNeededFailure(for: client) }
+                renewed = try renewedBy(outcome) || renewed
+            case .startRefresh:
+                renewed = try renewedBy(await refreshNow(client: client))
+            case .joinFlow:
+                guard let run = flow else { continue }
                 try await join(run, client: client, events: events)
-                renewedInThisRequest = true
-                continue
-            }
-            if canRefresh, !renewedInThisRequest {
-                switch await refreshNow(reason: "requested", client: client) {
-                case .success:
-                    renewedInThisRequest = true
-                    continue
-                case .failure(let error) where error.kind == .transient:
-                    throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)",
-                                          hint: "the provider may be unreachable; try again shortly")
-                case .failure:
-                    continue  // now login-needed; fall through to the device flow on the next turn
-                }
-            }
-            guard canPrompt else {
-                if let login, login.accessTokenIsValid(now: now, minimumValidity: minimumValidity) {
-                    return try serve(login, to: client, asked: minimumValidity)
-                }
+                renewed = true
+            case .startFlow:
+                try await join(startDeviceFlow(client: client), client: client, events: events)
+                renewed = true
+            case .loginNeeded:
                 throw loginNeededFailure(for: client)
             }
-            if renewedInThisRequest, let login, login.accessToken != nil {
-                // Issued for this very request: serve it rather than prompt again, however short it is.
-                return try serve(login, to: client, asked: minimumValidity)
-            }
-            let run = startDeviceFlow(client: client)
-            try await join(run, client: client, events: events)
-            renewedInThisRequest = true
+        }
+    }
+
+    /// A refresh this request waited for: true when it renewed the login; a transient failure ends
+    /// the request; any other failure means the next turn looks again (now login-needed, or superseded).
+    private func renewedBy(_ outcome: Result<Void, ProviderError>) throws(ProtocolFailure) -> Bool {
+        switch outcome {
+        case .success:
+            return true
+        case .failure(let error) where error.kind == .transient:
+            throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)",
+                                  hint: "the provider may be unreachable; try again shortly")
+        case .failure:
+            return false
         }
     }
 
@@ -264,7 +244,7 @@ public actor AudienceAgent {
             let canRefresh = renewal == .possible && current.refreshTokenIsUsable(now: clock.monotonicNow())
             if !refreshed, canRefresh {
                 refreshed = true
-                if case .failure(let error) = await refreshNow(reason: "id_token requested", client: client), error.kind == .transient {
+                if case .failure(let error) = await refreshNow(client: client), error.kind == .transient {
                     throw ProtocolFailure(.networkError, "\(name): refresh failed: \(error.message)", hint: "the provider may be unreachable; try again shortly")
                 }
                 continue
@@ -464,10 +444,6 @@ public actor AudienceAgent {
     private func sessionExpired(_ now: Duration) -> Bool {
         guard let login else { return false }
         return policy.refreshPlanner.sessionEnded(loginAt: login.loginAt, now: now)
-    }
-
-    private func isNearExpiry(_ login: Login, now: Duration) -> Bool {
-        policy.refreshPlanner.isNearExpiry(expiresAt: login.accessExpiresAt, lifetime: login.accessLifetime, now: now)
     }
 
     // MARK: Narrower tokens (get --scope / --resource; the decision and cache are in ScopedTokens.swift)
@@ -926,7 +902,7 @@ public actor AudienceAgent {
     // MARK: Refresh
 
     /// Runs one refresh (joining one in progress) and reports how it went.
-    private func refreshNow(reason: String, client: ClientIdentity) async -> Result<Void, ProviderError> {
+    private func refreshNow(client: ClientIdentity) async -> Result<Void, ProviderError> {
         if let task = refreshing { return await awaitRefresh(task) }
         // A stopping daemon must not rotate a refresh token it may never get to save.
         guard !isShutDown else { return .failure(ProviderError(.cancelled, "authd is stopping")) }
@@ -1139,7 +1115,7 @@ public actor AudienceAgent {
             return
         }
         // Also while a device flow runs: the current login stays in use until that flow is approved.
-        _ = await refreshNow(reason: "scheduled", client: .daemon)
+        _ = await refreshNow(client: .daemon)
     }
 }
 
