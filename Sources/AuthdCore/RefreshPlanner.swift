@@ -2,7 +2,7 @@
 
 /// How one audience's logins are refreshed (`refresh_margin`, `max_session`). Every time is on
 /// the daemon's monotonic clock (`DaemonClock.monotonicNow()`), passed in: the planner decides,
-/// the agent arms the timer (`AudienceAgent+Refresh.swift`).
+/// the agent arms the timer (AgentRefresh.swift).
 ///
 /// - The margin is `refresh_margin`, else the larger of 60 s and 10 % of the lifetime; at most half
 ///   the lifetime, so a short-lived token is not refreshed the moment it arrives.
