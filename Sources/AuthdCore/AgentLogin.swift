@@ -112,7 +112,7 @@ extension AudienceAgent {
 
     /// The provider's device flow. Its events reach the agent in order through one stream: the
     /// prompt first (kept for clients that join later), then progress.
-    func deviceFlowTokens(_ run: DeviceFlowRun) async throws -> IssuedTokens? {
+    func deviceFlowTokens(_ run: DeviceFlowRun) async throws -> IssuedTokens {
         let (stream, sink) = AsyncStream<DeviceFlowEvent>.makeStream()
         let relay = Task {
             for await event in stream { self.relay(event, to: run) }
