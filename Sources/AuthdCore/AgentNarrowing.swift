@@ -67,7 +67,7 @@ extension AudienceAgent {
     }
 
     func serveScoped(_ entry: ScopedTokenCache.Entry, _ key: TokenNarrowing, to client: ClientIdentity,
-                             asked: Duration) throws(ProtocolFailure) -> ServedToken {
+                     asked: Duration) throws(ProtocolFailure) -> ServedToken {
         let token: SecretBytes
         do {
             token = try environment.vault.open(entry.token, context: VaultContext.scoped(name, key))
@@ -86,7 +86,7 @@ extension AudienceAgent {
     /// what it returns tells other waiters on `refreshing` only to look again (`.cancelled`), since the
     /// login's own access token did not change.
     func performNarrowingRefresh(sealed: SealedSecret, key: TokenNarrowing, generation started: Int,
-                                         client: ClientIdentity) async -> Result<Void, ProviderError> {
+                                 client: ClientIdentity) async -> Result<Void, ProviderError> {
         let lookAgain = ProviderError(.cancelled, "a narrower-token refresh finished")
         func fail(_ failure: ProtocolFailure) -> Result<Void, ProviderError> {
             scopedTokens.recordFailure(failure, for: key)

@@ -47,7 +47,7 @@ extension AudienceAgent {
     }
 
     func performRefresh(sealed: SealedSecret, generation started: Int,
-                                client: ClientIdentity) async -> Result<Void, ProviderError> {
+                        client: ClientIdentity) async -> Result<Void, ProviderError> {
         let superseded = ProviderError(.cancelled, "superseded by a newer login or logout")
         guard generation == started else { return .failure(superseded) }
         let refreshToken: String
