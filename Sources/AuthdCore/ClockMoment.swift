@@ -1,4 +1,5 @@
 // A moment the daemon knows on both of its clocks, made in one place: the one representation of a token's expiry from the engine to the store.
+import AuthdWire
 
 /// An expiry as the daemon holds it. The monotonic time decides (a wall-clock jump must not
 /// expire or extend a token); the wall time, in Unix seconds, is what is shown and stored.
