@@ -25,7 +25,7 @@ public enum AuditDestination: String, Sendable, Hashable, CaseIterable {
 }
 
 public struct DaemonSettings: Sendable, Equatable {
-    /// Explicit `refresh_margin`; nil means the default rule of `refreshMargin(forLifetime:)`.
+    /// Explicit `refresh_margin`; nil means the default rule (the daemon's `RefreshPlanner`).
     public var refreshMargin: Duration?
     /// A login older than this needs a new device flow even when refresh still works.
     public var maxSession: Duration?
@@ -43,15 +43,6 @@ public struct DaemonSettings: Sendable, Equatable {
         self.autostart = autostart
         self.storePassphraseFile = storePassphraseFile
         self.audit = audit
-    }
-
-    /// How long before expiry a token of this lifetime is refreshed: `refresh_margin`, or
-    /// the larger of 60 s and 10 % of the lifetime. Never more than half the lifetime, so
-    /// a short-lived token is not refreshed the moment it arrives (which would loop).
-    public func refreshMargin(forLifetime lifetime: Duration) -> Duration {
-        guard lifetime > .zero else { return .zero }
-        let margin = refreshMargin ?? max(.seconds(60), lifetime / 10)
-        return min(margin, lifetime / 2)
     }
 }
 

@@ -2,37 +2,6 @@
 import AuthdOAuth
 import AuthdWire
 
-/// A provider's answer to a device authorization request, as the daemon shows it.
-public struct DeviceCode: Sendable {
-    public var verificationURI: String
-    public var userCode: String
-    public var verificationURIComplete: String?
-    /// Seconds the code stays valid, from the provider's `expires_in`.
-    public var expiresIn: Int64
-    /// A provider's own instruction text (Entra sends one).
-    public var message: String?
-    /// The engine's own value, handed back to `pollForTokens`; holds the device code, which the
-    /// daemon never reads, logs or sends to a client.
-    public var handle: any Sendable
-
-    public init(verificationURI: String, userCode: String, verificationURIComplete: String?, expiresIn: Int64,
-                message: String?, handle: any Sendable) {
-        self.verificationURI = verificationURI
-        self.userCode = userCode
-        self.verificationURIComplete = verificationURIComplete
-        self.expiresIn = expiresIn
-        self.message = message
-        self.handle = handle
-    }
-}
-
-/// Progress of a running device flow, streamed to every waiting client.
-public enum FlowProgress: Sendable, Equatable {
-    case polling
-    case slowDown(intervalSeconds: Int64)
-    case retrying(reason: String)
-}
-
 /// Tokens issued by a device flow or a refresh. Plain strings only for the moment between the
 /// engine's decoder and the vault; the daemon seals them at once.
 public struct IssuedTokens: Sendable {
@@ -41,7 +10,9 @@ public struct IssuedTokens: Sendable {
     public var expiresIn: Int64?
     /// A refresh answer without a refresh token keeps the old one: nil here means "none sent".
     public var refreshToken: String?
-    public var refreshTokenExpiresIn: Int64?
+    /// When the refresh token expires, in wall-clock Unix seconds, as the engine computed it
+    /// (`TokenGrant.refreshTokenExpiresAt`); nil when the provider did not say.
+    public var refreshTokenExpiresAt: Int64?
     /// Granted scopes when the provider said; nil means "as requested".
     public var scopes: [String]?
     /// Who logged in: the verified identity's display name; nil without a verified id_token.
@@ -57,12 +28,12 @@ public struct IssuedTokens: Sendable {
     public var identityUnverifiable = false
 
     public init(accessToken: String, tokenType: String = "Bearer", expiresIn: Int64?, refreshToken: String?,
-                refreshTokenExpiresIn: Int64? = nil, scopes: [String]?, subject: String? = nil) {
+                refreshTokenExpiresAt: Int64? = nil, scopes: [String]?, subject: String? = nil) {
         self.accessToken = accessToken
         self.tokenType = tokenType
         self.expiresIn = expiresIn
         self.refreshToken = refreshToken
-        self.refreshTokenExpiresIn = refreshTokenExpiresIn
+        self.refreshTokenExpiresAt = refreshTokenExpiresAt
         self.scopes = scopes
         self.subject = subject
     }
@@ -125,8 +96,9 @@ public enum RevocationOutcome: Sendable, Equatable {
 public protocol AudienceProvider: Sendable {
     /// The issuer, when known, for status and audit.
     var issuer: String? { get async }
-    func requestDeviceCode() async throws -> DeviceCode
-    func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens
+    /// One whole device flow (the engine's `OAuthClient.runDeviceFlow`): `events` gets the prompt
+    /// first, then progress, in order; the tokens come back on approval. Cancelling stops it.
+    func runDeviceFlow(events: @escaping @Sendable (DeviceFlowEvent) -> Void) async throws -> IssuedTokens
     func refresh(refreshToken: String) async throws -> IssuedTokens
     /// A refresh-token grant asking for a narrower token (RFC 6749 §6 `scope`, RFC 8707 `resource`).
     func refresh(refreshToken: String, narrowing: TokenNarrowing) async throws -> IssuedTokens

@@ -9,15 +9,13 @@ public struct Login: Sendable {
     var tokenType: String
     /// Fingerprint of the access token (audit, `erase`), computed once at issuance.
     var accessTokenFingerprint: String?
-    /// Expiry on the monotonic clock; nil when the provider gave no lifetime.
-    var accessExpiresAt: Duration?
-    /// The same expiry in wall-clock seconds, for display and for the store.
-    var accessExpiresAtWall: Int64?
+    /// When the access token expires; nil when the provider gave no lifetime.
+    var accessExpiry: ClockMoment?
     /// When the access token was issued (monotonic), to know its lifetime for the margin rule.
     var accessIssuedAt: Duration
     var refreshToken: SealedSecret?
-    var refreshExpiresAt: Duration?
-    var refreshExpiresAtWall: Int64?
+    /// When the refresh token expires (`refresh_token_expires_in`); nil when the provider did not say.
+    var refreshExpiry: ClockMoment?
     var scopes: [String]
     /// When the person last approved a device flow (wall seconds and monotonic).
     var loginAtWall: Int64
@@ -32,6 +30,9 @@ public struct Login: Sendable {
     /// The lifetime the provider gave the access token when this daemon received it (a login or a
     /// refresh); nil for a login restored from the store. What a renewal is expected to give.
     var issuedLifetime: Duration? = nil
+
+    /// The access token's expiry on the monotonic clock, which decides.
+    var accessExpiresAt: Duration? { accessExpiry?.monotonic }
 
     /// Lifetime of the current access token, when known.
     var accessLifetime: Duration? {
@@ -52,7 +53,7 @@ public struct Login: Sendable {
 
     func refreshTokenIsUsable(now: Duration) -> Bool {
         guard refreshToken != nil else { return false }
-        guard let expiresAt = refreshExpiresAt else { return true }
+        guard let expiresAt = refreshExpiry?.monotonic else { return true }
         return expiresAt > now
     }
 }

@@ -10,7 +10,7 @@ enum MinimumValidity {
     /// - `asked`: the request's `min_valid`.
     /// - `issuedLifetime`: the lifetime of the last token the provider issued, nil when unknown
     ///   (a login restored from the store, or a provider that gives no `expires_in`).
-    /// - `margin`: the refresh margin for a lifetime (`AudiencePolicy.margin(forLifetime:)`).
+    /// - `margin`: the refresh margin for a lifetime (`RefreshPlanner.margin(forLifetime:)`).
     static func required(asked: Duration, issuedLifetime: Duration?, margin: (Duration) -> Duration) -> Duration {
         guard let lifetime = issuedLifetime, lifetime > .zero, asked > lifetime else { return asked }
         // Within the margin of a fresh token a renewal gains little; beyond it, one renewal is worth it.

@@ -105,42 +105,11 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
         await registering?.forget() ?? .notRegistered
     }
 
-    /// What the device flow needs between the prompt and the polls; the device code stays in here.
-    private struct PendingAuthorization: Sendable {
-        var authorization: DeviceAuthorization
-        var tokenEndpoint: String
-    }
-
-    public func requestDeviceCode() async throws -> DeviceCode {
+    /// The engine's whole device flow; the device code stays inside it.
+    public func runDeviceFlow(events: @escaping @Sendable (DeviceFlowEvent) -> Void) async throws -> IssuedTokens {
         let client = try await requireClient()
         do {
-            let endpoints = try await client.resolveEndpoints(for: .deviceFlow)
-            guard let deviceURL = endpoints.deviceAuthorization, let tokenURL = endpoints.token else {
-                throw ProviderError(.provider, "no device authorization or token endpoint")
-            }
-            let authorization = try await client.requestDeviceAuthorization(at: deviceURL)
-            return DeviceCode(verificationURI: authorization.verificationURI, userCode: authorization.userCode,
-                              verificationURIComplete: authorization.verificationURIComplete,
-                              expiresIn: authorization.expiresIn, message: authorization.message,
-                              handle: PendingAuthorization(authorization: authorization, tokenEndpoint: tokenURL))
-        } catch let error as OAuthError {
-            throw Self.classify(error, refreshing: false)
-        }
-    }
-
-    public func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
-        let client = try await requireClient()
-        guard let pending = code.handle as? PendingAuthorization else {
-            throw ProviderError(.provider, "device code from another provider")
-        }
-        do {
-            let grant = try await client.poll(pending.authorization, tokenEndpoint: pending.tokenEndpoint) { event in
-                switch event {
-                case .slowDown(let seconds): progress(.slowDown(intervalSeconds: seconds))
-                case .retrying(let reason, _): progress(.retrying(reason: reason))
-                case .prompt, .approved: break
-                }
-            }
+            let grant = try await client.runDeviceFlow { events($0) }
             return try await verified(Self.issued(grant), idToken: grant.idToken, using: client, refusing: true)
         } catch {
             throw Self.classify(error, refreshing: false)
@@ -209,29 +178,18 @@ public struct OAuthAudienceProvider: AudienceProvider, AuthorizationCodeProvider
             return registering != nil ? .notLoggedIn : .failed(setupProblem ?? "provider not configured")
         }
         do {
-            _ = try await client.resolveEndpoints(for: .revocation)
+            let failures = try await client.revoke(refreshToken: refreshToken, accessToken: accessToken)
+            return failures.isEmpty ? .revoked : .failed(failures.map(\.description).joined(separator: "; "))
         } catch {
             if case .noEndpoint = error { return .unsupported(hint: revocationHint) }
             return .failed(error.description)
         }
-        var failures: [String] = []
-        if let refreshToken {
-            do { try await client.revoke(refreshToken, hint: .refreshToken, alsoRedacting: accessToken.map { [$0] } ?? []) } catch {
-                failures.append(error.description)
-            }
-        }
-        if let accessToken {
-            do { try await client.revoke(accessToken, hint: .accessToken, alsoRedacting: refreshToken.map { [$0] } ?? []) } catch {
-                failures.append(error.description)
-            }
-        }
-        return failures.isEmpty ? .revoked : .failed(failures.joined(separator: "; "))
     }
 
     static func issued(_ grant: TokenGrant) -> IssuedTokens {
         var issued = IssuedTokens(accessToken: grant.accessToken, tokenType: grant.tokenType, expiresIn: grant.expiresIn,
                                   refreshToken: grant.refreshToken,
-                                  refreshTokenExpiresIn: grant.refreshTokenExpiresAt.map { $0 - grant.issuedAt },
+                                  refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
                                   scopes: grant.scopes.isEmpty ? nil : grant.scopes)
         issued.nonce = grant.nonce
         return issued

@@ -54,12 +54,14 @@ struct ScopedTokenCache {
         var token: SealedSecret
         var tokenType: String
         var fingerprint: String
-        var expiresAt: Duration?
-        var expiresAtWall: Int64?
+        var expiry: ClockMoment?
         var issuedLifetime: Duration?
         var scopes: [String]
         /// The agent's login generation it was cut from: a new login or a logout makes it stale.
         var generation: Int
+
+        /// The expiry on the monotonic clock, which decides.
+        var expiresAt: Duration? { expiry?.monotonic }
     }
 
     /// Enough for the handful of scope sets one audience is asked for; the soonest to expire makes room.

@@ -29,12 +29,12 @@ public actor StorePersistence: LoginPersistence {
     /// The stored logins that belong to the configured audiences, as agents hold them.
     public func restorable(vault: TokenVault, clock: any DaemonClock) -> [String: Login] {
         var result: [String: Login] = [:]
-        let now = clock.monotonicNow()
-        let wallNow = clock.wallSeconds()
+        let reading = ClockReading(clock)
+        let now = reading.monotonic
+        let wallNow = reading.wall
         for (audience, stored) in logins {
             guard let identity = identities[audience], identity.issuer == stored.issuer, identity.clientID == stored.clientID
             else { continue }
-            func monotonic(_ wall: Int64?) -> Duration? { wall.map { now + .seconds($0 - wallNow) } }
             let accessFingerprint = stored.accessToken.map { token in token.withBytes { span in
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(span.count)
@@ -45,11 +45,11 @@ public actor StorePersistence: LoginPersistence {
             var login = Login(
                 accessToken: stored.accessToken.map { vault.seal($0, context: VaultContext.access(audience)) }, tokenType: "Bearer",
                 accessTokenFingerprint: accessFingerprint,
-                accessExpiresAt: monotonic(stored.accessTokenExpiry), accessExpiresAtWall: stored.accessTokenExpiry,
+                accessExpiry: stored.accessTokenExpiry.map { ClockMoment(wall: $0, now: reading) },
                 // The issue time is not stored; the margin rule then uses what is left as the lifetime.
                 accessIssuedAt: now,
                 refreshToken: stored.refreshToken.map { vault.seal($0, context: VaultContext.refresh(audience)) },
-                refreshExpiresAt: monotonic(stored.refreshTokenExpiry), refreshExpiresAtWall: stored.refreshTokenExpiry,
+                refreshExpiry: stored.refreshTokenExpiry.map { ClockMoment(wall: $0, now: reading) },
                 scopes: stored.scopes, loginAtWall: stored.loginTime, loginAt: now - .seconds(max(0, wallNow - stored.loginTime)),
                 subject: stored.subject)
             login.identity = stored.identity
@@ -68,7 +68,7 @@ public actor StorePersistence: LoginPersistence {
                 audience: audience, issuer: identity.issuer, clientID: identity.clientID,
                 refreshToken: try login.refreshToken.map { try vault.open($0, context: VaultContext.refresh(audience)) },
                 accessToken: try login.accessToken.map { try vault.open($0, context: VaultContext.access(audience)) },
-                accessTokenExpiry: login.accessExpiresAtWall, refreshTokenExpiry: login.refreshExpiresAtWall,
+                accessTokenExpiry: login.accessExpiry?.wall, refreshTokenExpiry: login.refreshExpiry?.wall,
                 scopes: login.scopes, loginTime: login.loginAtWall, subject: login.subject)
             stored.identity = login.identity
             stored.idToken = try login.idToken.map { try vault.open($0, context: VaultContext.idToken(audience)) }

@@ -94,7 +94,8 @@ public struct DeviceAuthorization: Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// The part of a device authorization a person sees.
+/// The part of a device authorization a person sees: the one prompt value from the engine to
+/// the daemon, which adds the audience and a QR code to it for the wire (`DevicePrompt`).
 public struct DeviceFlowPrompt: Sendable, Equatable {
     public var userCode: String
     public var verificationURI: String
@@ -103,4 +104,15 @@ public struct DeviceFlowPrompt: Sendable, Equatable {
     public var expiresAtUnixSeconds: Int64
     public var interval: Int64
     public var message: String?
+
+    public init(userCode: String, verificationURI: String, verificationURIComplete: String?, expiresIn: Int64,
+                expiresAtUnixSeconds: Int64, interval: Int64 = DeviceAuthorization.defaultInterval, message: String? = nil) {
+        self.userCode = userCode
+        self.verificationURI = verificationURI
+        self.verificationURIComplete = verificationURIComplete
+        self.expiresIn = expiresIn
+        self.expiresAtUnixSeconds = expiresAtUnixSeconds
+        self.interval = interval
+        self.message = message
+    }
 }

@@ -29,7 +29,8 @@ extension OAuthClient {
         return try await poll(authorization, tokenEndpoint: tokenURL, progress: progress)
     }
 
-    /// Polls for an authorization already obtained (e.g. when the daemon shows the prompt itself).
+    /// Polls for an authorization already obtained: the second half of `runDeviceFlow` (which the
+    /// daemon calls), public for tests and the fuzzer.
     public func poll(_ authorization: DeviceAuthorization, tokenEndpoint: String,
                      progress: @escaping @Sendable (DeviceFlowEvent) async -> Void = { _ in }) async throws(OAuthError) -> TokenGrant {
         var schedule = PollingSchedule(authorization: authorization, startedAt: clock.now, safetyMargin: settings.pollingSafetyMargin)

@@ -300,20 +300,25 @@ public struct OAuthClient: Sendable {
     /// Revokes the refresh token, then the access token (both are attempted; the first error is thrown).
     /// Revoking the refresh token first matters: at most providers it also ends the access tokens issued from it.
     public func revoke(grant: TokenGrant) async throws(OAuthError) {
-        var firstError: OAuthError?
-        if let refreshToken = grant.refreshToken {
-            do throws(OAuthError) { try await revoke(refreshToken, hint: .refreshToken, alsoRedacting: [grant.accessToken]) } catch {
+        if let firstError = try await revoke(refreshToken: grant.refreshToken, accessToken: grant.accessToken).first {
+            throw firstError
+        }
+    }
+
+    /// Revokes whichever of the two tokens is given, the refresh token first, and returns every
+    /// failure in order (empty: all revoked). Without a revocation endpoint it throws `.noEndpoint`
+    /// before sending anything; a cancellation throws `.cancelled` at once.
+    public func revoke(refreshToken: String?, accessToken: String?) async throws(OAuthError) -> [OAuthError] {
+        _ = try await resolveEndpoints(for: .revocation)
+        var failures: [OAuthError] = []
+        for (token, hint, other) in [(refreshToken, TokenTypeHint.refreshToken, accessToken), (accessToken, .accessToken, refreshToken)] {
+            guard let token else { continue }
+            do throws(OAuthError) { try await revoke(token, hint: hint, alsoRedacting: other.map { [$0] } ?? []) } catch {
                 if error == .cancelled { throw error }
-                firstError = error
+                failures.append(error)
             }
         }
-        do throws(OAuthError) {
-            try await revoke(grant.accessToken, hint: .accessToken, alsoRedacting: grant.refreshToken.map { [$0] } ?? [])
-        } catch {
-            if error == .cancelled { throw error }
-            firstError = firstError ?? error
-        }
-        if let firstError { throw firstError }
+        return failures
     }
 
     // MARK: Helpers

@@ -348,18 +348,6 @@ func audience(_ text: String, _ name: String = "a") throws -> AudienceConfigurat
         #expect(ConfigDuration.format(.seconds(0)) == "0s")
     }
 
-    @Test func refreshMarginDefault() {
-        let settings = DaemonSettings()
-        #expect(settings.refreshMargin(forLifetime: .seconds(3_600)) == .seconds(360))
-        #expect(settings.refreshMargin(forLifetime: .seconds(300)) == .seconds(60))
-        #expect(settings.refreshMargin(forLifetime: .seconds(28_800)) == .seconds(2_880))
-        // Never more than half the lifetime, or a short token would be refreshed at once.
-        #expect(settings.refreshMargin(forLifetime: .seconds(60)) == .seconds(30))
-        #expect(settings.refreshMargin(forLifetime: .zero) == .zero)
-        let explicit = DaemonSettings(refreshMargin: .seconds(300))
-        #expect(explicit.refreshMargin(forLifetime: .seconds(7_200)) == .seconds(300))
-        #expect(explicit.refreshMargin(forLifetime: .seconds(400)) == .seconds(200))
-    }
 }
 
 @Suite struct EverydayConfigMessagesTests {

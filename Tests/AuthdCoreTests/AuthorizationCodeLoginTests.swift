@@ -1,6 +1,7 @@
 // The authorization code login in the agent with the real loopback listener: one valid callback, strays refused, port closed after, paste-back, auto fallback, limits.
 @testable import AuthdCore
 import AuthdConfig
+import AuthdOAuth
 import AuthdSystem
 import AuthdTestSupport
 import AuthdWire
@@ -19,14 +20,10 @@ actor ScriptedCodeProvider: AudienceProvider, AuthorizationCodeProvider {
 
     nonisolated var issuer: String? { get async { nil } }
 
-    func requestDeviceCode() async throws -> DeviceCode {
+    func runDeviceFlow(events: @escaping @Sendable (DeviceFlowEvent) -> Void) async throws -> IssuedTokens {
         var error = ProviderError(.provider, "device authorization endpoint: the provider answered unauthorized_client")
         error.refusesDeviceGrant = refuseDeviceGrant
         throw error
-    }
-
-    func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
-        throw ProviderError(.provider, "no device flow here")
     }
 
     func refresh(refreshToken: String) async throws -> IssuedTokens { throw ProviderError(.loginNeeded, "no") }

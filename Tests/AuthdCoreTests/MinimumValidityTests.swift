@@ -3,8 +3,6 @@
 import Testing
 
 @Suite struct MinimumValidityTests {
-    static func tenPercent(_ lifetime: Duration) -> Duration { max(.seconds(60), lifetime / 10) }
-
     @Test(arguments: [
         // asked, issued lifetime, required
         (60, 3600, 60),          // ordinary
@@ -16,7 +14,7 @@ import Testing
     ] as [(Int64, Int64?, Int64)])
     func required(asked: Int64, lifetime: Int64?, expected: Int64) {
         #expect(MinimumValidity.required(asked: .seconds(asked), issuedLifetime: lifetime.map { .seconds($0) },
-                                         margin: Self.tenPercent) == .seconds(expected))
+                                         margin: RefreshPlanner().margin(forLifetime:)) == .seconds(expected))
     }
 
     @Test(arguments: [

@@ -60,6 +60,35 @@ import Testing
         #expect(file.range(of: Data("refresh-token-secret-1".utf8)) == nil)
     }
 
+    /// The engine's wall time for the refresh token's end is what the store keeps, unchanged; on
+    /// both sides it becomes the same monotonic deadline, after which the login needs a person.
+    @Test func aRefreshTokensExpiryGoesFromTheEngineToTheStoreAsOneWallTime() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let identity = LoginIdentity(issuer: "http://127.0.0.1:1", clientID: "cli")
+        let clock = ManualClock()
+        let provider = ScriptedProvider()
+        let refreshEnds = clock.unixSecondsAtOrigin + 7_200
+        await provider.setRefreshTokenExpiresAt(refreshEnds)
+        let store = try TokenStore.open(directory: directory)
+        let persistence = try StorePersistence(store: store, identities: ["demo": identity])
+        let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"], identity: identity), provider: provider,
+                                  environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
+                                                                persistence: persistence))
+        clock.advance(by: .seconds(100))
+        let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
+        try await eventually { await provider.pollWaiters == 1 }
+        await provider.approve()
+        _ = try await first.value
+        #expect(try store.load().logins.first?.refreshTokenExpiry == refreshEnds)
+        let restored = try #require(await persistence.restorable(vault: TokenVault(), clock: clock)["demo"])
+        #expect(restored.refreshExpiry == ClockMoment(wall: refreshEnds, now: ClockReading(monotonic: .seconds(100), wall: clock.unixSecondsAtOrigin + 100)))
+        #expect(restored.refreshExpiry?.monotonic == .seconds(7_200))
+        #expect(restored.refreshTokenIsUsable(now: .seconds(7_199)))
+        #expect(!restored.refreshTokenIsUsable(now: .seconds(7_200)))
+        await agent.shutdown()
+    }
+
     @Test func theVerifiedIdentityAndIDTokenSurviveARestart() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

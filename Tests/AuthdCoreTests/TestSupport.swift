@@ -37,18 +37,17 @@ actor ScriptedProvider: AudienceProvider {
     nonisolated var issuer: String? { get async { "http://127.0.0.1:1" } }
 
     func setAccessLifetime(_ seconds: Int64?) { accessLifetime = seconds }
+    /// The wall time (Unix seconds) the next minted refresh tokens expire at, as the engine reports it; nil: unknown.
+    var refreshTokenExpiresAt: Int64?
+    func setRefreshTokenExpiresAt(_ wall: Int64?) { refreshTokenExpiresAt = wall }
     func queueRefreshOutcome(_ outcome: Result<Void, ProviderError>) { refreshOutcomes.append(outcome) }
 
-    func requestDeviceCode() async throws -> DeviceCode {
+    func runDeviceFlow(events: @escaping @Sendable (DeviceFlowEvent) -> Void) async throws -> IssuedTokens {
         deviceCodeRequests += 1
         decided = nil
-        return DeviceCode(verificationURI: "http://127.0.0.1:1/device", userCode: "BCDF-GHJK",
-                          verificationURIComplete: "http://127.0.0.1:1/device?user_code=BCDFGHJK", expiresIn: 600,
-                          message: nil, handle: "device-code-secret-\(deviceCodeRequests)")
-    }
-
-    func pollForTokens(_ code: DeviceCode, progress: @escaping @Sendable (FlowProgress) -> Void) async throws -> IssuedTokens {
-        progress(.polling)
+        events(.prompt(DeviceFlowPrompt(userCode: "BCDF-GHJK", verificationURI: "http://127.0.0.1:1/device",
+                                        verificationURIComplete: "http://127.0.0.1:1/device?user_code=BCDFGHJK", expiresIn: 600,
+                                        expiresAtUnixSeconds: 1_800_000_600)))
         let outcome: Result<Void, ProviderError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 if let decided { continuation.resume(returning: decided) } else { waiting.append(continuation) }
@@ -123,7 +122,8 @@ actor ScriptedProvider: AudienceProvider {
     private func mint() -> IssuedTokens {
         issued += 1
         var tokens = IssuedTokens(accessToken: "access-token-secret-\(issued)", expiresIn: accessLifetime,
-                                  refreshToken: "refresh-token-secret-\(issued)", scopes: ["read", "write"], subject: "alice")
+                                  refreshToken: "refresh-token-secret-\(issued)", refreshTokenExpiresAt: refreshTokenExpiresAt,
+                                  scopes: ["read", "write"], subject: "alice")
         if let mintedIdentity {
             tokens.identity = mintedIdentity
             tokens.idToken = "id-token-secret-\(issued)"

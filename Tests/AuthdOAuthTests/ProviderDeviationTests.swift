@@ -220,7 +220,6 @@ enum Providers {
         #expect(githubGrant.expiresIn == nil)
         #expect(githubGrant.refreshToken == nil)
         #expect(githubGrant.isValid(at: githubGrant.issuedAt + 10 * 365 * 86_400, forAtLeast: 3600))
-        #expect(RefreshSchedule().plan(for: githubGrant, loginAt: githubGrant.issuedAt, now: githubGrant.issuedAt) == .noRefresh(.unknownLifetime))
 
         // GitLab: verification_uri_complete is kept, created_at in the token answer is ignored.
         let (gitlab, _, _) = Fixture.client([

@@ -74,24 +74,6 @@ enum Fixture {
     }
 }
 
-/// A random source that always returns the same word: 0 gives the smallest jitter, `.max` the largest.
-struct FixedRandom: RandomNumberGenerator {
-    var value: UInt64
-    mutating func next() -> UInt64 { value }
-}
-
-/// SplitMix64, for reproducible "random" sequences.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension OAuthError {
     /// Asserts (by returning) that the description names no test secret.
     var leakedSecrets: [String] { Secret.all.filter { description.contains($0) } }

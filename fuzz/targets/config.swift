@@ -70,6 +70,6 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
                                  ("https", "git.example.com", "team/x"), ("https", "[::1]:8080", "a/b")] {
         _ = configuration.audience(forGitProtocol: scheme, host: host, path: path)
     }
-    _ = configuration.daemon.refreshMargin(forLifetime: .seconds(3600))
+    if let margin = configuration.daemon.refreshMargin { precondition(margin > .zero, "validated a zero refresh_margin") }
     return 0
 }
