@@ -109,7 +109,9 @@ public struct AgentEnvironment: Sendable {
 
 public actor AudienceAgent {
     public nonisolated let name: String
-    private var policy: AudiencePolicy
+    private var policy: AudiencePolicy { didSet { publishServing() } }
+    /// What the socket loop serves cached `get`s from without a hop (ServingSnapshot.swift).
+    public nonisolated let serving: ServingSlot
     private var provider: any AudienceProvider
     private let environment: AgentEnvironment
     private var clock: any DaemonClock { environment.clock }
@@ -121,14 +123,14 @@ public actor AudienceAgent {
         case loginNeeded(reason: String)
     }
 
-    private var login: Login?
+    private var login: Login? { didSet { publishServing() } }
     /// The device flow in progress, if any. Every `await` below re-checks it and `refreshing`
     /// afterwards: other requests run while this one is suspended.
     private var flow: DeviceFlowRun?
     /// The refresh in progress, if any. It is independent of `flow`: while someone's new login waits
     /// for approval, the current login keeps being refreshed and served to clients that cannot prompt.
     private var refreshing: Task<Result<Void, ProviderError>, Never>?
-    private var renewal: Renewal = .possible
+    private var renewal: Renewal = .possible { didSet { publishServing() } }
     private var refreshTimer: Task<Void, Never>?
     private var nextRefreshAt: Duration?
     private var refreshFailures = 0
@@ -149,6 +151,11 @@ public actor AudienceAgent {
         self.policy = policy
         self.provider = provider
         self.environment = environment
+        self.serving = ServingSlot(vault: environment.vault, clock: environment.clock)
+    }
+
+    private func publishServing() {
+        serving.publish(login.map { ServingSnapshot(login: $0, renewalPossible: renewal == .possible, policy: policy) })
     }
 
     // MARK: Requests
@@ -161,15 +168,10 @@ public actor AudienceAgent {
             try checkCancelled()
             let now = clock.monotonicNow()
             let canRefresh = login.map { renewal == .possible && $0.refreshTokenIsUsable(now: now) && !sessionExpired(now) } ?? false
-            if let login {
-                // A token renewed for this very request is served even if shorter-lived than asked:
-                // nothing better can be had.
-                let needed = renewedInThisRequest ? Duration.zero
-                    : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: policy.margin(forLifetime:))
-                let nearsExpiry = !canRefresh && canPrompt && isNearExpiry(login, now: now)
-                if login.accessTokenIsValid(now: now, minimumValidity: needed), !(nearsExpiry && !renewedInThisRequest) {
-                    return try serve(login, to: client, asked: minimumValidity)
-                }
+            // The same rule the socket loop applies to the published snapshot (ServingSnapshot.swift).
+            if let login, login.servesAsIs(asked: minimumValidity, canPrompt: canPrompt, renewedInThisRequest: renewedInThisRequest,
+                                           renewable: canRefresh, margin: policy.margin(forLifetime:), now: now) {
+                return try serve(login, to: client, asked: minimumValidity)
             }
             // Stopping: a valid token is still served above, but nothing new is started.
             if isShutDown { throw ProtocolFailure(.cancelled, "\(name): authd is stopping") }
@@ -443,8 +445,7 @@ public actor AudienceAgent {
         } catch {
             throw ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open a token")
         }
-        environment.audit.record(AuditRecord(.tokenServed, "\(name): token served", audience: name, client: client,
-                                             scopes: login.scopes, tokenFingerprint: fingerprint))
+        environment.audit.record(.tokenServed(name, client: client, scopes: login.scopes, fingerprint: fingerprint))
         return ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiresAtWall,
                            scopes: login.scopes, fingerprint: fingerprint,
                            shortOfMinimumValidity: MinimumValidity.fallsShort(
@@ -467,11 +468,6 @@ public actor AudienceAgent {
     private func sessionExpired(_ now: Duration) -> Bool {
         guard let maxSession = policy.maxSession, let login else { return false }
         return now - login.loginAt >= maxSession
-    }
-
-    private func isNearExpiry(_ login: Login, now: Duration) -> Bool {
-        guard let expiresAt = login.accessExpiresAt, let lifetime = login.accessLifetime else { return false }
-        return expiresAt - now <= policy.margin(forLifetime: lifetime)
     }
 
     // MARK: Narrower tokens (get --scope / --resource; the decision and cache are in ScopedTokens.swift)
