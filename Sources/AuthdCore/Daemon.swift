@@ -43,6 +43,8 @@ public final class Daemon: Sendable {
     /// What agents and the router record into: the ring for `authctl audit`, then `audit`'s destination.
     private let retained: RetainingAuditSink
     private let auditHistory: AuditHistory
+    /// Writes `audit`'s records off the reply path; flushed before `run` returns.
+    private let auditQueue: AuditQueue
     private let router: RequestRouter
     private let forwards: ForwardRegistry
     private let vault = TokenVault()
@@ -55,7 +57,9 @@ public final class Daemon: Sendable {
         self.audit = audit
         let history = AuditHistory(ring: AuditRing(clock: options.clock))
         self.auditHistory = history
-        let retained = RetainingAuditSink(ring: history.ring, next: audit)
+        let auditQueue = AuditQueue(writingTo: audit)
+        self.auditQueue = auditQueue
+        let retained = RetainingAuditSink(ring: history.ring, next: auditQueue)
         self.retained = retained
         let forwards = ForwardRegistry(runtimeDirectory: ListeningSocket.parent(of: options.paths.socket),
                                        clock: options.clock, audit: retained)
@@ -65,6 +69,8 @@ public final class Daemon: Sendable {
 
     /// Runs until SIGTERM or SIGINT; returns the process exit status.
     public func run() async -> Int32 {
+        // Every record made, also on the way out after SIGTERM, is written before the process exits.
+        defer { auditQueue.flush() }
         do {
             return try await serve()
         } catch let error as DaemonStartError {

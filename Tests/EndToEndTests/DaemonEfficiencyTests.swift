@@ -1,0 +1,45 @@
+// What the fast paths must keep: every served token audited (also across SIGTERM), loop answers equal to the agent's, an idle daemon asleep.
+import Foundation
+import Testing
+
+@Suite(.serialized) struct DaemonEfficiencyTests {
+    @Test func everyServedTokenIsAuditedAcrossSIGTERM() throws {
+        try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
+        let scratch = Scratch("audit-sigterm")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        let token = try #require(try getToken(daemon))
+        // Cached gets answered on the socket loop, each with its token_served record queued for the
+        // writer; SIGTERM right after the last answer, before the queue can have drained by itself.
+        let count = 300
+        for _ in 0..<count { #expect(try getToken(daemon, interactive: false) == token) }
+        daemon.running?.signal(SIGTERM)
+        #expect(daemon.running?.waitForExit(timeout: 20) == 0)
+        let served = daemon.allLogs.split(separator: "\n").filter { $0.contains(#""audit":"token_served""#) }
+        #expect(served.count == count + 1, "\(served.count) token_served records for \(count + 1) tokens served")
+        #expect(!daemon.allLogs.contains(token), "daemon log contains the access token")
+    }
+
+    @Test func aCachedGetOnTheLoopAnswersAsTheAgentDoes() throws {
+        try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
+        let scratch = Scratch("loop-answer")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--access-token-ttl", "3600"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        // The first answer comes from the agent (a login), the second from the loop's snapshot.
+        let first = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo","interactive":true}"#))
+        let second = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo"}"#))
+        for key in ["access_token", "token_type", "expires_at", "scope", "fingerprint"] {
+            #expect(first[key] as? NSObject == second[key] as? NSObject, "\(key) differs")
+        }
+        // A min_valid beyond what is left makes the agent refresh: a new token.
+        let renewed = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo","min_valid":3600}"#))
+        #expect(renewed["access_token"] as? String != first["access_token"] as? String)
+        // Logged out: the snapshot is gone with the login, nothing is served from it.
+        _ = try daemon.client("authctl", ["logout", "demo"])
+        let after = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo"}"#))
+        #expect(after["ok"] as? Bool == false)
+        #expect((after["error"] as? String) == "login_needed", "\(after)")
+    }
+}
