@@ -131,7 +131,10 @@ OIDC_REQ='{"request":"access_token","account":"benchacct","min_valid_period":60,
 
 # git: the helper, and git's own credential-cache pre-seeded with a token of the same length.
 printf 'protocol=http\nhost=%s\npath=git/repo.git\n\n' "$HOSTPORT" > "$W/git-fill.txt"
+# Both helper forms: the absolute path (README, `authctl setup git`: git execs the helper directly)
+# and the short name `authctl` (git runs `git credential-authctl`, a second git process, found on PATH).
 GIT_AUTHD=(git -c credential.helper= -c "credential.helper=$BIN/git-credential-authctl" -c credential.useHttpPath=true credential fill)
+GIT_AUTHD_SHORT=(env "PATH=$BIN:$PATH" git -c credential.helper= -c credential.helper=authctl -c credential.useHttpPath=true credential fill)
 mkdir -m 700 "$W/gitcache"
 GIT_CACHE=(git -c credential.helper= -c "credential.helper=cache --socket $W/gitcache/sock --timeout 86400" -c credential.useHttpPath=true credential fill)
 TOKEN=$("$BIN/authctl" get demo)
@@ -140,6 +143,7 @@ printf 'protocol=http\nhost=%s\npath=git/repo.git\nusername=oauth2\npassword=%s\
       -c credential.useHttpPath=true credential approve
 "${GIT_CACHE[@]}" < "$W/git-fill.txt" | grep -q "password=$TOKEN" || { echo "bench: git credential-cache not seeded" >&2; exit 1; }
 "${GIT_AUTHD[@]}" < "$W/git-fill.txt" | grep -q "^password=" || { echo "bench: git-credential-authctl answered nothing" >&2; exit 1; }
+"${GIT_AUTHD_SHORT[@]}" < "$W/git-fill.txt" | grep -q "^password=" || { echo "bench: credential.helper=authctl answered nothing" >&2; exit 1; }
 unset TOKEN
 
 # ---------------------------------------------------------------- 1. whole-process clients
@@ -154,6 +158,8 @@ log "1/5 git credential fill ($RUNS runs each, interleaved in blocks)"
 for round in 1 2; do
   "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_AUTHD[@]}" \
     | sed "s/^{/{\"name\":\"git via git-credential-authctl\",\"round\":$round,/" >> "$RAW/git.jsonl"
+  "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_AUTHD_SHORT[@]}" \
+    | sed "s/^{/{\"name\":\"git via credential.helper=authctl\",\"round\":$round,/" >> "$RAW/git.jsonl"
   "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_CACHE[@]}" \
     | sed "s/^{/{\"name\":\"git via credential-cache\",\"round\":$round,/" >> "$RAW/git.jsonl"
 done
@@ -210,6 +216,8 @@ ctxt $AUTHD_PID > "$W/a0"; ctxt "$OIDCD_PID" > "$W/o0"
 AT0=$(ls /proc/$AUTHD_PID/task | wc -l)
 sleep "$IDLE_SECONDS"
 ctxt $AUTHD_PID > "$W/a1"; ctxt "$OIDCD_PID" > "$W/o1"
+# What the idle RSS is made of, mapping by mapping (report.py sums it by file).
+cat /proc/$AUTHD_PID/smaps > "$RAW/authd-smaps.txt" 2>/dev/null || true
 
 # A daemon with $AUDIENCES audiences, all logged in.
 MANY=$W/many
