@@ -6,7 +6,6 @@ import AuthdStore
 import AuthdSystem
 import AuthdWire
 import Logging
-import UnixSignals
 
 /// Builds the provider for one configured audience (the OAuth engine in production, fakes in tests).
 public typealias ProviderFactory = @Sendable (AudienceConfiguration, DaemonSettings) -> any AudienceProvider
@@ -89,7 +88,7 @@ public final class Daemon: Sendable {
             logger.warning("hardening step failed: \(error.description)")
         }
         // Trap the signals before anything can be slow, so an early SIGTERM is not lost.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        let signals = try Self.trapSignals()
 
         let clock = options.clock
         let follower = ConfigurationFollower(path: options.paths.configFile, homeDirectory: CurrentProcess.environment("HOME"),
@@ -146,7 +145,7 @@ public final class Daemon: Sendable {
         defer { watchdog?.cancel() }
 
         for await signal in signals {
-            if signal == .sighup {
+            if signal == .hangUp {
                 _ = try? notifier.reloading()
                 if case .failure = await follower.reload(reason: "SIGHUP") {
                     _ = try? notifier.ready(status: "reload failed; serving the previous configuration")
@@ -166,6 +165,19 @@ public final class Daemon: Sendable {
         await server.shutdown()
         for entry in router.current + router.suspended { await entry.agent.shutdown() }
         return 0
+    }
+
+    /// SIGTERM, SIGINT and SIGHUP as they arrive, from a thread that sleeps in `read` until one does.
+    private static func trapSignals() throws -> AsyncStream<SignalPipe.Signal> {
+        let pipe: SignalPipe
+        do {
+            pipe = try SignalPipe(trapping: [.terminate, .interrupt, .hangUp])
+        } catch {
+            throw DaemonStartError(description: "cannot trap SIGTERM, SIGINT and SIGHUP: \(error)", exitCode: 1)
+        }
+        return AsyncStream { continuation in
+            DedicatedThread.start { while true { continuation.yield(pipe.next()) } }
+        }
     }
 
     private func statusLine(_ servable: ServableConfiguration) -> String {

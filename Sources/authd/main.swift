@@ -43,6 +43,12 @@ struct AuthdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bytes at which --log-file is rotated.", visibility: .hidden))
     var logFileLimit: Int = 1 << 20
 
+    /// Before anything runs a task (DaemonExecutor says why).
+    static func main() async {
+        DaemonExecutor.install()
+        await main(nil)
+    }
+
     func run() async throws {
         // A launcher that blocked signals (a thread pool, a test runner) must not leave us
         // unable to receive SIGTERM or SIGHUP.
@@ -79,15 +85,17 @@ struct AuthdCommand: AsyncParsableCommand {
             logger.critical("\(error.description)")
             throw ExitCode(2)
         }
-        // One event-loop thread for the daemon's timers (refresh schedules, the watchdog).
-        let timers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // The daemon's timers (refresh schedules, the watchdog, the engine's polling) run on the
+        // event loops that also run its tasks (`main` below): they sleep until each deadline.
+        let clock = SystemDaemonClock(timers: DaemonExecutor.timers)
         let options = DaemonOptions(
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
-            clock: SystemDaemonClock(timers: timers.next()), logFile: log,
-            providerFactory: { audience, daemon in OAuthAudienceProvider(audience: audience, daemon: daemon) })
+            clock: clock, logFile: log,
+            providerFactory: { audience, daemon in
+                OAuthAudienceProvider(audience: audience, daemon: daemon, clock: DaemonOAuthClock(clock))
+            })
         let status = await Daemon(options: options, logger: logger).run()
-        try? await timers.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -42,4 +42,49 @@ import Testing
         #expect(after["ok"] as? Bool == false)
         #expect((after["error"] as? String) == "login_needed", "\(after)")
     }
+
+    /// Context switches so far of each thread of `pid`, by thread id; nil when /proc does not show them.
+    static func contextSwitches(_ pid: Int32) -> [String: Int]? {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        var counts: [String: Int] = [:]
+        for task in tasks {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            var total = 0, seen = 0
+            for line in status.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
+                guard let value = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) else { return nil }
+                total += value
+                seen += 1
+            }
+            if seen != 2 { return nil }
+            counts[task] = total
+        }
+        return counts
+    }
+
+    @Test func anIdleDaemonMakesNoContextSwitchInTenSeconds() throws {
+        try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
+        let scratch = Scratch("idle")
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--access-token-ttl", "3600"])
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try daemon.start()
+        // Logged in through a device flow (the engine's polling waits ran), a refresh scheduled an
+        // hour away, a token served from the loop and one from the agent.
+        _ = try #require(try getToken(daemon))
+        _ = try getToken(daemon, interactive: false)
+        _ = try SocketClient.exchange(daemon.socketPath, #"{"op":"status"}"#)
+        let pid = try #require(daemon.running?.pid)
+        guard Self.contextSwitches(pid) != nil else {
+            print("skipped: /proc/\(pid)/task/*/status shows no context-switch counts on this kernel")
+            return
+        }
+        // Settle: the answers above may still be finishing (the audit writer, a store write).
+        Thread.sleep(forTimeInterval: 1)
+        let start = try #require(Self.contextSwitches(pid))
+        Thread.sleep(forTimeInterval: 10)
+        let end = try #require(Self.contextSwitches(pid))
+        // A thread that started or ended in the window ran in it, too.
+        #expect(Set(end.keys) == Set(start.keys), "threads changed while idle: \(start.keys.sorted()) then \(end.keys.sorted())")
+        let woke = end.filter { thread, count in start[thread] != count }
+        #expect(woke.isEmpty, "an idle authd switched context in 10 s: \(woke.map { "thread \($0.key): \($0.value - (start[$0.key] ?? 0))" })")
+    }
 }
