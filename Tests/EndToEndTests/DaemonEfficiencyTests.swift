@@ -3,12 +3,18 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct DaemonEfficiencyTests {
-    @Test func everyServedTokenIsAuditedAcrossSIGTERM() throws {
+    /// A daemon serving `demo` from a devserver that approves at once and issues one-hour tokens.
+    static func started(_ name: String) throws -> (DaemonUnderTest, DevServer) {
         try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
-        let scratch = Scratch("audit-sigterm")
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve"])
+        let scratch = Scratch(name)
+        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--access-token-ttl", "3600"])
         let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
         try daemon.start()
+        return (daemon, server)
+    }
+
+    @Test func everyServedTokenIsAuditedAcrossSIGTERM() throws {
+        let (daemon, server) = try Self.started("audit-sigterm")
         let token = try #require(try getToken(daemon))
         // Cached gets answered on the socket loop, each with its token_served record queued for the
         // writer; SIGTERM right after the last answer, before the queue can have drained by itself.
@@ -19,14 +25,11 @@ import Testing
         let served = daemon.allLogs.split(separator: "\n").filter { $0.contains(#""audit":"token_served""#) }
         #expect(served.count == count + 1, "\(served.count) token_served records for \(count + 1) tokens served")
         #expect(!daemon.allLogs.contains(token), "daemon log contains the access token")
+        withExtendedLifetime(server) {}
     }
 
     @Test func aCachedGetOnTheLoopAnswersAsTheAgentDoes() throws {
-        try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
-        let scratch = Scratch("loop-answer")
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--access-token-ttl", "3600"])
-        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
-        try daemon.start()
+        let (daemon, server) = try Self.started("loop-answer")
         // The first answer comes from the agent (a login), the second from the loop's snapshot.
         let first = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo","interactive":true}"#))
         let second = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo"}"#))
@@ -41,6 +44,7 @@ import Testing
         let after = finalAnswer(try SocketClient.exchange(daemon.socketPath, #"{"op":"get","audience":"demo"}"#))
         #expect(after["ok"] as? Bool == false)
         #expect((after["error"] as? String) == "login_needed", "\(after)")
+        withExtendedLifetime(server) {}
     }
 
     /// Context switches so far of each thread of `pid`, by thread id; nil when /proc does not show them.
@@ -62,11 +66,7 @@ import Testing
     }
 
     @Test func anIdleDaemonMakesNoContextSwitchInTenSeconds() throws {
-        try #require(Binaries.available, "built programs not found in \(Binaries.directory.path); run make build or set AUTHD_BIN_DIR")
-        let scratch = Scratch("idle")
-        let server = try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "--access-token-ttl", "3600"])
-        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
-        try daemon.start()
+        let (daemon, server) = try Self.started("idle")
         // Logged in through a device flow (the engine's polling waits ran), a refresh scheduled an
         // hour away, a token served from the loop and one from the agent.
         _ = try #require(try getToken(daemon))
@@ -86,5 +86,6 @@ import Testing
         #expect(Set(end.keys) == Set(start.keys), "threads changed while idle: \(start.keys.sorted()) then \(end.keys.sorted())")
         let woke = end.filter { thread, count in start[thread] != count }
         #expect(woke.isEmpty, "an idle authd switched context in 10 s: \(woke.map { "thread \($0.key): \($0.value - (start[$0.key] ?? 0))" })")
+        withExtendedLifetime(server) {}
     }
 }
