@@ -292,20 +292,22 @@ final class SocketLoop {
             let nextDeadline = connections.values.compactMap(\.deadline).min()
             let wait = nextDeadline.map { $0 <= now ? 0 : Int(($0 - now) / 1_000_000) + 1 } ?? -1
             let events = (try? epoll.wait(timeoutMilliseconds: wait)) ?? []
+            var woken = false
             for event in events {
                 if event.descriptor == listener {
                     acceptWaiting(on: listener, grant: nil)
                 } else if let forward = forwardListeners[event.descriptor.rawValue] {
                     acceptWaiting(on: forward.socket, grant: forward.grant)
                 } else if event.descriptor == mailbox.wake.descriptor {
-                    continue
+                    woken = true
                 } else if let connection = connections[event.descriptor.rawValue] {
                     serviceEvent(event, on: connection)
                 }
             }
             // Each message is moved out (popLast, consume) so an answer's bytes are wiped in place,
             // not in a copy.
-            var pending = mailbox.takeAll()
+            // Only when woken: draining the eventfd on every turn would be a failing read per request.
+            var pending = woken ? mailbox.takeAll() : []
             pending.reverse()
             while let message = pending.popLast() {
                 switch consume message {
