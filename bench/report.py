@@ -178,6 +178,25 @@ def main():
     result["footprint"]["rss_per_served_audience_kb"] = per_audience_kb
     md.append(f"| RSS per logged-in, served audience (served − start, / {fp['many_served']}) | {per_audience_kb:.1f} KiB | | |")
     md.append("")
+    before_file, after_file = raw / "authd-idle-threads-before.txt", raw / "authd-idle-threads-after.txt"
+    if before_file.exists() and after_file.exists():
+        def threads(path):
+            rows = {}
+            for line in path.read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 2:
+                    rows[fields[0]] = (int(fields[1]), " ".join(fields[2:]))
+            return rows
+        before, after = threads(before_file), threads(after_file)
+        woke = [(tid, name, count - before.get(tid, (0, ""))[0]) for tid, (count, name) in sorted(after.items())
+                if count != before.get(tid, (None, ""))[0]]
+        gone = sorted(set(before) - set(after))
+        result["footprint"]["idle_threads_that_switched"] = [{"tid": t, "name": n, "switches": c} for t, n, c in woke]
+        result["footprint"]["idle_threads_that_ended"] = gone
+        if woke or gone:
+            md.append("Threads that switched while idle: "
+                      + (", ".join(f"{n} (tid {t}): {c}" for t, n, c in woke) or "none")
+                      + (f"; threads that ended: {', '.join(gone)}" if gone else "") + ".\n")
     smaps = raw / "authd-smaps.txt"
     if smaps.exists():
         by_name, name = {}, None

@@ -200,9 +200,9 @@ kill "$HUNG" 2>/dev/null || true
 
 # ---------------------------------------------------------------- 4. footprint
 log "4/5 footprint: RSS and idle wake-ups (${IDLE_SECONDS} s window)"
-ctxt() {  # "TID SWITCHES" for every thread of PID (voluntary + involuntary)
+ctxt() {  # "TID SWITCHES NAME" for every thread of PID (voluntary + involuntary)
   for t in /proc/"$1"/task/*; do
-    awk -v tid="${t##*/}" '/ctxt_switches/ {s += $2} END {print tid, s + 0}' "$t/status" 2>/dev/null || true
+    awk -v tid="${t##*/}" '/^Name:/ {name = $2} /ctxt_switches/ {s += $2} END {print tid, s + 0, name}' "$t/status" 2>/dev/null || true
   done
 }
 ctxt_delta() {  # ctxt_delta BEFORE AFTER: switches in between, threads that exited meanwhile not counted
@@ -216,6 +216,8 @@ ctxt $AUTHD_PID > "$W/a0"; ctxt "$OIDCD_PID" > "$W/o0"
 AT0=$(ls /proc/$AUTHD_PID/task | wc -l)
 sleep "$IDLE_SECONDS"
 ctxt $AUTHD_PID > "$W/a1"; ctxt "$OIDCD_PID" > "$W/o1"
+# Which threads switched while idle: before and after, one line per thread.
+cp "$W/a0" "$RAW/authd-idle-threads-before.txt"; cp "$W/a1" "$RAW/authd-idle-threads-after.txt"
 # What the idle RSS is made of, mapping by mapping (report.py sums it by file).
 cat /proc/$AUTHD_PID/smaps > "$RAW/authd-smaps.txt" 2>/dev/null || true
 
