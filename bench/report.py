@@ -69,6 +69,10 @@ def main():
         "git_authd_over_git_cache_median": ratio(ga["median_us"], gc["median_us"]),
         "git_authd_over_git_cache_p99": ratio(ga["p99_us"], gc["p99_us"]),
     }
+    gs = rows.get("git via credential.helper=authctl")
+    if gs:
+        result["client_ratios"]["git_short_name_over_git_cache_median"] = ratio(gs["median_us"], gc["median_us"])
+        result["client_ratios"]["git_short_name_over_git_cache_p99"] = ratio(gs["p99_us"], gc["p99_us"])
     md.append("## 1. Cached token, whole process\n")
     md.append("| client | median ms | p99 ms | × oidc-token (median) | × C floor static (median) | runs |")
     md.append("|---|---|---|---|---|---|")
@@ -81,9 +85,13 @@ def main():
     md.append("")
     md.append("| git credential fill through | median ms | p99 ms | × credential-cache (median) | × (p99) | runs |")
     md.append("|---|---|---|---|---|---|")
-    for name in ["git via git-credential-authctl", "git via credential-cache"]:
+    for name in ["git via git-credential-authctl", "git via credential.helper=authctl", "git via credential-cache"]:
+        if name not in rows:
+            continue
         r = rows[name]
-        md.append(f"| {name.removeprefix('git via ')} | {ms(r['median_us'])} | {ms(r['p99_us'])} | "
+        label = {"git via git-credential-authctl": "git-credential-authctl (absolute path, as README and `authctl setup git` configure it)",
+                 "git via credential.helper=authctl": "`credential.helper=authctl` (short name: a second git process)"}.get(name, name.removeprefix('git via '))
+        md.append(f"| {label} | {ms(r['median_us'])} | {ms(r['p99_us'])} | "
                   f"{ratio(r['median_us'], gc['median_us']):.2f} | {ratio(r['p99_us'], gc['p99_us']):.2f} | {r['runs']} |")
     md.append("")
     cr = result["client_ratios"]
@@ -92,7 +100,9 @@ def main():
               f"{'met' if cr['authctl_over_oidc_token_median'] <= 0.8 else 'NOT met'}. "
               f"git path ≤ 0.9× git's cache: **{cr['git_authd_over_git_cache_median']:.2f}×** (median), "
               f"{cr['git_authd_over_git_cache_p99']:.2f}× (p99) — "
-              f"{'met' if cr['git_authd_over_git_cache_median'] <= 0.9 else 'NOT met'}.\n")
+              f"{'met' if cr['git_authd_over_git_cache_median'] <= 0.9 else 'NOT met'} (absolute path"
+              + (f"; short name {cr['git_short_name_over_git_cache_median']:.2f}×" if 'git_short_name_over_git_cache_median' in cr else "")
+              + ").\n")
     md.append("hyperfine `-N` (no shell) for the first group; the git rows and the \"spawn timer\" rows are timed by "
               "`authd-loadgen exec` (posix_spawn to waitpid, stdin from a file), since hyperfine 1.15 cannot feed stdin.\n")
 
@@ -164,7 +174,47 @@ def main():
     md.append(f"| start to serving, {fp['audiences']} audiences, no store / with {fp['audiences']} stored logins "
               f"({fp['many_store_bytes']} bytes) | {fp['many_start_s'] * 1000:.0f} ms / {fp['many_restart_s'] * 1000:.0f} ms | | |")
     md.append(f"| {fp['audiences']} device flows against the devserver, 32 at a time | {fp['many_login_s']:.1f} s | | |")
+    per_audience_kb = (fp["many_rss_served_kb"] - fp["many_rss_start_kb"]) / max(fp["many_served"], 1)
+    result["footprint"]["rss_per_served_audience_kb"] = per_audience_kb
+    md.append(f"| RSS per logged-in, served audience (served − start, / {fp['many_served']}) | {per_audience_kb:.1f} KiB | | |")
     md.append("")
+    before_file, after_file = raw / "authd-idle-threads-before.txt", raw / "authd-idle-threads-after.txt"
+    if before_file.exists() and after_file.exists():
+        def threads(path):
+            rows = {}
+            for line in path.read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 2:
+                    rows[fields[0]] = (int(fields[1]), " ".join(fields[2:]))
+            return rows
+        before, after = threads(before_file), threads(after_file)
+        woke = [(tid, name, count - before.get(tid, (0, ""))[0]) for tid, (count, name) in sorted(after.items())
+                if count != before.get(tid, (None, ""))[0]]
+        gone = sorted(set(before) - set(after))
+        result["footprint"]["idle_threads_that_switched"] = [{"tid": t, "name": n, "switches": c} for t, n, c in woke]
+        result["footprint"]["idle_threads_that_ended"] = gone
+        if woke or gone:
+            md.append("Threads that switched while idle: "
+                      + (", ".join(f"{n} (tid {t}): {c}" for t, n, c in woke) or "none")
+                      + (f"; threads that ended: {', '.join(gone)}" if gone else "") + ".\n")
+    smaps = raw / "authd-smaps.txt"
+    if smaps.exists():
+        by_name, name = {}, None
+        for line in smaps.read_text().splitlines():
+            fields = line.split()
+            if fields and "-" in fields[0] and not fields[0].endswith(":"):
+                name = fields[5] if len(fields) > 5 else "[anonymous]"
+            elif fields[:1] == ["Rss:"] and name is not None:
+                by_name[name] = by_name.get(name, 0) + int(fields[1])
+        top = sorted(by_name.items(), key=lambda item: -item[1])[:10]
+        result["footprint"]["smaps_rss_kb_by_mapping"] = by_name
+        md.append("Idle authd's resident memory by mapping (smaps, the largest ten):\n")
+        md.append("| mapping | RSS KiB |")
+        md.append("|---|---|")
+        for mapping, kb in top:
+            md.append(f"| {mapping.rsplit('/', 1)[-1]} | {kb} |")
+        md.append(f"| (all {len(by_name)}) | {sum(by_name.values())} |")
+        md.append("")
     rss_ratio = ratio(fp["many_rss_served_kb"], fp["oidc_agent_rss_kb"])
     md.append(f"Target: RSS within 2× oidc-agent's: idle {ratio(fp['authd_rss_serving_kb'], fp['oidc_agent_rss_kb']):.2f}×, "
               f"with {fp['audiences']} audiences {rss_ratio:.2f}×. Idle wake-ups target: none besides the watchdog "

@@ -131,7 +131,10 @@ OIDC_REQ='{"request":"access_token","account":"benchacct","min_valid_period":60,
 
 # git: the helper, and git's own credential-cache pre-seeded with a token of the same length.
 printf 'protocol=http\nhost=%s\npath=git/repo.git\n\n' "$HOSTPORT" > "$W/git-fill.txt"
+# Both helper forms: the absolute path (README, `authctl setup git`: git execs the helper directly)
+# and the short name `authctl` (git runs `git credential-authctl`, a second git process, found on PATH).
 GIT_AUTHD=(git -c credential.helper= -c "credential.helper=$BIN/git-credential-authctl" -c credential.useHttpPath=true credential fill)
+GIT_AUTHD_SHORT=(env "PATH=$BIN:$PATH" git -c credential.helper= -c credential.helper=authctl -c credential.useHttpPath=true credential fill)
 mkdir -m 700 "$W/gitcache"
 GIT_CACHE=(git -c credential.helper= -c "credential.helper=cache --socket $W/gitcache/sock --timeout 86400" -c credential.useHttpPath=true credential fill)
 TOKEN=$("$BIN/authctl" get demo)
@@ -140,6 +143,7 @@ printf 'protocol=http\nhost=%s\npath=git/repo.git\nusername=oauth2\npassword=%s\
       -c credential.useHttpPath=true credential approve
 "${GIT_CACHE[@]}" < "$W/git-fill.txt" | grep -q "password=$TOKEN" || { echo "bench: git credential-cache not seeded" >&2; exit 1; }
 "${GIT_AUTHD[@]}" < "$W/git-fill.txt" | grep -q "^password=" || { echo "bench: git-credential-authctl answered nothing" >&2; exit 1; }
+"${GIT_AUTHD_SHORT[@]}" < "$W/git-fill.txt" | grep -q "^password=" || { echo "bench: credential.helper=authctl answered nothing" >&2; exit 1; }
 unset TOKEN
 
 # ---------------------------------------------------------------- 1. whole-process clients
@@ -154,6 +158,8 @@ log "1/5 git credential fill ($RUNS runs each, interleaved in blocks)"
 for round in 1 2; do
   "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_AUTHD[@]}" \
     | sed "s/^{/{\"name\":\"git via git-credential-authctl\",\"round\":$round,/" >> "$RAW/git.jsonl"
+  "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_AUTHD_SHORT[@]}" \
+    | sed "s/^{/{\"name\":\"git via credential.helper=authctl\",\"round\":$round,/" >> "$RAW/git.jsonl"
   "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_CACHE[@]}" \
     | sed "s/^{/{\"name\":\"git via credential-cache\",\"round\":$round,/" >> "$RAW/git.jsonl"
 done
@@ -194,9 +200,9 @@ kill "$HUNG" 2>/dev/null || true
 
 # ---------------------------------------------------------------- 4. footprint
 log "4/5 footprint: RSS and idle wake-ups (${IDLE_SECONDS} s window)"
-ctxt() {  # "TID SWITCHES" for every thread of PID (voluntary + involuntary)
+ctxt() {  # "TID SWITCHES NAME" for every thread of PID (voluntary + involuntary)
   for t in /proc/"$1"/task/*; do
-    awk -v tid="${t##*/}" '/ctxt_switches/ {s += $2} END {print tid, s + 0}' "$t/status" 2>/dev/null || true
+    awk -v tid="${t##*/}" '/^Name:/ {name = $2} /ctxt_switches/ {s += $2} END {print tid, s + 0, name}' "$t/status" 2>/dev/null || true
   done
 }
 ctxt_delta() {  # ctxt_delta BEFORE AFTER: switches in between, threads that exited meanwhile not counted
@@ -210,6 +216,10 @@ ctxt $AUTHD_PID > "$W/a0"; ctxt "$OIDCD_PID" > "$W/o0"
 AT0=$(ls /proc/$AUTHD_PID/task | wc -l)
 sleep "$IDLE_SECONDS"
 ctxt $AUTHD_PID > "$W/a1"; ctxt "$OIDCD_PID" > "$W/o1"
+# Which threads switched while idle: before and after, one line per thread.
+cp "$W/a0" "$RAW/authd-idle-threads-before.txt"; cp "$W/a1" "$RAW/authd-idle-threads-after.txt"
+# What the idle RSS is made of, mapping by mapping (report.py sums it by file).
+cat /proc/$AUTHD_PID/smaps > "$RAW/authd-smaps.txt" 2>/dev/null || true
 
 # A daemon with $AUDIENCES audiences, all logged in.
 MANY=$W/many

@@ -7,7 +7,9 @@ import Synchronization
 
 public actor AudienceAgent {
     public nonisolated let name: String
-    var policy: AudiencePolicy
+    var policy: AudiencePolicy { didSet { publishServing() } }
+    /// What the socket loop serves cached `get`s from without a hop (ServingSnapshot.swift).
+    public nonisolated let serving: ServingSlot
     var provider: any AudienceProvider
     let environment: AgentEnvironment
     var clock: any DaemonClock { environment.clock }
@@ -18,7 +20,7 @@ public actor AudienceAgent {
         case loginNeeded(reason: String)
     }
 
-    var login: Login?
+    var login: Login? { didSet { publishServing() } }
     /// The login (device flow or authorization code) in progress, if any. Every `await` in the agent
     /// (here, AgentLogin.swift, AgentRefresh.swift, AgentNarrowing.swift) re-checks it and `refreshing`
     /// afterwards: other requests run while this one is suspended.
@@ -26,7 +28,7 @@ public actor AudienceAgent {
     /// The refresh in progress, if any. It is independent of `flow`: while someone's new login waits
     /// for approval, the current login keeps being refreshed and served to clients that cannot prompt.
     var refreshing: Task<Result<Void, ProviderError>, Never>?
-    var renewal: Renewal = .possible
+    var renewal: Renewal = .possible { didSet { publishServing() } }
     var refreshTimer: Task<Void, Never>?
     var nextRefreshAt: Duration?
     var refreshFailures = 0
@@ -50,6 +52,11 @@ public actor AudienceAgent {
         self.policy = policy
         self.provider = provider
         self.environment = environment
+        self.serving = ServingSlot(vault: environment.vault, clock: environment.clock)
+    }
+
+    private func publishServing() {
+        serving.publish(login.map { ServingSnapshot(login: $0, renewalPossible: renewal == .possible, policy: policy) })
     }
 
     // MARK: Requests
@@ -316,8 +323,7 @@ public actor AudienceAgent {
         } catch {
             throw ProtocolFailure(.internalError, "\(name): the in-memory vault failed to open a token")
         }
-        environment.audit.record(AuditRecord(.tokenServed, "\(name): token served", audience: name, client: client,
-                                             scopes: login.scopes, tokenFingerprint: fingerprint))
+        environment.audit.record(.tokenServed(name, client: client, scopes: login.scopes, fingerprint: fingerprint))
         return ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiry?.wall,
                            scopes: login.scopes, fingerprint: fingerprint,
                            shortOfMinimumValidity: MinimumValidity.fallsShort(

@@ -1,4 +1,4 @@
-// Audit destinations: the journal under systemd, JSON lines on stderr otherwise.
+// Audit destinations: the journal under systemd, JSON lines on stderr otherwise, and the queue that writes to them off the reply path.
 import AuthdPosix
 import AuthdSystem
 import AuthdWire
@@ -43,5 +43,50 @@ public final class SwitchableAuditSink: AuditSink {
     public func record(_ record: AuditRecord) {
         let sink = target.withLock { $0 }
         sink.record(record)
+    }
+}
+
+/// Hands records to one writer thread, in order, so that a reply never waits for the journal or
+/// stderr. Bounded: when `capacity` records wait, `record` waits for room (a flood slows its
+/// clients; no record is dropped). `flush` returns once everything recorded before it is written;
+/// the daemon calls it before it exits.
+public final class AuditQueue: AuditSink {
+    private struct State {
+        var pending: [AuditRecord] = []
+        /// Records taken by the writer and not yet written.
+        var writing = 0
+    }
+
+    private let state = WaitableState(State())
+    private let capacity: Int
+    private let destination: any AuditSink
+
+    public init(writingTo destination: any AuditSink, capacity: Int = 1024) {
+        self.destination = destination
+        self.capacity = max(capacity, 1)
+        DedicatedThread.start { [self] in writeForever() }
+    }
+
+    public func record(_ record: AuditRecord) {
+        let capacity = self.capacity
+        state.wait(until: { $0.pending.count + $0.writing < capacity }) { $0.pending.append(record) }
+    }
+
+    /// Waits until every record handed in before this call has been written.
+    public func flush() {
+        state.wait(until: { $0.pending.isEmpty && $0.writing == 0 }) { _ in }
+    }
+
+    private func writeForever() {
+        while true {
+            let batch = state.wait(until: { !$0.pending.isEmpty }) { state -> [AuditRecord] in
+                let batch = state.pending
+                state.pending.removeAll(keepingCapacity: true)
+                state.writing = batch.count
+                return batch
+            }
+            for record in batch { destination.record(record) }
+            state.withLock { $0.writing = 0 }
+        }
     }
 }

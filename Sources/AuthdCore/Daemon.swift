@@ -6,7 +6,6 @@ import AuthdStore
 import AuthdSystem
 import AuthdWire
 import Logging
-import UnixSignals
 
 /// Builds the provider for one configured audience (the OAuth engine in production, fakes in tests);
 /// `ClientRegistrations` keeps the clients registered for `client_id = "register"` audiences.
@@ -44,6 +43,8 @@ public final class Daemon: Sendable {
     /// What agents and the router record into: the ring for `authctl audit`, then `audit`'s destination.
     private let retained: RetainingAuditSink
     private let auditHistory: AuditHistory
+    /// Writes `audit`'s records off the reply path; flushed before `run` returns.
+    private let auditQueue: AuditQueue
     private let router: RequestRouter
     private let forwards: ForwardRegistry
     private let vault = TokenVault()
@@ -56,7 +57,9 @@ public final class Daemon: Sendable {
         self.audit = audit
         let history = AuditHistory(ring: AuditRing(clock: options.clock))
         self.auditHistory = history
-        let retained = RetainingAuditSink(ring: history.ring, next: audit)
+        let auditQueue = AuditQueue(writingTo: audit)
+        self.auditQueue = auditQueue
+        let retained = RetainingAuditSink(ring: history.ring, next: auditQueue)
         self.retained = retained
         let forwards = ForwardRegistry(runtimeDirectory: ListeningSocket.parent(of: options.paths.socket),
                                        clock: options.clock, audit: retained)
@@ -66,6 +69,8 @@ public final class Daemon: Sendable {
 
     /// Runs until SIGTERM or SIGINT; returns the process exit status.
     public func run() async -> Int32 {
+        // Every record made, also on the way out after SIGTERM, is written before the process exits.
+        defer { auditQueue.flush() }
         do {
             return try await serve()
         } catch let error as DaemonStartError {
@@ -84,7 +89,7 @@ public final class Daemon: Sendable {
             logger.warning("hardening step failed: \(error.description)")
         }
         // Trap the signals before anything can be slow, so an early SIGTERM is not lost.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        let signals = try Self.trapSignals()
 
         let clock = options.clock
         let follower = ConfigurationFollower(path: options.paths.configFile, homeDirectory: CurrentProcess.environment("HOME"),
@@ -144,7 +149,7 @@ public final class Daemon: Sendable {
         defer { watchdog?.cancel() }
 
         for await signal in signals {
-            if signal == .sighup {
+            if signal == .hangUp {
                 _ = try? notifier.reloading()
                 if case .failure = await follower.reload(reason: "SIGHUP") {
                     _ = try? notifier.ready(status: "reload failed; serving the previous configuration")
@@ -164,6 +169,19 @@ public final class Daemon: Sendable {
         await server.shutdown()
         for entry in router.current + router.suspended { await entry.agent.shutdown() }
         return 0
+    }
+
+    /// SIGTERM, SIGINT and SIGHUP as they arrive, from a thread that sleeps in `read` until one does.
+    private static func trapSignals() throws -> AsyncStream<SignalPipe.Signal> {
+        let pipe: SignalPipe
+        do {
+            pipe = try SignalPipe(trapping: [.terminate, .interrupt, .hangUp])
+        } catch {
+            throw DaemonStartError(description: "cannot trap SIGTERM, SIGINT and SIGHUP: \(error)", exitCode: 1)
+        }
+        return AsyncStream { continuation in
+            DedicatedThread.start { while true { continuation.yield(pipe.next()) } }
+        }
     }
 
     private func statusLine(_ servable: ServableConfiguration) -> String {

@@ -29,8 +29,8 @@ public final class RequestRouter: RequestHandling {
 
     private let installed = Mutex(Installed())
     /// Set once at start: consulted before every request, so an edited config is served at once.
-    private let follower = Mutex<ConfigurationFollower?>(nil)
-    private let audit: any AuditSink
+    let follower = Mutex<ConfigurationFollower?>(nil)
+    let audit: any AuditSink
     private let identifyFile: @Sendable (String) -> ExecutableFile?
     /// The open forwards, for the `forward_*` operations; nil: the daemon opens none.
     private let forwards: ForwardRegistry?

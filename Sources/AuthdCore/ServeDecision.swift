@@ -33,22 +33,13 @@ struct ServeDecision {
     /// - `renewed`: this request already waited for a refresh or a login that succeeded; what it
     ///   brought is served even if shorter-lived than asked, since nothing better can be had.
     func next(minimumValidity: Duration, canPrompt: Bool, renewed: Bool, now: Duration) -> ServeStep {
-        let canRefresh = login.map {
-            renewalPossible && $0.refreshTokenIsUsable(now: now) && !planner.sessionEnded(loginAt: $0.loginAt, now: now)
-        } ?? false
-        if let login {
-            let needed = renewed ? Duration.zero
-                : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: planner.margin(forLifetime:))
-            // A login that cannot be refreshed and is about to lapse: a person who is here logs in again now.
-            let promptInstead = !canRefresh && canPrompt && !renewed
-                && planner.isNearExpiry(expiresAt: login.accessExpiresAt, lifetime: login.accessLifetime, now: now)
-            if login.accessTokenIsValid(now: now, minimumValidity: needed), !promptInstead { return .serve }
-        }
+        if servesCurrentToken(minimumValidity: minimumValidity, canPrompt: canPrompt, renewed: renewed, now: now) { return .serve }
+        let refreshable = canRefresh(now: now)
         if stopping { return .stopping }
         if refreshInFlight { return .joinRefresh }
         // Someone's new login may be waiting for approval: the current login is still refreshed and
         // served when it can be; only a request that needs the new login joins (or is refused).
-        let refreshWanted = canRefresh && !renewed
+        let refreshWanted = refreshable && !renewed
         if flowPending, !refreshWanted { return canPrompt ? .joinFlow : .loginNeeded }
         if refreshWanted { return .startRefresh }
         guard canPrompt else {
@@ -59,5 +50,25 @@ struct ServeDecision {
         // Issued for this very request: served rather than prompting again, however short it is.
         if renewed, login?.accessToken != nil { return .serve }
         return .startFlow
+    }
+
+    /// The login can be renewed with no person: renewal still possible, a usable refresh token,
+    /// and `max_session` not reached.
+    func canRefresh(now: Duration) -> Bool {
+        guard let login else { return false }
+        return renewalPossible && login.refreshTokenIsUsable(now: now) && !planner.sessionEnded(loginAt: login.loginAt, now: now)
+    }
+
+    /// The first question of every turn, and the socket loop's (`LoopAnswer`): is the current access
+    /// token served as it is? Valid for what is asked (held to what a renewal could give,
+    /// `MinimumValidity`), and, for a client that can prompt, not about to lapse with no way to renew it.
+    func servesCurrentToken(minimumValidity: Duration, canPrompt: Bool, renewed: Bool, now: Duration) -> Bool {
+        guard let login else { return false }
+        let needed = renewed ? Duration.zero
+            : MinimumValidity.required(asked: minimumValidity, issuedLifetime: login.issuedLifetime, margin: planner.margin(forLifetime:))
+        // A login that cannot be refreshed and is about to lapse: a person who is here logs in again now.
+        let promptInstead = !canRefresh(now: now) && canPrompt && !renewed
+            && planner.isNearExpiry(expiresAt: login.accessExpiresAt, lifetime: login.accessLifetime, now: now)
+        return login.accessTokenIsValid(now: now, minimumValidity: needed) && !promptInstead
     }
 }

@@ -1,4 +1,4 @@
-// The Unix-socket front: accept with the uid check, per-message writer credentials, framing, deadlines, back-pressure, one task per request.
+// The Unix-socket front: accept with the uid check, per-message writer credentials, framing, deadlines, back-pressure; cached gets on the loop, a task for the rest.
 import AuthdPosix
 import AuthdSystem
 import AuthdWire
@@ -33,6 +33,13 @@ public protocol RequestHandling: Sendable {
     /// A request written by a process whose uid is not ours (on a connection that one of ours
     /// opened and shared) was refused.
     func refusedSender(_ client: ClientIdentity)
+    /// Answers `request` on the socket loop, synchronously, when that needs no waiting (a cached
+    /// `get`); nil: `handle` answers it after the hop to the concurrency pool. Must not block.
+    func answerOnLoop(_ request: Request, from client: ClientIdentity, scratch: SecretScratch) -> [UInt8]?
+}
+
+extension RequestHandling {
+    public func answerOnLoop(_ request: Request, from client: ClientIdentity, scratch: SecretScratch) -> [UInt8]? { nil }
 }
 
 /// A final answer: a protocol line, or a token that is written straight from secret memory.
@@ -260,6 +267,9 @@ final class SocketLoop {
     private let ownUID: UInt32
     private var connections: [Int32: Connection] = [:]
     private var nextSerial: UInt64 = 0
+    /// Where the loop opens the tokens it serves itself; wiped after each (a larger token hops).
+    private let scratch = SecretScratch(capacity: SocketLoop.scratchCapacity)
+    static let scratchCapacity = 16 * 1024
 
     init(epoll: Epoll, listener: FileDescriptor, mailbox: SocketMailbox, handling: any RequestHandling,
          limits: ConnectionLimits, ownUID: UInt32) {
@@ -282,20 +292,22 @@ final class SocketLoop {
             let nextDeadline = connections.values.compactMap(\.deadline).min()
             let wait = nextDeadline.map { $0 <= now ? 0 : Int(($0 - now) / 1_000_000) + 1 } ?? -1
             let events = (try? epoll.wait(timeoutMilliseconds: wait)) ?? []
+            var woken = false
             for event in events {
                 if event.descriptor == listener {
                     acceptWaiting(on: listener, grant: nil)
                 } else if let forward = forwardListeners[event.descriptor.rawValue] {
                     acceptWaiting(on: forward.socket, grant: forward.grant)
                 } else if event.descriptor == mailbox.wake.descriptor {
-                    continue
+                    woken = true
                 } else if let connection = connections[event.descriptor.rawValue] {
                     serviceEvent(event, on: connection)
                 }
             }
             // Each message is moved out (popLast, consume) so an answer's bytes are wiped in place,
             // not in a copy.
-            var pending = mailbox.takeAll()
+            // Only when woken: draining the eventfd on every turn would be a failing read per request.
+            var pending = woken ? mailbox.takeAll() : []
             pending.reverse()
             while let message = pending.popLast() {
                 switch consume message {
@@ -480,6 +492,7 @@ final class SocketLoop {
         let key = connection.key
         let mailbox = self.mailbox
         let handling = self.handling
+        let decoded = Result(catching: { () throws(ProtocolFailure) -> Request in try Request.decode(line) })
         // Pin the writer now, while it is most likely still the process that wrote.
         var pinned: PinnedProcess?
         var unattributed: String?
@@ -499,24 +512,48 @@ final class SocketLoop {
                 finished(connection, reply: &reply, closeAfter: true)
                 return
             }
-            do throws(Errno) {
-                pinned = try PinnedProcess.open(processID: writer.pid, userID: writer.uid)
-            } catch {
-                unattributed = "the writer (pid \(writer.pid)) could not be pinned: \(error)"
+            // Requests that neither check a policy nor write an audit record (version, status) need
+            // no examination of the writer; the rest are pinned and examined now.
+            if Self.needsIdentity(decoded) {
+                do throws(Errno) {
+                    pinned = try PinnedProcess.open(processID: writer.pid, userID: writer.uid)
+                } catch {
+                    unattributed = "the writer (pid \(writer.pid)) could not be pinned: \(error)"
+                }
             }
         }
-        // Examined here, on the loop, right after the read: the shorter the time since the write,
-        // the smaller the chance that the writer has exec'd another program since (docs/security.md).
-        let client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID, forward: connection.grant)
+        let client: ClientIdentity
+        if unattributed == nil, pinned == nil {
+            client = ClientIdentity(uid: sender.uid, pid: sender.pid, executable: nil, hasControllingTerminal: false,
+                                    unattributed: "not examined: the request needs no identity", forward: connection.grant)
+        } else {
+            // Examined here, on the loop, right after the read: the shorter the time since the write,
+            // the smaller the chance that the writer has exec'd another program since (docs/security.md).
+            client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID, forward: connection.grant)
+        }
         pinned = nil
+        // A cached token is answered here, on the loop; everything else after the hop.
+        if case .success(let request) = decoded, var answer = handling.answerOnLoop(request, from: client, scratch: scratch) {
+            finished(connection, reply: &answer, closeAfter: false)
+            return
+        }
         let sink: ReplySink = { event in mailbox.post(.event(key, event.line())) }
         connection.work = Task {
             let reply: Reply
-            switch Result(catching: { () throws(ProtocolFailure) -> Request in try Request.decode(line) }) {
+            switch decoded {
             case .success(let request): reply = await handling.handle(request, from: client, events: sink)
             case .failure(let failure): reply = .line(.failure(failure))
             }
             mailbox.post(.finished(key, SocketLoop.encode(reply), closeAfter: false))
+        }
+    }
+
+    /// Whether answering the request looks at who sent it (a policy check, an audit record):
+    /// `version` and `status` do not, nor does a line that is no request.
+    static func needsIdentity(_ decoded: Result<Request, ProtocolFailure>) -> Bool {
+        switch decoded {
+        case .success(.version), .success(.status), .failure: return false
+        case .success: return true
         }
     }
 

@@ -60,16 +60,27 @@ public enum XChaCha20Poly1305 {
         try check(key: key, nonce: nonce)
         guard ciphertext.count >= tagByteCount else { throw .authenticationFailed }
         return try SecretBytes(count: ciphertext.count - tagByteCount) { (output) throws(CryptoError) in
-            var length: UInt64 = 0
-            let result = key.withUnsafeBytes { keyBytes in
-                crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    output.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, nil,
-                    ciphertext, UInt64(ciphertext.count),
-                    associatedData, UInt64(associatedData.count),
-                    nonce, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            }
-            guard result == 0 else { throw .authenticationFailed }
+            try decrypt(ciphertext, key: key, nonce: nonce, associatedData: associatedData, into: output)
         }
+    }
+
+    /// Checks the tag and decrypts into `output`, which holds at least the plaintext's length
+    /// (`ciphertext.count - tagByteCount`); for `open` and for `SecretScratch`.
+    static func decrypt(_ ciphertext: [UInt8], key: SecretBytes, nonce: [UInt8], associatedData: [UInt8],
+                        into output: UnsafeMutableRawBufferPointer) throws(CryptoError) {
+        try check(key: key, nonce: nonce)
+        guard ciphertext.count >= tagByteCount, output.count >= ciphertext.count - tagByteCount else {
+            throw .authenticationFailed
+        }
+        var length: UInt64 = 0
+        let result = key.withUnsafeBytes { keyBytes in
+            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self), &length, nil,
+                ciphertext, UInt64(ciphertext.count),
+                associatedData, UInt64(associatedData.count),
+                nonce, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard result == 0 else { throw .authenticationFailed }
     }
 
     private static func check(key: SecretBytes, nonce: [UInt8]) throws(CryptoError) {

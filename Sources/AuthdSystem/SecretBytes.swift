@@ -21,6 +21,9 @@ public final class SecretBytes: Sendable {
     // changes are serialised by `state`.
     private nonisolated(unsafe) let memory: UnsafeMutableRawPointer
     private let state = Mutex(State())
+    /// false for a view into a `SecretScratch`: the scratch area keeps its pages readable and
+    /// wipes and frees them itself.
+    private let ownsMemory: Bool
 
     /// Number of bytes.
     public let count: Int
@@ -32,6 +35,7 @@ public final class SecretBytes: Sendable {
         guard let memory = sodium_malloc(max(count, 1)) else { fatalError("sodium_malloc failed: out of memory") }
         self.memory = memory
         self.count = count
+        self.ownsMemory = true
         // If `fill` throws, the object is already complete, so deinit wipes and frees the memory.
         try fill(UnsafeMutableRawBufferPointer(start: memory, count: count))
         sodium_mprotect_noaccess(memory)
@@ -58,7 +62,15 @@ public final class SecretBytes: Sendable {
         SecretBytes(count: count) { randombytes_buf($0.baseAddress!, $0.count) }
     }
 
+    /// A view of `count` bytes of a scratch area's memory, valid only while the scratch lends it.
+    init(viewing memory: UnsafeMutableRawPointer, count: Int) {
+        self.memory = memory
+        self.count = count
+        self.ownsMemory = false
+    }
+
     deinit {
+        guard ownsMemory else { return }
         sodium_mprotect_readwrite(memory)
         sodium_memzero(memory, max(count, 1))
         if let observer = state.withLock({ $0.freeObserver }) {
@@ -69,6 +81,7 @@ public final class SecretBytes: Sendable {
 
     /// Runs `body` with the bytes readable; this module's C calls read keys and plaintext this way.
     func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        guard ownsMemory else { return try body(UnsafeRawBufferPointer(start: memory, count: count)) }
         state.withLock {
             if $0.readers == 0 { sodium_mprotect_readonly(memory) }
             $0.readers += 1

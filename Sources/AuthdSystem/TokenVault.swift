@@ -43,4 +43,10 @@ public final class TokenVault: Sendable {
     public func open(_ sealed: SealedSecret, context: String = "") throws(CryptoError) -> SecretBytes {
         try XChaCha20Poly1305.open(sealed.ciphertext, key: key, nonce: sealed.nonce, associatedData: Array(context.utf8))
     }
+
+    /// Decrypts into `output` (at least `sealed.byteCount` bytes), for `SecretScratch`; the same checks as `open`.
+    func open(_ sealed: SealedSecret, context: String, into output: UnsafeMutableRawBufferPointer) throws(CryptoError) {
+        try XChaCha20Poly1305.decrypt(sealed.ciphertext, key: key, nonce: sealed.nonce, associatedData: Array(context.utf8),
+                                      into: output)
+    }
 }

@@ -153,3 +153,22 @@ extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *
 static inline int authd_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
+
+// Signals as bytes on a pipe (the self-pipe trick): the handler only calls write(), which is
+// async-signal-safe. A handler can reach nothing but process-wide state, hence the one static.
+static int authd_signal_pipe_write_end = -1;
+static void authd_signal_to_pipe(int signo) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signo;
+    (void)write(authd_signal_pipe_write_end, &byte, 1);
+    errno = saved;
+}
+static inline int authd_deliver_signal_to_pipe(int signo, int write_end) {
+    authd_signal_pipe_write_end = write_end;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = authd_signal_to_pipe;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, NULL);
+}

@@ -43,6 +43,12 @@ struct AuthdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Bytes at which --log-file is rotated.", visibility: .hidden))
     var logFileLimit: Int = 1 << 20
 
+    /// Before anything runs a task (DaemonExecutor says why).
+    static func main() async {
+        DaemonExecutor.install()
+        await main(nil)
+    }
+
     func run() async throws {
         // A launcher that blocked signals (a thread pool, a test runner) must not leave us
         // unable to receive SIGTERM or SIGHUP.
@@ -79,10 +85,10 @@ struct AuthdCommand: AsyncParsableCommand {
             logger.critical("\(error.description)")
             throw ExitCode(2)
         }
-        // One event-loop thread for the daemon's timers (refresh schedules, the watchdog).
-        let timers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        // The daemon and the OAuth engine behind every audience wait on this one clock.
-        let clock = SystemDaemonClock(timers: timers.next())
+        // The daemon's timers (refresh schedules, the watchdog) and the OAuth engine's waits (polling,
+        // backoff) run on the event loop that also runs its tasks (`main` below): one clock, and
+        // each timer sleeps until its deadline.
+        let clock = SystemDaemonClock(timers: DaemonExecutor.timers)
         let options = DaemonOptions(
             paths: paths,
             limits: ConnectionLimits(requestTimeout: .seconds(Int64(max(1, requestTimeout))), maximumConnections: min(maxConnections, max(64, fileLimit - 64))),
@@ -91,7 +97,6 @@ struct AuthdCommand: AsyncParsableCommand {
                 OAuthAudienceProvider(audience: audience, daemon: daemon, registrations: registrations, clock: clock)
             })
         let status = await Daemon(options: options, logger: logger).run()
-        try? await timers.shutdownGracefully()
         if status != 0 { throw ExitCode(status) }
     }
 }
