@@ -26,13 +26,13 @@ enum DockerCredentialHelper {
             Console.out("docker-credential-authctl (authd) \(AuthdProtocol.softwareVersion)\n")
             status = 0
         case "--help", "-h", "help":
-            Console.out(help)
+            Console.out(manual.help)
             status = 0
         case "--man":
-            Console.out(manPage)
+            Console.out(manual.manPage)
             status = 0
         default:
-            Console.error("docker-credential-authctl: \(usage) "
+            Console.error("docker-credential-authctl: \(manual.usage) "
                           + "(run by docker, podman or skopeo; --help says more)\n")
             status = 1
         }
@@ -41,29 +41,18 @@ enum DockerCredentialHelper {
 
     enum Action { case get, erase }
 
-    static let usage = "usage: docker-credential-authctl get|store|erase|list|version"
     /// What the program does, in the words `--help` and the man page share.
-    static let summary = "docker's credential helper for authd: answers a registry with an audience's access token"
-    static let paragraphs = [
+    static let manual = HelperManual(
+        program: "docker-credential-authctl", actions: ["get", "store", "erase", "list", "version"], caller: "docker",
+        summary: "docker's credential helper for authd: answers a registry with an audience's access token",
+        paragraphs: paragraphs,
+        seeAlso: [("authctl", 1), ("authd", 1), ("docker-login", 1)], helpSeeAlso: "authctl(1), docs/clients.md (\"Containers\")")
+    private static let paragraphs = [
         "docker, podman, buildah and skopeo run it as a credential helper (the docker-credential-helpers protocol). For `get`, with the registry's server URL on stdin, when an audience lists that registry in `registries` in the authd config, it asks authd for that audience's access token, valid for at least 10 minutes, and prints ServerURL, Username (`registry_username`, else the audience's git user name) and Secret as JSON. A registry no audience lists gets docker's \"credentials not found in native keychain\", so docker goes on anonymously, and authd is never contacted.",
         "`erase` (the registry rejected the token) makes authd stop serving the audience's current token, so the next `get` refreshes it. `store` reads docker's JSON and does nothing: authd keeps the tokens. `list` names every registry the config maps and its user name.",
         "A device-flow login is started only when a person can see the prompt (a controlling terminal); otherwise a missing login is one line on stdout and stderr naming `authctl login AUD`, exit 1.",
         "Set it up with `authctl setup docker`, which adds \"REGISTRY\": \"authctl\" to credHelpers in ~/.docker/config.json (or $DOCKER_CONFIG/config.json) for every registry in the config.",
     ]
-
-    static var help: String {
-        usage + "   (run by docker, with the request on stdin)\n\n" + summary + ".\n\n"
-            + paragraphs.map { $0 + "\n" }.joined(separator: "\n") + "\nSee also: authctl(1), docs/clients.md (\"Containers\").\n"
-    }
-
-    static var manPage: String {
-        let roff = Roff.escape
-        return ".TH DOCKER\\-CREDENTIAL\\-AUTHCTL 1 \"\" \"authd \(AuthdProtocol.softwareVersion)\"\n"
-            + ".SH NAME\ndocker\\-credential\\-authctl \\- \(roff(summary))\n"
-            + ".SH SYNOPSIS\n.B docker\\-credential\\-authctl\n.RB get | store | erase | list | version\n"
-            + ".SH DESCRIPTION\n" + paragraphs.map { ".PP\n" + roff($0) + "\n" }.joined()
-            + ".SH SEE ALSO\n.BR authctl (1),\n.BR authd (1),\n.BR docker\\-login (1)\n"
-    }
 
     /// docker reads a failing helper's stdout as the error text and shows it; newer docker also
     /// passes the helper's stderr through. Each failure therefore says the same one line on both.

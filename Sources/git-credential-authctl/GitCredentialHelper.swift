@@ -14,10 +14,10 @@ enum GitCredentialHelper {
         case "get": status = run(action: .get)
         case "erase": status = run(action: .erase)
         case "--help", "-h", "help":
-            Console.out(help)
+            Console.out(manual.help)
             status = 0
         case "--man":
-            Console.out(manPage)
+            Console.out(manual.manPage)
             status = 0
         // `store` is a no-op: the daemon keeps the tokens. Unknown actions are ignored, as git asks.
         default: status = 0
@@ -28,26 +28,16 @@ enum GitCredentialHelper {
     enum Action { case get, erase }
 
     /// What the program does, in the words `--help` and the man page share.
-    static let summary = "git's credential helper for authd: answers git with an audience's access token"
-    static let paragraphs = [
+    static let manual = HelperManual(
+        program: "git-credential-authctl", actions: ["get", "store", "erase"], caller: "git",
+        summary: "git's credential helper for authd: answers git with an audience's access token",
+        paragraphs: paragraphs,
+        seeAlso: [("authctl", 1), ("authd", 1), ("gitcredentials", 7)], helpSeeAlso: "authctl(1), gitcredentials(7)")
+    private static let paragraphs = [
         "git runs it as a credential helper (see gitcredentials(7)). For `get`, when the URL git asks about matches an audience's `git_urls` in the authd config, it asks authd for that audience's access token and answers git with the user name and the token (or, for `git_auth = \"bearer\"` with git 2.46 and later, an ephemeral Bearer credential). An unmatched URL gets an empty answer, so git asks its other helpers. `erase` (git saw the token rejected) makes authd stop serving that token. `store` does nothing: authd keeps the tokens.",
         "A device-flow login is started only when a person can see the prompt (a controlling terminal, and not GIT_TERMINAL_PROMPT=0); otherwise a missing login is one line on stderr naming `authctl login AUD`.",
         "Set it up with: git config --global credential.https://HOST.helper \"\" followed by git config --global --add credential.https://HOST.helper /ABSOLUTE/PATH/git-credential-authctl (the empty entry keeps storing helpers configured before it from writing the token to disk).",
     ]
-
-    static var help: String {
-        "usage: git-credential-authctl get|store|erase   (run by git, with the request on stdin)\n\n" + summary + ".\n\n"
-            + paragraphs.map { $0 + "\n" }.joined(separator: "\n") + "\nSee also: authctl(1), gitcredentials(7).\n"
-    }
-
-    static var manPage: String {
-        let roff = Roff.escape
-        return ".TH GIT\\-CREDENTIAL\\-AUTHCTL 1 \"\" \"authd \(AuthdProtocol.softwareVersion)\"\n"
-            + ".SH NAME\ngit\\-credential\\-authctl \\- \(roff(summary))\n"
-            + ".SH SYNOPSIS\n.B git\\-credential\\-authctl\n.RB get | store | erase\n"
-            + ".SH DESCRIPTION\n" + paragraphs.map { ".PP\n" + roff($0) + "\n" }.joined()
-            + ".SH SEE ALSO\n.BR authctl (1),\n.BR authd (1),\n.BR gitcredentials (7)\n"
-    }
 
     /// git ignores a helper's exit status and reads whatever it printed, then asks the next
     /// helper; failures therefore exit 1 with nothing on stdout and one line on stderr.
