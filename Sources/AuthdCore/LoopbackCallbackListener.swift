@@ -1,4 +1,5 @@
 // The RFC 8252 loopback redirect listener: 127.0.0.1 only, one login's lifetime, bounded and deadline-limited requests.
+import AuthdWire
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -27,21 +28,7 @@ public struct CallbackAnswer: Sendable, Equatable {
 /// The browser page: fixed text only, nothing from the request.
 enum CallbackPage {
     static func html(_ headline: String, _ text: String) -> String {
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>authd</title></head><body><h1>\(escape(headline))</h1><p>\(escape(text))</p></body></html>\n"
-    }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for c in text {
-            switch c {
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "&": out += "&amp;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>authd</title></head><body><h1>\(HTMLText.escape(headline))</h1><p>\(HTMLText.escape(text))</p></body></html>\n"
     }
 }
 

@@ -1,5 +1,6 @@
 // The authorization endpoint (RFC 6749 §4.1.1–4.1.2, RFC 7636, RFC 8252 §7.3): approve or deny, then redirect to loopback.
 
+import AuthdWire
 import Foundation
 import NIOHTTP1
 
@@ -128,14 +129,14 @@ struct AuthorizePage: Sendable {
         var log = log
         log.result = result
         let page = Pages.layout("Sign-in refused", """
-            <p class="msg">\(HTML.escape(why)).</p>
+            <p class="msg">\(HTMLText.escape(why)).</p>
             <p>Nothing was sent to the application. Fix the request it made and start the sign-in again.</p>
             """)
         return Outcome(response: .html(page, status: .badRequest), log: log)
     }
 
     private func redirecting(_ location: String, _ log: LogFields) -> Outcome {
-        let body = Pages.layout("Returning to the application", "<p><a href=\"\(HTML.escape(location))\">Continue</a></p>")
+        let body = Pages.layout("Returning to the application", "<p><a href=\"\(HTMLText.escape(location))\">Continue</a></p>")
         var r = Response.html(body, status: .found)
         r.headers.append(("Location", location))
         return Outcome(response: r, log: log)
@@ -143,16 +144,16 @@ struct AuthorizePage: Sendable {
 
     private static func confirm(_ params: Form, clientId: String, redirect: String) -> String {
         let scopes = Scope.parse(params["scope"])
-        let scopeText = scopes.isEmpty ? "<em>none</em>" : scopes.map { "<code>\(HTML.escape($0))</code>" }.joined(separator: " ")
+        let scopeText = scopes.isEmpty ? "<em>none</em>" : scopes.map { "<code>\(HTMLText.escape($0))</code>" }.joined(separator: " ")
         var hidden = carried.compactMap { key in
-            params[key].map { "<input type=\"hidden\" name=\"\(key)\" value=\"\(HTML.escape($0))\">" }
+            params[key].map { "<input type=\"hidden\" name=\"\(key)\" value=\"\(HTMLText.escape($0))\">" }
         }
-        hidden += params.all("resource").map { "<input type=\"hidden\" name=\"resource\" value=\"\(HTML.escape($0))\">" }
+        hidden += params.all("resource").map { "<input type=\"hidden\" name=\"resource\" value=\"\(HTMLText.escape($0))\">" }
         return Pages.layout("Allow this application?", """
             <table>
-            <tr><th align="left">Client</th><td>\(HTML.escape(clientId))</td></tr>
+            <tr><th align="left">Client</th><td>\(HTMLText.escape(clientId))</td></tr>
             <tr><th align="left">Scopes</th><td>\(scopeText)</td></tr>
-            <tr><th align="left">Returns to</th><td><code>\(HTML.escape(redirect))</code></td></tr>
+            <tr><th align="left">Returns to</th><td><code>\(HTMLText.escape(redirect))</code></td></tr>
             </table>
             <p>Only allow if you started this sign-in yourself.</p>
             <form method="post">

@@ -1,5 +1,6 @@
 // The verification page a person opens (RFC 8628 §3.3): enter the code, see the request, approve or deny.
 
+import AuthdWire
 import Foundation
 import NIOHTTP1
 
@@ -90,7 +91,7 @@ enum Pages {
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(HTML.escape(title)) — authd-devserver</title>
+        <title>\(HTMLText.escape(title)) — authd-devserver</title>
         <style>
         body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;line-height:1.5}
         .code{font-family:monospace;font-size:1.6em;letter-spacing:.1em}
@@ -98,7 +99,7 @@ enum Pages {
         button{font-size:1.1em;padding:.3em 1.2em;margin-right:.6em}
         .note{color:#666;font-size:.9em} .msg{color:#a00}
         </style></head><body>
-        <h1>\(HTML.escape(title))</h1>
+        <h1>\(HTMLText.escape(title))</h1>
         \(body)
         <p class="note">authd-devserver: a local test provider. Not for production.</p>
         </body></html>
@@ -107,18 +108,18 @@ enum Pages {
     }
 
     static func enterCode(prefill: String, message: String?) -> String {
-        let msg = message.map { "<p class=\"msg\">\(HTML.escape($0))</p>\n" } ?? ""
+        let msg = message.map { "<p class=\"msg\">\(HTMLText.escape($0))</p>\n" } ?? ""
         return layout("Connect a device", """
             \(msg)<form method="get" action="/device">
             <p><label>Enter the code shown on your device:<br>
-            <input name="user_code" value="\(HTML.escape(prefill))" autocomplete="off" autofocus></label></p>
+            <input name="user_code" value="\(HTMLText.escape(prefill))" autocomplete="off" autofocus></label></p>
             <p><button type="submit">Continue</button></p>
             </form>
             """)
     }
 
     static func confirm(_ v: DeviceView) -> String {
-        let code = HTML.escape(UserCode.display(v.userCode))
+        let code = HTMLText.escape(UserCode.display(v.userCode))
         return layout("Approve this device?", """
             <p>Code <span class="code">\(code)</span></p>
             \(details(v))
@@ -132,7 +133,7 @@ enum Pages {
     }
 
     static func final(_ v: DeviceView) -> String {
-        let code = "<p>Code <span class=\"code\">\(HTML.escape(UserCode.display(v.userCode)))</span></p>\n"
+        let code = "<p>Code <span class=\"code\">\(HTMLText.escape(UserCode.display(v.userCode)))</span></p>\n"
         switch v.status {
         case .approved:
             return layout("Approved", code + details(v) + "<p><strong>Approved — you can return to your terminal.</strong></p>")
@@ -148,21 +149,21 @@ enum Pages {
     }
 
     private static func details(_ v: DeviceView) -> String {
-        var rows = "<tr><th align=\"left\">Client</th><td>\(HTML.escape(v.clientId))</td></tr>\n"
-        let scopes = v.scopes.isEmpty ? "<em>none</em>" : v.scopes.map { "<code>\(HTML.escape($0))</code>" }.joined(separator: " ")
+        var rows = "<tr><th align=\"left\">Client</th><td>\(HTMLText.escape(v.clientId))</td></tr>\n"
+        let scopes = v.scopes.isEmpty ? "<em>none</em>" : v.scopes.map { "<code>\(HTMLText.escape($0))</code>" }.joined(separator: " ")
         rows += "<tr><th align=\"left\">Scopes</th><td>\(scopes)</td></tr>\n"
         if !v.resources.isEmpty {
             rows += "<tr><th align=\"left\">Resources</th><td>"
-                + v.resources.map { "<code>\(HTML.escape($0))</code>" }.joined(separator: "<br>") + "</td></tr>\n"
+                + v.resources.map { "<code>\(HTMLText.escape($0))</code>" }.joined(separator: "<br>") + "</td></tr>\n"
         }
         for (k, value) in v.extras {
-            rows += "<tr><th align=\"left\">\(HTML.escape(k))</th><td>\(HTML.escape(value))</td></tr>\n"
+            rows += "<tr><th align=\"left\">\(HTMLText.escape(k))</th><td>\(HTMLText.escape(value))</td></tr>\n"
         }
         return "<table>\n\(rows)</table>\n"
     }
 
     static func index(base: String, git: Bool) -> String {
-        let b = HTML.escape(base)
+        let b = HTMLText.escape(base)
         let gitLine = git ? "<li><code>\(b)/git/</code> — git over HTTP, token required</li>\n" : ""
         return layout("authd-devserver", """
             <p>A self-contained OAuth 2.0 device-flow provider for tests and demos.</p>

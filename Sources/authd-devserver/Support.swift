@@ -195,23 +195,6 @@ indirect enum JSON: Sendable {
     }
 }
 
-enum HTML {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
-}
 
 /// Monotonic seconds since the server started: the request log's `t` and every expiry and
 /// polling-interval decision use this one clock, so tests can reason about spacing exactly.
