@@ -386,7 +386,9 @@ FIRST=$CODE
 exchange /token demo ""; expect 400 invalid_grant "PKCE: a missing code_verifier is refused"
 exchange /token demo "$VERIFIER"; expect 400 invalid_grant "a code is spent by a failed attempt"
 code /authorize demo --data-urlencode scope=openid
-exchange /token demo "${VERIFIER%?}x"; expect 400 invalid_grant "PKCE: a wrong code_verifier is refused"
+# The last character changed, always to another one (a random verifier may end in x already).
+WRONG=${VERIFIER%?}x; [[ $WRONG != "$VERIFIER" ]] || WRONG=${VERIFIER%?}y
+exchange /token demo "$WRONG"; expect 400 invalid_grant "PKCE: a wrong code_verifier is refused"
 [[ $(field error_description) == *"does not match"* ]] || fail "PKCE: the refusal says the verifier does not match"
 code /authorize demo --data-urlencode scope=openid
 GOT=$(req -d grant_type=authorization_code -d client_id=demo --data-urlencode code="$CODE" \
