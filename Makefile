@@ -69,8 +69,13 @@ bench-deps:
 	@# oidc-agent-cli: the agent and its clients without the desktop integration (yad, GTK) that `oidc-agent` pulls in.
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="hyperfine oidc-agent-cli valgrind strace"
 
+# A release links the Swift runtime statically (the clients are static executables anyway): what
+# `make deb` ships, `make bench` measures and `make install` installs, and a machine without a
+# Swift toolchain can run it. SwiftPM's flag, not a linker setting in Package.swift: -static-stdlib
+# there leaves Foundation's static archives' own dependencies unlinked.
+RELEASE_FLAGS := --static-swift-stdlib
 build: deps
-	$(SWIFT) build -c $(CONFIG) $(BUILD_FLAGS)
+	$(SWIFT) build -c $(CONFIG) $(if $(filter release,$(CONFIG)),$(RELEASE_FLAGS)) $(BUILD_FLAGS)
 
 release:
 	$(MAKE) build CONFIG=release
@@ -154,12 +159,10 @@ deb-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(DEB_PACKAGES)"
 
 # authd_VERSION_ARCH.deb from a release build (scripts/make-deb.sh; docs/operations.md, "Debian
-# package"), checked by lintian. The programs come from `make install DESTDIR=… PREFIX=/usr`.
-# --static-swift-stdlib: a machine without a Swift toolchain has no libswiftCore.so or Foundation
-# to load (the clients are static executables anyway). SwiftPM's flag, not a linker setting in
-# Package.swift: -static-stdlib there leaves Foundation's static archives' own dependencies unlinked.
+# package"), checked by lintian. The programs come from `make install DESTDIR=… PREFIX=/usr`,
+# built as every release is (RELEASE_FLAGS).
 deb: deps deb-deps
-	$(MAKE) --no-print-directory build CONFIG=release BUILD_FLAGS="$(BUILD_FLAGS) --static-swift-stdlib"
+	$(MAKE) --no-print-directory build CONFIG=release
 	scripts/make-deb.sh "$$($(SWIFT) build -c release --show-bin-path)" "$(CURDIR)"
 
 # Installs the package into a clean Debian 12 root made with debootstrap and runs the programs

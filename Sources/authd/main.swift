@@ -8,7 +8,15 @@ import AuthdWire
 import Logging
 import NIOPosix
 
+/// The entry point: the daemon's executor first, then the command on it.
 @main
+enum AuthdMain {
+    static func main() {
+        DaemonExecutor.install()
+        DaemonExecutor.run { await AuthdCommand.main(nil) }
+    }
+}
+
 struct AuthdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
@@ -42,12 +50,6 @@ struct AuthdCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Bytes at which --log-file is rotated.", visibility: .hidden))
     var logFileLimit: Int = 1 << 20
-
-    /// Before anything runs a task (DaemonExecutor says why).
-    static func main() async {
-        DaemonExecutor.install()
-        await main(nil)
-    }
 
     func run() async throws {
         // A launcher that blocked signals (a thread pool, a test runner) must not leave us
