@@ -132,6 +132,18 @@ def main():
                       f"{ratio(n['rps'], g['rps']):.2f} | {ratio(n['p99_us'], g['p99_us']):.2f} |"
                       + (f" ({errors} errors)" if errors else ""))
     md.append("")
+    md.append("The floor: a C server that only accepts, reads a line and writes a fixed answer (bench/floor-server.c; "
+              "no peer check, policy, audit or decryption), under the same load generator in the same run. "
+              "No server can answer this load faster on this machine.\n")
+    md.append("| clients | floor req/s | p99 ms | authd ÷ floor req/s | oidc-agent ÷ floor req/s | floor ÷ oidc-agent req/s |")
+    md.append("|---|---|---|---|---|---|")
+    for clients in [1, 8, 64, 256]:
+        f, n, g = find("floor", "get", clients, "new"), find("authd", "get", clients, "new"), find("oidc-agent", "get", clients, "new")
+        if not (f and n and g):
+            continue
+        md.append(f"| {clients} | {f['rps']:.0f} | {ms(f['p99_us'])} | {ratio(n['rps'], f['rps']):.2f} | "
+                  f"{ratio(g['rps'], f['rps']):.2f} | {ratio(f['rps'], g['rps']):.2f} |")
+    md.append("")
     n64, g64 = find("authd", "get", 64, "new"), find("oidc-agent", "get", 64, "new")
     if n64 and g64:
         p99r, rpsr = ratio(n64["p99_us"], g64["p99_us"]), ratio(n64["rps"], g64["rps"])

@@ -106,6 +106,7 @@ wait_socket() {  # wait_socket PATH
 
 gcc -O2 -Wall -o "$W/floor-dynamic" bench/floor.c
 gcc -O2 -Wall -static -o "$W/floor-static" bench/floor.c
+gcc -O2 -Wall -o "$W/floor-server" bench/floor-server.c
 
 "$BIN/authd" 2> "$W/authd.log" &
 AUTHD_PID=$!
@@ -116,6 +117,13 @@ RSS_START_KB=$(awk '/^VmRSS/ {print $2}' /proc/$AUTHD_PID/status)
 "$W/floor-static" "$AUTHD_SOCKET" '{"op":"get","audience":"demo","interactive":true}' > /dev/null \
   || { echo "bench: login to the devserver failed" >&2; cat "$W/authd.log" >&2; exit 1; }
 "$BIN/authctl" get demo > /dev/null || { echo "bench: authctl get failed" >&2; exit 1; }
+# The server floor answers every request with authd's own answer to a cached get (same length;
+# the file stays in this private directory).
+"$W/floor-static" "$AUTHD_SOCKET" '{"op":"get","audience":"demo"}' > "$W/floor-answer" \
+  || { echo "bench: cached get failed" >&2; exit 1; }
+"$W/floor-server" "$W/floor.sock" "$W/floor-answer" &
+PIDS+=($!)
+wait_socket "$W/floor.sock"
 
 # oidc-agent, with one account made non-interactively against the same devserver.
 mkdir -m 700 "$W/oidc"
@@ -181,6 +189,8 @@ for clients in 1 8 64 256; do
     load authd get "$clients" "$mode" --socket "$AUTHD_SOCKET" --request '{"op":"get","audience":"demo"}' --expect '"ok":true'
     load authd status "$clients" "$mode" --socket "$AUTHD_SOCKET" --request '{"op":"status"}' --expect '"ok":true'
   done
+  # The floor server answers one request per connection, as oidc-agent does.
+  load floor get "$clients" new --socket "$W/floor.sock" --request '{"op":"get","audience":"demo"}' --expect '"ok":true'
   # oidc-agent answers one request per connection, then closes: new connections only.
   load oidc-agent get "$clients" new --socket "$OIDC_SOCK" --framing message --request "$OIDC_REQ" --expect access_token
   load oidc-agent status "$clients" new --socket "$OIDC_SOCK" --framing message --request '{"request":"check"}' --expect success

@@ -143,4 +143,16 @@ public struct AuditRecord: Sendable {
 /// Where audit records go. Implementations must be cheap and never throw into the caller.
 public protocol AuditSink: Sendable {
     func record(_ record: AuditRecord)
+    /// Takes `record` as `record(_:)` does, but a writer behind a queue may stay asleep until
+    /// `releaseHeld()`: the socket loop holds the records of one turn and releases them before it
+    /// waits again, one wake-up of the writer per turn instead of one per served token.
+    func hold(_ record: AuditRecord)
+    /// Lets the writer take the held records.
+    func releaseHeld()
+}
+
+extension AuditSink {
+    /// A sink without a writer of its own records at once.
+    public func hold(_ record: AuditRecord) { self.record(record) }
+    public func releaseHeld() {}
 }

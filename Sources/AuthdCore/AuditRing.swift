@@ -99,4 +99,11 @@ public struct RetainingAuditSink: AuditSink {
         ring.record(record)
         next.record(record)
     }
+
+    public func hold(_ record: AuditRecord) {
+        ring.record(record)
+        next.hold(record)
+    }
+
+    public func releaseHeld() { next.releaseHeld() }
 }

@@ -180,7 +180,7 @@ public final class Daemon: Sendable {
             throw DaemonStartError(description: "cannot trap SIGTERM, SIGINT and SIGHUP: \(error)", exitCode: 1)
         }
         return AsyncStream { continuation in
-            DedicatedThread.start { while true { continuation.yield(pipe.next()) } }
+            DedicatedThread.start(name: "authd-signals") { while true { continuation.yield(pipe.next()) } }
         }
     }
 

@@ -20,9 +20,15 @@ extension RequestRouter {
         let login = snapshot.login
         // A token that does not open here (larger than the scratch, or a vault failure) is left to the agent.
         return try? scratch.open(sealed, with: slot.vault, context: VaultContext.access(audience)) { token in
-            audit.record(.tokenServed(audience, client: client, scopes: login.scopes, fingerprint: fingerprint))
+            // Held until the loop's turn ends (loopTurnEnded): one wake-up of the audit writer per turn.
+            audit.hold(.tokenServed(audience, client: client, scopes: login.scopes, fingerprint: fingerprint))
             return SocketLoop.encode(.token(ServedToken(token: token, tokenType: login.tokenType, expiresAtWall: login.accessExpiry?.wall,
                                                         scopes: login.scopes, fingerprint: fingerprint, shortOfMinimumValidity: short)))
         }
+    }
+
+    /// Releases the audit records `answerOnLoop` held this turn.
+    public func loopTurnEnded() {
+        audit.releaseHeld()
     }
 }

@@ -36,10 +36,14 @@ public protocol RequestHandling: Sendable {
     /// Answers `request` on the socket loop, synchronously, when that needs no waiting (a cached
     /// `get`); nil: `handle` answers it after the hop to the concurrency pool. Must not block.
     func answerOnLoop(_ request: Request, from client: ClientIdentity, scratch: SecretScratch) -> [UInt8]?
+    /// The socket loop is about to wait for the next events: whatever `answerOnLoop` held for
+    /// this turn (audit records) goes on now. Must not block.
+    func loopTurnEnded()
 }
 
 extension RequestHandling {
     public func answerOnLoop(_ request: Request, from client: ClientIdentity, scratch: SecretScratch) -> [UInt8]? { nil }
+    public func loopTurnEnded() {}
 }
 
 /// A final answer: a protocol line, or a token that is written straight from secret memory.
@@ -150,7 +154,7 @@ public final class SocketServer: Sendable {
         try epoll.add(mailbox.wake.descriptor, for: .readable)
         self.mailbox = mailbox
         let ownUID = CurrentProcess.userID
-        DedicatedThread.start {
+        DedicatedThread.start(name: "authd-socket") {
             SocketLoop(epoll: epoll, listener: listener, mailbox: mailbox, handling: handling,
                        limits: limits, ownUID: ownUID).run()
         }
@@ -345,11 +349,13 @@ final class SocketLoop {
                     forwardListeners = [:]
                     epoll.remove(listener)
                     try? listener.close()
+                    handling.loopTurnEnded()
                     continuation.resume()
                     return
                 }
             }
             expireDeadlines()
+            handling.loopTurnEnded()
         }
     }
 

@@ -248,3 +248,12 @@ extension SpawnedProcess {
     }
 }
 
+
+/// The calling thread.
+public enum CurrentThread {
+    /// Names the calling thread (`/proc/PID/task/TID/comm`; the kernel keeps the first 15 bytes),
+    /// so that a thread started from another does not carry its creator's name.
+    public static func setName(_ name: String) {
+        _ = authd_set_thread_name(name)
+    }
+}

@@ -37,4 +37,11 @@ public final class WaitableState<Value>: @unchecked Sendable {
     public func withLock<R>(_ body: (inout Value) -> R) -> R {
         wait(until: { _ in true }, then: body)
     }
+
+    /// Runs `body` with the lock held and wakes nobody: for a change no waiter needs to see yet.
+    public func withLockQuietly<R>(_ body: (inout Value) -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body(&value)
+    }
 }

@@ -19,7 +19,9 @@ public struct SealedSecret: Sendable, Equatable, CustomStringConvertible, Custom
 /// memory. A core dump or a stray copy of the daemon's heap then holds only ciphertext; the
 /// plaintext exists in locked secret memory for the moment a token is sent.
 public final class TokenVault: Sendable {
-    private let key = SecretBytes.random(count: XChaCha20Poly1305.keyByteCount)
+    // Resident (no remapping per use): opened on every answer (ResidentSecret says why).
+    private let residentKey = ResidentSecret(randomCount: XChaCha20Poly1305.keyByteCount)
+    private var key: SecretBytes { residentKey.bytes }
 
     /// A vault with a fresh random key.
     public init() {}

@@ -47,6 +47,8 @@ static inline int authd_window_size(int fd, unsigned short *rows, unsigned short
 }
 static inline int authd_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
 static inline int authd_get_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
+// The calling thread's name in /proc/PID/task/TID/comm (the kernel keeps 15 bytes).
+static inline int authd_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 static inline int authd_pidfd_send_signal(int pidfd, int sig) {
 #ifdef SYS_pidfd_send_signal
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
