@@ -177,6 +177,11 @@ def main():
     md.append(f"| RSS after start (2 audiences, before any request) | {fp['authd_rss_start_kb'] / 1024:.1f} MiB | | |")
     md.append(f"| RSS idle, logged in, after the load above | {fp['authd_rss_serving_kb'] / 1024:.1f} MiB | "
               f"{fp['oidc_agent_rss_kb'] / 1024:.1f} MiB (1 account) | {ratio(fp['authd_rss_serving_kb'], fp['oidc_agent_rss_kb']):.2f} |")
+    if "authd_rss_anon_kb" in fp:
+        md.append(f"| of it anonymous (heap, stacks) | {fp['authd_rss_anon_kb'] / 1024:.1f} MiB | "
+                  f"{fp['oidc_agent_rss_anon_kb'] / 1024:.1f} MiB | {ratio(fp['authd_rss_anon_kb'], fp['oidc_agent_rss_anon_kb']):.2f} |")
+        md.append(f"| of it file-backed (program and library pages, shared) | {fp['authd_rss_file_kb'] / 1024:.1f} MiB | "
+                  f"{fp['oidc_agent_rss_file_kb'] / 1024:.1f} MiB | {ratio(fp['authd_rss_file_kb'], fp['oidc_agent_rss_file_kb']):.2f} |")
     md.append(f"| RSS after start with {fp['audiences']} audiences | {fp['many_rss_start_kb'] / 1024:.1f} MiB | | "
               f"{ratio(fp['many_rss_start_kb'], fp['oidc_agent_rss_kb']):.2f} |")
     md.append(f"| RSS after logging in and serving {fp['audiences']} audiences ({fp['many_served']} served) | "

@@ -221,6 +221,12 @@ ctxt_delta() {  # ctxt_delta BEFORE AFTER: switches in between, threads that exi
 rss() { awk '/^VmRSS/ {print $2}' /proc/"$1"/status; }
 RSS_SERVING_KB=$(rss $AUTHD_PID)
 OIDC_RSS_KB=$(rss "$OIDCD_PID")
+# RSS split: anonymous (heap, stacks: the process's own memory) and file-backed (program and
+# library pages, shared with every other process that maps them, and faulted in 64 KiB at a time).
+rss_anon() { awk '/^RssAnon/ {print $2}' /proc/"$1"/status; }
+rss_file() { awk '/^RssFile/ {print $2}' /proc/"$1"/status; }
+ANON_KB=$(rss_anon $AUTHD_PID); FILE_KB=$(rss_file $AUTHD_PID)
+OIDC_ANON_KB=$(rss_anon "$OIDCD_PID"); OIDC_FILE_KB=$(rss_file "$OIDCD_PID")
 sleep 2  # let the load's worker threads settle
 ctxt $AUTHD_PID > "$W/a0"; ctxt "$OIDCD_PID" > "$W/o0"
 AT0=$(ls /proc/$AUTHD_PID/task | wc -l)
@@ -270,6 +276,7 @@ kill -TERM $MANY_PID; wait $MANY_PID 2>/dev/null || true
 
 cat > "$RAW/footprint.json" <<EOF
 {"authd_rss_start_kb": $RSS_START_KB, "authd_rss_serving_kb": $RSS_SERVING_KB, "oidc_agent_rss_kb": $OIDC_RSS_KB,
+ "authd_rss_anon_kb": $ANON_KB, "authd_rss_file_kb": $FILE_KB, "oidc_agent_rss_anon_kb": $OIDC_ANON_KB, "oidc_agent_rss_file_kb": $OIDC_FILE_KB,
  "audiences": $AUDIENCES, "many_rss_start_kb": $MANY_RSS_START_KB, "many_rss_served_kb": $MANY_RSS_SERVED_KB,
  "many_served": $(cat "$W/many-served"), "many_start_s": $MANY_START_S, "many_login_s": $MANY_LOGIN_S,
  "many_restart_s": $MANY_RESTART_S, "many_store_bytes": $MANY_STORE_BYTES,

@@ -26,8 +26,10 @@ public final class ClientIdentity: Sendable {
     public let executable: String?
     /// The sender's executable by identity (`stat /proc/PID/exe`); nil when unknown.
     public let executableFile: ExecutableFile?
-    /// Whether the sender has a controlling terminal, in the kernel's view.
-    public let hasControllingTerminal: Bool
+    /// Whether the sender has a controlling terminal, in the kernel's view; nil when it was not
+    /// examined because no audience the request names requires one (`require_tty`), which the
+    /// policy then treats as no terminal.
+    public let hasControllingTerminal: Bool?
     /// Why the sender of the request could not be established (bytes from more than one writer,
     /// no credentials, the writer exited before it was pinned); nil when it was.
     public let unattributed: String?
@@ -36,7 +38,7 @@ public final class ClientIdentity: Sendable {
     public let forward: ForwardGrant?
 
     public init(uid: UInt32, pid: Int32, executable: String?, executableFile: ExecutableFile? = nil,
-                hasControllingTerminal: Bool, unattributed: String? = nil, isDaemon: Bool = false,
+                hasControllingTerminal: Bool?, unattributed: String? = nil, isDaemon: Bool = false,
                 forward: ForwardGrant? = nil) {
         self.forward = forward
         self.uid = uid

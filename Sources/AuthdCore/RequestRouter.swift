@@ -25,6 +25,20 @@ public final class RequestRouter: RequestHandling {
         var entries: [Entry] = []
         var suspended: [Entry] = []
         var broken: [BrokenAudience] = []
+        /// `entries` by audience name: the loop looks an audience up on every request, and a
+        /// config may have a thousand of them.
+        var byName: [String: Entry] = [:]
+        /// Whether any served audience has `require_tty`.
+        var anyRequiresTerminal = false
+
+        init(entries: [Entry] = [], suspended: [Entry] = [], broken: [BrokenAudience] = []) {
+            self.entries = entries
+            self.suspended = suspended
+            self.broken = broken
+            // The first entry of a name wins, as a search of `entries` would find it.
+            byName = Dictionary(entries.map { ($0.policy.name, $0) }, uniquingKeysWith: { first, _ in first })
+            anyRequiresTerminal = entries.contains { $0.policy.requireTTY }
+        }
     }
 
     private let installed = Mutex(Installed())
@@ -70,7 +84,18 @@ public final class RequestRouter: RequestHandling {
     public var broken: [BrokenAudience] { installed.withLock { $0.broken } }
 
     public func entry(named name: String) -> Entry? {
-        installed.withLock { $0.entries.first { $0.policy.name == name } }
+        installed.withLock { $0.byName[name] }
+    }
+
+    /// Whether the socket loop must read the sender's terminal for `request`: when an audience it
+    /// may be judged by requires one (`require_tty`). A request for one audience needs it only for
+    /// that audience; one for no single audience (`logout --all`, `status`, ...) whenever any does.
+    public func examinesTerminal(_ request: Request) -> Bool {
+        installed.withLock { installed in
+            guard let name = request.audience else { return installed.anyRequiresTerminal }
+            // An unknown audience is refused whatever the terminal; a broken one is not served.
+            return installed.byName[name]?.policy.requireTTY ?? false
+        }
     }
 
     public func refused(_ client: ClientIdentity) {
@@ -323,8 +348,13 @@ public final class RequestRouter: RequestHandling {
             }
             if !allowed { return "client executable \(shown) is not in allowed_clients" }
         }
-        if policy.requireTTY, !client.hasControllingTerminal {
-            return "require_tty is set and the client has no controlling terminal"
+        if policy.requireTTY {
+            switch client.hasControllingTerminal {
+            case true?: break
+            case false?: return "require_tty is set and the client has no controlling terminal"
+            // Only when require_tty was added by a reload after the request arrived.
+            case nil: return "require_tty is set and the client's terminal was not examined (the config changed meanwhile); send the request again"
+            }
         }
         return nil
     }

@@ -39,11 +39,15 @@ public protocol RequestHandling: Sendable {
     /// The socket loop is about to wait for the next events: whatever `answerOnLoop` held for
     /// this turn (audit records) goes on now. Must not block.
     func loopTurnEnded()
+    /// Whether the sender's controlling terminal must be read for `request` (a `require_tty`
+    /// policy may judge it); reading it costs three system calls per request.
+    func examinesTerminal(_ request: Request) -> Bool
 }
 
 extension RequestHandling {
     public func answerOnLoop(_ request: Request, from client: ClientIdentity, scratch: SecretScratch) -> [UInt8]? { nil }
     public func loopTurnEnded() {}
+    public func examinesTerminal(_ request: Request) -> Bool { true }
 }
 
 /// A final answer: a protocol line, or a token that is written straight from secret memory.
@@ -535,7 +539,9 @@ final class SocketLoop {
         } else {
             // Examined here, on the loop, right after the read: the shorter the time since the write,
             // the smaller the chance that the writer has exec'd another program since (docs/security.md).
-            client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID, forward: connection.grant)
+            let terminal = (try? decoded.get()).map(handling.examinesTerminal) ?? false
+            client = Self.identify(sender, pinned: pinned, unattributed: unattributed, ownUID: ownUID, forward: connection.grant,
+                                   examineTerminal: terminal)
         }
         pinned = nil
         // A cached token is answered here, on the loop; everything else after the hop.
@@ -566,14 +572,14 @@ final class SocketLoop {
     /// What the pinned writer runs and whether it has a terminal, read through `/proc` and
     /// confirmed against the pidfd afterwards (so the answers are about that process).
     static func identify(_ sender: Writer, pinned: PinnedProcess?, unattributed: String?, ownUID: UInt32,
-                         forward: ForwardGrant? = nil) -> ClientIdentity {
+                         forward: ForwardGrant? = nil, examineTerminal: Bool = true) -> ClientIdentity {
         guard let pinned, unattributed == nil else {
             return ClientIdentity(uid: sender.pid > 0 ? sender.uid : ownUID, pid: sender.pid, executable: nil,
                                   hasControllingTerminal: false, unattributed: unattributed ?? "no writer", forward: forward)
         }
         do throws(Errno) {
             let (path, status) = try pinned.executableFile()
-            let terminal = try pinned.hasControllingTerminal()
+            let terminal = examineTerminal ? try pinned.hasControllingTerminal() : nil
             let file = ExecutableFile(device: status.device, inode: status.inode,
                                       isDeleted: status.linkCount == 0 || path?.hasSuffix(" (deleted)") == true)
             return ClientIdentity(uid: sender.uid, pid: sender.pid, executable: path, executableFile: file,

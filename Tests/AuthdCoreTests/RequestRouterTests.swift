@@ -171,4 +171,27 @@ import Testing
         #expect(failure.code == .internalError)
         #expect(failure.message == "this daemon does not follow a config file")
     }
+
+    /// The socket loop reads a sender's terminal only when a `require_tty` audience may judge the request.
+    @Test(arguments: [
+        (Request.get(audience: "tty", minimumValiditySeconds: 60, interactive: false), true),
+        (Request.get(audience: "plain", minimumValiditySeconds: 60, interactive: false), false),
+        (Request.login(audience: "tty", flow: nil), true),
+        (Request.get(audience: "unknown", minimumValiditySeconds: 60, interactive: false), false),
+        (Request.logoutAll, true),
+        (Request.status, true),
+    ])
+    func theTerminalIsExaminedOnlyWhereRequireTTYMayJudge(_ request: Request, _ examined: Bool) {
+        let router = RequestRouter(audit: RecordingAuditSink())
+        let entries = [("tty", true), ("plain", false)].map { name, tty in
+            let policy = AudiencePolicy(name: name, requestedScopes: [], requireTTY: tty)
+            return RequestRouter.Entry(agent: makeAgent(ScriptedProvider(), policy: policy), policy: policy, issuer: nil)
+        }
+        router.install(entries)
+        #expect(router.examinesTerminal(request) == examined)
+        // Without any require_tty audience, nothing needs it.
+        let plain = RequestRouter(audit: RecordingAuditSink())
+        plain.install([entries[1]])
+        #expect(!plain.examinesTerminal(request))
+    }
 }

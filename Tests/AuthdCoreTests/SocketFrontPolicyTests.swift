@@ -53,7 +53,7 @@ import Testing
     ]
     static func identify(_ path: String) -> ExecutableFile? { files[path] }
 
-    static func client(_ path: String?, _ file: ExecutableFile?, tty: Bool = true, unattributed: String? = nil) -> ClientIdentity {
+    static func client(_ path: String?, _ file: ExecutableFile?, tty: Bool? = true, unattributed: String? = nil) -> ClientIdentity {
         ClientIdentity(uid: 1000, pid: 4242, executable: path, executableFile: file, hasControllingTerminal: tty,
                        unattributed: unattributed)
     }
@@ -94,6 +94,13 @@ import Testing
              refusal: nil),
         Case(what: "require_tty without a terminal", allowed: [], requireTTY: true, client: client("/usr/bin/git", git, tty: false),
              refusal: "no controlling terminal"),
+        Case(what: "require_tty with a terminal", allowed: [], requireTTY: true, client: client("/usr/bin/git", git, tty: true),
+             refusal: nil),
+        // The loop read no terminal (no audience required one), then a reload added require_tty: refused, never served.
+        Case(what: "require_tty and the terminal not examined", allowed: [], requireTTY: true, client: client("/usr/bin/git", git, tty: nil),
+             refusal: "was not examined"),
+        Case(what: "no require_tty and the terminal not examined", allowed: [], client: client("/usr/bin/git", git, tty: nil),
+             refusal: nil),
     ]
 
     @Test(arguments: cases)
