@@ -90,7 +90,13 @@ extension JSONValue {
     /// refused too: RFC 8259 leaves its meaning open (first wins, last wins, or an error),
     /// and two readers of one message must not see different values.
     public static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int = 64) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes), maximumDepth: maximumDepth)
+        try parse(Array(bytes), maximumDepth: maximumDepth)
+    }
+
+    /// The same for bytes already in an array. Not generic: a call from another module then needs
+    /// no runtime type metadata for its argument (a client's start-up, docs/performance.md).
+    public static func parse(_ bytes: [UInt8], maximumDepth: Int = 64) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maximumDepth: maximumDepth)
         return try parser.parseDocument()
     }
 

@@ -39,16 +39,30 @@ enum CommandID: UInt8, CaseIterable {
     case get, login, logout, status, reload, forward, ssh, audit, configCheck, configInit, kubeCredential, setupGit, setupDocker, setup, version, help, completion, listAudiences
 }
 
-struct CommandSpec {
+/// A class, not a struct: the parser and the command pass one spec around, and copying (or
+/// destroying) a struct of this many fields goes through its runtime type metadata, which costs
+/// `authctl get` more at start-up than the whole lookup.
+final class CommandSpec {
     let id: CommandID
     let operands: [OperandSpec]
     let options: [OptionSpec]
     let summary: String
     /// A paragraph for `--help` and the man page.
     let details: String
-    var hidden = false
+    let hidden: Bool
     /// After the first operand every argument is an operand, passed on unparsed (`authctl ssh HOST -p 2222`).
-    var passesRestThrough = false
+    let passesRestThrough: Bool
+
+    init(id: CommandID, operands: [OperandSpec], options: [OptionSpec], summary: String, details: String,
+         hidden: Bool = false, passesRestThrough: Bool = false) {
+        self.id = id
+        self.operands = operands
+        self.options = options
+        self.summary = summary
+        self.details = details
+        self.hidden = hidden
+        self.passesRestThrough = passesRestThrough
+    }
 
     /// The words that name it: `["get"]`, `["config", "check"]`.
     var words: [String] { id.words }
