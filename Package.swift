@@ -9,6 +9,13 @@ import PackageDescription
 let staticClient: [LinkerSetting] =
     Context.environment["AUTHD_DYNAMIC_CLIENTS"] == nil ? [.unsafeFlags(["-static-executable"])] : []
 
+// The modules the clients link reach generic type metadata through its accessor functions, with
+// the conformances the compiler already knows, rather than by demangling the type's name at run
+// time (the default, smaller code): for a concrete `[K: V]` or `Set<T>` the runtime then checks
+// `K: Hashable` by scanning every conformance record in the program, about 90,000 instructions
+// each, at every client start (docs/performance.md, "authctl get"). A frontend flag, so unsafeFlags.
+let clientCodegen: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])]
+
 // AUTHD_TEST_TARGETS=A,B builds only those test targets (handy while other modules are mid-change).
 let selectedTests = Context.environment["AUTHD_TEST_TARGETS"].map { Set($0.split(separator: ",").map(String.init)) }
 
@@ -38,13 +45,13 @@ let package = Package(
 
         // The only Swift modules that call C: libc (AuthdPosix, shared with the static
         // clients) and the daemon-side libraries (AuthdSystem).
-        .target(name: "AuthdPosix", dependencies: ["CPosix"]),
+        .target(name: "AuthdPosix", dependencies: ["CPosix"], swiftSettings: clientCodegen),
         .target(name: "AuthdSystem", dependencies: ["AuthdPosix", "AuthdWire", "CSodium", "CSystemd", "CCurl", "CQRencode", "CLibcrypto"]),
 
         // Pure Swift, no Foundation: wire protocol, JSON, config, URLs. Linked by the clients.
-        .target(name: "AuthdWire"),
-        .target(name: "AuthdConfig", dependencies: ["AuthdWire"]),
-        .target(name: "AuthdClient", dependencies: ["AuthdWire", "AuthdConfig", "AuthdPosix"]),
+        .target(name: "AuthdWire", swiftSettings: clientCodegen),
+        .target(name: "AuthdConfig", dependencies: ["AuthdWire"], swiftSettings: clientCodegen),
+        .target(name: "AuthdClient", dependencies: ["AuthdWire", "AuthdConfig", "AuthdPosix"], swiftSettings: clientCodegen),
 
         // The OAuth engine: pure, clock-injected, transport-injected.
         .target(name: "AuthdOAuth", dependencies: ["AuthdWire", "AuthdConfig"]),
@@ -69,9 +76,9 @@ let package = Package(
         .executableTarget(name: "authd-store-torture", dependencies: ["AuthdStore", "AuthdSystem"]),
         // Benchmark tool, not a product: load generator and store timer for bench/run.sh (docs/performance.md).
         .executableTarget(name: "authd-loadgen", dependencies: ["AuthdStore", "AuthdSystem"]),
-        .executableTarget(name: "authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
-        .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
-        .executableTarget(name: "docker-credential-authctl", dependencies: ["AuthdClient"], linkerSettings: staticClient),
+        .executableTarget(name: "authctl", dependencies: ["AuthdClient"], swiftSettings: clientCodegen, linkerSettings: staticClient),
+        .executableTarget(name: "git-credential-authctl", dependencies: ["AuthdClient"], swiftSettings: clientCodegen, linkerSettings: staticClient),
+        .executableTarget(name: "docker-credential-authctl", dependencies: ["AuthdClient"], swiftSettings: clientCodegen, linkerSettings: staticClient),
         .executableTarget(name: "authd-devserver", dependencies: [
             "AuthdWire",
             // Signs the id_tokens it issues (JWSSigningKey) and, for its Kubernetes stand-in, checks them

@@ -3,7 +3,7 @@ import AuthdConfig
 import AuthdPosix
 
 /// The paths a client works with, resolved lazily so the hot path (`authctl get` against a
-/// running daemon) reads two environment variables and nothing else.
+/// running daemon) reads two environment variables (`getenv`, one at a time) and nothing else.
 public struct ClientContext: Sendable {
     /// `--config`, when given.
     public var configOverride: String?
@@ -15,20 +15,9 @@ public struct ClientContext: Sendable {
         self.socketOverride = socketOverride
     }
 
-    /// Only the variables AuthdPaths reads: building a map of the whole environment is work
-    /// the hot path does not need.
-    static func environment(_ names: [String]) -> [String: String] {
-        var values: [String: String] = [:]
-        for name in names {
-            if let value = CurrentProcess.environment(name) { values[name] = value }
-        }
-        return values
-    }
-
     public func socketPath() throws(ClientFailure) -> String {
         do {
-            return try AuthdPaths.socket(environment: Self.environment(["AUTHD_SOCKET", "XDG_RUNTIME_DIR"]),
-                                         override: socketOverride)
+            return try AuthdPaths.socket(environment: CurrentProcess.environment, override: socketOverride)
         } catch {
             throw .daemonUnreachable(error.message)
         }
@@ -36,8 +25,7 @@ public struct ClientContext: Sendable {
 
     public func configPath() throws(ClientFailure) -> String {
         do {
-            return try AuthdPaths.configFile(environment: Self.environment(["AUTHD_CONFIG", "XDG_CONFIG_HOME", "HOME"]),
-                                             override: configOverride)
+            return try AuthdPaths.configFile(environment: CurrentProcess.environment, override: configOverride)
         } catch {
             throw .usage(error.message)
         }
@@ -45,7 +33,7 @@ public struct ClientContext: Sendable {
 
     /// The state directory, where an autostarted daemon's log goes; nil when it cannot be found.
     public func stateDirectory() -> String? {
-        try? AuthdPaths.stateDirectory(environment: Self.environment(["AUTHD_STATE_DIR", "XDG_STATE_HOME", "HOME"]))
+        try? AuthdPaths.stateDirectory(environment: CurrentProcess.environment)
     }
 
     /// Config files are small; anything larger is not one.

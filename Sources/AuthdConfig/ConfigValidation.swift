@@ -243,6 +243,13 @@ struct ConfigValidator {
         let provider: ProviderKind?
         var origins: [AudienceKey: SettingOrigin] = [:]
 
+        init(lines: [String: Int], provider: ProviderKind?) {
+            self.lines = lines
+            self.provider = provider
+            // Every key gets an origin: room for all at once instead of growing (and rehashing) five times.
+            origins.reserveCapacity(AudienceKey.allCases.count)
+        }
+
         /// The written value, else the preset's, else the default.
         mutating func resolve<Value>(_ key: AudienceKey, written: Value?, preset: Value?, default fallback: Value) -> Value {
             resolve(key, written: written, preset: preset) ?? fallback

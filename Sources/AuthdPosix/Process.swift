@@ -18,6 +18,21 @@ public enum CurrentProcess {
         return name.isEmpty ? nil : name
     }
 
+    /// The command line, `argv[0]` first, read from the C `argv` when asked. `CommandLine.arguments`
+    /// gives the same strings through a lazily built global whose first use costs a client's
+    /// start-up measurably more (docs/performance.md).
+    public static func arguments() -> [String] {
+        let count = Int(CommandLine.argc)
+        let vector = CommandLine.unsafeArgv
+        var arguments: [String] = []
+        arguments.reserveCapacity(count)
+        for index in 0..<count {
+            guard let argument = vector[index] else { break }
+            arguments.append(String(cString: argument))
+        }
+        return arguments
+    }
+
     /// An environment variable's value (`getenv`); nil when unset.
     public static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }

@@ -62,9 +62,22 @@ public struct TokenAnswer: Sendable, Equatable {
     public init(json v: JSONValue) {
         self.init(kind: v[Kind.id.rawValue] != nil && v[Kind.access.rawValue] == nil ? .id : .access,
                   tokenType: v["token_type"]?.stringValue ?? "Bearer", expiresAt: v["expires_at"]?.integerValue,
-                  scopes: (v["scope"]?.stringValue ?? "").split(separator: " ").map(String.init),
+                  scopes: Self.words(v["scope"]?.stringValue ?? ""),
                   fingerprint: v["fingerprint"]?.stringValue ?? "",
                   shortOfMinimumValidity: v["short_of_min_valid"]?.boolValue == true)
+    }
+
+    /// The space-separated words of `text`, empty ones left out. A loop rather than
+    /// `split(separator:)`, whose array of substrings costs a client's start-up its type metadata.
+    static func words(_ text: String) -> [String] {
+        var words: [String] = []
+        var rest = text[...]
+        while let space = rest.firstIndex(of: " ") {
+            if space > rest.startIndex { words.append(String(rest[..<space])) }
+            rest = rest[rest.index(after: space)...]
+        }
+        if !rest.isEmpty { words.append(String(rest)) }
+        return words
     }
 
     /// The token of `kind` in a success payload, if it carries one (clients check it before printing).

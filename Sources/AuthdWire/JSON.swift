@@ -90,7 +90,13 @@ extension JSONValue {
     /// refused too: RFC 8259 leaves its meaning open (first wins, last wins, or an error),
     /// and two readers of one message must not see different values.
     public static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int = 64) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes), maximumDepth: maximumDepth)
+        try parse(Array(bytes), maximumDepth: maximumDepth)
+    }
+
+    /// The same for bytes already in an array. Not generic: a call from another module then needs
+    /// no runtime type metadata for its argument (a client's start-up, docs/performance.md).
+    public static func parse(_ bytes: [UInt8], maximumDepth: Int = 64) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maximumDepth: maximumDepth)
         return try parser.parseDocument()
     }
 
@@ -158,6 +164,8 @@ struct JSONParser {
         var members: [(String, JSONValue)] = []
         // String's == (canonical equivalence) is what `subscript(key)` matches with, so
         // names equal under it are repeats too: "\u00e9" and "e\u0301" would be one lookup.
+        // The names seen are scanned while they are few (every protocol message), and hashed
+        // only in a larger object: a Set costs a client's start-up its generic metadata.
         var names: Set<String> = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -169,8 +177,11 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
             let keyOffset = index
             let key = try parseString()
-            guard names.insert(key).inserted else {
-                throw JSONParseError(offset: keyOffset, reason: "member name \(JSONValue.quotedForMessage(key)) appears twice in one object")
+            if members.count < JSONParser.namesScannedUpTo {
+                guard !members.contains(where: { $0.0 == key }) else { throw repeated(key, at: keyOffset) }
+            } else {
+                if names.isEmpty { for member in members { names.insert(member.0) } }
+                guard names.insert(key).inserted else { throw repeated(key, at: keyOffset) }
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
@@ -184,6 +195,13 @@ struct JSONParser {
             if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             throw fail("expected ',' or '}'")
         }
+    }
+
+    /// Up to this many members an object's names are checked for repeats by a scan, beyond it by a set.
+    static let namesScannedUpTo = 16
+
+    func repeated(_ key: String, at offset: Int) -> JSONParseError {
+        JSONParseError(offset: offset, reason: "member name \(JSONValue.quotedForMessage(key)) appears twice in one object")
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -232,6 +250,9 @@ struct JSONParser {
             switch c {
             case UInt8(ascii: "\""):
                 index += 1
+                // ASCII (every token and protocol word) is valid UTF-8 as it is: only other text
+                // goes through the generic validating initialiser.
+                if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
                 guard let string = String(validating: utf8, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
                 return string
             case UInt8(ascii: "\\"):

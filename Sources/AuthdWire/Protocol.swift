@@ -544,6 +544,12 @@ public enum ReplyLine: Sendable {
     }
 
     public static func decode(_ line: some Collection<UInt8>) throws(ProtocolFailure) -> ReplyLine {
+        try decode(Array(line))
+    }
+
+    /// The same for a line already in an array, as the clients read it: not generic, so the call
+    /// needs no runtime type metadata for its argument.
+    public static func decode(_ line: [UInt8]) throws(ProtocolFailure) -> ReplyLine {
         let value: JSONValue
         do {
             value = try JSONValue.parse(line, maximumDepth: 16)

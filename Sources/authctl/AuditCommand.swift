@@ -7,7 +7,7 @@ enum AuditCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let audience: String? = command.operands.isEmpty ? nil : try Authctl.audience(command)
         var since: Int?
-        if let text = command.values["--since"] {
+        if let text = command.value("--since") {
             do {
                 since = Int(try ConfigDuration.parse(text, allowBareSeconds: true).components.seconds)
             } catch {

@@ -9,7 +9,7 @@ enum Authctl {
         CurrentProcess.ignoreBrokenPipe()
         let status: Int32
         do {
-            status = try run(CommandLine.arguments.dropFirst())
+            status = try run(CurrentProcess.arguments().dropFirst())
         } catch {
             Console.error("authctl: \(error.message)\n")
             status = error.exitCode

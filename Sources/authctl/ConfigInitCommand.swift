@@ -7,7 +7,7 @@ enum ConfigInitCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let names = ProviderKind.allCases.map(\.rawValue)
         var preset: ProviderPreset?
-        if let name = command.values["--provider"] {
+        if let name = command.value("--provider") {
             // Provider names are compared without regard to case, as in the config.
             guard let kind = ProviderKind(rawValue: name.lowercased()) else {
                 throw .usage("unknown provider \"\(name)\"\(Suggestion.didYouMean(name, among: names)); known: \(names.joined(separator: ", "))")

@@ -6,9 +6,9 @@ import AuthdWire
 
 enum ForwardCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
-        let openingOptions = ["--audiences", "--ttl", "--socket"].filter { command.values[$0] != nil } + (command.flag("--allow-login") ? ["--allow-login"] : [])
-        if command.flag("--list") || command.values["--close"] != nil {
-            if command.flag("--list") && command.values["--close"] != nil { throw .usage("give --list or --close ID, not both") }
+        let openingOptions = ["--audiences", "--ttl", "--socket"].filter { command.value($0) != nil } + (command.flag("--allow-login") ? ["--allow-login"] : [])
+        if command.flag("--list") || command.value("--close") != nil {
+            if command.flag("--list") && command.value("--close") != nil { throw .usage("give --list or --close ID, not both") }
             if let first = openingOptions.first { throw .usage("\(first) is for opening a forward; it does not go with --list or --close") }
         }
         // Forwards are managed where authd runs: never start a daemon that would serve nothing.
@@ -16,7 +16,7 @@ enum ForwardCommand {
             throw .daemonUnreachable("authd is not running, so there is nothing to forward; start it with: systemctl --user start authd.socket")
         }
         if command.flag("--list") { return try list(command, connection) }
-        if let id = command.values["--close"] {
+        if let id = command.value("--close") {
             guard ForwardOpening.isValidID(id) else { throw .usage("\(id) is not a forward id; see: authctl forward --list") }
             _ = try RequestExchange.run(.forwardClose(id: id), on: connection)
             Console.error("forward \(id) closed: its socket is removed and its connections are closed\n")
@@ -44,7 +44,7 @@ enum ForwardCommand {
     /// The forward asked for by --audiences, --ttl, --allow-login and --socket (shared with authctl ssh).
     static func opening(_ command: ParsedCommand) throws(ClientFailure) -> ForwardOpening {
         var request = ForwardOpening()
-        if let text = command.values["--audiences"] {
+        if let text = command.value("--audiences") {
             let names = text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
             guard !names.isEmpty else { throw .usage("--audiences needs at least one audience name, e.g. --audiences github,gitlab") }
             for name in names where !AudienceName.isValid(name) {
@@ -52,7 +52,7 @@ enum ForwardCommand {
             }
             request.audiences = names
         }
-        if let text = command.values["--ttl"] {
+        if let text = command.value("--ttl") {
             let seconds: Int64
             do {
                 seconds = try ConfigDuration.parse(text, allowBareSeconds: true).components.seconds
@@ -63,7 +63,7 @@ enum ForwardCommand {
             request.ttlSeconds = Int(seconds)
         }
         request.allowLogin = command.flag("--allow-login")
-        if let path = command.values["--socket"] {
+        if let path = command.value("--socket") {
             guard path.hasPrefix("/") else { throw .usage("--socket \(path): give an absolute path") }
             guard path.utf8.count < 108 else { throw .usage("--socket \(path): longer than 107 bytes, the limit of a Unix socket address") }
             request.socket = path

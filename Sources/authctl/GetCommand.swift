@@ -10,11 +10,11 @@ enum GetCommand {
         if command.flag("--json") && command.flag("--header") {
             throw .usage("give --json or --header, not both")
         }
-        if command.flag("--id-token") && (command.flag("--header") || command.values["--scope"] != nil || command.values["--resource"] != nil) {
+        if command.flag("--id-token") && (command.flag("--header") || command.value("--scope") != nil || command.value("--resource") != nil) {
             throw .usage("--id-token prints the id_token of the login; it takes no --header, --scope or --resource")
         }
         var minimumValidity = 60
-        if let text = command.values["--min-valid"] {
+        if let text = command.value("--min-valid") {
             do {
                 minimumValidity = Int(try ConfigDuration.parse(text, allowBareSeconds: true).components.seconds)
             } catch {
@@ -54,7 +54,7 @@ enum GetCommand {
         if answer.shortOfMinimumValidity {
             // Served anyway (it is the best there is), but the script should know its assumption fails.
             let left = answer.expiresAt.map { " (it is valid for \(HumanDuration.format(seconds: max($0 - SystemClock.wallClockSeconds(), 0))))" } ?? ""
-            Console.error("authctl: note: \(audience): the provider's tokens do not last --min-valid \(command.values["--min-valid"] ?? ""); serving the freshest one\(left)\n")
+            Console.error("authctl: note: \(audience): the provider's tokens do not last --min-valid \(command.value("--min-valid") ?? ""); serving the freshest one\(left)\n")
         }
         if command.flag("--header") {
             // The scheme is the token type the daemon served; authd accepts only Bearer tokens.
@@ -75,8 +75,8 @@ enum GetCommand {
 
     /// `--scope "a b"` and `--resource URI`, checked before anything is sent; nil when neither is given.
     static func narrowing(_ command: ParsedCommand) throws(ClientFailure) -> TokenNarrowing? {
-        let scope = command.values["--scope"]
-        let resource = command.values["--resource"]
+        let scope = command.value("--scope")
+        let resource = command.value("--resource")
         guard scope != nil || resource != nil else { return nil }
         do {
             return try TokenNarrowing.parse(scope: scope, resources: resource.map { [$0] } ?? [])

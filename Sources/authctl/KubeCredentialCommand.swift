@@ -10,11 +10,11 @@ enum KubeCredentialCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let audience = try Authctl.audience(command)
         var kind: TokenKind?
-        if let text = command.values["--token"] {
+        if let text = command.value("--token") {
             guard let given = TokenKind(rawValue: text) else { throw .usage("--token \(TerminalText.clean(String(text.prefix(40)))): give id or access") }
             kind = given
         }
-        if let user = command.values["--print-kubeconfig"] {
+        if let user = command.value("--print-kubeconfig") {
             guard !user.isEmpty, user.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
                 throw .usage("--print-kubeconfig needs a user name without control characters")
             }

@@ -7,7 +7,7 @@ enum LoginCommand {
     static func run(_ command: ParsedCommand, _ context: ClientContext) throws(ClientFailure) -> Int32 {
         let audience = try Authctl.audience(command)
         var flow: LoginFlowChoice?
-        if let text = command.values["--flow"] {
+        if let text = command.value("--flow") {
             guard let choice = LoginFlowChoice(rawValue: text) else {
                 throw ClientFailure(.usageOrConfig,
                                     "--flow must be one of auto, device, authcode (not \(TerminalText.clean(text)))")

@@ -76,13 +76,9 @@ struct AuthdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "authd")
-        var environment: [String: String] = [:]
-        for name in ["AUTHD_CONFIG", "AUTHD_SOCKET", "AUTHD_STATE_DIR", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "HOME"] {
-            environment[name] = CurrentProcess.environment(name)
-        }
         let paths: AuthdPaths
         do {
-            paths = try AuthdPaths.resolve(environment: environment, configOverride: config, socketOverride: socket)
+            paths = try AuthdPaths.resolve(environment: CurrentProcess.environment, configOverride: config, socketOverride: socket)
         } catch {
             logger.critical("\(error.description)")
             throw ExitCode(2)

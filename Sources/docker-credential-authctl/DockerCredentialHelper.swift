@@ -15,7 +15,7 @@ enum DockerCredentialHelper {
 
     static func main() {
         CurrentProcess.ignoreBrokenPipe()
-        let arguments = CommandLine.arguments
+        let arguments = CurrentProcess.arguments()
         let status: Int32
         switch arguments.count > 1 ? arguments[1] : "" {
         case "get": status = run(.get)

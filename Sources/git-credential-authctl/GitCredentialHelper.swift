@@ -8,7 +8,7 @@ import AuthdWire
 enum GitCredentialHelper {
     static func main() {
         CurrentProcess.ignoreBrokenPipe()
-        let arguments = CommandLine.arguments
+        let arguments = CurrentProcess.arguments()
         let status: Int32
         switch arguments.count > 1 ? arguments[1] : "" {
         case "get": status = run(action: .get)

@@ -102,7 +102,20 @@ enum JSONCases {
         // NFC and NFD spellings of é: the same key to `subscript(key)`, so refused as a repeat.
         .n("object_duplicated_key_canonically_equivalent", "{\"\u{E9}\":1,\"e\u{301}\":2}"),
         .y("object_keys_differing_in_case", #"{"a":1,"A":2}"#),
+        // Past the first 16 members the parser hashes the names instead of scanning them: repeats
+        // are refused on both sides of that line, and across it.
+        .y("object_20_distinct_keys", wide(20)),
+        .n("object_duplicated_key_across_the_scan_limit", wide(20, then: "k0")),
+        .n("object_duplicated_key_past_the_scan_limit", wide(20, then: "k18")),
+        .n("object_duplicated_key_at_the_scan_limit", wide(16, then: "k15")),
+        .n("object_duplicated_key_canonically_equivalent_past_the_scan_limit", wide(20, then: "\u{E9}", "e\u{301}")),
     ]
+
+    /// An object of `count` members `k0`…, then one member for each of `more`.
+    static func wide(_ count: Int, then more: String...) -> String {
+        let names = (0..<count).map { "k\($0)" } + more
+        return "{" + names.enumerated().map { "\"\($1)\":\($0)" }.joined(separator: ",") + "}"
+    }
 
     static let all = structure + numbers + strings + utf8 + nesting + duplicates
 }

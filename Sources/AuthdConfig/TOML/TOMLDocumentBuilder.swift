@@ -271,7 +271,14 @@ struct TOMLDocumentBuilder {
 
     /// A key as the user would write it: bare where possible, quoted otherwise.
     static func render(_ parts: ArraySlice<TOMLKeyPart>) -> String {
-        parts.map { renderKey($0.name) }.joined(separator: ".")
+        // A loop, not `joined(separator:)`: that is the standard library's unspecialized generic,
+        // and its associated-type lookups cost every client that reads the config at start-up.
+        var rendered = ""
+        for index in parts.indices {
+            if index > parts.startIndex { rendered += "." }
+            rendered += renderKey(parts[index].name)
+        }
+        return rendered
     }
 }
 
