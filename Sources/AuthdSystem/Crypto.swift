@@ -53,13 +53,14 @@ public enum XChaCha20Poly1305 {
         return ciphertext
     }
 
-    /// Checks the tag and decrypts straight into secret memory; throws `authenticationFailed` on any mismatch.
+    /// Checks the tag and decrypts straight into secret memory (a range of `arena`, or a guarded
+    /// region of its own); throws `authenticationFailed` on any mismatch.
     public static func open(
-        _ ciphertext: [UInt8], key: SecretBytes, nonce: [UInt8], associatedData: [UInt8]
+        _ ciphertext: [UInt8], key: SecretBytes, nonce: [UInt8], associatedData: [UInt8], in arena: SecretArena? = nil
     ) throws(CryptoError) -> SecretBytes {
         try check(key: key, nonce: nonce)
         guard ciphertext.count >= tagByteCount else { throw .authenticationFailed }
-        return try SecretBytes(count: ciphertext.count - tagByteCount) { (output) throws(CryptoError) in
+        return try SecretBytes(count: ciphertext.count - tagByteCount, in: arena) { (output) throws(CryptoError) in
             try decrypt(ciphertext, key: key, nonce: nonce, associatedData: associatedData, into: output)
         }
     }

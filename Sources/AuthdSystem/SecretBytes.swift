@@ -1,4 +1,4 @@
-// Secret bytes in guarded, locked memory that is unreadable except while a scoped accessor runs.
+// Secret bytes in guarded, locked memory: unreadable between accessors, or a range of an operation's arena.
 import CSodium
 import Synchronization
 
@@ -9,7 +9,26 @@ import Synchronization
 /// Accessors hand out a `Span<UInt8>` that cannot escape the closure; `copyBytes()` and
 /// `copyString()` exist for the few places that must hand a token to ordinary memory (a socket
 /// write, an HTTP header), and say so.
+///
+/// A secret made `in:` a `SecretArena` is a range of the arena's locked, guarded chunk instead of
+/// a region of its own, and stays **readable while it lives**: its pages are shared with the
+/// operation's other secrets, so they cannot be mapped no-access per secret. That costs no system
+/// call per secret or per access, and is acceptable because arenas are for one short operation
+/// (a store load or save, milliseconds), after which every secret carved from one is sealed or
+/// dropped; a secret that lives as long as the daemon (the vault key, a configured passphrase) is
+/// made without an arena. It keeps its arena alive; its range is zeroed when it is released, the
+/// arena's chunks when the arena and its last secret are gone.
 public final class SecretBytes: Sendable {
+    /// Where the bytes live, which decides how they are protected and freed.
+    private enum Backing: Sendable {
+        /// A `sodium_malloc` region of its own, mapped no-access between accessors.
+        case guarded
+        /// A view into a `SecretScratch`, which keeps its pages readable and wipes and frees them itself.
+        case scratch
+        /// A range of an arena's chunk, readable while the secret lives, zeroed when it is released.
+        case arena(SecretArena)
+    }
+
     private struct State {
         // Readers currently inside an accessor: the first one maps the pages readable, the last
         // one maps them no-access again.
@@ -17,34 +36,42 @@ public final class SecretBytes: Sendable {
         var freeObserver: (@Sendable (UnsafeRawBufferPointer) -> Void)?
     }
 
-    // Owned by this object alone; every access goes through `withUnsafeBytes`, whose mapping
-    // changes are serialised by `state`.
+    // Owned by this object alone (or, for an arena range, a range no other secret is given);
+    // every access goes through `withUnsafeBytes`, whose mapping changes are serialised by `state`.
     private nonisolated(unsafe) let memory: UnsafeMutableRawPointer
     private let state = Mutex(State())
-    /// false for a view into a `SecretScratch`: the scratch area keeps its pages readable and
-    /// wipes and frees them itself.
-    private let ownsMemory: Bool
+    private let backing: Backing
 
     /// Number of bytes.
     public let count: Int
 
-    /// Allocates `count` bytes and lets `fill` write them; for this module's decrypt and derive calls.
-    init<E: Error>(count: Int, fill: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
+    /// Allocates `count` bytes (in `arena`, or a guarded region of their own) and lets `fill`
+    /// write them; for this module's decrypt and derive calls.
+    init<E: Error>(count: Int, in arena: SecretArena? = nil, fill: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
+        if let arena {
+            let region = arena.allocate(count)
+            self.memory = region.baseAddress!
+            self.count = count
+            self.backing = .arena(arena)
+            // If `fill` throws, deinit zeroes the range.
+            try fill(region)
+            return
+        }
         Sodium.ensureInitialized()
         // sodium_malloc(0) would still need a valid region for the mprotect calls.
         guard let memory = sodium_malloc(max(count, 1)) else { fatalError("sodium_malloc failed: out of memory") }
         self.memory = memory
         self.count = count
-        self.ownsMemory = true
+        self.backing = .guarded
         // If `fill` throws, the object is already complete, so deinit wipes and frees the memory.
         try fill(UnsafeMutableRawBufferPointer(start: memory, count: count))
         sodium_mprotect_noaccess(memory)
     }
 
-    /// Copies `bytes` into secret memory, then zeroes `bytes` (the array's buffer; copies of it
-    /// made elsewhere earlier are out of reach).
-    public convenience init(zeroing bytes: inout [UInt8]) {
-        self.init(count: bytes.count) { destination in
+    /// Copies `bytes` into secret memory (a range of `arena`, or a guarded region of its own), then
+    /// zeroes `bytes` (the array's buffer; copies of it made elsewhere earlier are out of reach).
+    public convenience init(zeroing bytes: inout [UInt8], in arena: SecretArena? = nil) {
+        self.init(count: bytes.count, in: arena) { destination in
             bytes.withUnsafeBytes { destination.copyMemory(from: $0) }
         }
         SecretBytes.zero(&bytes)
@@ -52,9 +79,22 @@ public final class SecretBytes: Sendable {
 
     /// Copies a string's UTF-8 bytes into secret memory. The string itself cannot be wiped:
     /// prefer `init(zeroing:)` where the bytes arrive as an array.
-    public convenience init(copying string: String) {
+    public convenience init(copying string: String, in arena: SecretArena? = nil) {
         var bytes = Array(string.utf8)
-        self.init(zeroing: &bytes)
+        self.init(zeroing: &bytes, in: arena)
+    }
+
+    /// `prefix` (not secret: a record's lengths and metadata) followed by the bytes of each of
+    /// `secrets`, assembled directly in secret memory with no copy in ordinary memory.
+    public convenience init(joining prefix: [UInt8], _ secrets: [SecretBytes], in arena: SecretArena? = nil) {
+        self.init(count: prefix.count + secrets.reduce(0) { $0 + $1.count }, in: arena) { destination in
+            prefix.withUnsafeBytes { destination.copyMemory(from: $0) }
+            var offset = prefix.count
+            for secret in secrets {
+                secret.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: destination[offset...]).copyMemory(from: $0) }
+                offset += secret.count
+            }
+        }
     }
 
     /// `count` random bytes generated directly in secret memory (`randombytes_buf`): a fresh key.
@@ -66,11 +106,23 @@ public final class SecretBytes: Sendable {
     init(viewing memory: UnsafeMutableRawPointer, count: Int) {
         self.memory = memory
         self.count = count
-        self.ownsMemory = false
+        self.backing = .scratch
     }
 
     deinit {
-        guard ownsMemory else { return }
+        switch backing {
+        case .scratch:
+            return
+        case .arena:
+            // The arena's chunk is freed with the arena; this range is never handed out again.
+            sodium_memzero(memory, count)
+            if let observer = state.withLock({ $0.freeObserver }) {
+                observer(UnsafeRawBufferPointer(start: memory, count: count))
+            }
+            return
+        case .guarded:
+            break
+        }
         sodium_mprotect_readwrite(memory)
         sodium_memzero(memory, max(count, 1))
         if let observer = state.withLock({ $0.freeObserver }) {
@@ -81,7 +133,7 @@ public final class SecretBytes: Sendable {
 
     /// Runs `body` with the bytes readable; this module's C calls read keys and plaintext this way.
     func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        guard ownsMemory else { return try body(UnsafeRawBufferPointer(start: memory, count: count)) }
+        guard case .guarded = backing else { return try body(UnsafeRawBufferPointer(start: memory, count: count)) }
         state.withLock {
             if $0.readers == 0 { sodium_mprotect_readonly(memory) }
             $0.readers += 1
@@ -102,11 +154,12 @@ public final class SecretBytes: Sendable {
         }
     }
 
-    /// A new secret holding the bytes in `range` (e.g. one field of a decrypted record).
-    public func extracting(_ range: Range<Int>) -> SecretBytes {
+    /// A new secret holding the bytes in `range` (e.g. one field of a decrypted record), in
+    /// `arena` or in a guarded region of its own.
+    public func extracting(_ range: Range<Int>, in arena: SecretArena? = nil) -> SecretBytes {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range out of bounds")
         return withUnsafeBytes { source in
-            SecretBytes(count: range.count) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[range])) }
+            SecretBytes(count: range.count, in: arena) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[range])) }
         }
     }
 
@@ -127,7 +180,8 @@ public final class SecretBytes: Sendable {
         bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { sodium_memzero(base, $0.count) } }
     }
 
-    /// Test hook: called from `deinit` with the memory after it was zeroed, before it is freed.
+    /// Test hook: called from `deinit` with the memory after it was zeroed, before it is freed
+    /// (for an arena range: before the range is left to the arena).
     func observeFreeForTesting(_ observer: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) {
         state.withLock { $0.freeObserver = observer }
     }

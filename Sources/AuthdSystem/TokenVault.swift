@@ -40,10 +40,18 @@ public final class TokenVault: Sendable {
         seal(SecretBytes(zeroing: &bytes), context: context)
     }
 
-    /// Decrypts into secret memory; throws `CryptoError.authenticationFailed` if the sealed secret
+    /// Decrypts into secret memory (a range of `arena`, for an operation that opens many, or a
+    /// guarded region of its own); throws `CryptoError.authenticationFailed` if the sealed secret
     /// was altered, comes from another vault, or `context` differs from the one it was sealed with.
-    public func open(_ sealed: SealedSecret, context: String = "") throws(CryptoError) -> SecretBytes {
-        try XChaCha20Poly1305.open(sealed.ciphertext, key: key, nonce: sealed.nonce, associatedData: Array(context.utf8))
+    public func open(_ sealed: SealedSecret, context: String = "", in arena: SecretArena? = nil) throws(CryptoError) -> SecretBytes {
+        try XChaCha20Poly1305.open(sealed.ciphertext, key: key, nonce: sealed.nonce, associatedData: Array(context.utf8), in: arena)
+    }
+
+    /// Runs `body` with the key kept readable throughout, so that the seals and opens inside cost
+    /// no mapping change each (two mprotect calls per use otherwise): for a batch, such as a store
+    /// load sealing every login or a save opening them all.
+    public func batch<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        try key.withUnsafeBytes { (_) throws(E) -> R in try body() }
     }
 
     /// Decrypts into `output` (at least `sealed.byteCount` bytes), for `SecretScratch`; the same checks as `open`.
