@@ -55,11 +55,19 @@ enum StoreFormat {
 
     // MARK: Encoding
 
-    static func encode(_ contents: StoreContents, key: SecretBytes, keyDerivation: KeyDerivation) throws(StoreError) -> [UInt8] {
+    /// The file's bytes. Every record's plaintext, and the operation's copy of the key, are made
+    /// in `arena`: no system call per record.
+    static func encode(_ contents: StoreContents, key storeKey: SecretBytes, keyDerivation: KeyDerivation,
+                       arena: SecretArena = SecretArena()) throws(StoreError) -> [UInt8] {
+        // One mapping change for the store key per operation, not two per record.
+        let key = storeKey.extracting(0..<storeKey.count, in: arena)
         let records: [(identity: (String, String, String), plaintext: () throws(StoreError) -> SecretBytes)] =
-            contents.logins.map { login in ((login.audience, login.issuer, login.clientID), { () throws(StoreError) in try plaintext(of: login) }) }
+            contents.logins.map { login in
+                ((login.audience, login.issuer, login.clientID), { () throws(StoreError) in try plaintext(of: login, in: arena) })
+            }
             + contents.registrations.map { registration in
-                ((registration.audience, registration.issuer, registration.clientID), { () throws(StoreError) in try plaintext(of: registration) })
+                ((registration.audience, registration.issuer, registration.clientID),
+                 { () throws(StoreError) in try plaintext(of: registration, in: arena) })
             }
         var header = magic + [version, algorithmXChaCha20Poly1305, keyDerivation.identifier, 0]
         if case .argon2id(let parameters, let salt) = keyDerivation {
@@ -73,7 +81,7 @@ enum StoreFormat {
         var file = header
         let checkNonce = XChaCha20Poly1305.randomNonce()
         file += checkNonce
-        file += try seal(SecretBytes.empty, key: key, nonce: checkNonce, associatedData: header)
+        file += try seal(SecretBytes(joining: [], [], in: arena), key: key, nonce: checkNonce, associatedData: header)
 
         for (index, record) in records.enumerated() {
             var identity: [UInt8] = []
@@ -101,7 +109,7 @@ enum StoreFormat {
     }
 
     /// A record's secret part: a metadata block, then the refresh token, then the access token.
-    private static func plaintext(of login: StoredLogin) throws(StoreError) -> SecretBytes {
+    private static func plaintext(of login: StoredLogin, in arena: SecretArena) throws(StoreError) -> SecretBytes {
         var metadata: [UInt8] = [recordLayoutVersion]
         var flags: UInt8 = 0
         if login.refreshToken != nil { flags |= 1 }
@@ -121,24 +129,16 @@ enum StoreFormat {
         try metadata.appendShortString(login.subject ?? "", field: "subject")
         try appendIdentity(of: login, to: &metadata)
 
-        // Sized up front so the buffer holding tokens is never reallocated (a reallocation would
-        // leave a copy behind in freed memory), and wiped by SecretBytes(zeroing:).
-        let tokens = [login.refreshToken, login.accessToken, login.idToken].compactMap { $0 }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(4 + metadata.count + tokens.reduce(0) { $0 + $1.count })
-        bytes.appendBigEndian(UInt32(metadata.count))
-        bytes += metadata
-        for token in tokens {
-            token.withBytes { span in
-                for index in span.indices { bytes.append(span[index]) }
-            }
-        }
-        return SecretBytes(zeroing: &bytes)
+        // The tokens are copied from secret memory to secret memory, never through an array.
+        var prefix: [UInt8] = []
+        prefix.appendBigEndian(UInt32(metadata.count))
+        prefix += metadata
+        return SecretBytes(joining: prefix, [login.refreshToken, login.accessToken, login.idToken].compactMap { $0 }, in: arena)
     }
 
     /// A registration record's secret part: metadata (layout, flags: 1 registration access token,
     /// 2 client configuration URL; registration time; token length; the URL), then the token.
-    private static func plaintext(of registration: StoredRegistration) throws(StoreError) -> SecretBytes {
+    private static func plaintext(of registration: StoredRegistration, in arena: SecretArena) throws(StoreError) -> SecretBytes {
         var metadata: [UInt8] = [registrationRecordLayout]
         var flags: UInt8 = 0
         if registration.registrationAccessToken != nil { flags |= 1 }
@@ -147,18 +147,15 @@ enum StoreFormat {
         metadata.appendBigEndian(UInt64(bitPattern: registration.registeredAt))
         metadata.appendBigEndian(UInt32(registration.registrationAccessToken?.count ?? 0))
         try metadata.appendShortString(registration.registrationClientURI ?? "", field: "registration_client_uri")
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(4 + metadata.count + (registration.registrationAccessToken?.count ?? 0))
-        bytes.appendBigEndian(UInt32(metadata.count))
-        bytes += metadata
-        registration.registrationAccessToken?.withBytes { span in
-            for index in span.indices { bytes.append(span[index]) }
-        }
-        return SecretBytes(zeroing: &bytes)
+        var prefix: [UInt8] = []
+        prefix.appendBigEndian(UInt32(metadata.count))
+        prefix += metadata
+        return SecretBytes(joining: prefix, [registration.registrationAccessToken].compactMap { $0 }, in: arena)
     }
 
     private static func parseRegistration(_ plaintext: SecretBytes, metadataLength: Int, metadata: inout ByteReader,
-                                          audience: String, issuer: String, clientID: String) -> StoredRegistration? {
+                                          audience: String, issuer: String, clientID: String,
+                                          arena: SecretArena) -> StoredRegistration? {
         guard let flags = try? metadata.readByte(), let registeredAt = try? metadata.readUInt64(),
               let tokenLength = try? metadata.readUInt32(), let uri = try? metadata.readShortString(),
               metadata.remaining.isEmpty, 4 + metadataLength + Int(tokenLength) == plaintext.count,
@@ -166,7 +163,7 @@ enum StoreFormat {
         else { return nil }
         return StoredRegistration(
             audience: audience, issuer: issuer, clientID: clientID,
-            registrationAccessToken: flags & 1 != 0 ? plaintext.extracting((4 + metadataLength)..<plaintext.count) : nil,
+            registrationAccessToken: flags & 1 != 0 ? plaintext.extracting((4 + metadataLength)..<plaintext.count, in: arena) : nil,
             registrationClientURI: flags & 2 != 0 ? uri : nil, registeredAt: Int64(bitPattern: registeredAt))
     }
 
@@ -268,10 +265,15 @@ enum StoreFormat {
             checkNonce: checkNonce, checkTag: checkTag, recordsOffset: reader.offset)
     }
 
-    /// Authenticates the header with `key`, then every record, and decodes them.
-    static func decode(_ file: [UInt8], header: Header, key: SecretBytes) throws(StoreDamage) -> StoreContents {
+    /// Authenticates the header with `key`, then every record, and decodes them. Every plaintext
+    /// and token is made in `arena` (the tokens returned stay there): no system call per record.
+    static func decode(_ file: [UInt8], header: Header, key storeKey: SecretBytes,
+                       arena: SecretArena = SecretArena()) throws(StoreDamage) -> StoreContents {
+        // One mapping change for the store key per operation, not two per record.
+        let key = storeKey.extracting(0..<storeKey.count, in: arena)
         do {
-            _ = try XChaCha20Poly1305.open(header.checkTag, key: key, nonce: header.checkNonce, associatedData: header.encoded)
+            _ = try XChaCha20Poly1305.open(header.checkTag, key: key, nonce: header.checkNonce, associatedData: header.encoded,
+                                           in: arena)
         } catch {
             throw .wrongKeyOrDamagedHeader
         }
@@ -299,11 +301,11 @@ enum StoreFormat {
             let plaintext: SecretBytes
             do {
                 plaintext = try XChaCha20Poly1305.open(
-                    Array(record.remaining), key: key, nonce: nonce, associatedData: associatedData)
+                    Array(record.remaining), key: key, nonce: nonce, associatedData: associatedData, in: arena)
             } catch {
                 throw .damagedRecord(index: index)
             }
-            switch parse(plaintext, audience: audience, issuer: issuer, clientID: clientID) {
+            switch parse(plaintext, audience: audience, issuer: issuer, clientID: clientID, arena: arena) {
             case .login(let login)?: contents.logins.append(login)
             case .registration(let registration)?: contents.registrations.append(registration)
             case nil: throw .malformedRecord(index: index)
@@ -318,7 +320,8 @@ enum StoreFormat {
         case registration(StoredRegistration)
     }
 
-    private static func parse(_ plaintext: SecretBytes, audience: String, issuer: String, clientID: String) -> Record? {
+    private static func parse(_ plaintext: SecretBytes, audience: String, issuer: String, clientID: String,
+                              arena: SecretArena) -> Record? {
         let metadataLength = plaintext.withBytes { span -> Int? in
             guard span.count >= 4 else { return nil }
             return (0..<4).reduce(0) { $0 << 8 | Int(span[$1]) }
@@ -329,7 +332,7 @@ enum StoreFormat {
         if metadataBytes.first == registrationRecordLayout {
             _ = try? metadata.readByte()
             return parseRegistration(plaintext, metadataLength: metadataLength, metadata: &metadata,
-                                     audience: audience, issuer: issuer, clientID: clientID).map(Record.registration)
+                                     audience: audience, issuer: issuer, clientID: clientID, arena: arena).map(Record.registration)
         }
         guard let layout = try? metadata.readByte(), layout == 1 || layout == recordLayoutVersion,
               let flags = try? metadata.readByte(),
@@ -357,23 +360,16 @@ enum StoreFormat {
         let idRange = accessRange.upperBound..<plaintext.count
         var login = StoredLogin(
             audience: audience, issuer: issuer, clientID: clientID,
-            refreshToken: flags & 1 != 0 ? plaintext.extracting(refreshRange) : nil,
-            accessToken: flags & 2 != 0 ? plaintext.extracting(accessRange) : nil,
+            refreshToken: flags & 1 != 0 ? plaintext.extracting(refreshRange, in: arena) : nil,
+            accessToken: flags & 2 != 0 ? plaintext.extracting(accessRange, in: arena) : nil,
             accessTokenExpiry: flags & 4 != 0 ? Int64(bitPattern: accessExpiry) : nil,
             refreshTokenExpiry: flags & 8 != 0 ? Int64(bitPattern: refreshExpiry) : nil,
             scopes: scopes, loginTime: Int64(bitPattern: loginTime),
             subject: flags & 16 != 0 ? subject : nil)
         login.identity = identity.identity
         login.identityUnverifiable = identity.unverifiable
-        login.idToken = identity.idTokenLength > 0 ? plaintext.extracting(idRange) : nil
+        login.idToken = identity.idTokenLength > 0 ? plaintext.extracting(idRange, in: arena) : nil
         return .login(login)
-    }
-}
-
-extension SecretBytes {
-    static var empty: SecretBytes {
-        var nothing: [UInt8] = []
-        return SecretBytes(zeroing: &nothing)
     }
 }
 

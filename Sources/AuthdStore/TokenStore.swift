@@ -75,12 +75,13 @@ public final class TokenStore: Sendable {
 
     /// Reads every login. No file means no logins. A file that cannot be decrypted or
     /// authenticated is renamed aside and `StoreError.setAside` names the new path; the store is
-    /// then empty and `save` may write a new one.
-    public func load() throws(StoreError) -> StoreContents {
-        try state.withLock { (state) throws(StoreError) -> StoreContents in try load(&state) }
+    /// then empty and `save` may write a new one. The tokens returned are ranges of `arena`, the
+    /// load's one region of secret memory (see `SecretArena`): seal or drop them soon.
+    public func load(into arena: SecretArena = SecretArena()) throws(StoreError) -> StoreContents {
+        try state.withLock { (state) throws(StoreError) -> StoreContents in try load(&state, arena: arena) }
     }
 
-    private func load(_ state: inout State) throws(StoreError) -> StoreContents {
+    private func load(_ state: inout State, arena: SecretArena) throws(StoreError) -> StoreContents {
         let file: [UInt8]
         switch Result(catching: { () throws(Errno) in try fileSystem.readFile(path, maximumBytes: StoreFormat.maximumFileBytes) }) {
         case .success(nil):
@@ -111,7 +112,7 @@ public final class TokenStore: Sendable {
         default:
             throw try setAside(.keySourceMismatch(stored: header.keyDerivation.name, configured: keySource.name), &state)
         }
-        switch Result(catching: { () throws(StoreDamage) in try StoreFormat.decode(file, header: header, key: key) }) {
+        switch Result(catching: { () throws(StoreDamage) in try StoreFormat.decode(file, header: header, key: key, arena: arena) }) {
         case .success(let contents):
             state = State(loaded: true, key: key, keyDerivation: header.keyDerivation)
             return contents
@@ -122,12 +123,13 @@ public final class TokenStore: Sendable {
 
     /// Replaces the store with `contents`: a new file is written beside it, flushed, renamed over
     /// it and the directory flushed, so a crash or a full disk leaves either the old store or the
-    /// new one, never a mix. `load` must have run first.
-    public func save(_ contents: StoreContents) throws(StoreError) {
-        try state.withLock { (state) throws(StoreError) in try save(contents, &state) }
+    /// new one, never a mix. `load` must have run first. The records' plaintexts are made in
+    /// `arena` (pass the one the contents' tokens were opened into: one per save).
+    public func save(_ contents: StoreContents, arena: SecretArena = SecretArena()) throws(StoreError) {
+        try state.withLock { (state) throws(StoreError) in try save(contents, &state, arena: arena) }
     }
 
-    private func save(_ contents: StoreContents, _ state: inout State) throws(StoreError) {
+    private func save(_ contents: StoreContents, _ state: inout State, arena: SecretArena) throws(StoreError) {
         guard state.loaded else { throw .notLoaded }
         let key: SecretBytes, keyDerivation: KeyDerivation
         if let existing = state.key, let existingDerivation = state.keyDerivation {
@@ -137,7 +139,7 @@ public final class TokenStore: Sendable {
             state.key = key
             state.keyDerivation = keyDerivation
         }
-        let bytes = try StoreFormat.encode(contents, key: key, keyDerivation: keyDerivation)
+        let bytes = try StoreFormat.encode(contents, key: key, keyDerivation: keyDerivation, arena: arena)
         let temporary = path + ".tmp"
         let written = Result { () throws(Errno) in
             // A killed writer leaves its temporary file; it was never the store.

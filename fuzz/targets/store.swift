@@ -30,7 +30,7 @@ private func sealedFile(plaintext: [UInt8]) -> [UInt8] {
     var file = header
     let checkNonce = [UInt8](repeating: 1, count: XChaCha20Poly1305.nonceByteCount)
     file += checkNonce
-    file += try! XChaCha20Poly1305.seal(SecretBytes.empty, key: key, nonce: checkNonce, associatedData: header)
+    file += try! XChaCha20Poly1305.seal(SecretBytes(joining: [], []), key: key, nonce: checkNonce, associatedData: header)
     var identity: [UInt8] = []
     for field in ["fuzz", "https://issuer.example.com", "fuzz-client"] { try! identity.appendShortString(field, field: field) }
     var associatedData = header
