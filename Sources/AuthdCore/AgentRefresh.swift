@@ -177,8 +177,7 @@ extension AudienceAgent {
     func persist(_ login: Login?, evenWithoutPersist: Bool = false) async {
         guard policy.persist || (evenWithoutPersist && login == nil) else { return }
         do {
-            try await environment.persistence.save(audience: name, identity: policy.identity, login: login,
-                                                   vault: environment.vault)
+            try await environment.persistence.save(audience: name, identity: policy.identity, login: login)
         } catch {
             environment.audit.record(AuditRecord(.storeError, "\(name): could not save the login: \(error); serving from memory",
                                                  audience: name, detail: "\(error)"))

@@ -268,11 +268,11 @@ public final class Daemon: Sendable {
             return nil
         }
         do {
-            return try StorePersistence(store: store, identities: identities(configuration))
+            return try StorePersistence(store: store, identities: identities(configuration), vault: vault, clock: options.clock)
         } catch .setAside(let movedTo, let damage) {
             logger.error("the token store could not be read (\(damage)); it was kept as \(movedTo) and authd starts with no logins")
             retained.record(AuditRecord(.storeError, "token store set aside as \(movedTo): \(damage)", detail: "\(damage)"))
-            return try? StorePersistence(store: store, identities: identities(configuration))
+            return try? StorePersistence(store: store, identities: identities(configuration), vault: vault, clock: options.clock)
         } catch {
             logger.error("cannot load the token store: \(error); it is left untouched and logins are kept in memory only")
             return nil
@@ -286,7 +286,7 @@ public final class Daemon: Sendable {
                        persistence: StorePersistence?, registrations: ClientRegistrations) async {
         let configuration = servable.configuration
         await persistence?.setIdentities(identities(configuration))
-        let restorable = await persistence?.restorable(vault: vault, clock: options.clock) ?? [:]
+        let restorable = await persistence?.restorable() ?? [:]
         var existing: [String: RequestRouter.Entry] = [:]
         for entry in router.current + router.suspended { existing[entry.policy.name] = entry }
         var entries: [RequestRouter.Entry] = []

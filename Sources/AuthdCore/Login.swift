@@ -64,4 +64,6 @@ enum VaultContext {
     static func access(_ audience: String) -> String { "access:" + audience }
     static func refresh(_ audience: String) -> String { "refresh:" + audience }
     static func idToken(_ audience: String) -> String { "id:" + audience }
+    /// A registered client's registration access token (RFC 7592), as `StorePersistence` keeps it.
+    static func registration(_ audience: String) -> String { "registration:" + audience }
 }

@@ -1,11 +1,10 @@
 // The bridge between agents' sealed logins and the encrypted on-disk store.
-import AuthdSystem
 
 /// Saves one audience's login (nil = erase it). Implementations serialise writes.
 public protocol LoginPersistence: Sendable {
-    /// Saves `login` as belonging to `identity` (the issuer and client it came from), or erases the
-    /// audience's stored login when `login` is nil.
-    func save(audience: String, identity: LoginIdentity?, login: Login?, vault: TokenVault) async throws
+    /// Saves `login` (sealed under the daemon's vault) as belonging to `identity` (the issuer and
+    /// client it came from), or erases the audience's stored login when `login` is nil.
+    func save(audience: String, identity: LoginIdentity?, login: Login?) async throws
 }
 
 /// Logins kept in memory only (`persist = false` everywhere, and tests).
@@ -15,7 +14,7 @@ public actor MemoryPersistence: LoginPersistence {
 
     public init() {}
 
-    public func save(audience: String, identity: LoginIdentity?, login: Login?, vault: TokenVault) async throws {
+    public func save(audience: String, identity: LoginIdentity?, login: Login?) async throws {
         saveCount += 1
         saved[audience] = login
     }

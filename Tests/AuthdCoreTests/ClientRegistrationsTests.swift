@@ -3,6 +3,7 @@
 import AuthdOAuth
 import AuthdStore
 import AuthdSystem
+import AuthdTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -64,7 +65,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try TokenStore.open(directory: directory)
-        let persistence = try StorePersistence(store: store, identities: [:])
+        let persistence = try StorePersistence(store: store, identities: [:], vault: TokenVault(), clock: ManualClock())
         let registrations = ClientRegistrations(persistence: persistence, wallSeconds: { 1_800_000_000 }, audit: RecordingAuditSink())
         let registrar = Registrar()
         _ = try await registrations.clientID(audience: "kept", identity: Self.identity, persist: true, register: registrar.register)

@@ -21,9 +21,11 @@ import Testing
         let clock = ManualClock()
         let provider = ScriptedProvider()
         do {
-            let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
+            let vault = TokenVault()
+            let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity],
+                                                   vault: vault, clock: clock)
             let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"], identity: identity), provider: provider,
-                                      environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
+                                      environment: AgentEnvironment(clock: clock, vault: vault, audit: RecordingAuditSink(),
                                                                     persistence: persistence))
             let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
             try await eventually { await provider.pollWaiters == 1 }
@@ -44,8 +46,8 @@ import Testing
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
-        let reopened = try StorePersistence(store: try #require(store), identities: ["demo": identity])
-        let restored = await reopened.restorable(vault: vault, clock: clock)
+        let reopened = try StorePersistence(store: try #require(store), identities: ["demo": identity], vault: vault, clock: clock)
+        let restored = await reopened.restorable()
         let login = try #require(restored["demo"])
         #expect(login.scopes == ["read", "write"])
         #expect(login.accessTokenFingerprint != nil)
@@ -53,7 +55,7 @@ import Testing
         #expect(try vault.open(bytes, context: "refresh:demo").copyString() == "refresh-token-secret-1")
         // Pointed at another issuer, the same audience name gets nothing.
         await reopened.setIdentities(["demo": LoginIdentity(issuer: "https://elsewhere.example", clientID: "cli")])
-        #expect(await reopened.restorable(vault: vault, clock: clock).isEmpty)
+        #expect(await reopened.restorable().isEmpty)
         // The file holds no token in plain text.
         let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + TokenStore.fileName))
         #expect(file.range(of: Data("access-token-secret-1".utf8)) == nil)
@@ -71,9 +73,10 @@ import Testing
         let refreshEnds = clock.unixSecondsAtOrigin + 7_200
         await provider.setRefreshTokenExpiresAt(refreshEnds)
         let store = try TokenStore.open(directory: directory)
-        let persistence = try StorePersistence(store: store, identities: ["demo": identity])
+        let vault = TokenVault()
+        let persistence = try StorePersistence(store: store, identities: ["demo": identity], vault: vault, clock: clock)
         let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["read"], identity: identity), provider: provider,
-                                  environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
+                                  environment: AgentEnvironment(clock: clock, vault: vault, audit: RecordingAuditSink(),
                                                                 persistence: persistence))
         clock.advance(by: .seconds(100))
         let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
@@ -81,7 +84,7 @@ import Testing
         await provider.approve()
         _ = try await first.value
         #expect(try store.load().logins.first?.refreshTokenExpiry == refreshEnds)
-        let restored = try #require(await persistence.restorable(vault: TokenVault(), clock: clock)["demo"])
+        let restored = try #require(await persistence.restorable()["demo"])
         #expect(restored.refreshExpiry == ClockMoment(wall: refreshEnds, now: ClockReading(monotonic: .seconds(100), wall: clock.unixSecondsAtOrigin + 100)))
         #expect(restored.refreshExpiry?.monotonic == .seconds(7_200))
         #expect(restored.refreshTokenIsUsable(now: .seconds(7_199)))
@@ -99,9 +102,11 @@ import Testing
                                         authenticationMethods: ["pwd", "mfa"], authTime: 5, expiresAt: 1_900_000_000)
         await provider.setMintedIdentity(evidence)
         do {
-            let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity])
+            let vault = TokenVault()
+            let persistence = try StorePersistence(store: try TokenStore.open(directory: directory), identities: ["demo": identity],
+                                                   vault: vault, clock: clock)
             let agent = AudienceAgent(policy: AudiencePolicy(name: "demo", requestedScopes: ["openid"], identity: identity), provider: provider,
-                                      environment: AgentEnvironment(clock: clock, vault: TokenVault(), audit: RecordingAuditSink(),
+                                      environment: AgentEnvironment(clock: clock, vault: vault, audit: RecordingAuditSink(),
                                                                     persistence: persistence))
             let first = Task { try await agent.get(minimumValidity: .seconds(60), canPrompt: true, client: alice) { _ in } }
             try await eventually { await provider.pollWaiters == 1 }
@@ -119,7 +124,8 @@ import Testing
             }
         }
         let vault = TokenVault()
-        let restored = await (try StorePersistence(store: try #require(store), identities: ["demo": identity])).restorable(vault: vault, clock: clock)
+        let restored = await (try StorePersistence(store: try #require(store), identities: ["demo": identity], vault: vault,
+                                                   clock: clock)).restorable()
         let login = try #require(restored["demo"])
         #expect(login.identity == evidence)
         let sealed = try #require(login.idToken)
