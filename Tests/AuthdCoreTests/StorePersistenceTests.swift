@@ -133,4 +133,44 @@ import Testing
         let file = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + TokenStore.fileName))
         #expect(file.range(of: Data("id-token-secret-1".utf8)) == nil)
     }
+
+    /// Logins of audiences no longer configured, and registered clients, are held sealed and written
+    /// back as they were when another audience's login is saved.
+    @Test func recordsOfOtherAudiencesAreWrittenBackUnchanged() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var gone = StoredLogin(audience: "gone", issuer: "https://old.example", clientID: "old-client",
+                               refreshToken: SecretBytes(copying: "old-refresh"), accessToken: SecretBytes(copying: "old-access"),
+                               accessTokenExpiry: 1_800_000_300, refreshTokenExpiry: 1_800_086_400, scopes: ["a", "b"],
+                               loginTime: 1_799_990_000, subject: "someone")
+        gone.idToken = SecretBytes(copying: "old-id-token")
+        gone.identity = VerifiedIdentity(issuer: "https://old.example", subject: "s1", authenticationMethods: ["pwd"], expiresAt: 1_800_000_600)
+        let registration = StoredRegistration(audience: "sso", issuer: "https://old.example", clientID: "dyn-1",
+                                              registrationAccessToken: SecretBytes(copying: "rat-secret"),
+                                              registrationClientURI: "https://old.example/register/dyn-1", registeredAt: 1_700_000_000)
+        let store = try TokenStore.open(directory: directory)
+        _ = try store.load()
+        try store.save(StoreContents(logins: [gone], registrations: [registration]))
+
+        let identity = LoginIdentity(issuer: "http://127.0.0.1:1", clientID: "cli")
+        let clock = ManualClock()
+        let vault = TokenVault()
+        let persistence = try StorePersistence(store: store, identities: ["demo": identity], vault: vault, clock: clock)
+        #expect(await persistence.restorable().isEmpty)
+        let held = try #require(await persistence.registration(audience: "sso", identity: LoginIdentity(issuer: "https://old.example", clientID: "x")))
+        #expect(held == registration)
+
+        var login = Login(accessToken: vault.seal(SecretBytes(copying: "new-access"), context: "access:demo"), tokenType: "Bearer",
+                          accessIssuedAt: .zero, scopes: ["read"], loginAtWall: clock.unixSecondsAtOrigin, loginAt: .zero)
+        login.refreshToken = vault.seal(SecretBytes(copying: "new-refresh"), context: "refresh:demo")
+        try await persistence.save(audience: "demo", identity: identity, login: login)
+
+        let onDisk = try store.load()
+        #expect(onDisk.logins.map(\.audience) == ["demo", "gone"])
+        #expect(onDisk.logins.last == gone)
+        #expect(onDisk.logins.first?.refreshToken?.copyString() == "new-refresh")
+        #expect(onDisk.registrations == [registration])
+        #expect(try #require(await persistence.restorable()["demo"]).accessToken.map { try vault.open($0, context: "access:demo").copyString() }
+                == "new-access")
+    }
 }
