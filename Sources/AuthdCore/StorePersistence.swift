@@ -45,19 +45,17 @@ public actor StorePersistence: LoginPersistence {
         let reading = ClockReading(clock)
         var logins: [String: HeldLogin] = [:]
         var registrations: [String: HeldRegistration] = [:]
-        vault.batch {
-            for stored in contents.logins {
-                logins[stored.audience] = HeldLogin(identity: LoginIdentity(issuer: stored.issuer, clientID: stored.clientID),
-                                                    login: Self.login(restoring: stored, vault: vault, now: reading))
-            }
-            for stored in contents.registrations {
-                registrations[stored.audience] = HeldRegistration(
-                    issuer: stored.issuer, clientID: stored.clientID,
-                    registrationAccessToken: stored.registrationAccessToken.map {
-                        vault.seal($0, context: VaultContext.registration(stored.audience))
-                    },
-                    registrationClientURI: stored.registrationClientURI, registeredAt: stored.registeredAt)
-            }
+        for stored in contents.logins {
+            logins[stored.audience] = HeldLogin(identity: LoginIdentity(issuer: stored.issuer, clientID: stored.clientID),
+                                                login: Self.login(restoring: stored, vault: vault, now: reading))
+        }
+        for stored in contents.registrations {
+            registrations[stored.audience] = HeldRegistration(
+                issuer: stored.issuer, clientID: stored.clientID,
+                registrationAccessToken: stored.registrationAccessToken.map {
+                    vault.seal($0, context: VaultContext.registration(stored.audience))
+                },
+                registrationClientURI: stored.registrationClientURI, registeredAt: stored.registeredAt)
         }
         self.logins = logins
         self.registrations = registrations
@@ -112,15 +110,12 @@ public actor StorePersistence: LoginPersistence {
     /// Opens everything into one arena, saves it, and lets the arena go with the plaintext.
     private func write() throws {
         let arena = SecretArena()
-        let contents = try vault.batch { () throws -> StoreContents in
-            var contents = StoreContents()
-            for (audience, held) in logins.sorted(by: { $0.key < $1.key }) {
-                contents.logins.append(try stored(held, audience: audience, in: arena))
-            }
-            for (audience, held) in registrations.sorted(by: { $0.key < $1.key }) {
-                contents.registrations.append(try stored(held, audience: audience, in: arena))
-            }
-            return contents
+        var contents = StoreContents()
+        for (audience, held) in logins.sorted(by: { $0.key < $1.key }) {
+            contents.logins.append(try stored(held, audience: audience, in: arena))
+        }
+        for (audience, held) in registrations.sorted(by: { $0.key < $1.key }) {
+            contents.registrations.append(try stored(held, audience: audience, in: arena))
         }
         try store.save(contents, arena: arena)
     }

@@ -23,8 +23,9 @@ public final class SecretBytes: Sendable {
     private enum Backing: Sendable {
         /// A `sodium_malloc` region of its own, mapped no-access between accessors.
         case guarded
-        /// A view into a `SecretScratch`, which keeps its pages readable and wipes and frees them itself.
-        case scratch
+        /// A view of memory another object owns and keeps readable (a `SecretScratch` area, a
+        /// `ResidentSecret`), which wipes and frees it itself.
+        case borrowed
         /// A range of an arena's chunk, readable while the secret lives, zeroed when it is released.
         case arena(SecretArena)
     }
@@ -106,12 +107,12 @@ public final class SecretBytes: Sendable {
     init(viewing memory: UnsafeMutableRawPointer, count: Int) {
         self.memory = memory
         self.count = count
-        self.backing = .scratch
+        self.backing = .borrowed
     }
 
     deinit {
         switch backing {
-        case .scratch:
+        case .borrowed:
             return
         case .arena:
             // The arena's chunk is freed with the arena; this range is never handed out again.

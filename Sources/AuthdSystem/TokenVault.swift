@@ -47,13 +47,6 @@ public final class TokenVault: Sendable {
         try XChaCha20Poly1305.open(sealed.ciphertext, key: key, nonce: sealed.nonce, associatedData: Array(context.utf8), in: arena)
     }
 
-    /// Runs `body` with the key kept readable throughout, so that the seals and opens inside cost
-    /// no mapping change each (two mprotect calls per use otherwise): for a batch, such as a store
-    /// load sealing every login or a save opening them all.
-    public func batch<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        try key.withUnsafeBytes { (_) throws(E) -> R in try body() }
-    }
-
     /// Decrypts into `output` (at least `sealed.byteCount` bytes), for `SecretScratch`; the same checks as `open`.
     func open(_ sealed: SealedSecret, context: String, into output: UnsafeMutableRawBufferPointer) throws(CryptoError) {
         try XChaCha20Poly1305.decrypt(sealed.ciphertext, key: key, nonce: sealed.nonce, associatedData: Array(context.utf8),
