@@ -210,14 +210,17 @@ extension AudienceAgent {
         guard !isShutDown else { return }
         refreshTimer?.cancel()
         nextRefreshAt = due
-        let clock = self.clock
-        refreshTimer = Task {
-            do { try await clock.sleep(until: due) } catch { return }
-            await self.timerFired()
+        refreshTimerGeneration += 1
+        let generation = refreshTimerGeneration
+        // A callback, not a task asleep until `due`: one of these waits per logged-in audience.
+        refreshTimer = clock.wake(at: due) { [weak self] in
+            guard let self else { return }
+            Task { await self.timerFired(generation: generation) }
         }
     }
 
-    func timerFired() async {
+    func timerFired(generation: Int) async {
+        guard generation == refreshTimerGeneration else { return }
         refreshTimer = nil
         nextRefreshAt = nil
         guard !isShutDown else { return }

@@ -29,7 +29,10 @@ public actor AudienceAgent {
     /// for approval, the current login keeps being refreshed and served to clients that cannot prompt.
     var refreshing: Task<Result<Void, ProviderError>, Never>?
     var renewal: Renewal = .possible { didSet { publishServing() } }
-    var refreshTimer: Task<Void, Never>?
+    var refreshTimer: (any ScheduledWake)?
+    /// Which arming of the refresh timer is current: a wake-up that had already fired when it was
+    /// replaced finds its number changed and does nothing.
+    var refreshTimerGeneration = 0
     var nextRefreshAt: Duration?
     var refreshFailures = 0
     /// Why the last refresh failed transiently, for status while the retries go on.

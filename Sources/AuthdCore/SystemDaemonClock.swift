@@ -19,6 +19,15 @@ public struct SystemDaemonClock: DaemonClock {
 
     public func wallSeconds() -> Int64 { SystemClock.wallClockSeconds() }
 
+    public func wake(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> any ScheduledWake {
+        EventLoopWake(task: timers.scheduleTask(in: Self.timeAmount(until: deadline, now: monotonicNow())) { action() })
+    }
+
+    private static func timeAmount(until deadline: Duration, now: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = max(deadline - now, .zero).components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
     public func sleep(until deadline: Duration) async throws {
         let delay = deadline - monotonicNow()
         guard delay > .zero else {
@@ -46,4 +55,10 @@ public struct SystemDaemonClock: DaemonClock {
             pending.withLock { $0 }?.cancel()
         }
     }
+}
+
+/// A NIO timer as a `ScheduledWake`.
+private struct EventLoopWake: ScheduledWake {
+    let task: Scheduled<Void>
+    func cancel() { task.cancel() }
 }

@@ -13,7 +13,21 @@ public final class ManualClock: DaemonClock, Sendable {
     struct Sleeper {
         var id: Int
         var deadline: Duration
-        var continuation: CheckedContinuation<Void, any Error>
+        var wake: Wake
+
+        func resume() {
+            switch wake {
+            case .task(let continuation): continuation.resume()
+            case .action(let action): action()
+            }
+        }
+    }
+
+    /// What a sleeper is: a task suspended in `sleep`, or a `wake(at:_:)` callback. Both count as
+    /// sleepers (`sleeperCount`, `waitForSleepers`): a test waits for a timer either way.
+    enum Wake {
+        case task(CheckedContinuation<Void, any Error>)
+        case action(@Sendable () -> Void)
     }
 
     struct State {
@@ -69,7 +83,7 @@ public final class ManualClock: DaemonClock, Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let (resumeNow, due, waiters) = state.withLock { s -> (Bool, [Sleeper], [CheckedContinuation<Void, Never>]) in
                     if s.cancelledBeforeRegistration.remove(id) != nil { return (true, [], []) }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    s.sleepers.append(Sleeper(id: id, deadline: deadline, wake: .task(continuation)))
                     var due: [Sleeper] = []
                     if s.autoAdvance, deadline > s.now {
                         s.now = deadline
@@ -78,7 +92,7 @@ public final class ManualClock: DaemonClock, Sendable {
                     return (false, due, Self.takeSatisfiedWaiters(&s))
                 }
                 if resumeNow { continuation.resume(throwing: CancellationError()) }
-                for sleeper in due { sleeper.continuation.resume() }
+                for sleeper in due { sleeper.resume() }
                 for waiter in waiters { waiter.resume() }
             }
         } onCancel: {
@@ -87,8 +101,33 @@ public final class ManualClock: DaemonClock, Sendable {
                 s.cancelledBeforeRegistration.insert(id)
                 return nil
             }
-            sleeper?.continuation.resume(throwing: CancellationError())
+            if case .task(let continuation)? = sleeper?.wake { continuation.resume(throwing: CancellationError()) }
         }
+    }
+
+    public func wake(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> any ScheduledWake {
+        let (id, due, waiters) = state.withLock { s -> (Int?, [Sleeper], [CheckedContinuation<Void, Never>]) in
+            if deadline <= s.now { return (nil, [], []) }
+            s.nextID += 1
+            s.sleepers.append(Sleeper(id: s.nextID, deadline: deadline, wake: .action(action)))
+            var due: [Sleeper] = []
+            if s.autoAdvance {
+                s.now = deadline
+                due = Self.takeDue(&s)
+            }
+            return (s.nextID, due, Self.takeSatisfiedWaiters(&s))
+        }
+        guard let id else {
+            action()
+            return ManualWake(clock: self, id: nil)
+        }
+        for sleeper in due { sleeper.resume() }
+        for waiter in waiters { waiter.resume() }
+        return ManualWake(clock: self, id: id)
+    }
+
+    fileprivate func cancelWake(_ id: Int) {
+        state.withLock { s in s.sleepers.removeAll { $0.id == id } }
     }
 
     /// Moves time forward and resumes the sleepers that are due, earliest deadline first.
@@ -101,7 +140,7 @@ public final class ManualClock: DaemonClock, Sendable {
             if instant.sinceOrigin > s.now { s.now = instant.sinceOrigin }
             return Self.takeDue(&s)
         }
-        for sleeper in due { sleeper.continuation.resume() }
+        for sleeper in due { sleeper.resume() }
     }
 
     /// Returns once at least `count` tasks are sleeping on this clock: the point where a test can
@@ -130,4 +169,11 @@ public final class ManualClock: DaemonClock, Sendable {
         s.sleeperWaiters.removeAll { $0.count <= count }
         return ready
     }
+}
+
+/// A `ManualClock.wake(at:_:)` callback; cancelling takes it off the clock.
+private struct ManualWake: ScheduledWake {
+    let clock: ManualClock
+    let id: Int?
+    func cancel() { if let id { clock.cancelWake(id) } }
 }

@@ -3,6 +3,7 @@
 @testable import AuthdOAuth
 import AuthdTestSupport
 import AuthdWire
+import Synchronization
 import Testing
 
 @Suite struct ManualClockTests {
@@ -37,6 +38,27 @@ import Testing
         let clock = ManualClock(autoAdvance: true)
         try await clock.sleep(until: .origin + .seconds(42))
         #expect(clock.now == .origin + .seconds(42))
+    }
+
+    @Test func wakeUpsCountAsSleepersRunWhenDueAndNotAfterCancel() {
+        let clock = ManualClock()
+        let ran = Mutex<[Int]>([])
+        let early = clock.wake(at: .seconds(5)) { ran.withLock { $0.append(5) } }
+        let cancelled = clock.wake(at: .seconds(7)) { ran.withLock { $0.append(7) } }
+        _ = clock.wake(at: .seconds(10)) { ran.withLock { $0.append(10) } }
+        #expect(clock.sleeperCount == 3)
+        #expect(clock.earliestDeadline == .seconds(5))
+        cancelled.cancel()
+        #expect(clock.sleeperCount == 2)
+        clock.advance(by: .seconds(9))
+        #expect(ran.withLock { $0 } == [5])
+        clock.advance(by: .seconds(1))
+        #expect(ran.withLock { $0 } == [5, 10])
+        #expect(clock.sleeperCount == 0)
+        // Cancelling after it ran changes nothing; a deadline already passed runs at once.
+        early.cancel()
+        _ = clock.wake(at: .seconds(1)) { ran.withLock { $0.append(1) } }
+        #expect(ran.withLock { $0 } == [5, 10, 1])
     }
 }
 
