@@ -194,6 +194,11 @@ def main():
     per_audience_kb = (fp["many_rss_served_kb"] - fp["many_rss_start_kb"]) / max(fp["many_served"], 1)
     result["footprint"]["rss_per_served_audience_kb"] = per_audience_kb
     md.append(f"| RSS per logged-in, served audience (served − start, / {fp['many_served']}) | {per_audience_kb:.1f} KiB | | |")
+    if "many_rss_restored_kb" in fp:
+        restored_kb = (fp["many_rss_restored_kb"] - fp["many_rss_start_kb"]) / max(fp["many_restored_served"], 1)
+        result["footprint"]["rss_per_restored_audience_kb"] = restored_kb
+        md.append(f"| the same after a restart on the {fp['audiences']}-login store, each served once "
+                  f"({fp['many_restored_served']} served; restored − start, / {fp['many_restored_served']}) | {restored_kb:.1f} KiB | | |")
     md.append("")
     before_file, after_file = raw / "authd-idle-threads-before.txt", raw / "authd-idle-threads-after.txt"
     if before_file.exists() and after_file.exists():
