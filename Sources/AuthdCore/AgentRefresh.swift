@@ -7,6 +7,8 @@ import AuthdWire
 extension AudienceAgent {
     /// No scheduled refresh (until the next `scheduleRefresh`).
     func cancelRefreshTimer() {
+        // A wake-up that already fired and is on its way finds the generation changed.
+        refreshTimerGeneration += 1
         refreshTimer?.cancel()
         refreshTimer = nil
         nextRefreshAt = nil

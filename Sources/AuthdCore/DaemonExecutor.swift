@@ -79,6 +79,8 @@ final class EventLoopTaskExecutor: TaskExecutor, SchedulingExecutor, @unchecked 
     private static func timeAmount<D: DurationProtocol>(_ delay: D) -> TimeAmount {
         guard let duration = delay as? Duration else { return .zero }
         let (seconds, attoseconds) = duration.components
-        return .nanoseconds(max(0, seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000))
+        // Saturating: a wait of centuries stays a wait (about 292 years of nanoseconds fit).
+        guard seconds < Int64.max / 1_000_000_000 - 1 else { return .nanoseconds(Int64.max) }
+        return .nanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
     }
 }

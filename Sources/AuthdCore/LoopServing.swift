@@ -9,7 +9,7 @@ extension RequestRouter {
     public func answerOnLoop(_ request: Request, from client: ClientIdentity, scratch: SecretScratch) -> [UInt8]? {
         guard case let .get(audience, minValid, interactive) = request else { return nil }
         // An edited config is served at once: a changed file is reloaded after the hop.
-        if let follower = follower.withLock({ $0 }), follower.fileChanged() { return nil }
+        if configFileChangedThisTurn() { return nil }
         guard let entry = entry(named: audience) else { return nil }
         let slot = entry.agent.serving
         guard let snapshot = slot.snapshot else { return nil }
@@ -29,6 +29,7 @@ extension RequestRouter {
 
     /// Releases the audit records `answerOnLoop` held this turn.
     public func loopTurnEnded() {
+        forgetConfigCheck()
         audit.releaseHeld()
     }
 }

@@ -22,14 +22,16 @@ public final class RequestRouter: RequestHandling {
     /// What is installed: the served audiences, the broken ones' kept agents (unserved until their
     /// section is fixed), and the broken ones' errors.
     private struct Installed {
-        var entries: [Entry] = []
-        var suspended: [Entry] = []
-        var broken: [BrokenAudience] = []
+        // Constants: `byName` and `anyRequiresTerminal` are derived from `entries` once, so an
+        // installation is only ever replaced whole.
+        let entries: [Entry]
+        let suspended: [Entry]
+        let broken: [BrokenAudience]
         /// `entries` by audience name: the loop looks an audience up on every request, and a
         /// config may have a thousand of them.
-        var byName: [String: Entry] = [:]
+        let byName: [String: Entry]
         /// Whether any served audience has `require_tty`.
-        var anyRequiresTerminal = false
+        let anyRequiresTerminal: Bool
 
         init(entries: [Entry] = [], suspended: [Entry] = [], broken: [BrokenAudience] = []) {
             self.entries = entries
@@ -44,6 +46,9 @@ public final class RequestRouter: RequestHandling {
     private let installed = Mutex(Installed())
     /// Set once at start: consulted before every request, so an edited config is served at once.
     let follower = Mutex<ConfigurationFollower?>(nil)
+    /// Whether the config file changed, as first seen in the socket loop's current turn (nil:
+    /// not looked at yet this turn): one `stat` per turn instead of one or two per request.
+    private let configChangeThisTurn = Mutex<Bool?>(nil)
     let audit: any AuditSink
     private let identifyFile: @Sendable (String) -> ExecutableFile?
     /// The open forwards, for the `forward_*` operations; nil: the daemon opens none.
@@ -66,6 +71,19 @@ public final class RequestRouter: RequestHandling {
     public static func fileIdentity(_ path: String) -> ExecutableFile? {
         guard let status = try? FileSystem.status(path) else { return nil }
         return ExecutableFile(device: status.device, inode: status.inode, isDeleted: status.linkCount == 0)
+    }
+
+    /// Whether the followed config file changed since it was last read, looked at once per loop
+    /// turn (`loopTurnEnded` forgets the answer). Socket loop only.
+    func configFileChangedThisTurn() -> Bool {
+        if let known = configChangeThisTurn.withLock({ $0 }) { return known }
+        let changed = follower.withLock({ $0 })?.fileChanged() ?? false
+        configChangeThisTurn.withLock { $0 = changed }
+        return changed
+    }
+
+    func forgetConfigCheck() {
+        configChangeThisTurn.withLock { $0 = nil }
     }
 
     /// Replaces the served audiences (start-up and reload).
@@ -91,7 +109,10 @@ public final class RequestRouter: RequestHandling {
     /// may be judged by requires one (`require_tty`). A request for one audience needs it only for
     /// that audience; one for no single audience (`logout --all`, `status`, ...) whenever any does.
     public func examinesTerminal(_ request: Request) -> Bool {
-        installed.withLock { installed in
+        // An edited file is reloaded only when the request is handled, and the new config may
+        // add require_tty: examine now rather than refuse then.
+        if configFileChangedThisTurn() { return true }
+        return installed.withLock { installed in
             guard let name = request.audience else { return installed.anyRequiresTerminal }
             // An unknown audience is refused whatever the terminal; a broken one is not served.
             return installed.byName[name]?.policy.requireTTY ?? false

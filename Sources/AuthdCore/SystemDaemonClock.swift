@@ -25,6 +25,8 @@ public struct SystemDaemonClock: DaemonClock {
 
     private static func timeAmount(until deadline: Duration, now: Duration) -> TimeAmount {
         let (seconds, attoseconds) = max(deadline - now, .zero).components
+        // Saturating: a deadline centuries away must not trap.
+        guard seconds < Int64.max / 1_000_000_000 - 1 else { return .nanoseconds(Int64.max) }
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
@@ -34,13 +36,12 @@ public struct SystemDaemonClock: DaemonClock {
             try Task.checkCancellation()
             return
         }
-        let (seconds, attoseconds) = delay.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let amount = Self.timeAmount(until: deadline, now: deadline - delay)
         let pending = Mutex<Scheduled<Void>?>(nil)
         let cancelled = Mutex(false)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let task = timers.scheduleTask(in: .nanoseconds(nanoseconds)) {}
+                let task = timers.scheduleTask(in: amount) {}
                 task.futureResult.whenComplete { result in
                     switch result {
                     case .success: continuation.resume()

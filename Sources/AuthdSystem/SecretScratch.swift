@@ -58,8 +58,9 @@ public final class ResidentSecret: Sendable {
     // Owned by this object alone; read only through `bytes`, whose accessors do not remap it.
     private nonisolated(unsafe) let memory: UnsafeMutableRawPointer
     private let count: Int
-    /// The secret, as the crypto calls take it; valid while this object lives.
-    public let bytes: SecretBytes
+    /// The secret, as the crypto calls take it; valid only while this object lives, so it is not
+    /// handed outside the module (a view does not keep its memory alive).
+    let bytes: SecretBytes
 
     /// `count` random bytes (`randombytes_buf`): a fresh key.
     public init(randomCount count: Int) {

@@ -2,6 +2,9 @@
 @testable import AuthdCore
 import AuthdConfig
 import AuthdWire
+import AuthdTestSupport
+import Foundation
+import Logging
 import Testing
 
 @Suite(.timeLimit(.minutes(8))) struct RequestRouterTests {
@@ -193,5 +196,30 @@ import Testing
         let plain = RequestRouter(audit: RecordingAuditSink())
         plain.install([entries[1]])
         #expect(!plain.examinesTerminal(request))
+    }
+
+    /// After an edit the file is reloaded only when the request is handled, and the new config
+    /// may add require_tty: until then every request's terminal is examined. The file is looked
+    /// at once per socket-loop turn.
+    @Test func anEditedConfigIsExaminedForAsIfItRequiredATerminal() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/config.toml"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("[audience.plain]\nissuer = \"https://issuer.example\"\nclient_id = \"c\"\n".utf8),
+                                               attributes: [.posixPermissions: 0o600]))
+        let policy = AudiencePolicy(name: "plain", requestedScopes: [])
+        let router = RequestRouter(audit: RecordingAuditSink())
+        router.install([RequestRouter.Entry(agent: makeAgent(ScriptedProvider(), policy: policy), policy: policy, issuer: nil)])
+        let get = Request.get(audience: "plain", minimumValiditySeconds: 60, interactive: false)
+        #expect(!router.examinesTerminal(get), "no follower: nothing to reload")
+        router.loopTurnEnded()
+        let follower = ConfigurationFollower(path: path, homeDirectory: nil, logger: Logger(label: "test"), wallSeconds: { 0 })
+        router.follow(follower)
+        // Never read: it counts as changed.
+        #expect(router.examinesTerminal(get))
+        _ = try await follower.loadAtStart()
+        // Still this turn: the first look stands.
+        #expect(router.examinesTerminal(get))
+        router.loopTurnEnded()
+        #expect(!router.examinesTerminal(get))
     }
 }
