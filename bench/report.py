@@ -69,6 +69,10 @@ def main():
         "git_authd_over_git_cache_median": ratio(ga["median_us"], gc["median_us"]),
         "git_authd_over_git_cache_p99": ratio(ga["p99_us"], gc["p99_us"]),
     }
+    gf = rows.get("git via the C floor helper")
+    if gf:
+        result["client_ratios"]["git_floor_helper_over_git_cache_median"] = ratio(gf["median_us"], gc["median_us"])
+        result["client_ratios"]["git_authd_over_floor_helper_median"] = ratio(ga["median_us"], gf["median_us"])
     gs = rows.get("git via credential.helper=authctl")
     if gs:
         result["client_ratios"]["git_short_name_over_git_cache_median"] = ratio(gs["median_us"], gc["median_us"])
@@ -85,15 +89,21 @@ def main():
     md.append("")
     md.append("| git credential fill through | median ms | p99 ms | × credential-cache (median) | × (p99) | runs |")
     md.append("|---|---|---|---|---|---|")
-    for name in ["git via git-credential-authctl", "git via credential.helper=authctl", "git via credential-cache"]:
+    for name in ["git via git-credential-authctl", "git via credential.helper=authctl", "git via credential-cache",
+                 "git via the C floor helper"]:
         if name not in rows:
             continue
         r = rows[name]
         label = {"git via git-credential-authctl": "git-credential-authctl (absolute path, as README and `authctl setup git` configure it)",
-                 "git via credential.helper=authctl": "`credential.helper=authctl` (short name: a second git process)"}.get(name, name.removeprefix('git via '))
+                 "git via credential.helper=authctl": "`credential.helper=authctl` (short name: a second git process)",
+                 "git via the C floor helper": "the C floor helper (bench/floor-helper.c: prints fixed credentials; no helper is faster)"}.get(name, name.removeprefix('git via '))
         md.append(f"| {label} | {ms(r['median_us'])} | {ms(r['p99_us'])} | "
                   f"{ratio(r['median_us'], gc['median_us']):.2f} | {ratio(r['p99_us'], gc['p99_us']):.2f} | {r['runs']} |")
     md.append("")
+    if gf:
+        md.append(f"A helper that only prints fixed credentials (the C floor helper) measures "
+                  f"{result['client_ratios']['git_floor_helper_over_git_cache_median']:.2f}× credential-cache in this run; "
+                  f"git-credential-authctl is {result['client_ratios']['git_authd_over_floor_helper_median']:.2f}× that floor.\n")
     cr = result["client_ratios"]
     md.append(f"Targets: `authctl get` ≤ 0.8× `oidc-token`: measured **{cr['authctl_over_oidc_token_median']:.2f}×** "
               f"(median), {cr['authctl_over_oidc_token_p99']:.2f}× (p99) — "

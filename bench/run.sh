@@ -107,6 +107,7 @@ wait_socket() {  # wait_socket PATH
 gcc -O2 -Wall -o "$W/floor-dynamic" bench/floor.c
 gcc -O2 -Wall -static -o "$W/floor-static" bench/floor.c
 gcc -O2 -Wall -o "$W/floor-server" bench/floor-server.c
+gcc -O2 -Wall -static -o "$W/floor-helper" bench/floor-helper.c
 
 "$BIN/authd" 2> "$W/authd.log" &
 AUTHD_PID=$!
@@ -152,6 +153,9 @@ printf 'protocol=http\nhost=%s\npath=git/repo.git\nusername=oauth2\npassword=%s\
 "${GIT_CACHE[@]}" < "$W/git-fill.txt" | grep -q "password=$TOKEN" || { echo "bench: git credential-cache not seeded" >&2; exit 1; }
 "${GIT_AUTHD[@]}" < "$W/git-fill.txt" | grep -q "^password=" || { echo "bench: git-credential-authctl answered nothing" >&2; exit 1; }
 "${GIT_AUTHD_SHORT[@]}" < "$W/git-fill.txt" | grep -q "^password=" || { echo "bench: credential.helper=authctl answered nothing" >&2; exit 1; }
+# The helper floor: a static C helper printing fixed credentials with a password as long as the token.
+GIT_FLOOR=(git -c credential.helper= -c "credential.helper=$W/floor-helper ${#TOKEN}" -c credential.useHttpPath=true credential fill)
+"${GIT_FLOOR[@]}" < "$W/git-fill.txt" | grep -q "^password=x" || { echo "bench: the floor helper answered nothing" >&2; exit 1; }
 unset TOKEN
 
 # ---------------------------------------------------------------- 1. whole-process clients
@@ -170,6 +174,8 @@ for round in 1 2; do
     | sed "s/^{/{\"name\":\"git via credential.helper=authctl\",\"round\":$round,/" >> "$RAW/git.jsonl"
   "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_CACHE[@]}" \
     | sed "s/^{/{\"name\":\"git via credential-cache\",\"round\":$round,/" >> "$RAW/git.jsonl"
+  "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin "$W/git-fill.txt" -- "${GIT_FLOOR[@]}" \
+    | sed "s/^{/{\"name\":\"git via the C floor helper\",\"round\":$round,/" >> "$RAW/git.jsonl"
 done
 "$LOADGEN" exec --runs $((RUNS / 2)) --warmup 10 --stdin /dev/null -- "$BIN/authctl" get demo \
   | sed 's/^{/{"name":"authctl get (spawn timer)",/' >> "$RAW/git.jsonl"
