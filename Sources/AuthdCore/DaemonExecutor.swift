@@ -26,7 +26,7 @@ public enum DaemonExecutor {
     /// (main) thread until it returns. An `async` main would instead start on the main executor,
     /// created before `install` could run.
     public static func run(_ body: @escaping @Sendable () async -> Void) {
-        let finished = loop.makePromise(of: Void.self)
+        let finished = timers.makePromise(of: Void.self)
         Task.detached {
             await body()
             finished.succeed(())
@@ -34,10 +34,8 @@ public enum DaemonExecutor {
         try? finished.futureResult.wait()
     }
 
-    /// The loop the daemon's timers are scheduled on.
-    public static var timers: any EventLoop { loop }
-
-    static var loop: any EventLoop { MultiThreadedEventLoopGroup.singleton.next() }
+    /// The loop the daemon's tasks run on and its timers are scheduled on (the group has one).
+    public static var timers: any EventLoop { MultiThreadedEventLoopGroup.singleton.next() }
 }
 
 /// What the runtime asks for its executors: the daemon's event loop for every task, libdispatch's
@@ -50,7 +48,7 @@ enum DaemonExecutorFactory: ExecutorFactory {
 /// Swift concurrency's default executor on one NIO event loop: jobs run on the loop as NIO's own
 /// hook runs them, and delayed jobs (`Task.sleep`) are NIO timers, so nothing reaches libdispatch.
 final class EventLoopTaskExecutor: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
-    static let shared = EventLoopTaskExecutor(loop: DaemonExecutor.loop)
+    static let shared = EventLoopTaskExecutor(loop: DaemonExecutor.timers)
 
     // Immutable after init; EventLoop is Sendable.
     private let loop: any EventLoop

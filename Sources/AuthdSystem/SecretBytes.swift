@@ -15,8 +15,8 @@ import Synchronization
 /// operation's other secrets, so they cannot be mapped no-access per secret. That costs no system
 /// call per secret or per access, and is acceptable because arenas are for one short operation
 /// (a store load or save, milliseconds), after which every secret carved from one is sealed or
-/// dropped; a secret that lives as long as the daemon (the vault key, a configured passphrase) is
-/// made without an arena. It keeps its arena alive; its range is zeroed when it is released, the
+/// dropped; a secret that lives as long as the daemon (a configured passphrase, the store key) is
+/// made without an arena (the vault key is a `ResidentSecret`). It keeps its arena alive; its range is zeroed when it is released, the
 /// arena's chunks when the arena and its last secret are gone.
 public final class SecretBytes: Sendable {
     /// Where the bytes live, which decides how they are protected and freed.

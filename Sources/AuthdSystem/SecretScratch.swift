@@ -54,7 +54,7 @@ public final class SecretScratch {
 /// answer. A `SecretBytes` of its own would be mapped readable and back for each use, two
 /// `mprotect` calls whose TLB shootdowns reach every thread of the daemon. What that mapping
 /// protects against, a stray read of ordinary memory, the guard pages already stop.
-public final class ResidentSecret: Sendable {
+final class ResidentSecret: Sendable {
     // Owned by this object alone; read only through `bytes`, whose accessors do not remap it.
     private nonisolated(unsafe) let memory: UnsafeMutableRawPointer
     private let count: Int
@@ -63,7 +63,7 @@ public final class ResidentSecret: Sendable {
     let bytes: SecretBytes
 
     /// `count` random bytes (`randombytes_buf`): a fresh key.
-    public init(randomCount count: Int) {
+    init(randomCount count: Int) {
         Sodium.ensureInitialized()
         guard let memory = sodium_malloc(max(count, 1)) else { fatalError("sodium_malloc failed: out of memory") }
         randombytes_buf(memory, count)
