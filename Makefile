@@ -141,11 +141,7 @@ endif
 	gen "$(MANDIR)/authctl.1" "$(BINDIR)/authctl" help --man; \
 	gen "$(MANDIR)/git-credential-authctl.1" "$(BINDIR)/git-credential-authctl" --man; \
 	gen "$(MANDIR)/docker-credential-authctl.1" "$(BINDIR)/docker-credential-authctl" --man; \
-	gen "$(MANDIR)/authd.1" python3 scripts/manpage.py --from "$(BINDIR)/authd" --version "$$version" \
-	  --see-also authctl:1 --see-also gitcredentials:7 --see-also systemd.socket:5 \
-	  --files '~/.config/authd/config.toml=the configuration (AUTHD_CONFIG)' \
-	  --files '$$XDG_RUNTIME_DIR/authd/socket=the socket (AUTHD_SOCKET)' \
-	  --files '~/.local/state/authd/=the encrypted token store and its key (AUTHD_STATE_DIR)'; \
+	gen "$(MANDIR)/authd.1" "$(BINDIR)/authd" --man; \
 	gen "$(MANDIR)/authd-devserver.1" python3 scripts/manpage.py --from "$(BINDIR)/authd-devserver" \
 	  --version "$$version" --see-also authd:1
 	@echo "installed into $(DESTDIR)$(PREFIX) (units in $(UNITDIR))."

@@ -70,7 +70,6 @@ let package = Package(
         .executableTarget(name: "authd", dependencies: [
             "AuthdCore",
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test helper, not a product: rewrites a store until killed (AuthdStoreTests' kill-while-writing test).
         .executableTarget(name: "authd-store-torture", dependencies: ["AuthdStore", "AuthdSystem"]),

@@ -73,6 +73,14 @@ def main():
     if gf:
         result["client_ratios"]["git_floor_helper_over_git_cache_median"] = ratio(gf["median_us"], gc["median_us"])
         result["client_ratios"]["git_authd_over_floor_helper_median"] = ratio(ga["median_us"], gf["median_us"])
+    sf = rows.get("Swift floor, static")
+    if sf:
+        result["client_ratios"]["swift_floor_over_oidc_token_median"] = ratio(sf["median_us"], o["median_us"])
+        result["client_ratios"]["authctl_over_swift_floor_median"] = ratio(a["median_us"], sf["median_us"])
+    gsf = rows.get("git via the Swift floor helper")
+    if gsf:
+        result["client_ratios"]["git_swift_floor_helper_over_git_cache_median"] = ratio(gsf["median_us"], gc["median_us"])
+        result["client_ratios"]["git_authd_over_swift_floor_helper_median"] = ratio(ga["median_us"], gsf["median_us"])
     gs = rows.get("git via credential.helper=authctl")
     if gs:
         result["client_ratios"]["git_short_name_over_git_cache_median"] = ratio(gs["median_us"], gc["median_us"])
@@ -80,7 +88,7 @@ def main():
     md.append("## 1. Cached token, whole process\n")
     md.append("| client | median ms | p99 ms | × oidc-token (median) | × C floor static (median) | runs |")
     md.append("|---|---|---|---|---|---|")
-    for name in ["authctl get", "oidc-token", "C floor, static", "C floor, dynamic",
+    for name in ["authctl get", "oidc-token", "Swift floor, static", "C floor, static", "C floor, dynamic",
                  "authctl get (spawn timer)", "oidc-token (spawn timer)"]:
         if name in rows:
             r = rows[name]
@@ -90,12 +98,13 @@ def main():
     md.append("| git credential fill through | median ms | p99 ms | × credential-cache (median) | × (p99) | runs |")
     md.append("|---|---|---|---|---|---|")
     for name in ["git via git-credential-authctl", "git via credential.helper=authctl", "git via credential-cache",
-                 "git via the C floor helper"]:
+                 "git via the Swift floor helper", "git via the C floor helper"]:
         if name not in rows:
             continue
         r = rows[name]
         label = {"git via git-credential-authctl": "git-credential-authctl (absolute path, as README and `authctl setup git` configure it)",
                  "git via credential.helper=authctl": "`credential.helper=authctl` (short name: a second git process)",
+                 "git via the Swift floor helper": "the Swift floor helper (bench/floor-helper.swift: the same, a static Swift program)",
                  "git via the C floor helper": "the C floor helper (bench/floor-helper.c: prints fixed credentials; no helper is faster)"}.get(name, name.removeprefix('git via '))
         md.append(f"| {label} | {ms(r['median_us'])} | {ms(r['p99_us'])} | "
                   f"{ratio(r['median_us'], gc['median_us']):.2f} | {ratio(r['p99_us'], gc['p99_us']):.2f} | {r['runs']} |")
@@ -105,6 +114,15 @@ def main():
                   f"{result['client_ratios']['git_floor_helper_over_git_cache_median']:.2f}× credential-cache in this run; "
                   f"git-credential-authctl is {result['client_ratios']['git_authd_over_floor_helper_median']:.2f}× that floor.\n")
     cr = result["client_ratios"]
+    if sf:
+        md.append(f"The Swift floor (bench/floor.swift: floor.c's exchange as a static Swift program, no product code) "
+                  f"measures {cr['swift_floor_over_oidc_token_median']:.2f}× oidc-token; authctl get is "
+                  f"{cr['authctl_over_swift_floor_median']:.2f}× that floor.")
+    if gsf:
+        md.append(f"Through git, the Swift floor helper measures {cr['git_swift_floor_helper_over_git_cache_median']:.2f}× "
+                  f"credential-cache; git-credential-authctl is {cr['git_authd_over_swift_floor_helper_median']:.2f}× it.")
+    if sf or gsf:
+        md.append("")
     md.append(f"Targets: `authctl get` ≤ 0.8× `oidc-token`: measured **{cr['authctl_over_oidc_token_median']:.2f}×** "
               f"(median), {cr['authctl_over_oidc_token_p99']:.2f}× (p99) — "
               f"{'met' if cr['authctl_over_oidc_token_median'] <= 0.8 else 'NOT met'}. "

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes a man page (roff) for a swift-argument-parser program from its `--experimental-dump-help` JSON.
 
-    scripts/manpage.py --from ~/.local/bin/authd --version 0.1.0 --see-also authctl:1 > authd.1
-    authd --experimental-dump-help | scripts/manpage.py --version 0.1.0 > authd.1     # the same
+    scripts/manpage.py --from ~/.local/bin/authd-devserver --version 0.1.0 --see-also authd:1 > authd-devserver.1
+    authd-devserver --experimental-dump-help | scripts/manpage.py --version 0.1.0 > authd-devserver.1   # the same
 
 Deterministic: the date is SOURCE_DATE_EPOCH's when set, else none, so the same binary gives the same page.
 Used by `make install`.

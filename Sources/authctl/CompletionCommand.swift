@@ -1,5 +1,6 @@
 // authctl completion: bash, zsh and fish scripts generated from the command table.
 import AuthdClient
+import AuthdWire
 
 enum CompletionCommand {
     static func run(_ command: ParsedCommand) throws(ClientFailure) -> Int32 {

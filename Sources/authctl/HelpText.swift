@@ -33,15 +33,5 @@ enum HelpText {
         return text
     }
 
-    static func wrap(_ paragraph: String, width: Int) -> String {
-        var text = "", line = ""
-        for word in paragraph.split(separator: " ") {
-            if !line.isEmpty && line.count + 1 + word.count > width {
-                text += line + "\n"
-                line = ""
-            }
-            line += (line.isEmpty ? "" : " ") + word
-        }
-        return text + line + "\n"
-    }
+    static func wrap(_ paragraph: String, width: Int) -> String { TextWrap.wrap(paragraph, width: width) }
 }

@@ -24,6 +24,28 @@ func getToken(_ daemon: DaemonUnderTest, _ audience: String = "demo", minValid: 
 }
 
 @Suite(.serialized) struct DaemonTests {
+    /// The command line is read before anything starts: a bad one is one line on stderr and
+    /// status 2, with no socket bound and no state written.
+    @Test func badCommandLineStopsBeforeStarting() throws {
+        try requireBinaries()
+        let dir = Scratch("authd-cli")
+        let environment = ["HOME": dir.path("home"), "XDG_RUNTIME_DIR": dir.path("run"), "AUTHD_STATE_DIR": dir.path("state"),
+                           "AUTHD_CONFIG": dir.path("none.toml"), "PATH": "/usr/bin:/bin"]
+        for (arguments, message) in [(["--max-connections", "many"], "authd: option --max-connections needs a whole number above 0, not 'many'; see: authd --help\n"),
+                                     (["--sokcet", "/x"], "authd: unknown option '--sokcet'; see: authd --help\n")] {
+            let result = try Command.run(Binaries.path("authd"), arguments, environment: environment, timeout: 20)
+            #expect(result.status == 2)
+            #expect(result.stderr == message)
+            #expect(result.stdout.isEmpty)
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("state")))
+        let version = try Command.run(Binaries.path("authd"), ["--version"], environment: environment, timeout: 20)
+        #expect(version.status == 0 && version.stdout.hasPrefix("0.") && version.stdout.hasSuffix("\n"))
+        let help = try Command.run(Binaries.path("authd"), ["--help"], environment: environment, timeout: 20)
+        #expect(help.status == 0 && help.stdout.hasPrefix("usage: authd "))
+    }
+
     @Test func deviceFlowThenCacheThenNoTokenInLogs() async throws {
         try await offPoolValue {
             try requireBinaries()

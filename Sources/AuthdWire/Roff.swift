@@ -1,4 +1,4 @@
-// Text for man pages (roff), shared by authctl(1) and the credential helpers' pages (HelperManual).
+// Text for man pages (roff), shared by authd(1), authctl(1) and the credential helpers' pages (HelperManual).
 
 public enum Roff {
     /// A leading dot or quote would start a request, backslashes escape, `-` is a hyphen.
