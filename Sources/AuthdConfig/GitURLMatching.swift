@@ -1,4 +1,5 @@
 // Finds the audience that answers for a URL git asks credentials for.
+import AuthdWire
 
 /// One `git_urls` entry: an http(s) URL prefix matched on whole path segments.
 public struct GitURLPrefix: Sendable, Hashable, CustomStringConvertible {
@@ -130,6 +131,22 @@ extension AuthdConfiguration {
             found.append(audience)
         }
         return found
+    }
+
+    /// The answer to git's credential description (`git_lookup`): the one place the daemon (for a
+    /// running daemon) and git's helper (when none runs) turn it into audiences and a hint.
+    public func gitLookup(_ lookup: GitLookup) -> GitLookupAnswer {
+        let matched = lookup.forErase
+            ? audiencesForGitErase(forGitProtocol: lookup.scheme, host: lookup.host, path: lookup.path, username: lookup.username)
+            : audience(forGitProtocol: lookup.scheme, host: lookup.host, path: lookup.path, username: lookup.username).map { [$0] } ?? []
+        var hint: GitLookupAnswer.PathHint?
+        if matched.isEmpty && !lookup.forErase,
+           let prefix = gitPrefixesNeedingPath(forGitProtocol: lookup.scheme, host: lookup.host, path: lookup.path,
+                                               username: lookup.username).first {
+            hint = GitLookupAnswer.PathHint(entry: prefix.description, command: prefix.useHttpPathCommand)
+        }
+        return GitLookupAnswer(matches: matched.map { .init(audience: $0.name, username: $0.gitUsername, bearer: $0.gitAuth == .bearer) },
+                               pathHint: hint)
     }
 
     /// The `git_urls` entries with a path on the request's host, when git sent no path and so

@@ -313,7 +313,7 @@ public final class Daemon: Sendable {
         let suspended = servable.brokenAudiences.compactMap { existing[$0.name] }
         let kept = Set((entries + suspended).map(\.policy.name))
         for old in existing.values where !kept.contains(old.policy.name) { await old.agent.shutdown() }
-        router.install(entries, suspended: suspended, broken: servable.brokenAudiences)
+        router.install(entries, suspended: suspended, broken: servable.brokenAudiences, configuration: configuration)
     }
 
     /// Feeds the watchdog at half its interval, but only after a round trip through what serves

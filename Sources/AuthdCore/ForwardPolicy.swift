@@ -35,6 +35,9 @@ public enum ForwardPolicy {
         switch request {
         case .version, .status:
             return .serve(request)
+        case .gitLookup:
+            // The router looks only among the forward's audiences.
+            return .serve(request)
         case let .get(audience, minimumValidity, interactive):
             guard grant.admits(audience) else { return .refuse(notGranted(audience, grant)) }
             return .serve(.get(audience: audience, minimumValiditySeconds: minimumValidity,

@@ -32,11 +32,14 @@ public final class RequestRouter: RequestHandling {
         let byName: [String: Entry]
         /// Whether any served audience has `require_tty`.
         let anyRequiresTerminal: Bool
+        /// The served config, for `git_lookup` (its `git_urls`); nil: no lookups (tests).
+        let configuration: AuthdConfiguration?
 
-        init(entries: [Entry] = [], suspended: [Entry] = [], broken: [BrokenAudience] = []) {
+        init(entries: [Entry] = [], suspended: [Entry] = [], broken: [BrokenAudience] = [], configuration: AuthdConfiguration? = nil) {
             self.entries = entries
             self.suspended = suspended
             self.broken = broken
+            self.configuration = configuration
             // The first entry of a name wins, as a search of `entries` would find it.
             byName = Dictionary(entries.map { ($0.policy.name, $0) }, uniquingKeysWith: { first, _ in first })
             anyRequiresTerminal = entries.contains { $0.policy.requireTTY }
@@ -86,9 +89,10 @@ public final class RequestRouter: RequestHandling {
         configChangeThisTurn.withLock { $0 = nil }
     }
 
-    /// Replaces the served audiences (start-up and reload).
-    public func install(_ newEntries: [Entry], suspended: [Entry] = [], broken: [BrokenAudience] = []) {
-        installed.withLock { $0 = Installed(entries: newEntries, suspended: suspended, broken: broken) }
+    /// Replaces the served audiences (start-up and reload); `configuration` is what they came from.
+    public func install(_ newEntries: [Entry], suspended: [Entry] = [], broken: [BrokenAudience] = [],
+                        configuration: AuthdConfiguration? = nil) {
+        installed.withLock { $0 = Installed(entries: newEntries, suspended: suspended, broken: broken, configuration: configuration) }
     }
 
     /// Follow this config file: reload it before answering when it changed.
@@ -117,6 +121,15 @@ public final class RequestRouter: RequestHandling {
             // An unknown audience is refused whatever the terminal; a broken one is not served.
             return installed.byName[name]?.policy.requireTTY ?? false
         }
+    }
+
+    /// The served config's answer to git's credential description: the same matching the helper
+    /// would do with its own copy (AuthdConfig's GitURLMatching), over the audiences this client may
+    /// see (through a forward, only its own). Names and git_urls only: no token, no audit record.
+    func gitLookup(_ lookup: GitLookup, client: ClientIdentity) -> GitLookupAnswer {
+        guard var configuration = installed.withLock({ $0.configuration }) else { return GitLookupAnswer(matches: []) }
+        if let grant = client.forward { configuration.audiences.removeAll { !grant.admits($0.name) } }
+        return configuration.gitLookup(lookup)
     }
 
     public func refused(_ client: ClientIdentity) {
@@ -182,6 +195,8 @@ public final class RequestRouter: RequestHandling {
                 return .line(.failure(ProtocolFailure(.configError, "the config could not be reloaded: \(failure.description)",
                                                       hint: "fix it (authctl config check); authd keeps serving the previous config")))
             }
+        case .gitLookup(let lookup):
+            return .line(.success(gitLookup(lookup, client: client).json()))
         case let .get(audience, minValid, interactive):
             guard let entry = entry(named: audience) else { return unknown(audience) }
             if let refusal = check(entry.policy, client: client) { return .line(.failure(refusal)) }

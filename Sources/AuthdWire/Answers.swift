@@ -193,6 +193,72 @@ public struct AuthorizationResponseAnswer: Sendable, Equatable {
     }
 }
 
+/// The answer to `git_lookup`: the audiences whose token answers git (none, the best match, or for
+/// an erase every candidate), and, when none matched only because git sent no path, the config
+/// entry that needs one and the command that makes git send it.
+public struct GitLookupAnswer: Sendable, Equatable {
+    public struct Match: Sendable, Equatable {
+        public var audience: String
+        /// The user name git is answered with (`git_username`).
+        public var username: String
+        /// `git_auth = "bearer"`: answer with an ephemeral Bearer credential when git can take one.
+        public var bearer: Bool
+
+        public init(audience: String, username: String, bearer: Bool) {
+            self.audience = audience
+            self.username = username
+            self.bearer = bearer
+        }
+    }
+
+    public struct PathHint: Sendable, Equatable {
+        /// The `git_urls` entry, as written.
+        public var entry: String
+        public var command: String
+
+        public init(entry: String, command: String) {
+            self.entry = entry
+            self.command = command
+        }
+    }
+
+    public var matches: [Match]
+    public var pathHint: PathHint?
+
+    public init(matches: [Match], pathHint: PathHint? = nil) {
+        self.matches = matches
+        self.pathHint = pathHint
+    }
+
+    public func json() -> JSONValue {
+        var m: [(String, JSONValue)] = [("audiences", .array(matches.map {
+            .object([("audience", .string($0.audience)), ("username", .string($0.username)),
+                     ("auth", .string($0.bearer ? "bearer" : "basic"))])
+        }))]
+        if let pathHint {
+            m.append(("use_http_path", .object([("entry", .string(pathHint.entry)), ("command", .string(pathHint.command))])))
+        }
+        return .object(m)
+    }
+
+    public init?(json v: JSONValue) {
+        guard case .array(let items)? = v["audiences"] else { return nil }
+        var matches: [Match] = []
+        for item in items {
+            guard let audience = item["audience"]?.stringValue, AudienceName.isValid(audience),
+                  let username = item["username"]?.stringValue, let auth = item["auth"]?.stringValue,
+                  auth == "bearer" || auth == "basic" else { return nil }
+            matches.append(Match(audience: audience, username: username, bearer: auth == "bearer"))
+        }
+        var hint: PathHint?
+        if let raw = v["use_http_path"] {
+            guard let entry = raw["entry"]?.stringValue, let command = raw["command"]?.stringValue else { return nil }
+            hint = PathHint(entry: entry, command: command)
+        }
+        self.init(matches: matches, pathHint: hint)
+    }
+}
+
 /// The answer to `erase`: the audience that stopped serving the token, or none.
 public struct EraseAnswer: Sendable, Equatable {
     /// nil: no audience served a token with that fingerprint.

@@ -83,6 +83,9 @@ public enum Request: Sendable, Equatable {
     case forwardClose(id: String)
     /// The daemon's audit records (of one audience, from the last `sinceSeconds`), oldest first.
     case audit(audience: String?, sinceSeconds: Int?)
+    /// Which audience's token answers git for this credential description, by the daemon's own
+    /// config (`git_urls`): git's credential helper asks it instead of reading the config itself.
+    case gitLookup(GitLookup)
 
     /// The largest `min_valid` a `get` may ask: 365 days, in seconds.
     public static let maximumMinimumValiditySeconds = 31_536_000
@@ -101,6 +104,7 @@ public enum Request: Sendable, Equatable {
         case .forwardClose: return "forward_close"
         case .audit: return "audit"
         case .authorizationResponse: return "authorization_response"
+        case .gitLookup: return "git_lookup"
         }
     }
 
@@ -110,7 +114,7 @@ public enum Request: Sendable, Equatable {
         case .getNarrowed(let a, _, _, _): return a
         case .erase(let a, _): return a
         case .audit(let a, _): return a
-        case .version, .logoutAll, .status, .reload, .forwardOpen, .forwardList, .forwardClose: return nil
+        case .version, .logoutAll, .status, .reload, .forwardOpen, .forwardList, .forwardClose, .gitLookup: return nil
         }
     }
 
@@ -148,6 +152,8 @@ public enum Request: Sendable, Equatable {
         case let .audit(audience, since):
             if let audience { m.append(("audience", .string(audience))) }
             if let since { m.append(("since", .integer(Int64(since)))) }
+        case .gitLookup(let lookup):
+            m += lookup.jsonMembers
         }
         return .object(m)
     }
@@ -276,11 +282,61 @@ public enum Request: Sendable, Equatable {
                 since = Int(seconds)
             }
             return .audit(audience: a, sinceSeconds: since)
+        case "git_lookup": return .gitLookup(try GitLookup.decode(value))
         default:
             throw ProtocolFailure(.badRequest, "unknown op \"\(String(op.prefix(32)))\"")
         }
     }
 
+}
+
+/// What git told its credential helper (protocol, host, path, user), as `git_lookup` carries it.
+public struct GitLookup: Sendable, Equatable {
+    public var scheme: String
+    /// May carry `:port`.
+    public var host: String
+    public var path: String?
+    public var username: String?
+    /// An erase asks for every audience that may have served the rejected token, not only the best match.
+    public var forErase: Bool
+
+    public init(scheme: String, host: String, path: String? = nil, username: String? = nil, forErase: Bool = false) {
+        self.scheme = scheme
+        self.host = host
+        self.path = path
+        self.username = username
+        self.forErase = forErase
+    }
+
+    var jsonMembers: [(String, JSONValue)] {
+        var m: [(String, JSONValue)] = [("protocol", .string(scheme)), ("host", .string(host))]
+        if let path { m.append(("path", .string(path))) }
+        if let username { m.append(("username", .string(username))) }
+        if forErase { m.append(("erase", .bool(true))) }
+        return m
+    }
+
+    static func decode(_ value: JSONValue) throws(ProtocolFailure) -> GitLookup {
+        func text(_ key: String, required: Bool, limit: Int) throws(ProtocolFailure) -> String? {
+            guard let raw = value[key] else {
+                if required { throw ProtocolFailure(.badRequest, "git_lookup: missing \"\(key)\"") }
+                return nil
+            }
+            guard let string = raw.stringValue, !(required && string.isEmpty), string.utf8.count <= limit else {
+                throw ProtocolFailure(.badRequest, "git_lookup: \"\(key)\" must be a\(required ? " non-empty" : "") string of at most \(limit) bytes")
+            }
+            return string
+        }
+        var forErase = false
+        if let raw = value["erase"] {
+            guard let b = raw.boolValue else { throw ProtocolFailure(.badRequest, "git_lookup: \"erase\" must be a boolean") }
+            forErase = b
+        }
+        // The caps are git's own (a helper's line is at most 8 KiB); the whole line is capped anyway.
+        return GitLookup(scheme: try text("protocol", required: true, limit: 64)!, host: try text("host", required: true, limit: 1024)!,
+                         path: try text("path", required: false, limit: 8192), username: try text("username", required: false, limit: 1024),
+                         forErase: forErase)
+    }
 }
 
 /// The device-flow prompt the daemon streams to a waiting client.

@@ -223,3 +223,71 @@ import Testing
         #expect(!router.examinesTerminal(get))
     }
 }
+
+/// `git_lookup`: the served config maps git's description; a forward sees only its audiences.
+@Suite struct GitLookupRouterTests {
+    static let config = """
+        [audience.work]
+        device_authorization_endpoint = "https://idp.example/device"
+        token_endpoint = "https://idp.example/token"
+        client_id = "c"
+        git_urls = ["https://git.example/org/"]
+
+        [audience.bot]
+        device_authorization_endpoint = "https://idp.example/device"
+        token_endpoint = "https://idp.example/token"
+        client_id = "c"
+        git_urls = ["https://git.example/org/"]
+        git_usernames = ["bot"]
+        git_auth = "bearer"
+        """
+
+    static func router() throws -> RequestRouter {
+        let (configuration, _) = try AuthdConfiguration.load(text: config, path: "config.toml")
+        let router = RequestRouter(audit: RecordingAuditSink())
+        router.install([], configuration: configuration)
+        return router
+    }
+
+    static func ask(_ router: RequestRouter, _ lookup: GitLookup, client: ClientIdentity = alice) async -> GitLookupAnswer? {
+        guard case .line(.success(let payload)) = await router.handle(.gitLookup(lookup), from: client, events: { _ in }) else { return nil }
+        return GitLookupAnswer(json: payload)
+    }
+
+    @Test(arguments: [
+        (GitLookup(scheme: "https", host: "git.example", path: "org/repo.git"), ["work"]),
+        // A user name named by git_usernames picks that audience, with its own auth.
+        (GitLookup(scheme: "https", host: "git.example", path: "org/repo.git", username: "bot"), ["bot"]),
+        (GitLookup(scheme: "https", host: "git.example", path: "elsewhere/repo.git"), []),
+        (GitLookup(scheme: "http", host: "git.example", path: "org/repo.git"), []),
+        (GitLookup(scheme: "https", host: "git.example", path: "org/repo.git", username: "bot", forErase: true), ["bot"]),
+    ] as [(GitLookup, [String])])
+    func mapsWithTheServedConfig(lookup: GitLookup, audiences: [String]) async throws {
+        let answer = try #require(await Self.ask(try Self.router(), lookup))
+        #expect(answer.matches.map(\.audience) == audiences)
+        #expect(answer.pathHint == nil)
+        if audiences == ["bot"] { #expect(answer.matches.first?.bearer == true) }
+        if audiences == ["work"] { #expect(answer.matches.first == .init(audience: "work", username: "oauth2", bearer: false)) }
+    }
+
+    @Test func noPathNamesTheEntryAndTheCommand() async throws {
+        let answer = try #require(await Self.ask(try Self.router(), GitLookup(scheme: "https", host: "git.example")))
+        #expect(answer.matches.isEmpty)
+        #expect(answer.pathHint?.command == "git config --global credential.https://git.example.useHttpPath true")
+    }
+
+    @Test func aForwardSeesOnlyItsAudiences() async throws {
+        let grant = ForwardGrant(id: "0123456789ab", audiences: ["bot"], allowLogin: false)
+        let remote = ClientIdentity(uid: 1000, pid: 9, executable: nil, hasControllingTerminal: false, forward: grant)
+        let lookup = GitLookup(scheme: "https", host: "git.example", path: "org/repo.git")
+        #expect(try #require(await Self.ask(try Self.router(), lookup, client: remote)).matches.isEmpty)
+        let asBot = GitLookup(scheme: "https", host: "git.example", path: "org/repo.git", username: "bot")
+        #expect(try #require(await Self.ask(try Self.router(), asBot, client: remote)).matches.map(\.audience) == ["bot"])
+    }
+
+    @Test func withoutAnInstalledConfigNothingMatches() async throws {
+        let router = RequestRouter(audit: RecordingAuditSink())
+        let answer = try #require(await Self.ask(router, GitLookup(scheme: "https", host: "git.example", path: "org/repo.git")))
+        #expect(answer.matches.isEmpty)
+    }
+}

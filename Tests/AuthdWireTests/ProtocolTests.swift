@@ -10,6 +10,8 @@ import Testing
         .authorizationResponse(audience: "x", url: "http://127.0.0.1:1/callback?code=c&state=s"), .logout(audience: "x"),
         .logout(audience: "x", forgetClient: true),
         .erase(audience: nil, fingerprint: "0123456789abcdef"), .erase(audience: "gh", fingerprint: "0123456789abcdef"),
+        .gitLookup(GitLookup(scheme: "https", host: "github.com")),
+        .gitLookup(GitLookup(scheme: "http", host: "127.0.0.1:9", path: "org/repo.git", username: "me", forErase: true)),
     ])
     func requestsRoundTrip(_ request: Request) throws {
         let line = request.line()
@@ -34,6 +36,10 @@ import Testing
         (#"{"op":"get","audience":"a","min_valid":-1}"#, .badRequest), (#"{"op":"get","audience":"a","interactive":"yes"}"#, .badRequest),
         (#"{"op":"erase","fingerprint":"xyz"}"#, .badRequest), (#"{"op":"logout","all":true,"audience":"a"}"#, .badRequest),
         (#"{"v":"1","op":"status"}"#, .badRequest), (#"{"op":"status","op":"logout","all":true}"#, .badRequest),
+        (#"{"op":"git_lookup","host":"h"}"#, .badRequest), (#"{"op":"git_lookup","protocol":"https"}"#, .badRequest),
+        (#"{"op":"git_lookup","protocol":"","host":"h"}"#, .badRequest), (#"{"op":"git_lookup","protocol":"https","host":7}"#, .badRequest),
+        (#"{"op":"git_lookup","protocol":"https","host":"h","path":["a"]}"#, .badRequest),
+        (#"{"op":"git_lookup","protocol":"https","host":"h","erase":"yes"}"#, .badRequest),
     ])
     func malformedRequestsAreRefused(_ text: String, _ code: ProtocolFailure.Code) {
         #expect(throws: ProtocolFailure.self) { try Request.decode(Array(text.utf8)) }
@@ -48,6 +54,18 @@ import Testing
         } catch {
             #expect(error.code == .badRequest)
             #expect(error.message == #"cannot read the request as JSON: member name "op" appears twice in one object at byte 30"#)
+        }
+    }
+
+    @Test func gitLookupAnswersRoundTripAndRefuseWhatIsNotOne() throws {
+        let answer = GitLookupAnswer(matches: [.init(audience: "gh", username: "oauth2", bearer: false),
+                                               .init(audience: "gh-app", username: "x-access-token", bearer: true)],
+                                     pathHint: .init(entry: "https://h/org", command: "git config --global credential.https://h.useHttpPath true"))
+        #expect(GitLookupAnswer(json: answer.json()) == answer)
+        #expect(GitLookupAnswer(json: GitLookupAnswer(matches: []).json()) == GitLookupAnswer(matches: []))
+        for text in [#"{"ok":true,"access_token":"t"}"#, #"{"audiences":[{"audience":"../x","username":"u","auth":"basic"}]}"#,
+                     #"{"audiences":[{"audience":"a","username":"u","auth":"digest"}]}"#, #"{"audiences":[],"use_http_path":{"entry":"e"}}"#] {
+            #expect(GitLookupAnswer(json: try JSONValue.parse(Array(text.utf8), maximumDepth: 8)) == nil, "\(text)")
         }
     }
 

@@ -37,6 +37,8 @@ final class ScriptedDaemon: @unchecked Sendable {
     }
 
     var requests: [[String: Any]] { received.get() }
+    /// How many `git_lookup` requests it refused.
+    let lookups = Locked(0)
 
     private func serve() {
         defer { finished.signal() }
@@ -55,6 +57,14 @@ final class ScriptedDaemon: @unchecked Sendable {
         var byte: UInt8 = 0
         while read(connection, &byte, 1) == 1 && byte != 0x0A { line.append(byte) }
         guard let request = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else { return }
+        // Answered as an authd older than `git_lookup` answers it: git's helper then maps the URL
+        // with its own config, which the tests on this daemon exercise (the real daemon's lookup is
+        // GitTests' "the running daemon's config maps the URL"). Not a request the script sees.
+        if request["op"] as? String == "git_lookup" {
+            lookups.set(lookups.get() + 1)
+            try? SocketClient.send(connection, Array((Self.failure("bad_request", "unknown op \"git_lookup\"") + "\n").utf8))
+            return
+        }
         received.set(received.get() + [request])
         for reply in script(request) {
             if reply.hasPrefix("pause:") {

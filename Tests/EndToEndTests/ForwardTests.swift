@@ -135,11 +135,13 @@ struct ForwardTests {
                 let reply = try SocketClient.exchange(forward.socket, line)
                 #expect(reply.contains(#""error":"refused""#) && !reply.contains("access_token"), "\(line): \(reply)")
             }
-            // git's helper on the remote side, for an audience of the forward that is not logged in: it
-            // says to log in where authd runs (running authctl login on the remote host would be refused).
-            try kit.scratch.write("config/remote.toml", demoConfig(kit.server.baseURL, audience: "other"))
+            // git's helper on the remote side, with no config there: the daemon maps the URL, among the
+            // forward's audiences only. Through a forward of "other" alone (all three claim the URL, demo
+            // first), that is "other", which is not logged in: it says to log in where authd runs
+            // (running authctl login on the remote host would be refused).
+            let otherOnly = try kit.open(["--audiences", "other"])
             let helper = try kit.daemon.client("git-credential-authctl", ["get"], stdin: "url=\(kit.server.baseURL)/git/repo.git\n\n",
-                                               extraEnvironment: ["AUTHD_SOCKET": forward.socket, "AUTHD_CONFIG": kit.scratch.path("config/remote.toml"),
+                                               extraEnvironment: ["AUTHD_SOCKET": otherOnly.socket, "AUTHD_CONFIG": kit.scratch.path("config/absent.toml"),
                                                                   "GIT_TERMINAL_PROMPT": "0"])
             #expect(helper.status == 1 && helper.stdout.isEmpty)
             #expect(helper.stderr.contains("login needed for other; on the machine where authd runs: authctl login other"), "\(helper.stderr)")

@@ -48,7 +48,7 @@ struct GitHelperProtocolTests {
         #expect(older.stdout == "username=oauth2\npassword=tok-git-bearer\npassword_expiry_utc=1900000000\n")
     }
 
-    @Test("an unmatched URL gets an empty answer and exit 0 without contacting the daemon",
+    @Test("an unmatched URL gets an empty answer and exit 0, and no token is asked for",
           arguments: ["protocol=https\nhost=example.com\n\n", "protocol=http\nhost=127.0.0.1:10\npath=git/x\n\n",
                       "protocol=http\nhost=127.0.0.1:9\npath=other/x\n\n", "protocol=ssh\nhost=127.0.0.1:9\n\n", "\n"])
     func unmatched(input: String) async throws {
@@ -213,6 +213,37 @@ struct GitRealStackTests {
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("password="))
         #expect(!second.stdout.contains("password=\(token)\n"))
+    }
+
+    @Test("the running daemon's config maps the URL: a helper with no config of its own answers, hints and declines as the daemon says")
+    func daemonMapsTheURL() async throws {
+        let scratch = Scratch("git-lookup")
+        let server = try await offPoolValue { try DevServer(scratch, arguments: ["--interval", "1", "--auto-approve", "0"]) }
+        let daemon = try DaemonUnderTest(scratch, config: demoConfig(server.baseURL))
+        try await offPoolValue { try daemon.start() }
+        let login = try await daemon.clientOffPool("authctl", ["get", "demo", "--interactive"])
+        #expect(login.status == 0, "\(login.stderr)")
+        let token = login.stdout.trimmingCharacters(in: .newlines)
+        // The helper's own config does not exist: only the daemon's can map the URL.
+        let noConfig = ["AUTHD_CONFIG": scratch.path("absent.toml")]
+        let host = server.baseURL.replacingOccurrences(of: "http://", with: "")
+        let fill = try await offPoolValue {
+            try daemon.client("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=\(host)\npath=git/repo.git\n\n", extraEnvironment: noConfig)
+        }
+        #expect(fill.status == 0 && fill.stderr.isEmpty, "\(fill.stderr)")
+        #expect(fill.stdout.hasPrefix("username=oauth2\npassword=\(token)\n"))
+        let unmatched = try await offPoolValue {
+            try daemon.client("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=\(host)\npath=other/repo.git\n\n", extraEnvironment: noConfig)
+        }
+        #expect(unmatched.status == 0 && unmatched.stdout.isEmpty && unmatched.stderr.isEmpty, "\(unmatched.stderr)")
+        let noPath = try await offPoolValue {
+            try daemon.client("git-credential-authctl", ["get"], stdin: "protocol=http\nhost=\(host)\n\n", extraEnvironment: noConfig)
+        }
+        #expect(noPath.status == 0 && noPath.stdout.isEmpty)
+        #expect(noPath.stderr == "git-credential-authctl: git sent no path, so git_urls entry \(server.baseURL)/git does not match; to make git send it, run: git config --global credential.\(server.baseURL).useHttpPath true\n")
+        // The lookup serves no token and writes no audit record; the get after it does, once.
+        let served = try SocketClient.exchange(daemon.socketPath, #"{"op":"audit","audience":"demo"}"#)
+        #expect(served.components(separatedBy: "token_served").count - 1 == 2, "the login's get and the helper's get: \(served)")
     }
 
     @Test("clone and push over smart HTTP; after the token is revoked git erases it and the retry recovers")
